@@ -1,0 +1,1 @@
+"""wtctl: the client of wtd (one-shot command line, REPL, hook)."""

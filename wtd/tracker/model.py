@@ -1,0 +1,388 @@
+"""The ECW work-tracker v2 model: immutable msgspec Structs that round-trip losslessly.
+
+Fields we model are typed; every other key of every object is kept verbatim in
+``extra`` and written back, so a tracker that carries fields from newer or other
+tools loses nothing when wtd rewrites it. Optional fields that were absent stay
+absent (``UNSET``). Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from wtd.tracker import status as st
+
+SCHEMA_VERSION: Final = "2.1.0"
+
+
+class TrackerError(Exception):
+    """The tracker document cannot be understood (not a schema-valid v1/v2 tracker)."""
+
+
+class Meta(msgspec.Struct, frozen=True, kw_only=True):
+    title: str
+    initiative_id: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    created: str | UnsetType = UNSET
+    updated: str | UnsetType = UNSET
+    fingerprint: str | UnsetType = UNSET
+    progress: dict[str, Any] | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+
+class Phase(msgspec.Struct, frozen=True, kw_only=True):
+    number: int
+    name: str
+    status: str = "pending"
+    progress: int | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+
+class Task(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    phase: int
+    name: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    status: str = "pending"
+    progress: int | UnsetType = UNSET
+    verification: str | UnsetType = UNSET
+    evidence: tuple[dict[str, Any], ...] | UnsetType = UNSET
+    dependencies: tuple[str, ...] | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+    @property
+    def title(self) -> str:
+        """The task's display name (ECW allows ``description`` in place of ``name``)."""
+        if isinstance(self.name, str):
+            return self.name
+        return self.description if isinstance(self.description, str) else ""
+
+
+class Subtask(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    task_id: str
+    name: str
+    status: str | UnsetType = UNSET
+    progress: int | UnsetType = UNSET
+    completed: bool | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.completed is True or self.status == "complete"
+
+
+class Tracker(msgspec.Struct, frozen=True, kw_only=True):
+    schema_version: str
+    meta: Meta
+    phases: tuple[Phase, ...]
+    tasks: tuple[Task, ...]
+    subtasks: tuple[Subtask, ...] | UnsetType = UNSET
+    events: tuple[dict[str, Any], ...] | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+    def task(self, task_id: str) -> Task | None:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        return None
+
+    def phase(self, number: int) -> Phase | None:
+        for phase in self.phases:
+            if phase.number == number:
+                return phase
+        return None
+
+    def subtasks_of(self, task_id: str) -> list[Subtask]:
+        if isinstance(self.subtasks, UnsetType):
+            return []
+        return [s for s in self.subtasks if s.task_id == task_id]
+
+    def all_subtasks(self) -> tuple[Subtask, ...]:
+        return () if isinstance(self.subtasks, UnsetType) else self.subtasks
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+_TUPLE_FIELDS: Final = {"evidence", "dependencies"}
+
+
+def _from_raw(cls: type[S], raw: Any, where: str, **override: Any) -> S:
+    if not isinstance(raw, dict):
+        raise TrackerError(f"{where}: expected an object, got {type(raw).__name__}")
+    known = set(cls.__struct_fields__) - {"extra"}
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in known:
+            kwargs[key] = tuple(value) if key in _TUPLE_FIELDS and isinstance(value, list) else value
+        else:
+            extra[key] = value
+    kwargs.update(override)
+    kwargs["extra"] = extra
+    try:
+        return msgspec.convert(kwargs, cls)
+    except msgspec.ValidationError as exc:
+        raise TrackerError(f"{where}: {exc}") from None
+
+
+def _canonical_status(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise TrackerError(f"{where}.status: expected a string")
+    canon = st.normalize(value)
+    if canon is None:
+        raise TrackerError(f"{where}.status: unknown status {value!r}")
+    return canon
+
+
+def from_raw(raw: Any) -> Tracker:
+    """Build a Tracker from decoded JSON (v2, or v1 which is migrated first).
+
+    Statuses are normalised to the canonical vocabulary; everything else is kept.
+    Raises TrackerError naming the first field that is not a valid tracker.
+    """
+    if not isinstance(raw, dict):
+        raise TrackerError("tracker: expected a JSON object at the top level")
+    if "schema_version" not in raw:
+        raw = migrate_v1(raw)
+    version = raw.get("schema_version")
+    if not isinstance(version, str) or not version.startswith("2."):
+        raise TrackerError(f"schema_version: unsupported version {version!r}")
+    for key in ("meta", "phases", "tasks"):
+        if key not in raw:
+            raise TrackerError(f"tracker: missing required field {key!r}")
+    for key in ("phases", "tasks", "subtasks", "events"):
+        if key in raw and not isinstance(raw[key], list):
+            raise TrackerError(f"{key}: expected an array")
+    meta = _from_raw(Meta, raw["meta"], "meta")
+    phases = tuple(
+        _from_raw(
+            Phase,
+            p,
+            f"phases[{i}]",
+            **(
+                {"status": _canonical_status(p["status"], f"phases[{i}]")}
+                if isinstance(p, dict) and "status" in p
+                else {}
+            ),
+        )
+        for i, p in enumerate(raw["phases"])
+    )
+    tasks = tuple(
+        _from_raw(
+            Task,
+            t,
+            f"tasks[{i}]",
+            **(
+                {"status": _canonical_status(t["status"], f"tasks[{i}]")}
+                if isinstance(t, dict) and "status" in t
+                else {}
+            ),
+        )
+        for i, t in enumerate(raw["tasks"])
+    )
+    subtasks: tuple[Subtask, ...] | UnsetType = UNSET
+    if "subtasks" in raw:
+        subtasks = tuple(
+            _from_raw(
+                Subtask,
+                s,
+                f"subtasks[{i}]",
+                **(
+                    {"status": _canonical_status(s["status"], f"subtasks[{i}]")}
+                    if isinstance(s, dict) and "status" in s
+                    else {}
+                ),
+            )
+            for i, s in enumerate(raw["subtasks"])
+        )
+    events: tuple[dict[str, Any], ...] | UnsetType = UNSET
+    if "events" in raw:
+        events = tuple(raw["events"])
+    known = {"schema_version", "meta", "phases", "tasks", "subtasks", "events"}
+    extra = {k: v for k, v in raw.items() if k not in known}
+    tracker = Tracker(
+        schema_version=version,
+        meta=meta,
+        phases=phases,
+        tasks=tasks,
+        subtasks=subtasks,
+        events=events,
+        extra=extra,
+    )
+    _check_ids(tracker)
+    return tracker
+
+
+def _check_ids(tracker: Tracker) -> None:
+    seen: set[str] = set()
+    for task in tracker.tasks:
+        parts = task.id.split(".")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise TrackerError(f"task {task.id!r}: id must look like X.Y")
+        if task.id in seen:
+            raise TrackerError(f"task {task.id!r}: duplicate id")
+        seen.add(task.id)
+    numbers = [p.number for p in tracker.phases]
+    if len(set(numbers)) != len(numbers):
+        raise TrackerError("phases: duplicate phase number")
+
+
+def _struct_raw(obj: msgspec.Struct) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in obj.__struct_fields__:
+        if name == "extra":
+            continue
+        value = getattr(obj, name)
+        if value is UNSET:
+            continue
+        out[name] = list(value) if isinstance(value, tuple) else value
+    out.update(getattr(obj, "extra"))  # noqa: B009 - every model Struct has extra
+    return out
+
+
+def to_raw(tracker: Tracker) -> dict[str, Any]:
+    """The tracker as plain JSON-ready data: modelled fields first, then kept extras."""
+    raw: dict[str, Any] = {
+        "schema_version": tracker.schema_version,
+        "meta": _struct_raw(tracker.meta),
+        "phases": [_struct_raw(p) for p in tracker.phases],
+        "tasks": [_struct_raw(t) for t in tracker.tasks],
+    }
+    if not isinstance(tracker.subtasks, UnsetType):
+        raw["subtasks"] = [_struct_raw(s) for s in tracker.subtasks]
+    if not isinstance(tracker.events, UnsetType):
+        raw["events"] = list(tracker.events)
+    raw.update(tracker.extra)
+    return raw
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+def encode(tracker: Tracker) -> bytes:
+    """Deterministic, human-readable JSON bytes (2-space indent, trailing newline)."""
+    return msgspec.json.format(_encoder.encode(to_raw(tracker)), indent=2) + b"\n"
+
+
+def decode(data: bytes) -> Tracker:
+    """Parse tracker JSON bytes. Raises TrackerError when they are not a valid tracker."""
+    try:
+        raw = _decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise TrackerError(f"not valid JSON: {exc}") from None
+    return from_raw(raw)
+
+
+def migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """Migrate a v1 tracker (no ``schema_version``) to v2.
+
+    v1 embeds sub-tasks in their task; v2 keeps them in a top-level ``subtasks``
+    array. v1 may lack ``meta`` or its title. Legacy evidence keys are kept.
+    """
+    out = dict(raw)
+    out["schema_version"] = SCHEMA_VERSION
+    meta = dict(raw.get("meta") or {})
+    meta.setdefault("title", "Untitled tracker")
+    if not meta["title"]:
+        meta["title"] = "Untitled tracker"
+    out["meta"] = meta
+    subtasks: list[dict[str, Any]] = list(raw.get("subtasks") or [])
+    tasks: list[Any] = []
+    for task in raw.get("tasks") or []:
+        if isinstance(task, dict) and isinstance(task.get("subtasks"), list):
+            task = dict(task)
+            embedded = task.pop("subtasks")
+            for n, sub in enumerate(embedded, start=1):
+                if not isinstance(sub, dict):
+                    continue
+                sub_id = sub.get("id") or f"{task.get('id')}.{n}"
+                done = bool(sub.get("completed", False))
+                entry = {k: v for k, v in sub.items() if k not in ("id", "name", "completed")}
+                subtasks.append(
+                    {
+                        "id": str(sub_id),
+                        "task_id": str(task.get("id")),
+                        "name": sub.get("name") or f"Sub-task {n}",
+                        "status": "complete" if done else "pending",
+                        "completed": done,
+                        **entry,
+                    }
+                )
+        tasks.append(task)
+    out["tasks"] = tasks
+    if subtasks:
+        out["subtasks"] = subtasks
+    return out
+
+
+# ---------------------------------------------------------------- derived values
+
+
+def overall_progress(tracker: Tracker) -> int:
+    """round(100 × complete / (tasks − skipped − superseded)); 0 when the divisor is 0."""
+    return _percent(tracker.tasks)
+
+
+def phase_progress(tracker: Tracker, number: int) -> int:
+    return _percent([t for t in tracker.tasks if t.phase == number])
+
+
+def _percent(tasks: Any) -> int:
+    complete = 0
+    counted = 0
+    for task in tasks:
+        if task.status in st.EXCLUDED:
+            continue
+        counted += 1
+        if task.status == "complete":
+            complete += 1
+    if counted == 0:
+        return 0
+    return int(round(100 * complete / counted))
+
+
+def counts(tasks: Any) -> tuple[int, int]:
+    """(complete, counted) for a collection of tasks; skipped/superseded not counted."""
+    complete = 0
+    counted = 0
+    for task in tasks:
+        if task.status in st.EXCLUDED:
+            continue
+        counted += 1
+        if task.status == "complete":
+            complete += 1
+    return complete, counted
+
+
+def with_derived_progress(tracker: Tracker) -> Tracker:
+    """The tracker with stored progress (overall and per phase) set to the derived values."""
+    progress = dict(tracker.meta.progress) if isinstance(tracker.meta.progress, dict) else {}
+    progress["overall"] = overall_progress(tracker)
+    per_phase: dict[int, list[Task]] = {}
+    for task in tracker.tasks:
+        per_phase.setdefault(task.phase, []).append(task)
+    phases = tuple(
+        msgspec.structs.replace(p, progress=_percent(per_phase.get(p.number, ())))
+        for p in tracker.phases
+    )
+    meta = msgspec.structs.replace(tracker.meta, progress=progress)
+    return msgspec.structs.replace(tracker, meta=meta, phases=phases)
+
+
+def stale_progress(tracker: Tracker) -> tuple[int | None, int] | None:
+    """(stored, derived) when any stored progress disagrees with the derived one, else None."""
+    derived = with_derived_progress(tracker)
+    stored_overall = (
+        tracker.meta.progress.get("overall") if isinstance(tracker.meta.progress, dict) else None
+    )
+    if derived.meta.progress != tracker.meta.progress or any(
+        a.progress != b.progress for a, b in zip(derived.phases, tracker.phases, strict=True)
+    ):
+        return stored_overall, overall_progress(tracker)
+    return None

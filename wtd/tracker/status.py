@@ -1,0 +1,118 @@
+"""The status vocabulary: canonical statuses, icons, labels and input normalisation.
+
+Pure: no I/O. ``normalize`` accepts anything a person or agent is likely to type
+(case, spaces, hyphens, icons, aliases) and returns the canonical status or None.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Final, Literal
+
+Status = Literal["pending", "in_progress", "complete", "blocked", "skipped", "superseded"]
+
+STATUSES: Final[tuple[Status, ...]] = (
+    "pending",
+    "in_progress",
+    "complete",
+    "blocked",
+    "skipped",
+    "superseded",
+)
+
+ICONS: Final[dict[Status, str]] = {
+    "pending": "⏳",
+    "in_progress": "🔄",
+    "complete": "✅",
+    "blocked": "🔴",
+    "skipped": "⏭️",
+    "superseded": "♻️",
+}
+
+LABELS: Final[dict[Status, str]] = {
+    "pending": "Pending",
+    "in_progress": "In Progress",
+    "complete": "Complete",
+    "blocked": "Blocked",
+    "skipped": "Skipped",
+    "superseded": "Superseded",
+}
+
+# Statuses that take a task out of the progress divisor.
+EXCLUDED: Final[frozenset[str]] = frozenset({"skipped", "superseded"})
+# Statuses that count as "nothing left to do".
+SETTLED: Final[frozenset[str]] = frozenset({"complete", "skipped", "superseded"})
+
+_ALIASES: Final[dict[str, Status]] = {
+    "pending": "pending",
+    "todo": "pending",
+    "to do": "pending",
+    "open": "pending",
+    "not started": "pending",
+    "new": "pending",
+    "in progress": "in_progress",
+    "inprogress": "in_progress",
+    "wip": "in_progress",
+    "started": "in_progress",
+    "start": "in_progress",
+    "doing": "in_progress",
+    "active": "in_progress",
+    "complete": "complete",
+    "completed": "complete",
+    "done": "complete",
+    "finished": "complete",
+    "closed": "complete",
+    "blocked": "blocked",
+    "stuck": "blocked",
+    "waiting": "blocked",
+    "skipped": "skipped",
+    "skip": "skipped",
+    "cancelled": "skipped",
+    "canceled": "skipped",
+    "dropped": "skipped",
+    "wontfix": "skipped",
+    "won't fix": "skipped",
+    "wont fix": "skipped",
+    "deferred": "skipped",
+    "superseded": "superseded",
+    "replaced": "superseded",
+}
+
+_ICON_CHARS: Final[str] = "⏳🔄✅🔴⏭♻\ufe0f✓✔❌⛔🚫"
+
+
+def _clean(text: str) -> str:
+    stripped = text.strip().strip("*_`'\"").strip()
+    for ch in _ICON_CHARS:
+        stripped = stripped.replace(ch, "")
+    stripped = stripped.replace("-", " ").replace("_", " ").strip().lower()
+    return " ".join(stripped.split())
+
+
+def normalize(text: str) -> Status | None:
+    """Return the canonical status for ``text`` (any accepted spelling), or None."""
+    cleaned = _clean(text)
+    if cleaned in _ALIASES:
+        return _ALIASES[cleaned]
+    # An icon on its own ("✅") is a status too.
+    for status, icon in ICONS.items():
+        if text.strip() and text.strip().replace("\ufe0f", "") == icon.replace("\ufe0f", ""):
+            return status
+    return None
+
+
+def is_canonical(text: str) -> bool:
+    """True when ``text`` is exactly a canonical status (no normalisation needed)."""
+    return text in STATUSES
+
+
+def suggest(text: str, limit: int = 3) -> list[str]:
+    """Closest known status words to a spelling that did not normalise."""
+    words = sorted(set(STATUSES) | set(_ALIASES))
+    return difflib.get_close_matches(_clean(text), words, n=limit, cutoff=0.5)
+
+
+def cell(status: str) -> str:
+    """The Markdown status cell: icon + Title Case label (e.g. ``✅ Complete``)."""
+    canon = normalize(status) or "pending"
+    return f"{ICONS[canon]} {LABELS[canon]}"
