@@ -17,51 +17,51 @@ class _Cmd(msgspec.Struct, frozen=True, kw_only=True, tag_field="cmd"):
 # ------------------------------------------------------------------- queries
 
 
-class ShowProgress(_Cmd, tag="show_progress"):
+class ShowProgress(_Cmd, tag="show_progress", frozen=True):
     pass
 
 
-class ShowRemaining(_Cmd, tag="show_remaining"):
+class ShowRemaining(_Cmd, tag="show_remaining", frozen=True):
     pass
 
 
-class ShowNext(_Cmd, tag="show_next"):
+class ShowNext(_Cmd, tag="show_next", frozen=True):
     pass
 
 
-class ShowTask(_Cmd, tag="show_task"):
+class ShowTask(_Cmd, tag="show_task", frozen=True):
     task_id: str
 
 
-class ShowPhase(_Cmd, tag="show_phase"):
+class ShowPhase(_Cmd, tag="show_phase", frozen=True):
     number: int
 
 
-class ListTasks(_Cmd, tag="list_tasks"):
+class ListTasks(_Cmd, tag="list_tasks", frozen=True):
     phase: int | None = None
     status: str | None = None  # canonical
 
 
-class ShowHealth(_Cmd, tag="show_health"):
+class ShowHealth(_Cmd, tag="show_health", frozen=True):
     pass
 
 
-class ListTrackers(_Cmd, tag="list_trackers"):
+class ListTrackers(_Cmd, tag="list_trackers", frozen=True):
     pass
 
 
-class Help(_Cmd, tag="help"):
+class Help(_Cmd, tag="help", frozen=True):
     topic: str | None = None
 
 
-class Sync(_Cmd, tag="sync"):
+class Sync(_Cmd, tag="sync", frozen=True):
     """Reconcile JSON and Markdown now (JSON is the single source of truth)."""
 
 
 # ------------------------------------------------------------------- changes
 
 
-class SetTaskStatus(_Cmd, tag="set_task_status"):
+class SetTaskStatus(_Cmd, tag="set_task_status", frozen=True):
     task_id: str
     status: str  # canonical
     given: str  # what the caller typed, for the normalisation narrative
@@ -69,79 +69,79 @@ class SetTaskStatus(_Cmd, tag="set_task_status"):
     verb: str = "mark"  # "mark" or "update": how the result line is phrased
 
 
-class SetPhaseStatus(_Cmd, tag="set_phase_status"):
+class SetPhaseStatus(_Cmd, tag="set_phase_status", frozen=True):
     number: int
     status: str
     given: str
 
 
-class AddPhase(_Cmd, tag="add_phase"):
+class AddPhase(_Cmd, tag="add_phase", frozen=True):
     name: str
     number: int | None = None
 
 
-class DeletePhase(_Cmd, tag="delete_phase"):
+class DeletePhase(_Cmd, tag="delete_phase", frozen=True):
     number: int
 
 
-class AddTask(_Cmd, tag="add_task"):
+class AddTask(_Cmd, tag="add_task", frozen=True):
     phase: int
     name: str
 
 
-class RenameTask(_Cmd, tag="rename_task"):
+class RenameTask(_Cmd, tag="rename_task", frozen=True):
     task_id: str
     name: str
 
 
-class MoveTask(_Cmd, tag="move_task"):
+class MoveTask(_Cmd, tag="move_task", frozen=True):
     task_id: str
     phase: int
 
 
-class DeleteTask(_Cmd, tag="delete_task"):
+class DeleteTask(_Cmd, tag="delete_task", frozen=True):
     task_id: str
 
 
-class AddDependency(_Cmd, tag="add_dependency"):
+class AddDependency(_Cmd, tag="add_dependency", frozen=True):
     task_id: str
     depends_on: str
 
 
-class SetVerification(_Cmd, tag="set_verification"):
+class SetVerification(_Cmd, tag="set_verification", frozen=True):
     task_id: str
     text: str
 
 
-class AddSubtask(_Cmd, tag="add_subtask"):
+class AddSubtask(_Cmd, tag="add_subtask", frozen=True):
     task_id: str
     name: str
 
 
-class SetSubtaskChecked(_Cmd, tag="set_subtask_checked"):
+class SetSubtaskChecked(_Cmd, tag="set_subtask_checked", frozen=True):
     subtask_id: str
     checked: bool
 
 
-class DeleteSubtask(_Cmd, tag="delete_subtask"):
+class DeleteSubtask(_Cmd, tag="delete_subtask", frozen=True):
     subtask_id: str
 
 
-class AttachEvidence(_Cmd, tag="attach_evidence"):
+class AttachEvidence(_Cmd, tag="attach_evidence", frozen=True):
     task_id: str
     type: str  # one of EVIDENCE_TYPES
     text: str
 
 
-class VerifyEvidence(_Cmd, tag="verify_evidence"):
+class VerifyEvidence(_Cmd, tag="verify_evidence", frozen=True):
     task_id: str
 
 
-class CorrectProgress(_Cmd, tag="correct_progress"):
+class CorrectProgress(_Cmd, tag="correct_progress", frozen=True):
     """System change: store the derived progress in place of a stale one."""
 
 
-class Migrate(_Cmd, tag="migrate"):
+class Migrate(_Cmd, tag="migrate", frozen=True):
     """System change: a v1 tracker rewritten as v2 (after a backup)."""
 
 
@@ -189,5 +189,5 @@ Change = (
 
 Command = Query | Change
 
-QUERY_TYPES: tuple[type, ...] = Query.__args__  # type: ignore[attr-defined]
-CHANGE_TYPES: tuple[type, ...] = Change.__args__  # type: ignore[attr-defined]
+QUERY_TYPES: tuple[type, ...] = Query.__args__
+CHANGE_TYPES: tuple[type, ...] = Change.__args__

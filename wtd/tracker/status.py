@@ -82,9 +82,10 @@ _ICON_CHARS: Final[str] = "⏳🔄✅🔴⏭♻\ufe0f✓✔❌⛔🚫"
 
 
 def _clean(text: str) -> str:
-    stripped = text.strip().strip("*_`'\"").strip()
+    stripped = text
     for ch in _ICON_CHARS:
         stripped = stripped.replace(ch, "")
+    stripped = stripped.strip().strip("*_`'\"").strip()
     stripped = stripped.replace("-", " ").replace("_", " ").strip().lower()
     return " ".join(stripped.split())
 
@@ -108,7 +109,7 @@ def is_canonical(text: str) -> bool:
 
 def suggest(text: str, limit: int = 3) -> list[str]:
     """Closest known status words to a spelling that did not normalise."""
-    words = sorted(set(STATUSES) | set(_ALIASES))
+    words = sorted({_clean(w) for w in (*STATUSES, *_ALIASES)})
     return difflib.get_close_matches(_clean(text), words, n=limit, cutoff=0.5)
 
 

@@ -1,0 +1,287 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wtd.storage.failpoints import Failpoints
+from wtd.storage.journal import CorruptJournal, Journal, JournalRecord, segment_path
+
+WRITER = Path(__file__).with_name("crash_writer.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rec(seq: int, *, rid: str | None = None, op: str = "{}") -> JournalRecord:
+    return JournalRecord(
+        seq=seq,
+        rid=rid if rid is not None else f"r{seq}",
+        at="2025-01-01T00:00:00Z",
+        actor="test",
+        before=f"h{seq - 1}",
+        after=f"h{seq}",
+        op=msgspec.Raw(op.encode()),
+        reply=msgspec.Raw(b'{"ok":%d}' % seq),
+    )
+
+
+def fill(path: Path, n: int) -> list[JournalRecord]:
+    records = [rec(i) for i in range(1, n + 1)]
+    with Journal.open(path) as journal:
+        for r in records:
+            journal.append([r])
+    return records
+
+
+def test_open_creates_file_and_folders(tmp_path: Path) -> None:
+    path = tmp_path / ".ecw" / "journal" / "plan.wal"
+    with Journal.open(path) as journal:
+        assert journal.last_seq == 0
+        assert journal.last_after is None
+        assert list(journal.records()) == []
+    assert path.exists()
+
+
+def test_appended_records_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    records = fill(path, 5)
+    with Journal.open(path) as journal:
+        assert list(journal.records()) == records
+        assert journal.last_seq == 5
+        assert journal.last_after == "h5"
+        assert journal.dropped_bytes == 0
+
+
+def test_group_commit_writes_a_batch(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path) as journal:
+        journal.append([rec(1), rec(2), rec(3)])
+    assert len(path.read_bytes().splitlines()) == 3
+
+
+def test_line_format_is_crc_space_json(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    fill(path, 1)
+    crc, body = path.read_bytes().rstrip(b"\n").split(b" ", 1)
+    assert len(crc) == 8
+    assert msgspec.json.decode(body)["seq"] == 1
+
+
+def test_seq_must_continue(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.wal") as journal:
+        with pytest.raises(ValueError, match="expected 1"):
+            journal.append([rec(2)])
+        with pytest.raises(ValueError, match="consecutive"):
+            journal.append([rec(1), rec(3)])
+        assert journal.last_seq == 0
+
+
+@pytest.mark.parametrize(
+    "tail", [b"1234", b"garbage\n", b"00000000 {}\n", b"\n\n", b"deadbeef {\"seq\": 4"]
+)
+def test_torn_or_bad_tail_is_dropped_on_open(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "j.wal"
+    records = fill(path, 3)
+    clean = path.read_bytes()
+    with path.open("ab") as f:
+        f.write(tail)
+    with Journal.open(path) as journal:
+        assert list(journal.records()) == records
+        assert journal.dropped_bytes == len(tail)
+        journal.append([rec(4)])
+    assert path.read_bytes().startswith(clean)
+    with Journal.open(path) as journal:
+        assert [r.seq for r in journal.records()] == [1, 2, 3, 4]
+
+
+def test_file_truncated_mid_line_drops_that_record(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    records = fill(path, 3)
+    os.truncate(path, path.stat().st_size - 5)
+    with Journal.open(path) as journal:
+        assert list(journal.records()) == records[:2]
+        assert journal.last_seq == 2
+
+
+def test_bad_record_in_the_middle_raises(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    fill(path, 3)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"h1"', b'"hX"')
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(CorruptJournal, match="checksum") as info:
+        Journal.open(path)
+    assert info.value.offset == len(lines[0])
+    assert info.value.code == "storage"
+
+
+def test_failed_append_leaves_no_record_and_next_append_works(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    fill(path, 2)
+    size = path.stat().st_size
+    fp = Failpoints.parse("journal.append=1*enospc")
+    with Journal.open(path, failpoints=fp) as journal:
+        with pytest.raises(OSError, match="ENOSPC"):
+            journal.append([rec(3, rid="lost")])
+        assert path.stat().st_size == size
+        assert journal.last_seq == 2
+        assert journal.find_rid("lost") is None
+        journal.append([rec(3)])
+    with Journal.open(path) as journal:
+        assert [r.seq for r in journal.records()] == [1, 2, 3]
+        assert journal.find_rid("lost") is None
+
+
+def test_corrupt_append_is_detected_once_followed_by_good_records(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    fp = Failpoints.parse("journal.append=1+1*corrupt")
+    with Journal.open(path, failpoints=fp) as journal:
+        journal.append([rec(1)])
+        journal.append([rec(2)])
+        journal.append([rec(3)])
+    with pytest.raises(CorruptJournal):
+        Journal.open(path)
+
+
+def test_find_rid_works_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    records = fill(path, 3)
+    with Journal.open(path) as journal:
+        assert journal.find_rid("r2") == records[1]
+        assert journal.find_rid("nope") is None
+        found = journal.find_rid("r3")
+        assert found is not None and found.reply == msgspec.Raw(b'{"ok":3}')
+
+
+def test_rids_are_bounded(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.wal", rid_capacity=3) as journal:
+        journal.append([rec(i) for i in range(1, 6)])
+        assert journal.find_rid("r2") is None
+        assert journal.find_rid("r3") is not None
+
+
+def test_replay_after_semantics(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    records = fill(path, 4)
+    with Journal.open(path) as journal:
+        assert journal.replay_after("h4") == []
+        assert journal.replay_after("h2") == records[2:]
+        assert journal.replay_after("h0") is None
+        assert journal.replay_after("unknown") is None
+
+
+def test_replay_after_picks_the_latest_matching_record(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    back = JournalRecord(
+        seq=3, at="t", actor="a", before="h2", after="h1", op=msgspec.Raw(b"{}")
+    )
+    with Journal.open(path) as journal:
+        journal.append([rec(1), rec(2), back, rec(4)])
+        assert journal.replay_after("h1") == [rec(4)]
+
+
+def test_rotation_keeps_rids_seq_and_replay(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path, max_bytes=600, keep_segments=2) as journal:
+        for i in range(1, 11):
+            journal.append([rec(i)])
+        assert segment_path(path, 1).exists()
+        assert journal.size < 600
+        assert journal.find_rid("r1") is not None
+        assert journal.replay_after("h5") == [rec(i) for i in range(6, 11)]
+    with Journal.open(path, max_bytes=600, keep_segments=2) as journal:
+        assert journal.last_seq == 10
+        seqs = [r.seq for r in journal.records()]
+        assert seqs == list(range(seqs[0], 11))
+        assert journal.find_rid("r10") is not None
+        journal.append([rec(11)])
+    assert not segment_path(path, 3).exists()
+
+
+def test_reopen_right_after_rotation_keeps_last_seq(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path) as journal:
+        journal.append([rec(1), rec(2)])
+        journal.rotate()
+        assert journal.size == 0
+    with Journal.open(path) as journal:
+        assert journal.last_seq == 2
+        assert journal.last_after == "h2"
+        assert journal.find_rid("r1") is not None
+        assert journal.replay_after("h1") == [rec(2)]
+
+
+def run_writer(mode: str, path: Path, n: int, failpoints: str) -> tuple[int, list[int]]:
+    env = {**os.environ, "WT_FAILPOINTS": failpoints, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(WRITER), mode, str(path), str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    acked = [int(line.split()[1]) for line in done.stdout.splitlines()]
+    return done.returncode, acked
+
+
+def test_crash_between_appends_keeps_every_acked_record(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    code, acked = run_writer("journal", path, 10, "journal.append=4+crash")
+    assert code == 137
+    assert acked == [1, 2, 3, 4]
+    with Journal.open(path) as journal:
+        assert [r.seq for r in journal.records()] == acked
+        assert journal.dropped_bytes == 0
+
+
+def test_crash_on_first_append_leaves_an_empty_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    code, acked = run_writer("journal", path, 3, "journal.append=crash")
+    assert (code, acked) == (137, [])
+    with Journal.open(path) as journal:
+        assert journal.last_seq == 0
+
+
+def test_crash_mid_line_is_dropped_and_appends_continue(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    code, acked = run_writer("torn", path, 3, "")
+    assert (code, acked) == (137, [1, 2, 3])
+    with Journal.open(path) as journal:
+        assert [r.seq for r in journal.records()] == [1, 2, 3]
+        assert journal.dropped_bytes > 0
+    code, acked = run_writer("journal", path, 2, "")
+    assert (code, acked) == (0, [4, 5])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(st.integers(min_value=1, max_value=4), min_size=1, max_size=6),
+    ops=st.lists(st.text(max_size=20), min_size=1, max_size=8),
+    cut=st.floats(min_value=0, max_value=1),
+)
+def test_any_truncation_reopens_to_a_prefix(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[int], ops: list[str], cut: float
+) -> None:
+    path = tmp_path_factory.mktemp("prop") / "j.wal"
+    appended: list[JournalRecord] = []
+    with Journal.open(path) as journal:
+        for size in batches:
+            batch = [
+                rec(len(appended) + i + 1, op=msgspec.json.encode(ops[i % len(ops)]).decode())
+                for i in range(size)
+            ]
+            journal.append(batch)
+            appended += batch
+    offset = int(path.stat().st_size * cut)
+    os.truncate(path, offset)
+    with Journal.open(path) as journal:
+        survived = list(journal.records())
+        assert survived == appended[: len(survived)]
+        assert journal.last_seq == len(survived)
+        assert path.stat().st_size <= offset
+        journal.append([rec(len(survived) + 1)])

@@ -1,0 +1,267 @@
+"""``wtctl``: the one-shot command line and batch mode (SPEC §4).
+
+    wtctl [--tracker PATH] [--show-health] [--verbose] [--skip-consent] [--json]
+          [--agent NAME] [--subagent] [--socket PATH] [--no-autostart] "PHRASE"
+
+The daemon does all the work (parsing, resolving, writing); this file only moves
+a phrase over the socket and prints the answer, so it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from wtctl.connection import Connection, ConnectionLost, Unavailable, connect
+
+USAGE = """\
+usage: wtctl [--tracker PATH] [--show-health] [--verbose] [--skip-consent] [--json]
+             [--agent NAME] [--subagent] [--socket PATH] [--no-autostart] "PHRASE"
+
+Talk to the wtd work-tracker daemon. Examples:
+  wtctl --tracker docs/plans/my-project.md "show progress"
+  wtctl "mark task 2.2 complete"
+  wtctl help
+With no PHRASE and stdin not a terminal, one phrase per line is read from stdin.
+
+exit codes: 0 done, 1 failed, 2 invalid command, 3 consent required,
+            4 denied, 5 unavailable
+"""
+
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 5
+RETRIES_AFTER_LOSS = 2
+
+
+class Args:
+    def __init__(self) -> None:
+        self.tracker: str | None = os.environ.get("WT_TRACKER") or None
+        self.show_health = False
+        self.verbose = False
+        self.skip_consent = False
+        self.json = False
+        self.agent: str | None = os.environ.get("WT_AGENT") or None
+        self.subagent = os.environ.get("WT_SUBAGENT", "") not in ("", "0", "false", "no")
+        self.socket: str | None = None
+        self.autostart = True
+        self.phrase_words: list[str] = []
+
+
+class UsageError(Exception):
+    pass
+
+
+_VALUE_FLAGS = {"--tracker": "tracker", "--agent": "agent", "--socket": "socket"}
+_BOOL_FLAGS = {
+    "--show-health": "show_health",
+    "--verbose": "verbose",
+    "-v": "verbose",
+    "--skip-consent": "skip_consent",
+    "--json": "json",
+    "--subagent": "subagent",
+}
+
+
+def parse_args(argv: list[str]) -> Args:
+    args = Args()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            args.phrase_words.extend(argv[i:])
+            break
+        name, eq, value = arg.partition("=")
+        if name in _VALUE_FLAGS:
+            if not eq:
+                if i >= len(argv):
+                    raise UsageError(f"{name} needs a value")
+                value = argv[i]
+                i += 1
+            setattr(args, _VALUE_FLAGS[name], value)
+        elif arg in _BOOL_FLAGS:
+            setattr(args, _BOOL_FLAGS[arg], True)
+        elif arg == "--no-autostart":
+            args.autostart = False
+        elif arg.startswith("-") and len(arg) > 1 and not args.phrase_words:
+            raise UsageError(f"unknown option {arg}")
+        else:
+            args.phrase_words.append(arg)
+    return args
+
+
+def socket_path(args: Args) -> str:
+    if args.socket:
+        return os.path.abspath(args.socket)
+    from wtd.paths import default_socket
+
+    return default_socket()
+
+
+def command_message(args: Args, phrase: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key in ("show_health", "verbose", "skip_consent", "subagent"):
+        if getattr(args, key):
+            options[key] = True
+    if args.agent:
+        options["agent"] = args.agent
+    message: dict[str, Any] = {
+        "type": "command",
+        "id": os.urandom(12).hex(),
+        "phrase": phrase,
+        "cwd": os.getcwd(),
+        "options": options,
+    }
+    if args.tracker:
+        message["tracker"] = args.tracker
+    return message
+
+
+class Session:
+    """One connection, re-established (same request id) if the daemon restarts mid-request."""
+
+    def __init__(self, args: Args) -> None:
+        self.args = args
+        self.path = socket_path(args)
+        self.conn: Connection | None = None
+
+    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(RETRIES_AFTER_LOSS + 1):
+            if self.conn is None:
+                self.conn = connect(self.path, autostart=self.args.autostart)
+            try:
+                return self.conn.request(message)
+            except ConnectionLost:
+                self.conn.close()
+                self.conn = None
+                if attempt == RETRIES_AFTER_LOSS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def print_reply(reply: dict[str, Any], *, as_json: bool, out: TextIO, err: TextIO) -> int:
+    if reply.get("type") != "reply":
+        message = reply.get("message", "unexpected answer from wtd")
+        if as_json:
+            _print_json(out, False, None, {"code": reply.get("code", "bad_reply"), "message": message,
+                                           "suggestions": []}, [], None, reply)
+        else:
+            print(f"wtctl: {message}", file=err)
+        return EXIT_UNAVAILABLE if reply.get("code") == "denied" else 1
+    exit_code = int(reply.get("exit_code", 1))
+    error = reply.get("error")
+    if as_json:
+        _print_json(
+            out, bool(reply.get("ok")), reply.get("result"), error, reply.get("healing", []),
+            reply.get("health"), reply,
+        )
+        return exit_code
+    for line in reply.get("healing", []):
+        print(line, file=out)
+    for line in reply.get("lines", []):
+        print(line, file=out)
+    if error:
+        print(error["message"], file=err)
+        suggestions = [s for s in error.get("suggestions", []) if s not in error["message"]]
+        if suggestions:
+            quoted = " or ".join(f"'{s}'" for s in suggestions)
+            print(f"Did you mean {quoted}?", file=err)
+    for line in reply.get("health_lines", []):
+        print(line, file=out)
+    return exit_code
+
+
+def _print_json(
+    out: TextIO,
+    ok: bool,
+    result: Any,
+    error: dict[str, Any] | None,
+    healing: list[str],
+    health: Any,
+    reply: dict[str, Any],
+) -> None:
+    doc = {
+        "schema": 1,
+        "ok": ok,
+        "result": result,
+        "error": error,
+        "healing": healing,
+        "health": health,
+        "lines": reply.get("lines", []),
+        "tracker": reply.get("tracker"),
+    }
+    out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+def unavailable(exc: Exception, args: Args, out: TextIO, err: TextIO) -> int:
+    message = f"wtd unavailable: {exc}"
+    if args.json:
+        _print_json(out, False, None, {"code": "unavailable", "message": message, "suggestions": []},
+                    [], None, {})
+    else:
+        print(message, file=err)
+    return EXIT_UNAVAILABLE
+
+
+def run_phrases(args: Args, phrases: list[str] | None, out: TextIO, err: TextIO) -> int:
+    """Answer one phrase (``phrases`` given) or each line of stdin (batch mode)."""
+    session = Session(args)
+    first_failure = 0
+    try:
+        source = phrases if phrases is not None else _stdin_phrases()
+        for phrase in source:
+            try:
+                reply = session.ask(command_message(args, phrase))
+            except (Unavailable, ConnectionLost) as exc:
+                return unavailable(exc, args, out, err)
+            code = print_reply(reply, as_json=args.json, out=out, err=err)
+            out.flush()
+            if code and not first_failure:
+                first_failure = code
+    finally:
+        session.close()
+    return first_failure
+
+
+def _stdin_phrases() -> Any:
+    for line in sys.stdin:
+        phrase = line.strip()
+        if phrase and not phrase.startswith("#"):
+            yield phrase
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if argv and argv[0] == "--version":
+        from wtd import __version__
+
+        print(f"wtctl {__version__}")
+        return 0
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"wtctl: {exc}\n\n{USAGE}", file=sys.stderr, end="")
+        return EXIT_USAGE
+    if args.phrase_words:
+        return run_phrases(args, [" ".join(args.phrase_words)], sys.stdout, sys.stderr)
+    if sys.stdin.isatty():
+        print(
+            "wtctl: give a PHRASE (the interactive REPL is not available in this version)\n",
+            file=sys.stderr,
+        )
+        sys.stderr.write(USAGE)
+        return EXIT_USAGE
+    return run_phrases(args, None, sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Talking to wtd: connect (starting the daemon if nobody answers), handshake, requests.
+
+Deliberately stdlib-only and small: this is on the path agents call hundreds of
+times a day, so it must not pay for importing the daemon's dependencies. The frame
+format and message shapes are ``wtd.protocol``'s (tests keep the two in step).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import sys
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_FRAME = 1 << 20
+CONNECT_ERRORS = (FileNotFoundError, ConnectionRefusedError)
+AUTOSTART_TIMEOUT = 15.0
+
+
+class Unavailable(Exception):
+    """No daemon could be reached (exit code 5)."""
+
+
+class ConnectionLost(Exception):
+    """The daemon went away before answering."""
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise ConnectionLost("the daemon closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+class Connection:
+    def __init__(self, sock: socket.socket, welcome: dict[str, Any]) -> None:
+        self.sock = sock
+        self.welcome = welcome
+
+    def send(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        self.sock.sendall(struct.pack(">I", len(body)) + body)
+
+    def receive(self) -> dict[str, Any]:
+        try:
+            (length,) = struct.unpack(">I", _recv_exactly(self.sock, 4))
+            if length > MAX_FRAME:
+                raise ConnectionLost(f"reply of {length} bytes exceeds the frame limit")
+            reply: dict[str, Any] = json.loads(_recv_exactly(self.sock, length))
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        return reply
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.send(message)
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        return self.receive()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _connect_once(path: str) -> Connection:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        conn = Connection(sock, {})
+        conn.welcome = conn.request({"type": "hello", "version": PROTOCOL_VERSION, "client": "wtctl"})
+    except BaseException:
+        sock.close()
+        raise
+    if conn.welcome.get("type") != "welcome":
+        sock.close()
+        raise Unavailable(f"wtd refused the connection: {conn.welcome.get('message', conn.welcome)}")
+    return conn
+
+
+def connect(path: str, *, autostart: bool) -> Connection:
+    """Connect to the daemon at ``path``, starting one first if nobody listens."""
+    try:
+        return _connect_once(path)
+    except CONNECT_ERRORS as exc:
+        if not autostart:
+            raise Unavailable(f"no wtd is listening on {path} ({exc.strerror})") from None
+    except (ConnectionLost, OSError) as exc:
+        raise Unavailable(f"cannot talk to wtd on {path}: {exc}") from None
+    start_daemon(path)
+    try:
+        return _connect_once(path)
+    except (OSError, ConnectionLost) as exc:
+        raise Unavailable(
+            f"wtd was started but does not answer on {path} ({exc}); see {log_path(path)}"
+        ) from None
+
+
+def log_path(sock_path: str) -> str:
+    return os.path.join(os.path.dirname(sock_path) or ".", "wtd.log")
+
+
+def start_daemon(path: str) -> None:
+    """Start ``wtd`` in the background and wait (no polling) until it says it serves."""
+    import select
+    import subprocess
+
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    read_fd, write_fd = os.pipe()
+    try:
+        with open(log_path(path), "ab") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "wtd", "--socket", path, "--ready-fd", str(write_fd)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+                close_fds=True,
+            )
+        os.close(write_fd)
+        write_fd = -1
+        ready, _, _ = select.select([read_fd], [], [], AUTOSTART_TIMEOUT)
+        if ready:
+            os.read(read_fd, 1)  # b"1" when serving; b"" if it exited (e.g. lost a start race)
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)

@@ -1,0 +1,63 @@
+"""``wtd``: start the daemon (or ``python -m wtd``).
+
+    wtd [--socket PATH] [--config PATH] [--log-level LEVEL] [--ready-fd FD] [--version]
+
+Exit codes: 0 clean stop, 1 startup error (bad arguments, socket in use), 70 an
+actor crash loop (systemd restarts the daemon).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from wtd import __version__
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="wtd", description="the self-healing work tracker daemon")
+    parser.add_argument("--version", action="version", version=f"wtd {__version__}")
+    parser.add_argument("--socket", type=Path, help="socket path (default: $WTD_SOCKET, …)")
+    parser.add_argument("--config", type=Path, help="config file (default: $WTD_CONFIG, …)")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("WTD_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
+    parser.add_argument(
+        "--ready-fd",
+        type=int,
+        default=None,
+        help="write one byte to this file descriptor once serving (used by wtctl's autostart)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log = logging.getLogger("wtd")
+    from wtd.daemon import DaemonError, serve  # heavy imports only once we really start
+
+    try:
+        return serve(socket_path=args.socket, ready_fd=args.ready_fd)
+    except DaemonError as exc:
+        print(f"wtd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        log.info("interrupted")
+        return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Server actor: the Unix socket. Frames, handshake, peer check; one task per client.
+
+Every client gets its own task, so a slow, silent or hostile client never holds up
+another. Anything malformed gets a ``ProtocolError`` reply (and, when the framing
+itself is lost, a closed connection); nothing a client sends can stop the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import struct
+from pathlib import Path
+
+import anyio
+import msgspec
+from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskStatus
+from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.streams.memory import MemoryObjectSendStream
+
+from wtd import PROTOCOL_VERSION, __version__, protocol
+from wtd.messages import Execute
+
+log = logging.getLogger("wtd.server")
+
+HANDSHAKE_TIMEOUT = 10.0
+IDLE_TIMEOUT = 3600.0
+REPLY_TIMEOUT = 300.0
+
+
+class FrameTooLarge(Exception):
+    pass
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The connecting process's uid, from the kernel (SO_PEERCRED)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+class Server:
+    name = "server"
+
+    def __init__(
+        self,
+        socket_path: Path,
+        *,
+        executor: MemoryObjectSendStream[Execute],
+        listen_sock: socket.socket | None = None,
+    ) -> None:
+        self._path = socket_path
+        self._executor = executor
+        self._sock = listen_sock
+        self._start_monotonic = 0.0
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        if self._sock is None:
+            raise RuntimeError("server needs a bound, listening socket")
+        listener = SocketListener.from_socket(self._sock)
+        self._start_monotonic = anyio.current_time()
+        log.info("listening on %s", self._path)
+        async with anyio.create_task_group() as tg:
+            task_status.started()
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as exc:  # EMFILE and friends: back off, keep serving
+                    log.warning("accept failed: %s", exc)
+                    await anyio.sleep(0.05)
+                    continue
+                tg.start_soon(self._client, stream)
+
+    async def _client(self, stream: SocketStream) -> None:
+        async with stream:
+            try:
+                await self._converse(stream)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+            except FrameTooLarge as exc:
+                await _try_send(stream, protocol.ProtocolError(code="frame_too_large", message=str(exc)))
+            except TimeoutError:
+                await _try_send(
+                    stream, protocol.ProtocolError(code="timeout", message="connection idle too long")
+                )
+            except OSError as exc:
+                log.debug("client connection error: %s", exc)
+
+    async def _converse(self, stream: SocketStream) -> None:
+        raw = stream.extra(SocketAttribute.raw_socket)
+        uid = peer_uid(raw)
+        if uid != os.getuid():
+            log.warning("refused connection from uid %d", uid)
+            await _try_send(
+                stream,
+                protocol.ProtocolError(code="denied", message="this daemon serves only its own user"),
+            )
+            return
+        reader = BufferedByteReceiveStream(stream)
+        with anyio.fail_after(HANDSHAKE_TIMEOUT):
+            first = await _read_frame(reader)
+        msg = _decode(first)
+        if not isinstance(msg, protocol.Hello) or msg.version != PROTOCOL_VERSION:
+            await stream.send(
+                protocol.frame(
+                    protocol.ProtocolError(
+                        code="handshake",
+                        message=f"expected hello with protocol version {PROTOCOL_VERSION}",
+                    )
+                )
+            )
+            return
+        await stream.send(
+            protocol.frame(
+                protocol.Welcome(version=PROTOCOL_VERSION, server=f"wtd {__version__}", pid=os.getpid())
+            )
+        )
+        while True:
+            try:
+                with anyio.fail_after(IDLE_TIMEOUT):
+                    body = await _read_frame(reader)
+            except anyio.IncompleteRead:
+                return
+            reply = await self._answer(body, uid)
+            await stream.send(protocol.frame(reply))
+
+    async def _answer(self, body: bytes, uid: int) -> msgspec.Struct:
+        msg = _decode(body)
+        match msg:
+            case protocol.Command():
+                send, recv = anyio.create_memory_object_stream[protocol.Reply](1)
+                await self._executor.send(Execute(request=msg, peer_uid=uid, reply_to=send))
+                try:
+                    with anyio.fail_after(REPLY_TIMEOUT), recv:
+                        return await recv.receive()
+                except (anyio.EndOfStream, TimeoutError):
+                    return protocol.Reply(
+                        id=msg.id,
+                        ok=False,
+                        exit_code=1,
+                        error=protocol.ErrorInfo(
+                            code="internal", message="the daemon could not finish this request"
+                        ),
+                    )
+            case protocol.Ping():
+                return protocol.Pong(
+                    id=msg.id,
+                    server=f"wtd {__version__}",
+                    pid=os.getpid(),
+                    uptime_s=round(anyio.current_time() - self._start_monotonic, 3),
+                )
+            case protocol.Hello():
+                return protocol.ProtocolError(code="bad_request", message="already greeted")
+            case protocol.ProtocolError():
+                return msg
+        raise AssertionError(f"unhandled message {msg!r}")
+
+
+def _decode(body: bytes) -> protocol.Request | protocol.ProtocolError:
+    try:
+        return protocol.request_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        return protocol.ProtocolError(code="bad_request", message=f"malformed request: {exc}")
+
+
+async def _read_frame(reader: BufferedByteReceiveStream) -> bytes:
+    header = await reader.receive_exactly(protocol.HEADER.size)
+    (length,) = protocol.HEADER.unpack(header)
+    if length > protocol.MAX_FRAME:
+        raise FrameTooLarge(f"frame of {length} bytes exceeds the {protocol.MAX_FRAME}-byte limit")
+    return await reader.receive_exactly(length)
+
+
+async def _try_send(stream: SocketStream, msg: msgspec.Struct) -> None:
+    try:
+        with anyio.move_on_after(1):
+            await stream.send(protocol.frame(msg))
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        pass

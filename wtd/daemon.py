@@ -1,0 +1,172 @@
+"""Daemon start-up: claim the socket (one daemon per socket), then run the supervisor.
+
+The socket lives in a 0700 folder. A lock file beside it (``wtd.sock.lock``, holding
+the pid) makes a second daemon on the same socket exit with a clear message; a
+socket file nobody listens on (left by a killed daemon) is replaced. Under systemd
+socket activation (``LISTEN_FDS``) the passed socket is adopted instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import signal
+import socket
+import stat
+from pathlib import Path
+
+import anyio
+
+from wtd import paths
+from wtd.storage.failpoints import Failpoints
+from wtd.supervisor import ActorCrashLoop, Supervisor
+
+log = logging.getLogger("wtd.daemon")
+
+EXIT_CRASH_LOOP = 70
+SD_LISTEN_FDS_START = 3
+
+
+class DaemonError(Exception):
+    """wtd cannot start; the message says why and what to do."""
+
+
+def secure_folder(folder: Path) -> None:
+    """Create ``folder`` 0700, or check that an existing one is ours and private."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DaemonError(f"cannot create socket folder {folder}: {exc.strerror}") from exc
+    info = folder.stat()
+    if info.st_uid != os.getuid():
+        raise DaemonError(f"socket folder {folder} belongs to another user; refusing to use it")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+
+
+def claim_lock(sock_path: Path) -> int:
+    """Take the daemon lock for ``sock_path``; the returned fd must stay open."""
+    lock_path = sock_path.with_name(sock_path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise DaemonError(
+            f"another wtd (pid {owner}) is already serving {sock_path}; "
+            "stop it first or use --socket for a separate daemon"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def bind(sock_path: Path) -> socket.socket:
+    """Bind and listen on ``sock_path``, replacing a stale socket file."""
+    if sock_path.exists() or sock_path.is_symlink():
+        if not stat.S_ISSOCK(os.lstat(sock_path).st_mode):
+            raise DaemonError(f"{sock_path} exists and is not a socket; refusing to replace it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(sock_path))
+        except OSError:
+            log.info("replacing stale socket %s", sock_path)
+            sock_path.unlink()
+        else:
+            raise DaemonError(f"something else is listening on {sock_path}")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(str(sock_path))
+    finally:
+        os.umask(old_umask)
+    sock.listen(256)
+    return sock
+
+
+def activated_socket() -> socket.socket | None:
+    """The listening socket passed by systemd socket activation, if any."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    count = int(os.environ.get("LISTEN_FDS", "0") or 0)
+    if count < 1:
+        return None
+    for key in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(key, None)
+    sock = socket.socket(fileno=SD_LISTEN_FDS_START)
+    sock.set_inheritable(False)
+    return sock
+
+
+def serve(*, socket_path: Path | None, ready_fd: int | None) -> int:
+    """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
+    failpoints = _failpoints()
+    sock_path = Path(socket_path or paths.default_socket()).absolute()
+    listen = activated_socket()
+    lock_fd: int | None = None
+    if listen is None:
+        secure_folder(sock_path.parent)
+        lock_fd = claim_lock(sock_path)
+        listen = bind(sock_path)
+    if failpoints.enabled:
+        log.warning("failpoints active: %s", os.environ.get("WT_FAILPOINTS"))
+
+    def ready() -> None:
+        log.info("wtd ready on %s (pid %d)", sock_path, os.getpid())
+        if ready_fd is not None:
+            try:
+                os.write(ready_fd, b"1")
+                os.close(ready_fd)
+            except OSError:
+                pass
+
+    supervisor = Supervisor(sock_path, failpoints=failpoints, listen_sock=listen, on_ready=ready)
+    try:
+        anyio.run(_run, supervisor)
+    except BaseExceptionGroup as group:
+        crash = group.subgroup(ActorCrashLoop)
+        if crash is None:
+            raise
+        log.critical("stopping: %s", crash.exceptions[0])
+        return EXIT_CRASH_LOOP
+    except ActorCrashLoop as exc:
+        log.critical("stopping: %s", exc)
+        return EXIT_CRASH_LOOP
+    finally:
+        if lock_fd is not None:
+            try:
+                if sock_path.exists():
+                    sock_path.unlink()
+            finally:
+                os.close(lock_fd)
+    log.info("wtd stopped")
+    return 0
+
+
+async def _run(supervisor: Supervisor) -> None:
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signal, tg.cancel_scope)
+        await supervisor.run()
+        tg.cancel_scope.cancel()
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+def _failpoints() -> Failpoints:
+    try:
+        return Failpoints.from_env()
+    except ValueError as exc:
+        raise DaemonError(f"WT_FAILPOINTS: {exc}") from exc

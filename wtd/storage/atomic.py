@@ -1,0 +1,138 @@
+"""Atomic file replacement: temp file in the same folder, fsync, rename, fsync the folder.
+
+After ``atomic_write`` returns, the new bytes survive a power cut; if it raises, the
+target still holds its old bytes (a crash may leave a stale ``.<name>.<hex>.tmp``,
+which ``remove_stale_temps`` clears).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from wtd.storage.failpoints import CORRUPT, Failpoints, corrupted
+
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of folder ``path`` (creations, renames, deletions) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some filesystems cannot fsync a directory; their renames are durable anyway.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def make_dirs(folder: Path) -> None:
+    """Create ``folder`` and missing parents, each made durable in its parent."""
+    if folder.is_dir():
+        return
+    make_dirs(folder.parent)
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        return
+    fsync_dir(folder.parent)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a regular file may write short)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def atomic_write(
+    path: Path, data: bytes, *, failpoints: Failpoints | None = None, point: str | None = None
+) -> None:
+    """Replace ``path`` with ``data`` atomically and durably; create missing folders.
+
+    The failpoint ``point`` is hit once the temp file exists; ``corrupt`` writes
+    truncated garbage and returns normally. On any error the temp file is removed,
+    the old file is untouched and the error is re-raised.
+    """
+    folder = path.parent
+    fd, tmp = _create_temp(path)
+    try:
+        _keep_mode(fd, path)
+        if failpoints is not None and point is not None and failpoints.hit(point) == CORRUPT:
+            data = corrupted(data)
+        write_all(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    fsync_dir(folder)
+
+
+def read_bytes(
+    path: Path, *, failpoints: Failpoints | None = None, point: str | None = None
+) -> bytes:
+    """Read ``path`` after hitting ``point``; ``corrupt`` returns truncated garbage."""
+    action = failpoints.hit(point) if failpoints is not None and point is not None else None
+    data = path.read_bytes()
+    return corrupted(data) if action == CORRUPT else data
+
+
+def temp_name(path: Path) -> str:
+    return f".{path.name}.{secrets.token_hex(6)}.tmp"
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temp files a crashed ``atomic_write`` of ``path`` left behind."""
+    removed: list[Path] = []
+    for tmp in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
+        _unlink_quietly(tmp)
+        removed.append(tmp)
+    return removed
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    try:
+        return _open_temp(path)
+    except FileNotFoundError:
+        make_dirs(path.parent)
+        return _open_temp(path)
+
+
+def _open_temp(path: Path) -> tuple[int, Path]:
+    while True:
+        tmp = path.parent / temp_name(path)
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _keep_mode(fd: int, path: Path) -> None:
+    """Give the temp file the target's permissions, so a replace never changes them."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    os.fchmod(fd, mode)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)

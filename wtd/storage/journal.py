@@ -1,0 +1,401 @@
+"""The write-ahead journal of one tracker: append-only, checksummed, group-committed.
+
+On disk one record is one line, ``<crc32 of the JSON, 8 hex> <JSON>\\n``. A record is
+acknowledged only once its line is written and fsync'd; a failed append is truncated
+away before the error is re-raised, so it never reappears. On open, anything after the
+last good record (a torn or checksum-bad tail, what a crash mid-append leaves) is
+truncated away; a bad record *followed by good ones* is real damage and raises
+``CorruptJournal`` instead of silently dropping data.
+
+When the file grows past ``max_bytes`` it is rotated to ``<name>.1`` (older segments
+shift to ``.2`` … ``.keep_segments``); request ids and ``last_seq`` carry over.
+One process, one ``Journal`` per file: it is not safe for several writers.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+import msgspec
+
+from wtd.errors import StorageFailure
+from wtd.storage.atomic import fsync_dir, make_dirs
+from wtd.storage.failpoints import CORRUPT, Failpoints, corrupted
+
+APPEND_POINT: Final = "journal.append"
+DEFAULT_MAX_BYTES: Final = 8 * 1024 * 1024
+DEFAULT_KEEP_SEGMENTS: Final = 3
+DEFAULT_RID_CAPACITY: Final = 10_000
+
+_datasync = os.fdatasync if hasattr(os, "fdatasync") else os.fsync
+
+
+class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One applied change. ``op`` and ``reply`` are encoded JSON, opaque to the journal.
+
+    ``before``/``after`` are content hashes of the tracker JSON around the change;
+    ``rid`` is the client's request id, so a retried request is answered, not re-applied.
+    """
+
+    seq: int
+    rid: str | None = None
+    at: str
+    actor: str
+    before: str
+    after: str
+    op: msgspec.Raw
+    reply: msgspec.Raw | None = None
+
+
+class CorruptJournal(StorageFailure):
+    """A journal holds a damaged record followed by good ones (or seqs out of order)."""
+
+    def __init__(self, path: Path, offset: int, why: str) -> None:
+        super().__init__(
+            f"journal {path} is damaged at byte {offset}: {why}; records after it exist,"
+            " so it was not repaired automatically",
+            suggestions=[f"move {path} aside; the tracker is rebuilt from its newest backup"],
+        )
+        self.path = path
+        self.offset = offset
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODER: Final = msgspec.json.Decoder(JournalRecord)
+
+
+def encode_line(record: JournalRecord) -> bytes:
+    body = _ENCODER.encode(record)
+    return b"%08x %b\n" % (zlib.crc32(body), body)
+
+
+def _decode_line(line: bytes) -> JournalRecord | str:
+    """The record on ``line`` (without its newline), or why it is not one."""
+    if len(line) < 10 or line[8:9] != b" ":
+        return "malformed line"
+    body = line[9:]
+    if b"%08x" % zlib.crc32(body) != line[:8]:
+        return "checksum mismatch"
+    try:
+        return _DECODER.decode(body)
+    except msgspec.DecodeError as exc:
+        return f"undecodable record ({exc})"
+
+
+@dataclass(slots=True)
+class _Scan:
+    records: list[JournalRecord]
+    good_end: int
+
+
+def _scan(path: Path, data: bytes) -> _Scan:
+    """Parse a segment; a bad stretch is fine only at the tail (up to ``good_end``)."""
+    records: list[JournalRecord] = []
+    good_end = 0
+    first_bad: tuple[int, str] | None = None
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            first_bad = first_bad or (pos, "unterminated line")
+            break
+        found = _decode_line(data[pos:nl])
+        if isinstance(found, str):
+            first_bad = first_bad or (pos, found)
+        elif first_bad is not None:
+            raise CorruptJournal(path, *first_bad)
+        elif records and found.seq != records[-1].seq + 1:
+            raise CorruptJournal(path, pos, f"seq {found.seq} follows {records[-1].seq}")
+        else:
+            records.append(found)
+            good_end = nl + 1
+        pos = nl + 1
+    return _Scan(records, good_end)
+
+
+def _read_segment(path: Path) -> list[JournalRecord]:
+    """Records of a closed segment (a missing file has none); never modifies it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return _scan(path, data).records
+
+
+class Journal:
+    """An open journal; see the module docstring. Use ``Journal.open``."""
+
+    def __init__(
+        self,
+        path: Path,
+        fd: int,
+        size: int,
+        history: list[JournalRecord],
+        *,
+        failpoints: Failpoints | None,
+        max_bytes: int,
+        keep_segments: int,
+        rid_capacity: int,
+        dropped_bytes: int,
+    ) -> None:
+        self._path = path
+        self._fd = fd
+        self._size = size
+        self._failpoints = failpoints if failpoints is not None and failpoints.enabled else None
+        self._max_bytes = max_bytes
+        self._keep = keep_segments
+        self._rid_capacity = rid_capacity
+        self._rids: dict[str, JournalRecord] = {}
+        self._last_seq = 0
+        self._last_after: str | None = None
+        self._lock = threading.Lock()
+        self._broken: str | None = None
+        self.dropped_bytes = dropped_bytes
+        """Bytes of torn tail truncated away by ``open`` (0 when the file was clean)."""
+        for record in history:
+            self._remember(record)
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        failpoints: Failpoints | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        keep_segments: int = DEFAULT_KEEP_SEGMENTS,
+        rid_capacity: int = DEFAULT_RID_CAPACITY,
+    ) -> Journal:
+        """Open (creating file and folders) and recover: drop a torn tail, load rids.
+
+        Raises ``CorruptJournal`` on damage that is not a tail.
+        """
+        make_dirs(path.parent)
+        existed = path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            if not existed:
+                fsync_dir(path.parent)
+            data = _read_fd(fd)
+            scan = _scan(path, data)
+            if scan.good_end < len(data):
+                os.ftruncate(fd, scan.good_end)
+                os.fsync(fd)
+            history = scan.records
+            with_rid = sum(r.rid is not None for r in history)
+            for k in range(1, keep_segments + 1):
+                if with_rid >= rid_capacity and history:
+                    break
+                older = _read_segment(segment_path(path, k))
+                with_rid += sum(r.rid is not None for r in older)
+                history = older + history
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(
+            path,
+            fd,
+            scan.good_end,
+            history,
+            failpoints=failpoints,
+            max_bytes=max_bytes,
+            keep_segments=keep_segments,
+            rid_capacity=rid_capacity,
+            dropped_bytes=len(data) - scan.good_end,
+        )
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def last_seq(self) -> int:
+        """Seq of the newest record ever appended (0 for a new journal)."""
+        return self._last_seq
+
+    @property
+    def last_after(self) -> str | None:
+        """``after`` hash of the newest record, None for a new journal."""
+        return self._last_after
+
+    @property
+    def size(self) -> int:
+        """Bytes in the current segment."""
+        return self._size
+
+    def append(self, records: list[JournalRecord]) -> None:
+        """Make ``records`` durable with one write and one fsync (group commit).
+
+        Seqs must continue ``last_seq`` by one each (ValueError otherwise). On any
+        error the file is cut back to its previous length and the error re-raised:
+        a failed append leaves no record behind.
+        """
+        if not records:
+            return
+        payload = self._encode(records)
+        with self._lock:
+            self._check_usable()
+            expected = self._last_seq + 1
+            if records[0].seq != expected:
+                raise ValueError(f"journal {self._path}: seq {records[0].seq}, expected {expected}")
+            start = self._size
+            try:
+                if self._failpoints is not None and self._failpoints.hit(APPEND_POINT) == CORRUPT:
+                    payload = corrupted(payload)
+                written = os.write(self._fd, payload)
+                if written != len(payload):
+                    raise OSError(
+                        errno.EIO, f"short write ({written} of {len(payload)} bytes)", self._path
+                    )
+                _datasync(self._fd)
+            except BaseException:
+                self._cut_back(start)
+                raise
+            self._size = start + len(payload)
+            for record in records:
+                self._remember(record)
+            if self._size >= self._max_bytes:
+                try:
+                    self._rotate()
+                except OSError:
+                    # The records are durable; rotation is retried after the next append.
+                    pass
+
+    def find_rid(self, rid: str) -> JournalRecord | None:
+        """The record of request id ``rid`` among the last ``rid_capacity`` rids."""
+        return self._rids.get(rid)
+
+    def records(self) -> Iterator[JournalRecord]:
+        """Every retained record, oldest first (old segments, then the current one)."""
+        for k in range(self._keep, 0, -1):
+            yield from _read_segment(segment_path(self._path, k))
+        yield from self._current_records()
+
+    def replay_after(self, content_hash: str) -> list[JournalRecord] | None:
+        """The records after the newest one whose ``after`` is ``content_hash``.
+
+        ``[]`` when the newest record already leads there; None when no retained record
+        does (the caller decides: replay everything, or restore a backup).
+        """
+        if self._last_after == content_hash:
+            return []
+        tail: list[JournalRecord] = []
+        segments = [self._current_records()]
+        segments += [_read_segment(segment_path(self._path, k)) for k in range(1, self._keep + 1)]
+        for records in segments:
+            for i in range(len(records) - 1, -1, -1):
+                if records[i].after == content_hash:
+                    return records[i + 1 :] + tail
+            tail = records + tail
+        return None
+
+    def rotate(self) -> None:
+        """Start a fresh segment now; the current one becomes ``<name>.1``."""
+        with self._lock:
+            self._check_usable()
+            self._rotate()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _encode(self, records: list[JournalRecord]) -> bytes:
+        lines: list[bytes] = []
+        for i, record in enumerate(records):
+            if i and record.seq != records[i - 1].seq + 1:
+                raise ValueError(f"journal {self._path}: seqs in one append must be consecutive")
+            line = encode_line(record)
+            # Never write a line that could not be read back.
+            if isinstance(_decode_line(line[:-1]), str):
+                raise ValueError(f"journal {self._path}: record {record.seq} is not valid JSON")
+            lines.append(line)
+        return b"".join(lines)
+
+    def _remember(self, record: JournalRecord) -> None:
+        self._last_seq = record.seq
+        self._last_after = record.after
+        if record.rid is None:
+            return
+        self._rids.pop(record.rid, None)
+        self._rids[record.rid] = record
+        if len(self._rids) > self._rid_capacity:
+            del self._rids[next(iter(self._rids))]
+
+    def _current_records(self) -> list[JournalRecord]:
+        data = _read_fd(self._fd, self._size) if self._fd >= 0 else self._path.read_bytes()
+        return _scan(self._path, data).records
+
+    def _check_usable(self) -> None:
+        if self._fd < 0:
+            raise StorageFailure(f"journal {self._path} is closed")
+        if self._broken is not None:
+            raise StorageFailure(self._broken, suggestions=["restart wtd to recover the journal"])
+
+    def _cut_back(self, size: int) -> None:
+        try:
+            os.ftruncate(self._fd, size)
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._broken = (
+                f"journal {self._path}: a failed append could not be rolled back ({exc})"
+            )
+
+    def _rotate(self) -> None:
+        fresh = self._path.with_name(f".{self._path.name}.new")
+        fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            if self._keep > 0:
+                for k in range(self._keep - 1, 0, -1):
+                    older = segment_path(self._path, k)
+                    if older.exists():
+                        os.replace(older, segment_path(self._path, k + 1))
+                os.replace(self._path, segment_path(self._path, 1))
+            os.replace(fresh, self._path)
+            fsync_dir(self._path.parent)
+        except BaseException:
+            os.close(fd)
+            fresh.unlink(missing_ok=True)
+            raise
+        os.close(self._fd)
+        self._fd = fd
+        self._size = 0
+
+
+def segment_path(path: Path, k: int) -> Path:
+    """The k-th newest rotated segment of the journal at ``path`` (``<name>.k``)."""
+    return path.with_name(f"{path.name}.{k}")
+
+
+def _read_fd(fd: int, size: int | None = None) -> bytes:
+    """The first ``size`` bytes (default: all) of the file open as ``fd``."""
+    if size is None:
+        size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)

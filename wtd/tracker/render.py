@@ -1,0 +1,393 @@
+"""The Markdown view of a tracker (ECW Full layout). Pure: no I/O, no clock.
+
+``render(tracker, name=..., checksum=...)`` is deterministic: the same inputs give
+the same string, byte for byte. Progress figures are always derived from task
+statuses, never read from the stored ``progress`` fields.
+
+Every piece of free text (title, names, verifications, IDs, descriptions) is written
+with ``escape_cell``, a reversible escape that keeps a value on one line and inside
+its table cell; ``unescape_cell`` is its inverse and is what a parser of the view
+uses on any such text (table cells, headings, sub-task lines, description lines):
+
+- ``\\`` → ``\\\\``, ``|`` → ``\\|``, ``<`` → ``\\<``, ``&`` → ``\\&``
+- newline → ``<br>``; other line-breaking and control characters (C0, DEL, C1,
+  U+2028, U+2029) → ``&#N;``
+- whitespace at either end → ``&#N;`` (so a cell never starts or ends with spaces)
+
+All of these are CommonMark escapes or entities, so GitHub shows the original text.
+``unescape_cell`` is lenient with hand edits: any CommonMark backslash escape, any
+``<br>`` spelling and any HTML entity are decoded; other text is kept as typed.
+
+Layout (blank lines elided)::
+
+    # Work Tracker: <title>
+    > **Initiative:** … / **Status:** … / **Progress:** … / **Created:** … /
+    > **Updated:** … / **Source:** …           (absent meta fields are omitted)
+    ---
+    ## Phases
+    ### Phase N: <name>
+    > **Status:** <icon> <Label>
+    > **Progress:** P% (C/T tasks)
+    <description>                               (only when present)
+    #### Tasks
+    | ID | Task | Status | Verification |      (or ``_No tasks yet._``)
+    **Dependencies:** 2.2 → 2.1; 2.3 → 2.2      (only when a task has some)
+    #### Sub-tasks                              (only when a task has some)
+    - [x] 2.2.1: <name>
+    ### Phase N: (unlisted)                     (tasks whose phase is not listed)
+    ### Sub-tasks of missing tasks              (sub-tasks whose task is not listed)
+    ---
+    ## Progress Summary
+    ## Recovery Checksum
+
+An empty Verification cell means the task has no verification.
+"""
+
+from __future__ import annotations
+
+import html.entities
+import re
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from msgspec import UnsetType
+
+from wtd.tracker import status as st
+from wtd.tracker.model import Subtask, Task, Tracker, counts
+
+_Add = Callable[[str], None]
+
+__all__ = ["SUMMARY_HEADER", "TASK_HEADER", "UNLISTED", "escape_cell", "render", "unescape_cell"]
+
+TASK_HEADER: Final = "| ID | Task | Status | Verification |"
+_TASK_RULE: Final = "|----|------|--------|--------------|"
+SUMMARY_HEADER: Final = "| Phase | Name | Status | Progress | Complete |"
+_SUMMARY_RULE: Final = "|-------|------|--------|----------|----------|"
+# The name shown for a phase number that tasks use but the phase list lacks.
+UNLISTED: Final = "(unlisted)"
+_UNLISTED_NOTE: Final = "> **Note:** this phase is not in the tracker's phase list"
+
+# ------------------------------------------------------------------ escaping
+
+# Characters that would end a line (str.splitlines) or that Markdown cannot show.
+_CONTROL: Final = [
+    *range(0x00, 0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    0x2028,
+    0x2029,
+]
+_ESCAPES: Final[dict[int, str]] = {c: f"&#{c};" for c in _CONTROL}
+_ESCAPES.update(
+    {
+        ord("\n"): "<br>",
+        ord("\\"): "\\\\",
+        ord("|"): "\\|",
+        ord("<"): "\\<",
+        ord("&"): "\\&",
+    }
+)
+
+
+def _entity(ch: str) -> str:
+    return f"&#{ord(ch)};"
+
+
+def escape_cell(text: str) -> str:
+    """Escape ``text`` for a table cell (or any single-line Markdown context).
+
+    Reversible: ``unescape_cell(escape_cell(s)) == s`` for every string ``s``.
+    The result has no line breaks, no unescaped ``|``, and no whitespace at its ends.
+    """
+    # Fast path: nearly every name is plain text. isprintable() is False for every
+    # control and whitespace character except the ASCII space.
+    if (
+        text.isprintable()
+        and "\\" not in text
+        and "|" not in text
+        and "<" not in text
+        and "&" not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    ):
+        return text
+    out = text.translate(_ESCAPES)
+    if out[:1].isspace() or out[-1:].isspace():
+        start = 0
+        end = len(out)
+        while start < end and out[start].isspace():
+            start += 1
+        while end > start and out[end - 1].isspace():
+            end -= 1
+        out = (
+            "".join(map(_entity, out[:start]))
+            + out[start:end]
+            + "".join(map(_entity, out[end:]))
+        )
+    return out
+
+
+_UNESCAPE_RE: Final = re.compile(
+    r"\\([!-/:-@\[-`{-~])"  # a CommonMark backslash escape of ASCII punctuation
+    r"|(<br\s*/?>)"  # a line break, in any usual spelling
+    r"|&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});",  # an entity
+    re.IGNORECASE,
+)
+
+
+def _unescape_match(match: re.Match[str]) -> str:
+    punct, br, entity = match.groups()
+    if punct is not None:
+        return punct
+    if br is not None:
+        return "\n"
+    if entity[0] == "#":
+        code = int(entity[2:], 16) if entity[1] in "xX" else int(entity[1:])
+        return chr(code) if code <= 0x10FFFF else match.group(0)
+    return html.entities.html5.get(entity + ";", match.group(0))
+
+
+def unescape_cell(text: str) -> str:
+    """The inverse of ``escape_cell``: the value a rendered cell (or line) stands for.
+
+    Surrounding spaces and tabs are dropped, as GitHub drops them around a cell.
+    """
+    text = text.strip(" \t")
+    if "\\" not in text and "<" not in text and "&" not in text:
+        return text
+    return _UNESCAPE_RE.sub(_unescape_match, text)
+
+
+def _escape_heading(text: str) -> str:
+    # A trailing run of '#' would be read as the heading's closing sequence.
+    out = escape_cell(text)
+    return out[:-1] + "\\#" if out.endswith("#") else out
+
+
+_BLOCK_START: Final = frozenset("#>-+*=_`~:|")
+
+
+def _escape_paragraph(text: str) -> str:
+    # A description is one paragraph line; keep it from starting a heading, quote,
+    # list, rule or fence (the backslash is a CommonMark escape, so unescape_cell
+    # removes it and GitHub does not show it).
+    out = escape_cell(text)
+    if out[:1] in _BLOCK_START:
+        return "\\" + out
+    digits = len(out) - len(out.lstrip("0123456789"))
+    if 0 < digits < len(out) and out[digits] in ".)":
+        return out[:digits] + "\\" + out[digits:]
+    return out
+
+
+def _title_case(text: str) -> str:
+    words = text.replace("_", " ").replace("-", " ").split()
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+def _percent(complete: int, counted: int) -> int:
+    # Same law as model.overall_progress / model.phase_progress.
+    return int(round(100 * complete / counted)) if counted else 0
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def render(tracker: Tracker, *, name: str, checksum: str) -> str:
+    """The Markdown view of ``tracker``.
+
+    ``name`` is the tracker's name (file stem); ``checksum`` is the digest of the
+    JSON bytes the caller wrote, shown verbatim under Recovery Checksum.
+    """
+    out: list[str] = []
+    add = out.append
+    meta = tracker.meta
+    tasks = tracker.tasks
+    subtasks = tracker.all_subtasks()
+
+    # One pass each: tasks by phase number, sub-tasks by task id.
+    by_phase: dict[int, list[Task]] = {}
+    for task in tasks:
+        group = by_phase.get(task.phase)
+        if group is None:
+            by_phase[task.phase] = [task]
+        else:
+            group.append(task)
+    subs_by_task: dict[str, list[Subtask]] = {}
+    for sub in subtasks:
+        sgroup = subs_by_task.get(sub.task_id)
+        if sgroup is None:
+            subs_by_task[sub.task_id] = [sub]
+        else:
+            sgroup.append(sub)
+
+    done, counted = counts(tasks)
+    overall = _percent(done, counted)
+
+    # Header.
+    add(f"# Work Tracker: {_escape_heading(meta.title)}".rstrip())
+    add("")
+    if not isinstance(meta.initiative_id, UnsetType):
+        add(f"> **Initiative:** {escape_cell(meta.initiative_id)}")
+    if not isinstance(meta.status, UnsetType):
+        add(f"> **Status:** {escape_cell(_title_case(meta.status))}")
+    add(f"> **Progress:** {overall}% ({done}/{counted} tasks complete)")
+    if not isinstance(meta.created, UnsetType):
+        add(f"> **Created:** {escape_cell(meta.created)}")
+    if not isinstance(meta.updated, UnsetType):
+        add(f"> **Updated:** {escape_cell(meta.updated)}")
+    source = f".ecw/plans/{name}.json"
+    source = escape_cell(source) if "`" in source else f"`{escape_cell(source)}`"
+    add(
+        f"> **Source:** {source} — this file is a view rendered by wtd; edits to it sync back."
+    )
+    add("")
+    add("---")
+    add("")
+    add("## Phases")
+    add("")
+
+    # Status cells: status.cell() once per distinct status, not once per task.
+    cells: dict[str, str] = {}
+    summary: list[str] = []
+    rendered: set[int] = set()
+    for phase in tracker.phases:
+        number = phase.number
+        group = [] if number in rendered else by_phase.get(number, [])
+        rendered.add(number)
+        complete, total = counts(group)
+        progress = _percent(complete, total)
+        status_cell = st.cell(phase.status)
+        phase_name = _escape_heading(phase.name)
+        add(f"### Phase {number}: {phase_name}".rstrip())
+        add("")
+        add(f"> **Status:** {status_cell}")
+        add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
+        add("")
+        if not isinstance(phase.description, UnsetType) and phase.description:
+            add(_escape_paragraph(phase.description))
+            add("")
+        _render_tasks(add, group, subs_by_task, cells)
+        summary.append(
+            f"| {number} | {escape_cell(phase.name)} | {status_cell} "
+            f"| {progress}% | {complete}/{total} |"
+        )
+
+    for number in sorted(n for n in by_phase if n not in rendered):
+        group = by_phase[number]
+        complete, total = counts(group)
+        progress = _percent(complete, total)
+        add(f"### Phase {number}: {UNLISTED}")
+        add("")
+        add(_UNLISTED_NOTE)
+        add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
+        add("")
+        _render_tasks(add, group, subs_by_task, cells)
+        summary.append(f"| {number} | {UNLISTED} | | {progress}% | {complete}/{total} |")
+
+    if not tracker.phases and not by_phase:
+        add("_No phases yet._")
+        add("")
+
+    if len(subs_by_task) > 0:
+        known = {t.id for t in tasks}
+        missing = [tid for tid in subs_by_task if tid not in known]
+        if missing:
+            add("### Sub-tasks of missing tasks")
+            add("")
+            add("> **Note:** these sub-tasks name a task that is not in the tracker")
+            add("")
+            for tid in missing:
+                add(f"#### Task {_escape_heading(tid)}")
+                add("")
+                _render_subtasks(add, subs_by_task[tid])
+                add("")
+
+    add("---")
+    add("")
+    add("## Progress Summary")
+    add("")
+    add(SUMMARY_HEADER)
+    add(_SUMMARY_RULE)
+    out.extend(summary)
+    add(f"| **Total** | | | **{overall}%** | **{done}/{counted}** |")
+    add("")
+    add("## Recovery Checksum")
+    add("")
+    add(f"> **JSON checksum:** `{checksum}`")
+    add(
+        f"> **Tasks:** {len(tasks)} · **Phases:** {len(tracker.phases)} "
+        f"· **Sub-tasks:** {len(subtasks)}"
+    )
+    add("")
+    return "\n".join(out)
+
+
+def _render_tasks(
+    add: _Add,
+    group: list[Task],
+    subs_by_task: dict[str, list[Subtask]],
+    cells: dict[str, str],
+) -> None:
+    add("#### Tasks")
+    add("")
+    if not group:
+        add("_No tasks yet._")
+        add("")
+        return
+    add(TASK_HEADER)
+    add(_TASK_RULE)
+    # Column-wise: escape each column in one batch, then format the rows.
+    ids = _escape_all([t.id for t in group])
+    titles = _escape_all([t.title for t in group])
+    vers = _escape_all([v if isinstance(v := t.verification, str) else "" for t in group])
+    statuses = [t.status for t in group]
+    for status in set(statuses):
+        if status not in cells:
+            cells[status] = st.cell(status)
+    for task_id, title, status, ver in zip(ids, titles, statuses, vers, strict=True):
+        if ver:
+            add(f"| {task_id} | {title} | {cells[status]} | {ver} |")
+        else:
+            add(f"| {task_id} | {title} | {cells[status]} | |")
+    add("")
+    deps = [
+        f"{task_id} → {', '.join(map(escape_cell, t.dependencies))}"
+        for t, task_id in zip(group, ids, strict=True)
+        if not isinstance(t.dependencies, UnsetType) and t.dependencies
+    ]
+    if deps:
+        add(f"**Dependencies:** {'; '.join(deps)}")
+        add("")
+    if subs_by_task:
+        with_subs = [subs_by_task[t.id] for t in group if t.id in subs_by_task]
+        if with_subs:
+            add("#### Sub-tasks")
+            add("")
+            for subs in with_subs:
+                _render_subtasks(add, subs)
+            add("")
+
+
+def _escape_all(values: list[str]) -> list[str]:
+    """``escape_cell`` over a column; one C-speed scan when nothing needs escaping."""
+    joined = "|".join(values)
+    if (
+        joined.isprintable()
+        and "\\" not in joined
+        and "<" not in joined
+        and "&" not in joined
+        and " |" not in joined
+        and "| " not in joined
+        and joined[:1] != " "
+        and joined[-1:] != " "
+        and joined.count("|") == len(values) - 1
+    ):
+        return values
+    return list(map(escape_cell, values))
+
+
+def _render_subtasks(add: _Add, subs: Iterable[Subtask]) -> None:
+    for sub in subs:
+        box = "x" if sub.done else " "
+        add(f"- [{box}] {escape_cell(sub.id)}: {escape_cell(sub.name)}".rstrip())

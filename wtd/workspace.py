@@ -1,0 +1,112 @@
+"""Where a tracker's files live (SPEC §2): workspace, JSON SSOT, Markdown view, state.
+
+``resolve`` turns what the user gave (``--tracker`` path or bare name, or nothing)
+plus the client's working folder into concrete paths. It only looks at the file
+system (stat, listdir); it never writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from wtd.errors import InvalidArgument, NotFound
+
+
+class TrackerPaths(msgspec.Struct, frozen=True, kw_only=True):
+    workspace: Path
+    name: str
+    json: Path
+    markdown: Path
+
+    @property
+    def state(self) -> Path:
+        """The folder for wtd's own files about this workspace (journal, backups, …)."""
+        return self.workspace / ".ecw"
+
+    @property
+    def journal(self) -> Path:
+        return self.state / "journal" / f"{self.name}.wal"
+
+    @property
+    def backups(self) -> Path:
+        return self.state / "backups" / self.name
+
+    @property
+    def quarantine(self) -> Path:
+        return self.state / "quarantine" / self.name
+
+    @property
+    def conflicts(self) -> Path:
+        return self.state / "conflicts" / self.name
+
+
+def for_workspace(workspace: Path, name: str) -> TrackerPaths:
+    return TrackerPaths(
+        workspace=workspace,
+        name=name,
+        json=workspace / ".ecw" / "plans" / f"{name}.json",
+        markdown=workspace / "docs" / "plans" / f"{name}.md",
+    )
+
+
+def find_workspace(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that holds ``.ecw/`` or ``.git/``."""
+    for folder in (start, *start.parents):
+        if (folder / ".ecw").is_dir() or (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _workspace_of_file(path: Path, marker: tuple[str, str]) -> Path:
+    found = find_workspace(path.parent)
+    if found is not None:
+        return found
+    parent = path.parent
+    if (parent.parent.name, parent.name) == marker:
+        return parent.parent.parent
+    return parent
+
+
+def trackers_in(workspace: Path) -> list[str]:
+    """Names of the workspace's trackers (JSON or Markdown-only), newest change first."""
+    seen: dict[str, float] = {}
+    for folder, suffix in ((workspace / ".ecw" / "plans", ".json"), (workspace / "docs" / "plans", ".md")):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.suffix == suffix and entry.is_file() and not entry.name.startswith("."):
+                mtime = entry.stat().st_mtime
+                seen[entry.stem] = max(seen.get(entry.stem, 0.0), mtime)
+    return sorted(seen, key=lambda n: (-seen[n], n))
+
+
+def resolve(tracker: str | None, cwd: Path) -> tuple[TrackerPaths, bool]:
+    """Resolve ``tracker`` (path, bare name or None) seen from ``cwd``.
+
+    Returns the paths and whether the tracker was chosen implicitly (the caller
+    then names it in the output). Raises NotFound when there is nothing to serve.
+    """
+    if tracker:
+        given = Path(tracker).expanduser()
+        path = given if given.is_absolute() else cwd / given
+        if path.suffix == ".md":
+            return for_workspace(_workspace_of_file(path, ("docs", "plans")), path.stem), False
+        if path.suffix == ".json":
+            return for_workspace(_workspace_of_file(path, (".ecw", "plans")), path.stem), False
+        if "/" in tracker or tracker.startswith("."):
+            raise InvalidArgument(
+                f"Tracker path must end in .md or .json: {tracker!r}",
+                suggestions=[f"{tracker}.md"],
+            )
+        workspace = find_workspace(cwd) or cwd
+        return for_workspace(workspace, tracker), False
+    workspace = find_workspace(cwd) or cwd
+    names = trackers_in(workspace)
+    if not names:
+        raise NotFound(
+            f"No tracker found in {workspace} (looked in .ecw/plans/*.json and docs/plans/*.md); "
+            "pass --tracker PATH"
+        )
+    return for_workspace(workspace, names[0]), True
