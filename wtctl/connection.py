@@ -16,8 +16,8 @@ from typing import Any
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 1 << 20
-CONNECT_ERRORS = (FileNotFoundError, ConnectionRefusedError)
 AUTOSTART_TIMEOUT = 15.0
+AUTOSTART_ATTEMPTS = 3
 
 
 class Unavailable(Exception):
@@ -85,21 +85,20 @@ def _connect_once(path: str) -> Connection:
 
 
 def connect(path: str, *, autostart: bool) -> Connection:
-    """Connect to the daemon at ``path``, starting one first if nobody listens."""
-    try:
-        return _connect_once(path)
-    except CONNECT_ERRORS as exc:
-        if not autostart:
-            raise Unavailable(f"no wtd is listening on {path} ({exc.strerror})") from None
-    except (ConnectionLost, OSError) as exc:
-        raise Unavailable(f"cannot talk to wtd on {path}: {exc}") from None
-    start_daemon(path)
-    try:
-        return _connect_once(path)
-    except (OSError, ConnectionLost) as exc:
-        raise Unavailable(
-            f"wtd was started but does not answer on {path} ({exc}); see {log_path(path)}"
-        ) from None
+    """Connect to the daemon at ``path``, starting one first if nobody answers.
+
+    A daemon that is just dying (socket still there, connection reset) counts as
+    nobody answering; a start that loses a race with another starter is retried.
+    """
+    for _attempt in range(AUTOSTART_ATTEMPTS):
+        try:
+            return _connect_once(path)
+        except (OSError, ConnectionLost) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            if not autostart:
+                raise Unavailable(f"no wtd is answering on {path} ({reason})") from None
+        start_daemon(path)
+    raise Unavailable(f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}")
 
 
 def log_path(sock_path: str) -> str:

@@ -82,7 +82,7 @@ def test_seq_must_continue(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "tail", [b"1234", b"garbage\n", b"00000000 {}\n", b"\n\n", b"deadbeef {\"seq\": 4"]
+    "tail", [b"1234", b"garbage\n", b"00000000 {}\n", b"\n\n", b'deadbeef {"seq": 4']
 )
 def test_torn_or_bad_tail_is_dropped_on_open(tmp_path: Path, tail: bytes) -> None:
     path = tmp_path / "j.wal"
@@ -177,9 +177,7 @@ def test_replay_after_semantics(tmp_path: Path) -> None:
 
 def test_replay_after_picks_the_latest_matching_record(tmp_path: Path) -> None:
     path = tmp_path / "j.wal"
-    back = JournalRecord(
-        seq=3, at="t", actor="a", before="h2", after="h1", op=msgspec.Raw(b"{}")
-    )
+    back = JournalRecord(seq=3, at="t", actor="a", before="h2", after="h1", op=msgspec.Raw(b"{}"))
     with Journal.open(path) as journal:
         journal.append([rec(1), rec(2), back, rec(4)])
         assert journal.replay_after("h1") == [rec(4)]
@@ -190,6 +188,7 @@ def test_rotation_keeps_rids_seq_and_replay(tmp_path: Path) -> None:
     with Journal.open(path, max_bytes=600, keep_segments=2) as journal:
         for i in range(1, 11):
             journal.append([rec(i)])
+            journal.maybe_rotate()
         assert segment_path(path, 1).exists()
         assert journal.size < 600
         assert journal.find_rid("r1") is not None
@@ -200,7 +199,36 @@ def test_rotation_keeps_rids_seq_and_replay(tmp_path: Path) -> None:
         assert seqs == list(range(seqs[0], 11))
         assert journal.find_rid("r10") is not None
         journal.append([rec(11)])
+        journal.maybe_rotate()
     assert not segment_path(path, 3).exists()
+
+
+def test_append_does_not_rotate_until_asked(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path, max_bytes=200) as journal:
+        journal.append([rec(1), rec(2), rec(3)])
+        assert not segment_path(path, 1).exists()
+        journal.maybe_rotate()
+        assert segment_path(path, 1).exists()
+        assert journal.size == 0
+
+
+def test_rollback_last_removes_the_last_append_only(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path) as journal:
+        journal.append([rec(1)])
+        journal.maybe_rotate()
+        size = path.stat().st_size
+        journal.append([rec(2), rec(3)])
+        journal.rollback_last()
+        assert path.stat().st_size == size
+        assert journal.last_seq == 1 and journal.last_after == "h1"
+        assert journal.find_rid("r2") is None and journal.find_rid("r1") is not None
+        with pytest.raises(ValueError, match="nothing to roll back"):
+            journal.rollback_last()
+        journal.append([rec(2)])
+    with Journal.open(path) as journal:
+        assert [r.seq for r in journal.records()] == [1, 2]
 
 
 def test_reopen_right_after_rotation_keeps_last_seq(tmp_path: Path) -> None:
@@ -258,7 +286,9 @@ def test_crash_mid_line_is_dropped_and_appends_continue(tmp_path: Path) -> None:
     assert (code, acked) == (0, [4, 5])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     batches=st.lists(st.integers(min_value=1, max_value=4), min_size=1, max_size=6),
     ops=st.lists(st.text(max_size=20), min_size=1, max_size=8),

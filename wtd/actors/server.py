@@ -58,7 +58,7 @@ class Server:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         if self._sock is None:
             raise RuntimeError("server needs a bound, listening socket")
-        listener = SocketListener.from_socket(self._sock)
+        listener = await SocketListener.from_socket(self._sock)
         self._start_monotonic = anyio.current_time()
         log.info("listening on %s", self._path)
         async with anyio.create_task_group() as tg:
@@ -159,9 +159,10 @@ class Server:
 
 def _decode(body: bytes) -> protocol.Request | protocol.ProtocolError:
     try:
-        return protocol.request_decoder.decode(body)
+        request: protocol.Request = protocol.request_decoder.decode(body)
     except msgspec.DecodeError as exc:
         return protocol.ProtocolError(code="bad_request", message=f"malformed request: {exc}")
+    return request
 
 
 async def _read_frame(reader: BufferedByteReceiveStream) -> bytes:

@@ -276,13 +276,17 @@ class Store:
         try:
             atomic.atomic_write(self.paths.json, data, failpoints=self._fp, point="store.write")
         except OSError as exc:
-            self._journal.rollback(len(records))
+            self._journal.rollback_last()
             raise errors.StorageFailure(
                 f"Change not applied: {self.paths.json.name} could not be written: "
                 f"{describe_os_error(exc)}"
             ) from exc
         self._tracker = new
         self._json = _FileState(digest=after, stamp=_stamp(self.paths.json))
+        try:
+            self._journal.maybe_rotate()
+        except OSError as exc:
+            log.warning("%s: journal rotation failed: %s", self.label, describe_os_error(exc))
         self._commits += 1
         if self._commits % BACKUP_EVERY == 0:
             self._backup(data, after, "periodic")
@@ -416,7 +420,7 @@ class Store:
             ) from exc
         is_v1 = isinstance(raw, dict) and "schema_version" not in raw
         try:
-            journal = Journal.open(paths.journal)
+            journal = Journal.open(paths.journal, failpoints=self._fp)
         except OSError as exc:
             raise errors.StorageFailure(
                 f"the journal could not be opened: {describe_os_error(exc)}"

@@ -74,7 +74,7 @@ def atomic_write(
     except BaseException:
         if fd >= 0:
             os.close(fd)
-        _unlink_quietly(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     fsync_dir(folder)
 
@@ -96,7 +96,7 @@ def remove_stale_temps(path: Path) -> list[Path]:
     """Delete the temp files a crashed ``atomic_write`` of ``path`` left behind."""
     removed: list[Path] = []
     for tmp in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
-        _unlink_quietly(tmp)
+        tmp.unlink(missing_ok=True)
         removed.append(tmp)
     return removed
 
@@ -125,13 +125,6 @@ def _keep_mode(fd: int, path: Path) -> None:
     except FileNotFoundError:
         return
     os.fchmod(fd, mode)
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _glob_escape(name: str) -> str:

@@ -68,8 +68,22 @@ class CorruptJournal(StorageFailure):
         self.offset = offset
 
 
+class _Stored(msgspec.Struct, kw_only=True):
+    """How a record is decoded: msgspec cannot decode ``Raw | None``, so null is Raw."""
+
+    seq: int
+    rid: str | None = None
+    at: str
+    actor: str
+    before: str
+    after: str
+    op: msgspec.Raw
+    reply: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_NULL: Final = msgspec.Raw(b"null")
 _ENCODER: Final = msgspec.json.Encoder()
-_DECODER: Final = msgspec.json.Decoder(JournalRecord)
+_DECODER: Final = msgspec.json.Decoder(_Stored)
 
 
 def encode_line(record: JournalRecord) -> bytes:
@@ -85,9 +99,20 @@ def _decode_line(line: bytes) -> JournalRecord | str:
     if b"%08x" % zlib.crc32(body) != line[:8]:
         return "checksum mismatch"
     try:
-        return _DECODER.decode(body)
+        s = _DECODER.decode(body)
     except msgspec.DecodeError as exc:
         return f"undecodable record ({exc})"
+    reply = None if s.reply == _NULL else s.reply
+    return JournalRecord(
+        seq=s.seq,
+        rid=s.rid,
+        at=s.at,
+        actor=s.actor,
+        before=s.before,
+        after=s.after,
+        op=s.op,
+        reply=reply,
+    )
 
 
 @dataclass(slots=True)
@@ -158,6 +183,7 @@ class Journal:
         self._last_after: str | None = None
         self._lock = threading.Lock()
         self._broken: str | None = None
+        self._undo: tuple[int, int, str | None, list[JournalRecord]] | None = None
         self.dropped_bytes = dropped_bytes
         """Bytes of torn tail truncated away by ``open`` (0 when the file was clean)."""
         for record in history:
@@ -248,7 +274,8 @@ class Journal:
             start = self._size
             try:
                 if self._failpoints is not None and self._failpoints.hit(APPEND_POINT) == CORRUPT:
-                    payload = corrupted(payload)
+                    # Its own line, so records appended after it reveal the damage.
+                    payload = corrupted(payload) + b"\n"
                 written = os.write(self._fd, payload)
                 if written != len(payload):
                     raise OSError(
@@ -258,15 +285,41 @@ class Journal:
             except BaseException:
                 self._cut_back(start)
                 raise
+            self._undo = (start, self._last_seq, self._last_after, records)
             self._size = start + len(payload)
             for record in records:
                 self._remember(record)
+
+    def rollback_last(self) -> None:
+        """Remove the records of the last ``append`` (their change could not be applied).
+
+        Only valid right after that append, before ``maybe_rotate``. If the cut fails
+        the journal refuses further appends (see ``_check_usable``).
+        """
+        with self._lock:
+            if self._undo is None:
+                raise ValueError(f"journal {self._path}: nothing to roll back")
+            start, last_seq, last_after, records = self._undo
+            self._undo = None
+            self._cut_back(start)
+            self._size = start
+            self._last_seq = last_seq
+            self._last_after = last_after
+            for record in records:
+                if record.rid is not None:
+                    self._rids.pop(record.rid, None)
+
+    def maybe_rotate(self) -> None:
+        """Start a new segment once the current one is over ``max_bytes``.
+
+        Called once the last append's change is fully applied; a failed rotation is
+        logged by the caller and retried next time.
+        """
+        with self._lock:
+            self._undo = None
             if self._size >= self._max_bytes:
-                try:
-                    self._rotate()
-                except OSError:
-                    # The records are durable; rotation is retried after the next append.
-                    pass
+                self._check_usable()
+                self._rotate()
 
     def find_rid(self, rid: str) -> JournalRecord | None:
         """The record of request id ``rid`` among the last ``rid_capacity`` rids."""
@@ -356,9 +409,7 @@ class Journal:
             os.ftruncate(self._fd, size)
             os.fsync(self._fd)
         except OSError as exc:
-            self._broken = (
-                f"journal {self._path}: a failed append could not be rolled back ({exc})"
-            )
+            self._broken = f"journal {self._path}: a failed append could not be rolled back ({exc})"
 
     def _rotate(self) -> None:
         fresh = self._path.with_name(f".{self._path.name}.new")

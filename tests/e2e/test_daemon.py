@@ -1,0 +1,222 @@
+"""End to end: durability under kill -9, one daemon per socket, hostile clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import BIN, Workspace
+from wtd import protocol
+
+pytestmark = pytest.mark.e2e
+
+
+def test_kill_9_loses_no_acknowledged_change(ws: Workspace) -> None:
+    ws.start_daemon()
+    acked = []
+    for n in range(1, 13):
+        ws.ok(f"add task to phase 3: Release chore {n}")
+        acked.append(f"Release chore {n}")
+    ws.ok("mark task 2.2 complete")
+    ws.kill_daemon()  # SIGKILL
+    ws.start_daemon()
+    assert "Overall progress" in ws.ok("show progress")
+    names = [t.get("name") for t in ws.data()["tasks"]]
+    assert [n for n in names if n and n.startswith("Release chore")] == acked
+    assert ws.task("2.2")["status"] == "complete"
+    md = ws.md.read_text()
+    assert all(name in md for name in acked)
+
+
+def test_crash_between_journal_and_json_is_replayed_once(ws: Workspace) -> None:
+    ws.ok("show progress")  # first start corrects the stale progress
+    ws.kill_daemon()
+    ws.start_daemon({"WT_FAILPOINTS": "store.write=1*crash"})
+    # the daemon dies after journalling; wtctl reconnects, autostarts a fresh wtd,
+    # and retries with the same request id: applied exactly once
+    proc = ws.wtctl("add task to phase 3: Exactly once")
+    assert proc.returncode == 0, proc.stdout + proc.stderr + ws.log()
+    names = [t.get("name") for t in ws.data()["tasks"]]
+    assert names.count("Exactly once") == 1
+    assert "Exactly once" in ws.md.read_text()
+
+
+def test_failed_write_is_reported_and_never_appears(ws: Workspace) -> None:
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.start_daemon({"WT_FAILPOINTS": "store.write=1*enospc"})
+    json_before = ws.json.read_bytes()
+    proc = ws.wtctl("add task to phase 3: Never")
+    assert proc.returncode == 1
+    assert "No space left on device" in proc.stderr
+    assert ws.json.read_bytes() == json_before
+    ws.kill_daemon()
+    ws.start_daemon()
+    ws.ok("show progress")
+    assert all(t.get("name") != "Never" for t in ws.data()["tasks"])
+
+
+def test_view_write_failure_is_reported_and_repaired(ws: Workspace) -> None:
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.start_daemon({"WT_FAILPOINTS": "render.write=1*enospc"})
+    proc = ws.wtctl("mark task 2.2 complete")
+    assert proc.returncode == 0
+    assert "could not be written" in proc.stdout
+    assert ws.task("2.2")["status"] == "complete"
+    ws.ok("sync")
+    assert "| 2.2 | Render Markdown view | ✅ Complete |" in ws.md.read_text()
+
+
+def test_second_daemon_on_same_socket_exits_clearly(ws: Workspace) -> None:
+    first = ws.start_daemon()
+    proc = subprocess.run(
+        [str(BIN / "wtd"), "--socket", str(ws.sock)],
+        capture_output=True,
+        text=True,
+        env=ws.env,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "already serving" in proc.stderr and str(first.pid) in proc.stderr
+    assert "Overall progress" in ws.ok("show progress")
+
+
+def test_stale_socket_is_replaced(ws: Workspace) -> None:
+    ws.sock.parent.mkdir(exist_ok=True)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(ws.sock))
+    stale.close()  # the file stays, nobody listens
+    assert ws.sock.exists()
+    assert "Overall progress: 44%" in ws.ok("show progress")
+
+
+def test_socket_folder_is_private(ws: Workspace) -> None:
+    ws.ok("progress")
+    assert os.stat(ws.sock.parent).st_mode & 0o777 == 0o700
+
+
+# ------------------------------------------------------------- hostile input
+
+
+def _raw(ws: Workspace) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(str(ws.sock))
+    return s
+
+
+def _send(s: socket.socket, body: bytes) -> None:
+    s.sendall(struct.pack(">I", len(body)) + body)
+
+
+def _recv(s: socket.socket) -> dict[str, Any] | None:
+    """The next frame, or None when the daemon closed (or reset) the connection."""
+    try:
+        return _recv_frame(s)
+    except ConnectionResetError:
+        return None
+
+
+def _recv_frame(s: socket.socket) -> dict[str, Any] | None:
+    header = b""
+    while len(header) < 4:
+        chunk = s.recv(4 - len(header))
+        if not chunk:
+            return None
+        header += chunk
+    (n,) = struct.unpack(">I", header)
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def _hello(s: socket.socket) -> None:
+    _send(s, json.dumps({"type": "hello", "version": 1}).encode())
+    welcome = _recv(s)
+    assert welcome is not None and welcome["type"] == "welcome"
+
+
+def test_hostile_clients_never_disturb_the_daemon(ws: Workspace) -> None:
+    ws.start_daemon()
+    silent = _raw(ws)  # connects and says nothing
+    half = _raw(ws)
+    half.sendall(b"\x00\x00\x01")  # a partial header, then nothing
+
+    no_hello = _raw(ws)
+    _send(no_hello, json.dumps({"type": "ping"}).encode())
+    reply = _recv(no_hello)
+    assert reply is not None and reply["type"] == "protocol_error" and reply["code"] == "handshake"
+
+    garbage = _raw(ws)
+    _hello(garbage)
+    _send(garbage, b"\xff\xfe not json at all")
+    reply = _recv(garbage)
+    assert reply is not None and reply["code"] == "bad_request"
+    _send(garbage, json.dumps({"type": "launch_missiles"}).encode())
+    reply = _recv(garbage)
+    assert reply is not None and reply["code"] == "bad_request"
+    _send(garbage, json.dumps({"type": "command", "id": 5}).encode())  # wrong field types
+    reply = _recv(garbage)
+    assert reply is not None and reply["code"] == "bad_request"
+    _send(garbage, json.dumps({"type": "ping", "id": "p1"}).encode())  # still usable
+    reply = _recv(garbage)
+    assert reply is not None and reply["type"] == "pong" and reply["id"] == "p1"
+
+    huge = _raw(ws)
+    _hello(huge)
+    huge.sendall(struct.pack(">I", protocol.MAX_FRAME + 1) + b"x" * 1024)
+    reply = _recv(huge)
+    assert reply is not None and reply["code"] == "frame_too_large"
+    assert _recv(huge) is None  # and the connection is closed
+
+    abrupt = _raw(ws)
+    _hello(abrupt)
+    abrupt.sendall(struct.pack(">I", 100) + b'{"type": "com')
+    abrupt.close()
+
+    # other clients are served all along
+    assert "Overall progress: 44%" in ws.ok("show progress")
+    ws.ok("mark task 2.3 in progress")
+    assert ws.task("2.3")["status"] == "in_progress"
+    for s in (silent, half, no_hello, garbage, huge):
+        s.close()
+    assert "Overall progress" in ws.ok("progress")
+
+
+def test_wire_frames_of_the_client_decode_with_the_protocol(ws: Workspace) -> None:
+    from wtctl.cli import command_message, parse_args
+
+    message = command_message(parse_args(["--show-health", "--agent", "a", "progress"]), "progress")
+    decoded = protocol.request_decoder.decode(json.dumps(message).encode())
+    assert isinstance(decoded, protocol.Command)
+    assert decoded.options.show_health and decoded.options.agent == "a"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
+def test_other_users_are_refused(ws: Workspace) -> None:
+    ws.start_daemon()
+    os.chmod(ws.sock.parent, 0o755)
+    os.chmod(ws.sock, 0o777)
+    code = (
+        "import os,socket,struct,json\n"
+        "os.setuid(65534)\n"
+        "s=socket.socket(socket.AF_UNIX); s.connect(%r)\n"
+        "s.sendall(struct.pack('>I',32)+json.dumps({'type':'hello','version':1}).encode().ljust(32))\n"
+        "n=struct.unpack('>I',s.recv(4))[0]; print(s.recv(n).decode())\n"
+    ) % str(ws.sock)
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert '"denied"' in proc.stdout, proc.stderr

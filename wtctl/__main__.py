@@ -1,0 +1,5 @@
+import sys
+
+from wtctl.cli import main
+
+sys.exit(main())
