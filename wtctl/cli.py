@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, TextIO
 
 from wtctl.connection import Connection, ConnectionLost, Unavailable, connect
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the one-shot path ~4 ms
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 USAGE = """\
 usage: wtctl [--tracker PATH] [--show-health] [--verbose] [--skip-consent] [--json]
@@ -149,8 +152,15 @@ def print_reply(reply: dict[str, Any], *, as_json: bool, out: TextIO, err: TextI
     if reply.get("type") != "reply":
         message = reply.get("message", "unexpected answer from wtd")
         if as_json:
-            _print_json(out, False, None, {"code": reply.get("code", "bad_reply"), "message": message,
-                                           "suggestions": []}, [], None, reply)
+            _print_json(
+                out,
+                False,
+                None,
+                {"code": reply.get("code", "bad_reply"), "message": message, "suggestions": []},
+                [],
+                None,
+                reply,
+            )
         else:
             print(f"wtctl: {message}", file=err)
         return EXIT_UNAVAILABLE if reply.get("code") == "denied" else 1
@@ -158,8 +168,13 @@ def print_reply(reply: dict[str, Any], *, as_json: bool, out: TextIO, err: TextI
     error = reply.get("error")
     if as_json:
         _print_json(
-            out, bool(reply.get("ok")), reply.get("result"), error, reply.get("healing", []),
-            reply.get("health"), reply,
+            out,
+            bool(reply.get("ok")),
+            reply.get("result"),
+            error,
+            reply.get("healing", []),
+            reply.get("health"),
+            reply,
         )
         return exit_code
     for line in reply.get("healing", []):
@@ -202,8 +217,15 @@ def _print_json(
 def unavailable(exc: Exception, args: Args, out: TextIO, err: TextIO) -> int:
     message = f"wtd unavailable: {exc}"
     if args.json:
-        _print_json(out, False, None, {"code": "unavailable", "message": message, "suggestions": []},
-                    [], None, {})
+        _print_json(
+            out,
+            False,
+            None,
+            {"code": "unavailable", "message": message, "suggestions": []},
+            [],
+            None,
+            {},
+        )
     else:
         print(message, file=err)
     return EXIT_UNAVAILABLE

@@ -117,10 +117,23 @@ def subtask_not_found(tracker: Tracker, subtask_id: str) -> errors.NotFound:
 
 
 def find_task(tracker: Tracker, task_id: str) -> int:
-    """The index of ``task_id`` in ``tracker.tasks``; NotFound (with nearest IDs) if absent."""
-    for i, task in enumerate(tracker.tasks):
-        if task.id == task_id:
+    """The index of ``task_id`` in ``tracker.tasks``; NotFound (with nearest IDs) if absent.
+
+    Big trackers get an id → index map, memoised with their tasks and carried over
+    by changes that keep every task in place (status, rename, evidence, ...).
+    """
+    tasks = tracker.tasks
+    if len(tasks) >= _INDEX_FROM:
+        facts = _facts(tasks)
+        if facts.pos is None:
+            facts.pos = dict(zip(map(_task_id, tasks), range(len(tasks)), strict=True))
+        i = facts.pos.get(task_id)
+        if i is not None:
             return i
+    else:
+        for i, task in enumerate(tasks):
+            if task.id == task_id:
+                return i
     raise task_not_found(tracker, task_id)
 
 
@@ -133,21 +146,50 @@ def find_phase(tracker: Tracker, number: int) -> int:
 
 # ------------------------------------------------------------- progress counts
 
-# Per phase: [complete, counted]. Immutable by convention once memoised.
+# Per phase: (complete, counted). Never mutated once built.
 Counts = dict[int, tuple[int, int]]
 
+
+class _Facts:
+    """What we know about one tasks tuple: progress counts and, when big, id → index."""
+
+    __slots__ = ("counts", "pos", "tasks")
+
+    def __init__(self, tasks: tuple[Task, ...], counts: Counts | None = None) -> None:
+        self.tasks = tasks  # the strong ref keeps id(tasks) unique while memoised
+        self.counts = counts
+        self.pos: dict[str, int] | None = None
+
+
 _MEMO_SIZE: Final = 8
-_memo: dict[int, tuple[tuple[Task, ...], Counts]] = {}
+_INDEX_FROM: Final = 5000  # below this a scan is cheaper than building the map
+_memo: dict[int, _Facts] = {}
 _memo_lock = threading.Lock()
 _phase_status = attrgetter("phase", "status")
+_task_id = attrgetter("id")
+
+
+def _facts(tasks: tuple[Task, ...]) -> _Facts:
+    with _memo_lock:
+        facts = _memo.get(id(tasks))
+        if facts is None or facts.tasks is not tasks:
+            facts = _memo[id(tasks)] = _Facts(tasks)
+            while len(_memo) > _MEMO_SIZE:
+                del _memo[next(iter(_memo))]
+        return facts
+
+
+def _remember(tasks: tuple[Task, ...], counts: Counts, pos: dict[str, int] | None) -> None:
+    facts = _facts(tasks)
+    facts.counts = counts
+    facts.pos = pos
 
 
 def counts_of(tasks: tuple[Task, ...]) -> Counts:
     """Per-phase (complete, counted) for ``tasks``: memoised by the tuple's identity."""
-    with _memo_lock:
-        hit = _memo.get(id(tasks))
-    if hit is not None and hit[0] is tasks:
-        return hit[1]
+    facts = _facts(tasks)
+    if facts.counts is not None:
+        return facts.counts
     per: dict[int, list[int]] = {}
     for (phase, status), n in Counter(map(_phase_status, tasks)).items():
         slot = per.setdefault(phase, [0, 0])
@@ -156,16 +198,8 @@ def counts_of(tasks: tuple[Task, ...]) -> Counts:
         slot[1] += n
         if status == "complete":
             slot[0] += n
-    counts = {p: (a, b) for p, (a, b) in per.items()}
-    _remember(tasks, counts)
+    facts.counts = counts = {p: (a, b) for p, (a, b) in per.items()}
     return counts
-
-
-def _remember(tasks: tuple[Task, ...], counts: Counts) -> None:
-    with _memo_lock:
-        _memo[id(tasks)] = (tasks, counts)  # the strong ref keeps id() unique while cached
-        while len(_memo) > _MEMO_SIZE:
-            del _memo[next(iter(_memo))]
 
 
 def _shift(counts: Counts, task: Task, sign: int) -> Counts:
@@ -188,18 +222,20 @@ def _finish(
     *,
     tasks: tuple[Task, ...] | None = None,
     counts: Counts | None = None,
+    pos: dict[str, int] | None = None,
     **fields: Any,
 ) -> Tracker:
     """The new tracker: ``fields`` replaced, meta.updated = at, derived progress stored.
 
     ``counts`` are the per-phase counts of the new ``tasks`` when the caller derived
-    them incrementally; otherwise they are taken from the memo (or counted once).
+    them incrementally (``pos``: its id → index map, when still valid); otherwise
+    they are taken from the memo (or counted once).
     """
     new_tasks = tracker.tasks if tasks is None else tasks
     if counts is None:
         counts = counts_of(new_tasks)
     else:
-        _remember(new_tasks, counts)
+        _remember(new_tasks, counts, pos)
     phases: tuple[Phase, ...] = fields.pop("phases", tracker.phases)
     stale = [
         i for i, p in enumerate(phases) if p.progress != _percent(*counts.get(p.number, (0, 0)))
@@ -216,6 +252,14 @@ def _finish(
     progress["overall"] = _percent(done, counted)
     meta = replace(meta, progress=progress, updated=at)
     return replace(tracker, meta=meta, phases=phases, tasks=new_tasks, **fields)
+
+
+def _put(tracker: Tracker, i: int, new: Task, at: str) -> Tracker:
+    """The tracker with ``tasks[i]`` replaced by ``new`` (same id, same place)."""
+    old = tracker.tasks[i]
+    counts = _shift(_shift(counts_of(tracker.tasks), old, -1), new, 1)
+    pos = _facts(tracker.tasks).pos if new.id == old.id else None
+    return _finish(tracker, at, tasks=_splice(tracker.tasks, i, new), counts=counts, pos=pos)
 
 
 # ------------------------------------------------------------------- helpers
@@ -387,9 +431,6 @@ def _set_task_status(tracker: Tracker, ch: c.SetTaskStatus, at: str) -> Applied:
         extra = {k: v for k, v in extra.items() if k != "blocked_reason"}
     new = replace(task, status=status, extra=extra)
 
-    counts = _shift(_shift(counts_of(tracker.tasks), task, -1), new, 1)
-    tasks = _splice(tracker.tasks, i, new)
-
     line = (
         f"Task {task.id} marked {status}"
         if ch.verb == "mark"
@@ -406,7 +447,7 @@ def _set_task_status(tracker: Tracker, ch: c.SetTaskStatus, at: str) -> Applied:
         line += "."
     lines, healing = _said(line, ch.given, status)
     return Applied(
-        tracker=_finish(tracker, at, tasks=tasks, counts=counts),
+        tracker=_put(tracker, i, new, at),
         lines=lines,
         healing=healing,
         result=result,
@@ -506,9 +547,8 @@ def _rename_task(tracker: Tracker, ch: c.RenameTask, at: str) -> Applied:
     result = {"task": task.id, "name": name, "previous": task.title}
     if task.name == name:
         return _nothing(tracker, f"Task {task.id} is already named {name}.", result)
-    tasks = _splice(tracker.tasks, i, replace(task, name=name))
     return Applied(
-        tracker=_finish(tracker, at, tasks=tasks, counts=counts_of(tracker.tasks)),
+        tracker=_put(tracker, i, replace(task, name=name), at),
         lines=[f"Task {task.id} renamed: {task.title} → {name}"],
         healing=[],
         result=result,
@@ -653,9 +693,7 @@ def _add_dependency(tracker: Tracker, ch: c.AddDependency, at: str) -> Applied:
         )
     new = replace(task, dependencies=(*_deps(task), ch.depends_on))
     return Applied(
-        tracker=_finish(
-            tracker, at, tasks=_splice(tracker.tasks, i, new), counts=counts_of(tracker.tasks)
-        ),
+        tracker=_put(tracker, i, new, at),
         lines=[f"Task {task.id} now depends on {ch.depends_on}"],
         healing=[],
         result=result,
@@ -674,9 +712,7 @@ def _set_verification(tracker: Tracker, ch: c.SetVerification, at: str) -> Appli
         return _nothing(tracker, f"Verification of task {task.id} is already: {text}", result)
     new = replace(task, verification=text)
     return Applied(
-        tracker=_finish(
-            tracker, at, tasks=_splice(tracker.tasks, i, new), counts=counts_of(tracker.tasks)
-        ),
+        tracker=_put(tracker, i, new, at),
         lines=[f"Verification of task {task.id} set to: {text}"],
         healing=[],
         result=result,
@@ -763,7 +799,7 @@ def _attach_evidence(tracker: Tracker, ch: c.AttachEvidence, at: str, actor: str
     if ch.type not in c.EVIDENCE_TYPES:
         raise errors.InvalidArgument(
             f"Unknown evidence type '{ch.type}' (expected one of: {', '.join(c.EVIDENCE_TYPES)})",
-            suggestions=difflib.get_close_matches(ch.type, c.EVIDENCE_TYPES, n=3, cutoff=0.4),
+            suggestions=difflib.get_close_matches(ch.type, c.EVIDENCE_TYPES, n=3, cutoff=0.6),
         )
     text = ch.text.strip()
     if not text:
@@ -790,9 +826,7 @@ def _attach_evidence(tracker: Tracker, ch: c.AttachEvidence, at: str, actor: str
     new = replace(task, evidence=(*existing, entry))
     total = len(existing) + 1
     return Applied(
-        tracker=_finish(
-            tracker, at, tasks=_splice(tracker.tasks, i, new), counts=counts_of(tracker.tasks)
-        ),
+        tracker=_put(tracker, i, new, at),
         lines=[
             f"Attached {ch.type} evidence {ev_id} to task {task.id}"
             f" ({_plural(total, 'evidence item')})"
@@ -829,9 +863,7 @@ def _verify_evidence(tracker: Tracker, ch: c.VerifyEvidence, at: str, actor: str
     )
     new = replace(task, evidence=evidence)
     return Applied(
-        tracker=_finish(
-            tracker, at, tasks=_splice(tracker.tasks, i, new), counts=counts_of(tracker.tasks)
-        ),
+        tracker=_put(tracker, i, new, at),
         lines=[f"Verified {_plural(todo, 'evidence item')} of task {task.id}"],
         healing=[],
         result=result,
@@ -868,7 +900,7 @@ def _correct_progress(tracker: Tracker, at: str) -> Applied:
         for n, old, new in phase_fixes
     ]
     return Applied(
-        tracker=_finish(tracker, at, counts=counts),
+        tracker=_finish(tracker, at),  # counts_of(tracker.tasks) is memoised
         lines=lines,
         healing=[],
         result=result,

@@ -49,12 +49,12 @@ import html.entities
 import re
 from collections.abc import Callable
 from itertools import chain, repeat
-from typing import Final
+from typing import Final, NamedTuple
 
-from msgspec import UnsetType
+from msgspec import UNSET, UnsetType
 
 from wtd.tracker import status as st
-from wtd.tracker.model import Subtask, Task, Tracker, counts
+from wtd.tracker.model import Subtask, Task, Tracker
 
 _Add = Callable[[str], None]
 
@@ -219,9 +219,10 @@ def render(tracker: Tracker, *, name: str, checksum: str) -> str:
             sgroup.append(sub)
 
     # (complete, counted) per phase number; the overall figures are their sums.
-    tallies = {number: counts(group) for number, group in by_phase.items()}
-    done = sum(c for c, _ in tallies.values())
-    counted = sum(n for _, n in tallies.values())
+    # The task columns of each phase, read in one pass over its tasks.
+    columns = {number: _columns(group) for number, group in by_phase.items()}
+    done = sum(c.complete for c in columns.values())
+    counted = sum(c.counted for c in columns.values())
     overall = _percent(done, counted)
 
     # Header.
@@ -238,7 +239,7 @@ def render(tracker: Tracker, *, name: str, checksum: str) -> str:
         add(f"> **Updated:** {escape_cell(meta.updated)}")
     source = f".ecw/plans/{name}.json"
     source = escape_cell(source) if "`" in source else f"`{escape_cell(source)}`"
-    add(f"> **Source:** {source} — this file is a view rendered by wtd; edits to it sync back.")
+    add(f"> **Source:** {source} — this file is a view rendered by wtd from it.")
     add("")
     add("---")
     add("")
@@ -251,8 +252,8 @@ def render(tracker: Tracker, *, name: str, checksum: str) -> str:
     rendered: set[int] = set()
     for phase in tracker.phases:
         number = phase.number
-        group = [] if number in rendered else by_phase.get(number, [])
-        complete, total = tallies.get(number, (0, 0)) if group else (0, 0)
+        cols = None if number in rendered else columns.get(number)
+        complete, total = (cols.complete, cols.counted) if cols else (0, 0)
         rendered.add(number)
         progress = _percent(complete, total)
         status_cell = st.cell(phase.status)
@@ -265,22 +266,22 @@ def render(tracker: Tracker, *, name: str, checksum: str) -> str:
         if not isinstance(phase.description, UnsetType) and phase.description:
             add(_escape_paragraph(phase.description))
             add("")
-        _render_tasks(add, group, subs_by_task, cells)
+        _render_tasks(add, cols, subs_by_task, cells)
         summary.append(
             f"| {number} | {escape_cell(phase.name)} | {status_cell} "
             f"| {progress}% | {complete}/{total} |"
         )
 
-    for number in sorted(n for n in by_phase if n not in rendered):
-        group = by_phase[number]
-        complete, total = tallies[number]
+    for number in sorted(n for n in columns if n not in rendered):
+        cols = columns[number]
+        complete, total = cols.complete, cols.counted
         progress = _percent(complete, total)
         add(f"### Phase {number}: {UNLISTED}")
         add("")
         add(_UNLISTED_NOTE)
         add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
         add("")
-        _render_tasks(add, group, subs_by_task, cells)
+        _render_tasks(add, cols, subs_by_task, cells)
         summary.append(f"| {number} | {UNLISTED} | | {progress}% | {complete}/{total} |")
 
     if not tracker.phases and not by_phase:
@@ -321,32 +322,56 @@ def render(tracker: Tracker, *, name: str, checksum: str) -> str:
     return "\n".join(out)
 
 
+class _Columns(NamedTuple):
+    """One phase's tasks, column by column (raw values), and its progress counts."""
+
+    ids: list[str]
+    titles: list[str]
+    statuses: list[str]
+    verifications: list[str]  # "" when absent
+    dependencies: list[tuple[str, ...] | UnsetType]
+    complete: int
+    counted: int
+
+
+def _columns(group: list[Task]) -> _Columns:
+    # One comprehension reads every field (a pass over 100k Structs is the costly
+    # part: cache misses), zip(*) transposes in C. Equivalent to model.counts and
+    # Task.title, which the tests check.
+    rows = [(t.id, t.name, t.description, t.status, t.verification, t.dependencies) for t in group]
+    ids, names, descriptions, statuses, vers, deps = (list(c) for c in zip(*rows, strict=True))
+    if UNSET in names:
+        names = [
+            n if isinstance(n, str) else d if isinstance(d, str) else ""
+            for n, d in zip(names, descriptions, strict=True)
+        ]
+    if UNSET in vers:
+        vers = [v if isinstance(v, str) else "" for v in vers]
+    complete = statuses.count("complete")
+    counted = len(statuses) - sum(map(statuses.count, st.EXCLUDED))
+    return _Columns(ids, names, statuses, vers, deps, complete, counted)
+
+
 def _render_tasks(
     add: _Add,
-    group: list[Task],
+    cols: _Columns | None,
     subs_by_task: dict[str, list[Subtask]],
     cells: dict[str, str],
 ) -> None:
     add("#### Tasks")
     add("")
-    if not group:
+    if not cols:
         add("_No tasks yet._")
         add("")
         return
     add(TASK_HEADER)
     add(_TASK_RULE)
-    # Column-wise: escape each column in one batch, then let one C-level join
-    # assemble the rows (per-row f-strings dominate the cost on big trackers).
-    ids = _escape_all([t.id for t in group])
-    # Task.title, inlined: a property call per task is measurable at 100k tasks.
-    titles = _escape_all(
-        [
-            n if isinstance(n := t.name, str) else d if isinstance(d := t.description, str) else ""
-            for t in group
-        ]
-    )
-    vers = _escape_all([v if isinstance(v := t.verification, str) else "" for t in group])
-    statuses = [t.status for t in group]
+    # Escape each column in one batch, then let one C-level join assemble the rows
+    # (per-row f-strings dominate the cost on big trackers).
+    ids = _escape_all(cols.ids)
+    titles = _escape_all(cols.titles)
+    vers = _escape_all(cols.verifications)
+    statuses = cols.statuses
     for status in set(statuses):
         if status not in cells:
             cells[status] = f" | {st.cell(status)} |"
@@ -360,9 +385,9 @@ def _render_tasks(
     )
     add("")
     with_deps = [
-        (task_id, t.dependencies)
-        for t, task_id in zip(group, ids, strict=True)
-        if t.dependencies  # UNSET is falsy
+        (task_id, ds)
+        for ds, task_id in zip(cols.dependencies, ids, strict=True)
+        if ds  # UNSET is falsy
     ]
     if with_deps:
         flat = [d for _, ds in with_deps for d in ds]
@@ -372,7 +397,7 @@ def _render_tasks(
         add(f"**Dependencies:** {links}")
         add("")
     if subs_by_task:
-        subs = [s for t in group if (ss := subs_by_task.get(t.id)) for s in ss]
+        subs = [s for tid in cols.ids if (ss := subs_by_task.get(tid)) for s in ss]
         if subs:
             add("#### Sub-tasks")
             add("")
@@ -380,22 +405,39 @@ def _render_tasks(
             add("")
 
 
+# Byte map for the batch check: 0 for every byte escape_cell would change ("|" aside).
+_UNSAFE_TO_NUL: Final = bytes(0 if b < 0x20 or b == 0x7F or b in b"\\<&" else b for b in range(256))
+
+
 def _escape_all(values: list[str]) -> list[str]:
-    """``escape_cell`` over a column; one C-speed scan when nothing needs escaping."""
+    """``escape_cell`` over a column; a few C-speed scans when nothing needs escaping.
+
+    Returns ``values`` itself when no value needs escaping.
+    """
     joined = "|".join(values)
-    if (
-        joined.isprintable()
-        and "\\" not in joined
-        and "<" not in joined
-        and "&" not in joined
-        and " |" not in joined
-        and "| " not in joined
-        and joined[:1] != " "
-        and joined[-1:] != " "
-        and joined.count("|") == len(values) - 1
-    ):
-        return values
-    return list(map(escape_cell, values))
+    if joined.isascii():
+        raw = joined.encode("ascii")
+        clean = (
+            b"\0" not in raw.translate(_UNSAFE_TO_NUL)
+            and raw.count(b"|") == len(values) - 1
+            and b" |" not in raw
+            and b"| " not in raw
+            and raw[:1] != b" "
+            and raw[-1:] != b" "
+        )
+    else:
+        clean = (
+            joined.isprintable()
+            and "\\" not in joined
+            and "<" not in joined
+            and "&" not in joined
+            and joined.count("|") == len(values) - 1
+            and " |" not in joined
+            and "| " not in joined
+            and joined[:1] != " "
+            and joined[-1:] != " "
+        )
+    return values if clean else list(map(escape_cell, values))
 
 
 def _render_subtasks(add: _Add, subs: list[Subtask]) -> None:
