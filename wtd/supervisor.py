@@ -112,4 +112,3 @@ def notify(state: str) -> None:
             s.sendall(state.encode())
     except OSError as exc:
         log.warning("sd_notify %s failed: %s", state, exc)
-

@@ -72,7 +72,10 @@ def _workspace_of_file(path: Path, marker: tuple[str, str]) -> Path:
 def trackers_in(workspace: Path) -> list[str]:
     """Names of the workspace's trackers (JSON or Markdown-only), newest change first."""
     seen: dict[str, float] = {}
-    for folder, suffix in ((workspace / ".ecw" / "plans", ".json"), (workspace / "docs" / "plans", ".md")):
+    for folder, suffix in (
+        (workspace / ".ecw" / "plans", ".json"),
+        (workspace / "docs" / "plans", ".md"),
+    ):
         if not folder.is_dir():
             continue
         for entry in folder.iterdir():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -60,7 +61,9 @@ class Workspace:
 
     def ok(self, *args: str) -> str:
         proc = self.wtctl(*args)
-        assert proc.returncode == 0, f"wtctl {args} → {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == 0, (
+            f"wtctl {args} → {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
         return proc.stdout
 
     def data(self) -> dict[str, Any]:
@@ -129,10 +132,8 @@ def _wait_gone(pid: int) -> None:
         select.select([fd], [], [], READY_TIMEOUT)
     finally:
         os.close(fd)
-    try:  # reap it if it is our child
+    with contextlib.suppress(ChildProcessError):  # reap it if it is our child
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 @pytest.fixture

@@ -212,10 +212,10 @@ def test_other_users_are_refused(ws: Workspace) -> None:
     code = (
         "import os,socket,struct,json\n"
         "os.setuid(65534)\n"
-        "s=socket.socket(socket.AF_UNIX); s.connect(%r)\n"
+        f"s=socket.socket(socket.AF_UNIX); s.connect({str(ws.sock)!r})\n"
         "s.sendall(struct.pack('>I',32)+json.dumps({'type':'hello','version':1}).encode().ljust(32))\n"
         "n=struct.unpack('>I',s.recv(4))[0]; print(s.recv(n).decode())\n"
-    ) % str(ws.sock)
+    )
     import sys
 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

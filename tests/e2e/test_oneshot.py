@@ -29,7 +29,9 @@ def test_show_progress_autostarts_daemon_and_renders_view(
     jsonschema.validate(data, schema)
 
 
-def test_changes_keep_schema_valid_and_unknown_fields(ws: Workspace, schema: dict[str, Any]) -> None:
+def test_changes_keep_schema_valid_and_unknown_fields(
+    ws: Workspace, schema: dict[str, Any]
+) -> None:
     raw = ws.data()
     raw["x_team"] = {"owner": "alice"}
     raw["meta"]["x_board"] = 7
@@ -44,7 +46,7 @@ def test_changes_keep_schema_valid_and_unknown_fields(ws: Workspace, schema: dic
         "add subtask to task 3.1: Draft",
         "check subtask 3.1.1",
         "task 3.4 depends on 3.1",
-        "attach evidence to task 2.2: command_output \"pytest: 12 passed\"",
+        'attach evidence to task 2.2: command_output "pytest: 12 passed"',
         "verify evidence for task 2.2",
         "add phase Maintenance",
         "update phase 4 to in progress",
@@ -120,8 +122,12 @@ def test_next_skips_tasks_with_open_dependencies(ws: Workspace) -> None:
         ("update task 3.1 status to cancelled", "3.1", "status", "skipped"),
         ("mark task 3.1 ♻️ superseded", "3.1", "status", "superseded"),
         ("rename task 3.2 to Tag, sign and publish", "3.2", "name", "Tag, sign and publish"),
-        ("set verification of task 3.2 to tag visible on PyPI", "3.2", "verification",
-         "tag visible on PyPI"),
+        (
+            "set verification of task 3.2 to tag visible on PyPI",
+            "3.2",
+            "verification",
+            "tag visible on PyPI",
+        ),
     ],
 )
 def test_task_changes(ws: Workspace, phrase: str, task: str, field: str, value: str) -> None:
@@ -184,7 +190,9 @@ def test_errors_change_nothing(ws: Workspace, phrase: str, code: int, needle: st
 
 
 def test_unknown_tracker_names_the_ones_that_exist(ws: Workspace) -> None:
-    proc = ws.wtctl("--tracker", str(ws.root / "docs/plans/nope.md"), "show progress", tracker=False)
+    proc = ws.wtctl(
+        "--tracker", str(ws.root / "docs/plans/nope.md"), "show progress", tracker=False
+    )
     assert proc.returncode == 1
     assert "my-project" in proc.stderr
 

@@ -3,7 +3,6 @@ a schema validator, and ``make_tracker(n_tasks, n_phases)`` for big trackers."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from wtd.tracker import model
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / ".ecw" / "plans" / "my-project.json"
+EXAMPLE = ROOT / "tests" / "data" / "my-project.json"
 SCHEMA = ROOT / "tests" / "ecw-work-tracker-v2.schema.json"
 
 AT = "2026-12-01T12:00:00Z"
@@ -84,11 +83,6 @@ def custom() -> model.Tracker:
     return model.from_raw(custom_raw())
 
 
-@pytest.fixture
-def custom_snapshot() -> dict[str, Any]:
-    return copy.deepcopy(custom_raw())
-
-
 @pytest.fixture(scope="session")
 def schema_validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
@@ -100,9 +94,7 @@ def validate(schema_validator: jsonschema.Draft7Validator) -> Callable[[model.Tr
 
     def check(tracker: model.Tracker) -> None:
         errors = sorted(schema_validator.iter_errors(model.to_raw(tracker)), key=str)
-        assert not errors, "\n".join(
-            f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]
-        )
+        assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
 
     return check
 

@@ -18,7 +18,15 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from wtd import errors, protocol, workspace
 from wtd.actors.store import Store
-from wtd.messages import Apply, Execute, GetHealth, HealthReport, MonitorMessage, OperationFinished, Outcome
+from wtd.messages import (
+    Apply,
+    Execute,
+    GetHealth,
+    HealthReport,
+    MonitorMessage,
+    OperationFinished,
+    Outcome,
+)
 from wtd.storage.failpoints import Failpoints
 from wtd.tracker import commands, phrases
 from wtd.workspace import TrackerPaths
@@ -66,7 +74,9 @@ class Executor:
             error_id = f"E{int(time.time() * 1000) % 10**8:08d}"
             log.exception("request %s failed unexpectedly (error id %s)", request.id, error_id)
             outcome = _failure(
-                errors.WtdError(f"Internal error {error_id} ({type(exc).__name__}); see the wtd log")
+                errors.WtdError(
+                    f"Internal error {error_id} ({type(exc).__name__}); see the wtd log"
+                )
             )
         duration_ms = (time.perf_counter() - start) * 1000
         code = outcome.error.code if outcome.error else None
@@ -140,7 +150,11 @@ class Executor:
         return outcome
 
     async def _ask(
-        self, paths: TrackerPaths, command: commands.Command, request: protocol.Command, tg: TaskGroup
+        self,
+        paths: TrackerPaths,
+        command: commands.Command,
+        request: protocol.Command,
+        tg: TaskGroup,
     ) -> Outcome:
         store = await self._store(paths, tg)
         send, recv = anyio.create_memory_object_stream[Outcome](1)
@@ -218,7 +232,9 @@ def help_lines(topic: str | None) -> list[str]:
         words = topic.lower().split()
         chosen = [p for p in templates if any(w in p for w in words)]
         if not chosen:
-            return [f"No help on {topic!r}. Topics: tasks, phases, subtasks, evidence, sync, health"]
+            return [
+                f"No help on {topic!r}. Topics: tasks, phases, subtasks, evidence, sync, health"
+            ]
         templates = tuple(chosen)
     return [
         "Phrases (X.Y = task id, N = phase number, S = status, T = text):",

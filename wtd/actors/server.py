@@ -79,10 +79,13 @@ class Server:
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
             except FrameTooLarge as exc:
-                await _try_send(stream, protocol.ProtocolError(code="frame_too_large", message=str(exc)))
+                await _try_send(
+                    stream, protocol.ProtocolError(code="frame_too_large", message=str(exc))
+                )
             except TimeoutError:
                 await _try_send(
-                    stream, protocol.ProtocolError(code="timeout", message="connection idle too long")
+                    stream,
+                    protocol.ProtocolError(code="timeout", message="connection idle too long"),
                 )
             except OSError as exc:
                 log.debug("client connection error: %s", exc)
@@ -94,7 +97,9 @@ class Server:
             log.warning("refused connection from uid %d", uid)
             await _try_send(
                 stream,
-                protocol.ProtocolError(code="denied", message="this daemon serves only its own user"),
+                protocol.ProtocolError(
+                    code="denied", message="this daemon serves only its own user"
+                ),
             )
             return
         reader = BufferedByteReceiveStream(stream)
@@ -113,7 +118,9 @@ class Server:
             return
         await stream.send(
             protocol.frame(
-                protocol.Welcome(version=PROTOCOL_VERSION, server=f"wtd {__version__}", pid=os.getpid())
+                protocol.Welcome(
+                    version=PROTOCOL_VERSION, server=f"wtd {__version__}", pid=os.getpid()
+                )
             )
         )
         while True:

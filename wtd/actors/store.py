@@ -14,7 +14,6 @@ import hashlib
 import logging
 import os
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 import msgspec
@@ -88,7 +87,11 @@ class Store:
     name = "store"
 
     def __init__(
-        self, paths: TrackerPaths, inbox: MemoryObjectReceiveStream[Apply], *, failpoints: Failpoints
+        self,
+        paths: TrackerPaths,
+        inbox: MemoryObjectReceiveStream[Apply],
+        *,
+        failpoints: Failpoints,
     ) -> None:
         self.paths = paths
         self._inbox = inbox
@@ -158,7 +161,9 @@ class Store:
             log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
             return _outcome_decoder.decode(record.reply)
         if any(p.rid == req.rid for p in pending):
-            return self._error(errors.InvalidArgument(f"request id {req.rid} repeated in one batch"))
+            return self._error(
+                errors.InvalidArgument(f"request id {req.rid} repeated in one batch")
+            )
         return None
 
     def _stage(self, req: Apply, pending: list[_Pending]) -> None:
@@ -166,7 +171,9 @@ class Store:
         change: commands.Change = req.command  # type: ignore[assignment]
         base = self._staged_tracker(pending)
         at = now()
-        item = _Pending(rid=req.rid, actor=req.actor, change=change, at=at, outcome=Outcome(ok=False))
+        item = _Pending(
+            rid=req.rid, actor=req.actor, change=change, at=at, outcome=Outcome(ok=False)
+        )
         item.request = req
         try:
             applied = ops.apply(base, change, at=at, actor=req.actor)
@@ -180,7 +187,7 @@ class Store:
             healing=applied.healing,
             result=applied.result,
             tracker=self.label,
-            progress=model.overall_progress(applied.tracker),
+            progress=_stored_progress(applied.tracker),
         )
         if applied.changed:
             item.tracker = applied.tracker
@@ -236,12 +243,16 @@ class Store:
                     tracker=self.label,
                     progress=model.overall_progress(tracker),
                 )
-        return self._error(errors.InvalidArgument(f"{type(command).__name__} is not a tracker query"))
+        return self._error(
+            errors.InvalidArgument(f"{type(command).__name__} is not a tracker query")
+        )
 
     def _error(self, exc: errors.WtdError) -> Outcome:
         return Outcome(
             ok=False,
-            error=protocol.ErrorInfo(code=exc.code, message=exc.message, suggestions=exc.suggestions),
+            error=protocol.ErrorInfo(
+                code=exc.code, message=exc.message, suggestions=exc.suggestions
+            ),
             tracker=self.label,
         )
 
@@ -310,7 +321,9 @@ class Store:
             return notes
         notes.extend(self._keep_edited_view())
         try:
-            atomic.atomic_write(self.paths.markdown, data, failpoints=self._fp, point="render.write")
+            atomic.atomic_write(
+                self.paths.markdown, data, failpoints=self._fp, point="render.write"
+            )
         except OSError as exc:
             self._view_dirty = True
             log.warning("%s: view not written: %s", self.label, describe_os_error(exc))
@@ -373,8 +386,13 @@ class Store:
                 "✓ Recovery: JSON is SSOT, regenerating Markdown",
                 "✓ Result: Markdown regenerated from JSON (0 data loss)",
             ]
-            return Outcome(ok=True, healing=[*healing], lines=[], tracker=self.label,
-                           result={"regenerated": True})
+            return Outcome(
+                ok=True,
+                healing=[*healing],
+                lines=[],
+                tracker=self.label,
+                result={"regenerated": True},
+            )
         return Outcome(
             ok=not notes or not notes[0].startswith("⚠ Saved"),
             lines=notes or [f"In sync: {self.label} matches {self.paths.json.name}"],
@@ -438,6 +456,7 @@ class Store:
             system.append(commands.CorrectProgress())
         for change in system:
             self._apply_system(change)
+        ops.prime(self._tracker)
         if self._view_stale():
             self._md = _FileState(digest="x", stamp=_stamp(paths.markdown))
             self._notes.extend(self._write_view(force=True))
@@ -484,6 +503,13 @@ class Store:
         )
         self._notes.extend(self._commit_sync(applied.tracker, [item]))
         log.info("%s: %s", self.label, "; ".join(applied.lines))
+
+
+def _stored_progress(tracker: model.Tracker) -> int | None:
+    """The overall progress ``ops.apply`` stored (kept equal to the derived one)."""
+    progress = tracker.meta.progress
+    value = progress.get("overall") if isinstance(progress, dict) else None
+    return value if isinstance(value, int) else None
 
 
 async def _answer(req: Apply, outcome: Outcome) -> None:

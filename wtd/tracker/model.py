@@ -119,7 +119,9 @@ def _from_raw(cls: type[S], raw: Any, where: str, **override: Any) -> S:
     extra: dict[str, Any] = {}
     for key, value in raw.items():
         if key in known:
-            kwargs[key] = tuple(value) if key in _TUPLE_FIELDS and isinstance(value, list) else value
+            kwargs[key] = (
+                tuple(value) if key in _TUPLE_FIELDS and isinstance(value, list) else value
+            )
         else:
             extra[key] = value
     kwargs.update(override)
@@ -344,7 +346,7 @@ def _percent(tasks: Any) -> int:
             complete += 1
     if counted == 0:
         return 0
-    return int(round(100 * complete / counted))
+    return round(100 * complete / counted)
 
 
 def counts(tasks: Any) -> tuple[int, int]:

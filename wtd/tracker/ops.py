@@ -171,12 +171,22 @@ _task_id = attrgetter("id")
 
 def _facts(tasks: tuple[Task, ...]) -> _Facts:
     with _memo_lock:
-        facts = _memo.get(id(tasks))
+        # Least recently used goes first; pop + insert moves an entry to the end.
+        facts = _memo.pop(id(tasks), None)
         if facts is None or facts.tasks is not tasks:
-            facts = _memo[id(tasks)] = _Facts(tasks)
-            while len(_memo) > _MEMO_SIZE:
-                del _memo[next(iter(_memo))]
+            facts = _Facts(tasks)
+        _memo[id(tasks)] = facts
+        while len(_memo) > _MEMO_SIZE:
+            del _memo[next(iter(_memo))]
         return facts
+
+
+def prime(tracker: Tracker) -> None:
+    """Precompute what ``apply`` memoises (progress counts, the id index of a big
+    tracker) so the first change after a load is as cheap as the ones after it."""
+    counts_of(tracker.tasks)
+    if tracker.tasks:
+        find_task(tracker, tracker.tasks[0].id)
 
 
 def _remember(tasks: tuple[Task, ...], counts: Counts, pos: dict[str, int] | None) -> None:
@@ -918,6 +928,7 @@ __all__ = [
     "nearest_phases",
     "nearest_task_ids",
     "phase_not_found",
+    "prime",
     "subtask_not_found",
     "task_not_found",
 ]

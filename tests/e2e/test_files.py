@@ -1,0 +1,76 @@
+"""End to end: what wtd does with the files it finds (v1 trackers, foreign edits)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.e2e.conftest import Workspace
+
+pytestmark = pytest.mark.e2e
+
+V1 = {
+    "meta": {"title": "Legacy plan"},
+    "phases": [{"number": 1, "name": "Only phase", "status": "In Progress"}],
+    "tasks": [
+        {
+            "id": "1.1",
+            "phase": 1,
+            "name": "Old task",
+            "status": "COMPLETE",
+            "subtasks": [{"name": "first", "completed": True}, {"name": "second"}],
+        },
+        {"id": "1.2", "phase": 1, "name": "Another", "status": "pending", "x_keep": [1, 2]},
+    ],
+}
+
+
+def test_v1_tracker_is_migrated_after_a_backup(ws: Workspace, schema: dict[str, Any]) -> None:
+    original = json.dumps(V1).encode()
+    ws.json.write_bytes(original)
+    out = ws.ok("show progress")
+    assert out.splitlines()[0] == "Overall progress: 50%"
+    data = ws.data()
+    jsonschema.validate(data, schema)
+    assert data["schema_version"].startswith("2.")
+    assert [s["name"] for s in data["subtasks"]] == ["first", "second"]
+    assert data["subtasks"][0]["completed"] is True
+    assert ws.task("1.2")["x_keep"] == [1, 2]
+    backups = list((ws.root / ".ecw" / "backups" / "my-project").glob("*.json"))
+    assert any(b.read_bytes() == original for b in backups)
+    assert "- [x] 1.1.1: first" in ws.md.read_text()
+
+
+def test_hand_edited_view_is_kept_before_it_is_rewritten(ws: Workspace) -> None:
+    ws.ok("show progress")
+    edited = ws.md.read_text() + "\nMy notes that must not be lost.\n"
+    ws.md.write_text(edited)
+    proc = ws.wtctl("mark task 2.3 in progress")
+    assert proc.returncode == 0
+    assert "kept at" in proc.stdout
+    kept = list((ws.root / ".ecw" / "conflicts" / "my-project").glob("*.md"))
+    assert [k.read_text() for k in kept] == [edited]
+    assert "| 2.3 | Watch files for hand edits | 🔄 In Progress |" in ws.md.read_text()
+
+
+def test_json_edited_behind_wtds_back_is_kept(ws: Workspace) -> None:
+    ws.ok("show progress")
+    foreign = ws.json.read_text().replace("Write release notes", "Edited by hand")
+    ws.json.write_text(foreign)
+    proc = ws.wtctl("mark task 2.3 in progress")
+    assert proc.returncode == 0
+    assert "kept at" in proc.stdout
+    kept = list((ws.root / ".ecw" / "quarantine" / "my-project").glob("*my-project.json"))
+    assert [k.read_text() for k in kept] == [foreign]
+    assert ws.task("2.3")["status"] == "in_progress"
+
+
+def test_unparseable_tracker_is_a_clear_error_and_untouched(ws: Workspace) -> None:
+    ws.json.write_bytes(b'{"schema_version": "2.1.0", "meta": ')
+    proc = ws.wtctl("show progress")
+    assert proc.returncode == 1
+    assert "not a valid tracker" in proc.stderr
+    assert ws.json.read_bytes() == b'{"schema_version": "2.1.0", "meta": '
