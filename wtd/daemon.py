@@ -20,6 +20,8 @@ from pathlib import Path
 import anyio
 
 from wtd import paths
+from wtd.actors.executor import Settings
+from wtd.healing.retry import RetryPolicy
 from wtd.storage.failpoints import Failpoints
 from wtd.supervisor import ActorCrashLoop, Supervisor
 
@@ -127,7 +129,13 @@ def serve(*, socket_path: Path | None, ready_fd: int | None) -> int:
             except OSError:
                 pass
 
-    supervisor = Supervisor(sock_path, failpoints=failpoints, listen_sock=listen, on_ready=ready)
+    supervisor = Supervisor(
+        sock_path,
+        failpoints=failpoints,
+        settings=_settings(),
+        listen_sock=listen,
+        on_ready=ready,
+    )
     try:
         anyio.run(_run, supervisor)
     except BaseExceptionGroup as group:
@@ -163,6 +171,19 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
             log.info("received %s; stopping", signal.Signals(signum).name)
             scope.cancel()
             return
+
+
+def _settings() -> Settings:
+    """Self-healing settings; the WT_* variables of SPEC §5 override the defaults."""
+    env = os.environ
+    try:
+        return Settings(
+            policy=RetryPolicy.from_env(env),
+            circuit_threshold=int(env.get("WT_CIRCUIT_THRESHOLD") or 5),
+            circuit_timeout=float(env.get("WT_CIRCUIT_TIMEOUT") or 60),
+        )
+    except ValueError as exc:
+        raise DaemonError(f"bad self-healing setting in the environment: {exc}") from exc
 
 
 def _failpoints() -> Failpoints:

@@ -14,6 +14,7 @@ import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import protocol
+from wtd.healing.analysis import Diagnosis, RemediationPlan, Symptom
 from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
 
@@ -46,6 +47,7 @@ class Outcome(_Msg, frozen=True):
     error: protocol.ErrorInfo | None = None
     tracker: str = ""
     progress: int | None = None
+    symptom: Symptom | None = None  # set when a fault (not a user mistake) caused the failure
 
 
 class Apply(_Msg, frozen=True):
@@ -55,6 +57,23 @@ class Apply(_Msg, frozen=True):
     command: commands.Command
     actor: str
     reply_to: MemoryObjectSendStream[Outcome]
+
+
+class Repair(_Msg, frozen=True):
+    """Rebuild the tracker's SSOT (newest valid backup + journal), quarantining the broken file."""
+
+    symptom: Symptom
+    reply_to: MemoryObjectSendStream[Outcome]
+
+
+class Ping(_Msg, frozen=True):
+    """Are you alive and serving your inbox? (the supervisor's watchdog)"""
+
+    reply_to: MemoryObjectSendStream[str]
+
+
+StoreMessage = Apply | Repair | Ping
+ExecutorMessage = Execute | Ping
 
 
 # -------------------------------------------------------- anyone → Monitor
@@ -84,7 +103,69 @@ class GetHealth(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[HealthReport]
 
 
-MonitorMessage = OperationFinished | CircuitChanged | GetHealth
+class FaultObserved(_Msg, frozen=True):
+    """A fault happened; the MAPE-K loop answers ``reply_to`` with a plan.
+
+    Flow: Monitor → Analyzer (Diagnosis) → Planner (consults Knowledge) → reply_to.
+    """
+
+    symptom: Symptom
+    attempt: int
+    reply_to: MemoryObjectSendStream[RemediationPlan]
+
+
+MonitorMessage = OperationFinished | CircuitChanged | GetHealth | FaultObserved | Ping
+
+
+# -------------------------------------------------------- Monitor → Analyzer → Planner
+
+
+class Analyze(_Msg, frozen=True):
+    symptom: Symptom
+    attempt: int
+    reply_to: MemoryObjectSendStream[RemediationPlan]
+
+
+AnalyzerMessage = Analyze | Ping
+
+
+class PlanRemedy(_Msg, frozen=True):
+    diagnosis: Diagnosis
+    attempt: int
+    reply_to: MemoryObjectSendStream[RemediationPlan]
+
+
+PlannerMessage = PlanRemedy | Ping
+
+
+# -------------------------------------------------------- → Knowledge
+
+
+class Advice(_Msg, frozen=True):
+    """How each strategy fared for a symptom: strategy → (attempts, successes)."""
+
+    outcomes: dict[str, tuple[int, int]]
+
+
+class Consult(_Msg, frozen=True):
+    """Record this failure and say how recoveries of its pattern fared."""
+
+    diagnosis: Diagnosis
+    reply_to: MemoryObjectSendStream[Advice]
+
+
+class RecoveryFinished(_Msg, frozen=True):
+    diagnosis: Diagnosis
+    strategy: str
+    success: bool
+
+
+class ShowKnowledge(_Msg, frozen=True):
+    workspace: str
+    reply_to: MemoryObjectSendStream[list[str]]
+
+
+KnowledgeMessage = Consult | RecoveryFinished | ShowKnowledge | Ping
 
 
 class OpenStore(_Msg, frozen=True):

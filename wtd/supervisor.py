@@ -6,8 +6,13 @@ is restarted (its inbox survives, so queued requests are not lost); more than
 ``max_restarts`` crashes within ``period`` seconds stops the daemon with an error,
 as OTP does, so that systemd can restart it from a clean slate.
 
+Under systemd it sends ``READY=1`` once serving and, when ``$WATCHDOG_USEC`` is
+set, ``WATCHDOG=1`` every half period — but only after every actor has answered a
+ping (and the socket a real round trip), so a wedged daemon gets restarted.
+
 Adding an actor: create its inbox stream in ``Supervisor.__init__``, hand the send
-sides to whoever talks to it, and list it in ``self.actors``.
+sides to whoever talks to it, and list it in ``self.actors`` (and in ``_pingable``
+if it has an inbox).
 """
 
 from __future__ import annotations
@@ -23,14 +28,28 @@ from typing import Protocol
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
-from wtd.actors.executor import Executor
+from wtd import PROTOCOL_VERSION, protocol
+from wtd.actors.analyzer import Analyzer
+from wtd.actors.executor import Executor, Settings
+from wtd.actors.knowledge import Knowledge
 from wtd.actors.monitor import Monitor
+from wtd.actors.planner import Planner
 from wtd.actors.server import Server
-from wtd.messages import Execute, MonitorMessage
+from wtd.messages import (
+    AnalyzerMessage,
+    ExecutorMessage,
+    KnowledgeMessage,
+    MonitorMessage,
+    Ping,
+    PlannerMessage,
+)
 from wtd.storage.failpoints import Failpoints
 
 log = logging.getLogger("wtd.supervisor")
+
+PING_TIMEOUT = 5.0
 
 
 class Actor(Protocol):
@@ -49,21 +68,44 @@ class Supervisor:
         socket_path: Path,
         *,
         failpoints: Failpoints,
+        settings: Settings | None = None,
         listen_sock: socket.socket | None = None,
         max_restarts: int = 5,
         period: float = 10.0,
+        health_window: int = 100,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
+        self.socket_path = socket_path
         self.max_restarts = max_restarts
         self.period = period
         self._on_ready = on_ready
-        exec_send, exec_recv = anyio.create_memory_object_stream[Execute](1024)
+        settings = settings or Settings()
+        exec_send, exec_recv = anyio.create_memory_object_stream[ExecutorMessage](1024)
         mon_send, mon_recv = anyio.create_memory_object_stream[MonitorMessage](4096)
+        ana_send, ana_recv = anyio.create_memory_object_stream[AnalyzerMessage](1024)
+        plan_send, plan_recv = anyio.create_memory_object_stream[PlannerMessage](1024)
+        know_send, know_recv = anyio.create_memory_object_stream[KnowledgeMessage](1024)
         self.actors: list[Actor] = [
-            Monitor(mon_recv),
-            Executor(exec_recv, monitor=mon_send, failpoints=failpoints),
+            Monitor(mon_recv, analyzer=ana_send, window=health_window),
+            Analyzer(ana_recv, planner=plan_send),
+            Knowledge(know_recv),
+            Planner(plan_recv, knowledge=know_send, policy=settings.policy),
+            Executor(
+                exec_recv,
+                monitor=mon_send,
+                knowledge=know_send,
+                failpoints=failpoints,
+                settings=settings,
+            ),
             Server(socket_path, executor=exec_send, listen_sock=listen_sock),
         ]
+        self._pingable: dict[str, MemoryObjectSendStream[Ping]] = {
+            "monitor": mon_send,
+            "analyzer": ana_send,
+            "planner": plan_send,
+            "knowledge": know_send,
+            "executor": exec_send,
+        }
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
@@ -73,6 +115,9 @@ class Supervisor:
             notify("READY=1")
             if self._on_ready is not None:
                 self._on_ready()
+            interval = watchdog_interval()
+            if interval is not None:
+                tg.start_soon(self._watchdog, interval)
             task_status.started()
 
     async def _supervise(
@@ -96,7 +141,54 @@ class Supervisor:
                 raise ActorCrashLoop(
                     f"actor {actor.name} crashed {len(crashes)} times in {self.period:g}s"
                 )
-            log.warning("restarting actor %s", actor.name)
+            log.warning(
+                "restarting actor %s (crash %d in %gs)", actor.name, len(crashes), self.period
+            )
+
+    async def ping_all(self) -> list[str]:
+        """Ping every actor (and the socket); the names of those that did not answer."""
+        silent: list[str] = []
+        for name, inbox in self._pingable.items():
+            send, recv = anyio.create_memory_object_stream[str](1)
+            with anyio.move_on_after(PING_TIMEOUT) as scope, recv:
+                await inbox.send(Ping(reply_to=send))
+                await recv.receive()
+            if scope.cancelled_caught:
+                silent.append(name)
+        if not await self._socket_answers():
+            silent.append("server")
+        return silent
+
+    async def _socket_answers(self) -> bool:
+        try:
+            with anyio.fail_after(PING_TIMEOUT):
+                async with await anyio.connect_unix(self.socket_path) as stream:
+                    await stream.send(protocol.frame(protocol.Hello(version=PROTOCOL_VERSION)))
+                    data = await stream.receive()
+                    return b"welcome" in data
+        except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError):
+            return False
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            silent = await self.ping_all()
+            if silent:
+                log.error("watchdog: no answer from %s; not telling systemd we are alive", silent)
+            else:
+                notify("WATCHDOG=1")
+            await anyio.sleep(interval)
+
+
+def watchdog_interval() -> float | None:
+    """Half of systemd's ``WatchdogSec`` (from ``$WATCHDOG_USEC``), if it applies to us."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(0.05, int(usec) / 2_000_000)
+    except ValueError:
+        return None
 
 
 def notify(state: str) -> None:

@@ -68,9 +68,9 @@ def test_json_edited_behind_wtds_back_is_kept(ws: Workspace) -> None:
     assert ws.task("2.3")["status"] == "in_progress"
 
 
-def test_unparseable_tracker_is_a_clear_error_and_untouched(ws: Workspace) -> None:
+def test_unparseable_tracker_without_backup_is_a_clear_error_and_untouched(ws: Workspace) -> None:
     ws.json.write_bytes(b'{"schema_version": "2.1.0", "meta": ')
     proc = ws.wtctl("show progress")
     assert proc.returncode == 1
-    assert "not a valid tracker" in proc.stderr
+    assert "is damaged" in proc.stderr and "no valid backup" in proc.stderr
     assert ws.json.read_bytes() == b'{"schema_version": "2.1.0", "meta": '

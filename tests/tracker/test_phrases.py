@@ -300,6 +300,19 @@ def test_unknown_evidence_type_lists_the_valid_types() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("reset circuit", c.ResetCircuit()),
+        ("Reset circuit breakers", c.ResetCircuit()),
+        ("show knowledge", c.ShowKnowledge()),
+        ("knowledge", c.ShowKnowledge()),
+    ],
+)
+def test_healing_phrases(text: str, command: c.Command) -> None:
+    assert parse(text) == command
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "create initiative 3",
@@ -314,8 +327,6 @@ def test_unknown_evidence_type_lists_the_valid_types() -> None:
         "undo",
         "history",
         "history task 1.1",
-        "reset circuit",
-        "show knowledge",
     ],
 )
 def test_later_phrases_are_recognised_but_not_available(text: str) -> None:

@@ -1,37 +1,73 @@
-"""Executor actor: turns a client's Command into work and its outcome into a Reply.
+"""Executor actor: runs each client's command, and the remediation plans for its faults.
 
-For each request it parses the phrase (pure), resolves the tracker, hands the
-command to that tracker's Store (starting the Store on first use), reports the
-operation to the Monitor and adds health lines when asked. Requests run
-concurrently; each tracker's Store serialises the changes to its own files.
+For each request it parses the phrase (pure), resolves the tracker and hands the
+command to that tracker's Store (starting the Store on first use). When the Store
+reports a fault, the Executor runs the MAPE-K loop: it reports the symptom to the
+Monitor, which passes it to the Analyzer and the Planner (who consults Knowledge);
+the plan comes back here and is executed — RETRY with backoff and jitter, REPAIR
+through the Store, or ESCALATE with what to do — and its outcome is recorded in
+Knowledge. Each tracker's storage has a circuit breaker: while it is OPEN, writes
+are refused at once (exit 5) and reads are still served from the Store's memory.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import msgspec
 from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd import errors, protocol, workspace
+from wtd.actors import answer
 from wtd.actors.store import Store
+from wtd.healing.analysis import RemediationPlan, Strategy, Symptom
+from wtd.healing.circuit import CircuitBreaker, CircuitState
+from wtd.healing.retry import RetryPolicy
 from wtd.messages import (
     Apply,
+    CircuitChanged,
     Execute,
+    ExecutorMessage,
+    FaultObserved,
     GetHealth,
     HealthReport,
+    KnowledgeMessage,
     MonitorMessage,
     OperationFinished,
     Outcome,
+    Ping,
+    RecoveryFinished,
+    Repair,
+    ShowKnowledge,
+    StoreMessage,
 )
 from wtd.storage.failpoints import Failpoints
 from wtd.tracker import commands, phrases
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.executor")
+
+
+class Settings:
+    """The Executor's knobs (retry policy, breaker settings, action timeout)."""
+
+    def __init__(
+        self,
+        *,
+        policy: RetryPolicy | None = None,
+        circuit_threshold: int = 5,
+        circuit_timeout: float = 60.0,
+        action_timeout: float = 30.0,
+    ) -> None:
+        self.policy = policy or RetryPolicy()
+        self.circuit_threshold = circuit_threshold
+        self.circuit_timeout = circuit_timeout
+        self.action_timeout = action_timeout
 
 
 def caller(options: protocol.Options) -> str:
@@ -41,29 +77,55 @@ def caller(options: protocol.Options) -> str:
     return "subagent" if options.subagent else "user"
 
 
+def circuit_open(breaker: CircuitBreaker) -> errors.WtdError:
+    error = errors.WtdError(f"⚠ Circuit OPEN: Operations paused (retry in {breaker.retry_in()}s)")
+    error.code = "circuit_open"
+    return error
+
+
 class Executor:
     name = "executor"
 
     def __init__(
         self,
-        inbox: MemoryObjectReceiveStream[Execute],
+        inbox: MemoryObjectReceiveStream[ExecutorMessage],
         *,
         monitor: MemoryObjectSendStream[MonitorMessage],
+        knowledge: MemoryObjectSendStream[KnowledgeMessage],
         failpoints: Failpoints,
+        settings: Settings | None = None,
     ) -> None:
         self._inbox = inbox
         self._monitor = monitor
+        self._knowledge = knowledge
         self._fp = failpoints
-        self._stores: dict[Path, MemoryObjectSendStream[Apply]] = {}
+        self._settings = settings or Settings()
+        self._stores: dict[Path, MemoryObjectSendStream[StoreMessage]] = {}
+        self._breakers: dict[Path, CircuitBreaker] = {}
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._stores = {}
-        async with anyio.create_task_group() as tg:
-            task_status.started()
-            async for msg in self._inbox:
-                tg.start_soon(self._execute, msg, tg)
+        in_flight: set[MemoryObjectSendStream[protocol.Reply]] = set()
+        try:
+            async with anyio.create_task_group() as tg:
+                task_status.started()
+                async for msg in self._inbox:
+                    match msg:
+                        case Execute():
+                            self._fp.hit("executor.receive")
+                            in_flight.add(msg.reply_to)
+                            tg.start_soon(self._execute, msg, tg, in_flight)
+                        case Ping(reply_to=pong):
+                            await answer(pong, self.name)
+        finally:
+            for reply_to in in_flight:  # fail loudly: the server retries them once
+                reply_to.close()
 
-    async def _execute(self, msg: Execute, tg: TaskGroup) -> None:
+    # ------------------------------------------------------------ requests
+
+    async def _execute(
+        self, msg: Execute, tg: TaskGroup, in_flight: set[MemoryObjectSendStream[protocol.Reply]]
+    ) -> None:
         request = msg.request
         start = time.perf_counter()
         try:
@@ -83,7 +145,10 @@ class Executor:
         exit_code = errors.exit_code(code) if code else 0
         await self._monitor.send(
             OperationFinished(
-                ok=outcome.ok, duration_ms=duration_ms, counted=exit_code != 2, error_code=code
+                ok=outcome.ok,
+                duration_ms=duration_ms,
+                counted=exit_code != 2 and code != "not_found",  # user mistakes are not failures
+                error_code=code,
             )
         )
         health: HealthReport | None = None
@@ -105,11 +170,8 @@ class Executor:
             ),
             tracker=outcome.tracker or None,
         )
-        try:
-            async with msg.reply_to:
-                await msg.reply_to.send(reply)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
+        in_flight.discard(msg.reply_to)
+        await answer(msg.reply_to, reply)
 
     async def _outcome(self, request: protocol.Command, tg: TaskGroup) -> Outcome:
         parsed = phrases.parse(request.phrase)
@@ -129,15 +191,19 @@ class Executor:
                 return Outcome(ok=True, lines=[report.summary, *report.verbose], result=report.data)
             case commands.ListTrackers():
                 return await self._list_trackers(request, cwd, tg)
+            case commands.ResetCircuit():
+                return await self._reset_circuits()
+            case commands.ShowKnowledge():
+                return await self._show_knowledge(request, cwd)
         paths, implicit = workspace.resolve(request.tracker, cwd)
-        if not paths.json.exists() and not paths.markdown.exists():
+        if not (paths.json.exists() or paths.markdown.exists() or paths.journal.exists()):
             known = workspace.trackers_in(paths.workspace)
             raise errors.NotFound(
                 f"No tracker {paths.name!r} in {paths.workspace}"
                 + (f" (trackers here: {', '.join(known)})" if known else ""),
                 suggestions=known[:3],
             )
-        outcome = await self._ask(paths, parsed, request, tg)
+        outcome = await self._heal(paths, parsed, request, tg)
         if implicit and outcome.ok:
             outcome = Outcome(
                 ok=True,
@@ -149,18 +215,140 @@ class Executor:
             )
         return outcome
 
-    async def _ask(
+    # ------------------------------------------------------------ healing
+
+    async def _heal(
         self,
         paths: TrackerPaths,
         command: commands.Command,
         request: protocol.Command,
         tg: TaskGroup,
     ) -> Outcome:
+        """Run ``command`` on the tracker's Store; on a fault, run the MAPE-K loop."""
+        breaker = self._breaker(paths)
+        label = _label(paths)
+        is_write = isinstance(command, commands.CHANGE_TYPES)
+        if is_write and not breaker.allow():
+            return _failure(circuit_open(breaker), label)
+        healing: list[str] = []
+        attempt = 1
+        repaired = False
+        actor = caller(request.options)
+        while True:
+            outcome = await self._store_call(
+                paths,
+                tg,
+                lambda reply_to: Apply(
+                    rid=request.id, command=command, actor=actor, reply_to=reply_to
+                ),
+            )
+            symptom = outcome.symptom
+            if symptom is None:  # done, or a mistake of the user's: nothing to heal
+                if is_write or attempt > 1:
+                    await self._breaker_result(paths, breaker, ok=True)
+                if attempt > 1:
+                    healing.append(f"✓ Attempt {attempt}: Success")
+                return _with_healing(outcome, healing)
+            await self._breaker_result(paths, breaker, ok=False)
+            plan = await self._plan(symptom, attempt)
+            if plan.strategy is Strategy.RETRY:
+                if breaker.state is CircuitState.OPEN:
+                    await self._learned(plan, success=False)
+                    healing.append(f"✗ Attempt {attempt}: {_describe(symptom)}")
+                    return _with_healing(_failure(circuit_open(breaker), label), healing)
+                if attempt < plan.max_attempts:
+                    healing += [
+                        f"✓ Attempt {attempt}: {_describe(symptom)}",
+                        f"✓ Recovery: {plan.reason}",
+                    ]
+                    await anyio.sleep(self._settings.policy.delay(attempt))
+                    attempt += 1
+                    continue
+                await self._learned(plan, success=False)
+                healing.append(f"✗ Attempt {attempt}: {_describe(symptom)}")
+                message = f"Gave up after {attempt} attempts: {_message(outcome)}"
+                return _with_healing(_failure(errors.WtdError(message), label, symptom), healing)
+            if plan.strategy is Strategy.REPAIR and not repaired:
+                repair = await self._store_call(paths, tg, _repair_of(symptom))
+                await self._learned(plan, success=repair.ok)
+                healing += repair.healing
+                if not repair.ok:
+                    return _with_healing(repair, healing)
+                repaired = True
+                attempt += 1
+                continue
+            # ESCALATE (or a repair that did not stick): tell the user what to do
+            if plan.strategy is not Strategy.ESCALATE:
+                await self._learned(plan, success=False)
+            advice = f" — {plan.advice}" if plan.advice else ""
+            healing += [f"✓ Issue: {_describe(symptom)}", f"✓ Recovery: Escalated ({plan.reason})"]
+            message = f"{_message(outcome)}{advice}"
+            return _with_healing(_failure(errors.WtdError(message), label, symptom), healing)
+
+    async def _plan(self, symptom: Symptom, attempt: int) -> RemediationPlan:
+        """Monitor → Analyzer → Planner (→ Knowledge) → back here."""
+        send, recv = anyio.create_memory_object_stream[RemediationPlan](1)
+        await self._monitor.send(FaultObserved(symptom=symptom, attempt=attempt, reply_to=send))
+        with recv:
+            return await recv.receive()
+
+    async def _learned(self, plan: RemediationPlan, *, success: bool) -> None:
+        await self._knowledge.send(
+            RecoveryFinished(
+                diagnosis=plan.diagnosis, strategy=plan.strategy.value, success=success
+            )
+        )
+
+    def _breaker(self, paths: TrackerPaths) -> CircuitBreaker:
+        key = paths.json.resolve()
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            breaker = self._breakers[key] = CircuitBreaker(
+                f"storage:{paths.name}",
+                self._settings.circuit_threshold,
+                self._settings.circuit_timeout,
+            )
+        return breaker
+
+    async def _breaker_result(
+        self, paths: TrackerPaths, breaker: CircuitBreaker, *, ok: bool
+    ) -> None:
+        was_open = breaker.state is not CircuitState.CLOSED
+        if ok:
+            breaker.record_success()
+        else:
+            breaker.record_failure()
+        is_open = breaker.state is not CircuitState.CLOSED
+        if was_open != is_open:
+            await self._monitor.send(CircuitChanged(name=breaker.name, is_open=is_open))
+
+    async def _reset_circuits(self) -> Outcome:
+        lines = []
+        for breaker in self._breakers.values():
+            was = breaker.describe()
+            breaker.reset()
+            await self._monitor.send(CircuitChanged(name=breaker.name, is_open=False))
+            lines.append(f"  {breaker.name}: {was} → CLOSED")
+        return Outcome(
+            ok=True,
+            lines=["Every circuit breaker is CLOSED.", *lines],
+            result={"reset": [b.name for b in self._breakers.values()]},
+        )
+
+    def circuit_lines(self) -> list[str]:
+        return [f"  Circuit {b.name}: {b.describe()}" for b in self._breakers.values()]
+
+    # ------------------------------------------------------------ plumbing
+
+    async def _store_call(
+        self,
+        paths: TrackerPaths,
+        tg: TaskGroup,
+        make: Callable[[MemoryObjectSendStream[Outcome]], StoreMessage],
+    ) -> Outcome:
         store = await self._store(paths, tg)
         send, recv = anyio.create_memory_object_stream[Outcome](1)
-        await store.send(
-            Apply(rid=request.id, command=command, actor=caller(request.options), reply_to=send)
-        )
+        await store.send(make(send))
         try:
             with recv:
                 return await recv.receive()
@@ -169,11 +357,13 @@ class Executor:
                 f"the store of {paths.name} stopped before answering; the change was not confirmed"
             ) from None
 
-    async def _store(self, paths: TrackerPaths, tg: TaskGroup) -> MemoryObjectSendStream[Apply]:
+    async def _store(
+        self, paths: TrackerPaths, tg: TaskGroup
+    ) -> MemoryObjectSendStream[StoreMessage]:
         key = paths.json.resolve()
         stream = self._stores.get(key)
         if stream is None:
-            send, recv = anyio.create_memory_object_stream[Apply](1024)
+            send, recv = anyio.create_memory_object_stream[StoreMessage](1024)
             store = Store(paths, recv, failpoints=self._fp)
             await tg.start(_keep_running, store)
             self._stores[key] = stream = send
@@ -183,7 +373,25 @@ class Executor:
         send, recv = anyio.create_memory_object_stream[HealthReport](1)
         await self._monitor.send(GetHealth(reply_to=send))
         with recv:
-            return await recv.receive()
+            report = await recv.receive()
+        return HealthReport(
+            summary=report.summary,
+            verbose=[*report.verbose, *self.circuit_lines()],
+            data={
+                **report.data,
+                "circuits": {b.name: b.describe() for b in self._breakers.values()},
+            },
+        )
+
+    async def _show_knowledge(self, request: protocol.Command, cwd: Path) -> Outcome:
+        ws = workspace.find_workspace(cwd) or cwd
+        if request.tracker:
+            ws = workspace.resolve(request.tracker, cwd)[0].workspace
+        send, recv = anyio.create_memory_object_stream[list[str]](1)
+        await self._knowledge.send(ShowKnowledge(workspace=str(ws), reply_to=send))
+        with recv:
+            lines = await recv.receive()
+        return Outcome(ok=True, lines=lines, result={"workspace": str(ws)})
 
     async def _list_trackers(self, request: protocol.Command, cwd: Path, tg: TaskGroup) -> Outcome:
         ws = workspace.find_workspace(cwd) or cwd
@@ -196,7 +404,7 @@ class Executor:
         result: list[dict[str, object]] = []
         for name in sorted(names):
             paths = workspace.for_workspace(ws, name)
-            outcome = await self._ask(paths, commands.ShowProgress(), request, tg)
+            outcome = await self._heal(paths, commands.ShowProgress(), request, tg)
             if outcome.ok:
                 lines.append(f"  {name:<24} {outcome.progress}%")
                 result.append({"name": name, "progress": outcome.progress})
@@ -205,6 +413,17 @@ class Executor:
                 lines.append(f"  {name:<24} ⚠ {message}")
                 result.append({"name": name, "error": message})
         return Outcome(ok=True, lines=lines, result=result)
+
+
+def _repair_of(symptom: Symptom) -> Callable[[MemoryObjectSendStream[Outcome]], StoreMessage]:
+    def make(reply_to: MemoryObjectSendStream[Outcome]) -> StoreMessage:
+        return Repair(symptom=symptom, reply_to=reply_to)
+
+    return make
+
+
+def _label(paths: TrackerPaths) -> str:
+    return str(paths.markdown.relative_to(paths.workspace))
 
 
 async def _keep_running(store: Store, *, task_status: TaskStatus[None]) -> None:
@@ -219,10 +438,26 @@ async def _keep_running(store: Store, *, task_status: TaskStatus[None]) -> None:
             status = anyio.TASK_STATUS_IGNORED
 
 
-def _failure(exc: errors.WtdError) -> Outcome:
+def _describe(symptom: Symptom) -> str:
+    return f"{symptom.message or symptom.error} ({symptom.point})"
+
+
+def _message(outcome: Outcome) -> str:
+    return outcome.error.message if outcome.error else "the operation failed"
+
+
+def _with_healing(outcome: Outcome, healing: list[str]) -> Outcome:
+    if not healing:
+        return outcome
+    return msgspec.structs.replace(outcome, healing=[*healing, *outcome.healing])
+
+
+def _failure(exc: errors.WtdError, tracker: str = "", symptom: Symptom | None = None) -> Outcome:
     return Outcome(
         ok=False,
         error=protocol.ErrorInfo(code=exc.code, message=exc.message, suggestions=exc.suggestions),
+        tracker=tracker,
+        symptom=symptom,
     )
 
 

@@ -1,4 +1,8 @@
-"""Monitor actor: owns the HealthMonitor; records operations, answers health queries."""
+"""Monitor actor: owns the HealthMonitor and is where the MAPE-K loop starts.
+
+It records every finished operation (user mistakes are not failures), tracks open
+circuits, answers health queries, and hands each observed fault to the Analyzer.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,21 @@ import logging
 
 import anyio
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd import health
-from wtd.messages import CircuitChanged, GetHealth, HealthReport, MonitorMessage, OperationFinished
+from wtd.actors import answer
+from wtd.healing import health
+from wtd.messages import (
+    Analyze,
+    AnalyzerMessage,
+    CircuitChanged,
+    FaultObserved,
+    GetHealth,
+    HealthReport,
+    MonitorMessage,
+    OperationFinished,
+    Ping,
+)
 
 log = logging.getLogger("wtd.monitor")
 
@@ -17,12 +32,22 @@ log = logging.getLogger("wtd.monitor")
 class Monitor:
     name = "monitor"
 
-    def __init__(self, inbox: MemoryObjectReceiveStream[MonitorMessage], window: int = 100) -> None:
+    def __init__(
+        self,
+        inbox: MemoryObjectReceiveStream[MonitorMessage],
+        *,
+        analyzer: MemoryObjectSendStream[AnalyzerMessage],
+        window: int = 100,
+    ) -> None:
         self._inbox = inbox
+        self._analyzer = analyzer
         self._window = window
+        self._circuits: dict[str, str] = {}
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         monitor = health.HealthMonitor(window=self._window)
+        for name, state in self._circuits.items():
+            monitor.set_circuit(name, state == "OPEN")
         task_status.started()
         async for msg in self._inbox:
             match msg:
@@ -34,13 +59,23 @@ class Monitor:
                     monitor.record_failure(ms)
                     log.info("operation failed (%s) after %.1fms", code, ms)
                 case CircuitChanged(name=name, is_open=is_open):
+                    self._circuits[name] = "OPEN" if is_open else "CLOSED"
                     monitor.set_circuit(name, is_open)
+                    log.warning("circuit %s is now %s", name, self._circuits[name])
+                case FaultObserved(symptom=symptom, attempt=attempt, reply_to=reply_to):
+                    log.warning("fault at %s: %s %s", symptom.point, symptom.error, symptom.message)
+                    await self._analyzer.send(
+                        Analyze(symptom=symptom, attempt=attempt, reply_to=reply_to)
+                    )
                 case GetHealth(reply_to=reply_to):
                     status = monitor.get_health_status()
-                    report = HealthReport(
-                        summary=health.summary_line(status),
-                        verbose=health.verbose_lines(status),
-                        data=health.as_dict(status),
+                    await answer(
+                        reply_to,
+                        HealthReport(
+                            summary=health.summary_line(status),
+                            verbose=health.verbose_lines(status),
+                            data=health.as_dict(status),
+                        ),
                     )
-                    with reply_to:
-                        await reply_to.send(report)
+                case Ping(reply_to=reply_to):
+                    await answer(reply_to, self.name)

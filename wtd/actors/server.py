@@ -136,20 +136,26 @@ class Server:
         msg = _decode(body)
         match msg:
             case protocol.Command():
-                send, recv = anyio.create_memory_object_stream[protocol.Reply](1)
-                await self._executor.send(Execute(request=msg, peer_uid=uid, reply_to=send))
-                try:
-                    with anyio.fail_after(REPLY_TIMEOUT), recv:
-                        return await recv.receive()
-                except (anyio.EndOfStream, TimeoutError):
-                    return protocol.Reply(
-                        id=msg.id,
-                        ok=False,
-                        exit_code=1,
-                        error=protocol.ErrorInfo(
-                            code="internal", message="the daemon could not finish this request"
-                        ),
-                    )
+                # If the Executor crashes holding the request, it is sent once more to the
+                # restarted Executor: the request id keeps a change from applying twice.
+                for _attempt in range(2):
+                    send, recv = anyio.create_memory_object_stream[protocol.Reply](1)
+                    await self._executor.send(Execute(request=msg, peer_uid=uid, reply_to=send))
+                    try:
+                        with anyio.fail_after(REPLY_TIMEOUT), recv:
+                            return await recv.receive()
+                    except anyio.EndOfStream:
+                        log.warning("executor lost request %s; sending it again", msg.id)
+                    except TimeoutError:
+                        break
+                return protocol.Reply(
+                    id=msg.id,
+                    ok=False,
+                    exit_code=1,
+                    error=protocol.ErrorInfo(
+                        code="internal", message="the daemon could not finish this request"
+                    ),
+                )
             case protocol.Ping():
                 return protocol.Pong(
                     id=msg.id,

@@ -6,14 +6,20 @@ one JSON and one Markdown write — group commit), and every caller is answered 
 once its change is durable and visible in both files. A change whose commit fails
 is undone in memory and in the journal, so a reported failure never appears later.
 A retried request id is answered from the journal instead of being applied again.
+
+Faults are not handled here: a failed operation comes back with a ``Symptom`` and
+the Executor runs the MAPE-K loop (retry, repair, escalate). Repair itself is done
+here, on request, because only the Store touches the files.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import anyio
 import msgspec
@@ -21,11 +27,13 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from wtd import errors, protocol
-from wtd.messages import Apply, Outcome
+from wtd.actors import answer
+from wtd.healing.analysis import Symptom
+from wtd.messages import Apply, Outcome, Ping, Repair, StoreMessage
 from wtd.storage import atomic
 from wtd.storage.backups import Backups, quarantine
 from wtd.storage.failpoints import Failpoints
-from wtd.storage.journal import Journal, JournalRecord
+from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
 from wtd.tracker import commands, model, ops, queries, render
 from wtd.workspace import TrackerPaths
 
@@ -48,10 +56,34 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def describe_os_error(exc: OSError) -> str:
-    reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    where = f" ({exc.filename})" if exc.filename else ""
-    return f"{reason}{where}"
+class Fault(errors.WtdError):
+    """A storage fault (not the user's mistake): carries the symptom for the MAPE-K loop."""
+
+    code = "storage"
+
+    def __init__(self, message: str, symptom: Symptom) -> None:
+        super().__init__(message)
+        self.symptom = symptom
+
+
+def os_fault(exc: OSError, point: str, what: str, paths: TrackerPaths) -> Fault:
+    name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    if isinstance(exc, TimeoutError):
+        name = "TimeoutError"
+    if isinstance(exc, TimeoutError):
+        reason = "timed out"
+    else:
+        reason = os.strerror(exc.errno) if exc.errno else (str(exc) or name)
+    return Fault(
+        f"{what}: {reason}",
+        Symptom(
+            point=point,
+            error=name,
+            message=reason,
+            tracker=paths.name,
+            workspace=str(paths.workspace),
+        ),
+    )
 
 
 class _Pending(msgspec.Struct, kw_only=True):
@@ -89,30 +121,39 @@ class Store:
     def __init__(
         self,
         paths: TrackerPaths,
-        inbox: MemoryObjectReceiveStream[Apply],
+        inbox: MemoryObjectReceiveStream[StoreMessage],
         *,
         failpoints: Failpoints,
     ) -> None:
         self.paths = paths
         self._inbox = inbox
         self._fp = failpoints
+        self._backups = Backups(paths.backups)
+        self._reset()
+
+    def _reset(self) -> None:
         self._tracker: model.Tracker | None = None
         self._journal: Journal | None = None
-        self._backups = Backups(paths.backups)
         self._json = _FileState()
         self._md = _FileState()
         self._view_dirty = False
         self._commits = 0
-        self._notes: list[str] = []  # told to the next caller (e.g. what open repaired)
+        self._notes: list[str] = []  # told to the next caller (e.g. what opening recovered)
 
     @property
     def label(self) -> str:
         return str(self.paths.markdown.relative_to(self.paths.workspace))
 
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.paths.workspace))
+        except ValueError:
+            return str(path)
+
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve the inbox until it closes. Called again after a crash: state is reloaded."""
-        self._tracker = None
-        self._view_dirty = False
+        self._close()
+        self._reset()
         task_status.started()
         try:
             async for first in self._inbox:
@@ -124,34 +165,56 @@ class Store:
                         break
                 await self._handle(batch)
         finally:
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
+            self._close()
+
+    def _close(self) -> None:
+        if getattr(self, "_journal", None) is not None:
+            assert self._journal is not None
+            self._journal.close()
+            self._journal = None
 
     # ------------------------------------------------------------ batches
 
-    async def _handle(self, batch: list[Apply]) -> None:
-        try:
-            await anyio.to_thread.run_sync(self._ensure_open)
-        except errors.WtdError as exc:
-            for req in batch:
-                await _answer(req, self._error(exc))
-            return
+    async def _handle(self, batch: list[StoreMessage]) -> None:
         pending: list[_Pending] = []
-        for req in batch:
-            if isinstance(req.command, commands.CHANGE_TYPES):
-                replayed = self._replayed(req, pending)
-                if replayed is not None:
-                    await _answer(req, replayed)
-                    continue
-                self._stage(req, pending)
-            else:
-                if pending:
-                    await self._commit(pending)
-                    pending = []
-                await _answer(req, self._query(req.command))
+        for msg in batch:
+            match msg:
+                case Ping(reply_to=reply_to):
+                    await answer(reply_to, f"store:{self.paths.name}")
+                case Repair(symptom=symptom, reply_to=reply_to):
+                    if pending:
+                        await self._commit(pending)
+                        pending = []
+                    await answer(reply_to, await anyio.to_thread.run_sync(self._repair, symptom))
+                case Apply(command=command) if isinstance(command, commands.CHANGE_TYPES):
+                    if not await self._opened(msg):
+                        continue
+                    replayed = self._replayed(msg, pending)
+                    if replayed is not None:
+                        await answer(msg.reply_to, replayed)
+                        continue
+                    self._stage(msg, pending)
+                case Apply():
+                    if pending:
+                        await self._commit(pending)
+                        pending = []
+                    if await self._opened(msg):
+                        await answer(msg.reply_to, self._query(msg.command))
         if pending:
             await self._commit(pending)
+
+    async def _opened(self, req: Apply) -> bool:
+        """Open the tracker if needed; on failure answer ``req`` with the error."""
+        if self._tracker is not None:
+            return True
+        try:
+            await anyio.to_thread.run_sync(self._open)
+        except errors.WtdError as exc:
+            self._close()
+            self._tracker = None
+            await answer(req.reply_to, self._error(exc))
+            return False
+        return True
 
     def _replayed(self, req: Apply, pending: list[_Pending]) -> Outcome | None:
         """The stored answer when this request id was already applied (a client retry)."""
@@ -167,14 +230,17 @@ class Store:
         return None
 
     def _stage(self, req: Apply, pending: list[_Pending]) -> None:
-        assert isinstance(req.command, commands.CHANGE_TYPES)
         change: commands.Change = req.command  # type: ignore[assignment]
         base = self._staged_tracker(pending)
         at = now()
         item = _Pending(
-            rid=req.rid, actor=req.actor, change=change, at=at, outcome=Outcome(ok=False)
+            rid=req.rid,
+            actor=req.actor,
+            change=change,
+            at=at,
+            outcome=Outcome(ok=False),
+            request=req,
         )
-        item.request = req
         try:
             applied = ops.apply(base, change, at=at, actor=req.actor)
         except errors.WtdError as exc:
@@ -205,24 +271,31 @@ class Store:
         applied = [p for p in pending if p.tracker is not None]
         if applied:
             try:
-                notes = await anyio.to_thread.run_sync(self._commit_sync, new, applied)
+                healing, notes = await anyio.to_thread.run_sync(self._commit_sync, new, applied)
             except errors.WtdError as exc:
                 failure = self._error(exc)
                 for p in applied:
                     p.outcome = failure
             else:
                 for p in applied:
-                    p.outcome = msgspec.structs.replace(p.outcome, lines=[*p.outcome.lines, *notes])
+                    p.outcome = msgspec.structs.replace(
+                        p.outcome,
+                        lines=[*p.outcome.lines, *notes],
+                        healing=[*healing, *p.outcome.healing],
+                    )
         for p in pending:
             if p.request is not None:
-                await _answer(p.request, p.outcome)
+                await answer(p.request.reply_to, p.outcome)
 
     def _query(self, command: commands.Command) -> Outcome:
         assert self._tracker is not None
         tracker = self._tracker
         match command:
             case commands.Sync():
-                return self._sync()
+                try:
+                    return self._sync()
+                except errors.WtdError as exc:
+                    return self._error(exc)
             case (
                 commands.ShowProgress()
                 | commands.ShowRemaining()
@@ -232,16 +305,16 @@ class Store:
                 | commands.ListTasks()
             ):
                 try:
-                    answer = queries.answer(tracker, command)
+                    reply = queries.answer(tracker, command)
                 except errors.WtdError as exc:
                     return self._error(exc)
                 notes, self._notes = self._notes, []
                 return Outcome(
                     ok=True,
-                    lines=[*notes, *answer.lines],
-                    result=answer.result,
+                    lines=[*notes, *reply.lines],
+                    result=reply.result,
                     tracker=self.label,
-                    progress=model.overall_progress(tracker),
+                    progress=_stored_progress(tracker),
                 )
         return self._error(
             errors.InvalidArgument(f"{type(command).__name__} is not a tracker query")
@@ -254,12 +327,18 @@ class Store:
                 code=exc.code, message=exc.message, suggestions=exc.suggestions
             ),
             tracker=self.label,
+            symptom=exc.symptom if isinstance(exc, Fault) else None,
         )
 
-    # ------------------------------------------------------- sync (thread)
+    # ------------------------------------------------------- writes (thread)
 
-    def _commit_sync(self, new: model.Tracker, applied: list[_Pending]) -> list[str]:
-        """Make ``new`` durable: journal, then JSON, then the view. Returns notes for callers."""
+    def _commit_sync(
+        self, new: model.Tracker, applied: list[_Pending]
+    ) -> tuple[list[str], list[str]]:
+        """Make ``new`` durable: journal, then JSON, then the view.
+
+        Returns (healing, notes) for the callers. Raises Fault with nothing applied.
+        """
         assert self._journal is not None
         notes = self._check_json_edited()
         data = model.encode(new)
@@ -281,55 +360,116 @@ class Store:
         try:
             self._journal.append(records)
         except OSError as exc:
-            raise errors.StorageFailure(
-                f"Change not applied: the journal could not be written: {describe_os_error(exc)}"
+            raise os_fault(
+                exc,
+                "journal.append",
+                "Change not applied: the journal could not be written",
+                self.paths,
+            ) from exc
+        except errors.StorageFailure as exc:
+            raise Fault(
+                f"Change not applied: {exc.message}",
+                self._symptom("journal.append", "JournalUnusable", exc.message),
             ) from exc
         try:
-            atomic.atomic_write(self.paths.json, data, failpoints=self._fp, point="store.write")
-        except OSError as exc:
+            healing = self._write_json(data)
+        except Fault:
             self._journal.rollback_last()
-            raise errors.StorageFailure(
-                f"Change not applied: {self.paths.json.name} could not be written: "
-                f"{describe_os_error(exc)}"
-            ) from exc
+            raise
         self._tracker = new
         self._json = _FileState(digest=after, stamp=_stamp(self.paths.json))
         try:
             self._journal.maybe_rotate()
         except OSError as exc:
-            log.warning("%s: journal rotation failed: %s", self.label, describe_os_error(exc))
+            log.warning("%s: journal rotation failed: %s", self.label, exc)
         self._commits += 1
         if self._commits % BACKUP_EVERY == 0:
             self._backup(data, after, "periodic")
         notes.extend(self._write_view())
-        return notes
+        return healing, notes
+
+    def _write_json(self, data: bytes) -> list[str]:
+        """Write the SSOT and check it reads back whole; one rewrite if it does not."""
+        name = self.paths.json.name
+        for attempt in (1, 2):
+            try:
+                atomic.atomic_write(self.paths.json, data, failpoints=self._fp, point="store.write")
+            except OSError as exc:
+                self._restore_json()
+                raise os_fault(
+                    exc,
+                    "store.write",
+                    f"Change not applied: {name} could not be written",
+                    self.paths,
+                ) from exc
+            if _stamp(self.paths.json) is not None and os.path.getsize(self.paths.json) == len(
+                data
+            ):
+                if attempt == 1:
+                    return []
+                return [
+                    f"✓ Issue: {name} read back damaged after writing (checksum mismatch)",
+                    "✓ Recovery: Rewrote it from the journalled state",
+                ]
+            log.error("%s: %s read back damaged after writing", self.label, name)
+        self._restore_json()
+        raise Fault(
+            f"Change not applied: {name} keeps reading back damaged after writing",
+            self._symptom("store.write", "ChecksumMismatch", "written file reads back damaged"),
+        )
+
+    def _restore_json(self) -> None:
+        """After a failed write, make sure the SSOT on disk is the last good state."""
+        if self._tracker is None:
+            return
+        data = model.encode(self._tracker)
+        try:
+            if self.paths.json.read_bytes() == data:
+                return
+        except OSError:
+            pass
+        try:
+            atomic.atomic_write(self.paths.json, data)
+            self._json = _FileState(digest=digest(data), stamp=_stamp(self.paths.json))
+        except OSError as exc:  # the journal still has it; the next open repairs
+            log.error("%s: could not restore %s: %s", self.label, self.paths.json.name, exc)
+
+    def _symptom(self, point: str, error: str, message: str) -> Symptom:
+        return Symptom(
+            point=point,
+            error=error,
+            message=message,
+            tracker=self.paths.name,
+            workspace=str(self.paths.workspace),
+        )
 
     def _backup(self, data: bytes, content_digest: str, reason: str) -> None:
         try:
             self._backups.save(data, content_digest, reason=reason)
         except OSError as exc:
-            log.warning("%s: backup failed: %s", self.label, describe_os_error(exc))
+            log.warning("%s: backup failed: %s", self.label, exc)
 
     def _write_view(self, *, force: bool = False) -> list[str]:
         """Render and write the Markdown view; a failure is reported, not fatal."""
         assert self._tracker is not None
-        notes: list[str] = []
         text = render.render(self._tracker, name=self.paths.name, checksum=self._json.digest)
         data = text.encode()
         new_digest = digest(data)
         if not force and not self._view_dirty and new_digest == self._md.digest:
-            return notes
-        notes.extend(self._keep_edited_view())
+            return []
+        notes = self._keep_edited_view()
         try:
             atomic.atomic_write(
                 self.paths.markdown, data, failpoints=self._fp, point="render.write"
             )
+            if os.path.getsize(self.paths.markdown) != len(data):  # damaged write: once more
+                atomic.atomic_write(self.paths.markdown, data)
         except OSError as exc:
             self._view_dirty = True
-            log.warning("%s: view not written: %s", self.label, describe_os_error(exc))
+            log.warning("%s: view not written: %s", self.label, exc)
             return [
                 f"⚠ Saved, but the view {self.label} could not be written "
-                f"({describe_os_error(exc)}); it will be rewritten as soon as possible."
+                f"({exc.strerror or exc}); it will be rewritten as soon as possible."
             ]
         self._view_dirty = False
         self._md = _FileState(digest=new_digest, stamp=_stamp(self.paths.markdown))
@@ -338,24 +478,24 @@ class Store:
     def _keep_edited_view(self) -> list[str]:
         """Before overwriting the view, keep a copy if someone else changed it."""
         stamp = _stamp(self.paths.markdown)
-        if stamp is None or stamp == self._md.stamp:
+        if stamp is None or stamp == self._md.stamp or not self._md.digest:
             return []
         try:
             current = self.paths.markdown.read_bytes()
         except OSError:
             return []
-        if digest(current) == self._md.digest or not self._md.digest:
+        if digest(current) == self._md.digest:
             return []
         kept = self.paths.conflicts / f"{now().replace(':', '')}-{self.paths.name}.md"
         atomic.atomic_write(kept, current)
         log.warning("%s: hand-edited view kept at %s", self.label, kept)
         return [
             f"⚠ {self.label} had edits that were not made through wtd; "
-            f"your copy is kept at {kept.relative_to(self.paths.workspace)}"
+            f"your copy is kept at {self._rel(kept)}"
         ]
 
     def _check_json_edited(self) -> list[str]:
-        """Adopt or quarantine a JSON someone else wrote since wtd last did."""
+        """Before writing, keep (in quarantine) a JSON someone else wrote since wtd did."""
         stamp = _stamp(self.paths.json)
         if stamp == self._json.stamp:
             return []
@@ -367,38 +507,73 @@ class Store:
             self._json.stamp = stamp
             return []
         where = quarantine(
-            self.paths.json, self.paths.quarantine, reason="edited outside wtd while it was serving"
+            self.paths.json,
+            self.paths.quarantine,
+            reason="changed outside wtd while it was serving",
         )
         return [
             f"⚠ {self.paths.json.name} was changed outside wtd; that copy is kept at "
-            f"{where.relative_to(self.paths.workspace)} and wtd's state was written over it"
+            f"{self._rel(where)} and wtd's state was written over it"
         ]
 
     def _sync(self) -> Outcome:
-        try:
-            stale = self._view_stale()
-            notes = self._write_view(force=stale)
-        except OSError as exc:
-            return self._error(errors.StorageFailure(f"Sync failed: {describe_os_error(exc)}"))
-        if stale and not notes:
-            healing = [
+        """Reconcile now: the SSOT on disk must be what wtd holds; the view is re-rendered."""
+        healing: list[str] = []
+        on_disk = self._read_disk_json()
+        if on_disk is not None and digest(on_disk) != self._json.digest:
+            healing = self._repair_from_memory(on_disk)
+        stale = self._view_stale()
+        notes = self._write_view(force=stale)
+        failed = any(n.startswith("⚠ Saved") for n in notes)
+        if stale and not failed:
+            healing += [
                 "✓ Issue: JSON and Markdown out of sync",
                 "✓ Recovery: JSON is SSOT, regenerating Markdown",
                 "✓ Result: Markdown regenerated from JSON (0 data loss)",
             ]
-            return Outcome(
-                ok=True,
-                healing=[*healing],
-                lines=[],
-                tracker=self.label,
-                result={"regenerated": True},
-            )
-        return Outcome(
-            ok=not notes or not notes[0].startswith("⚠ Saved"),
-            lines=notes or [f"In sync: {self.label} matches {self.paths.json.name}"],
-            result={"regenerated": bool(notes)},
-            tracker=self.label,
+        lines = (
+            notes
+            if (notes or healing)
+            else [f"In sync: {self.label} matches {self.paths.json.name}"]
         )
+        return Outcome(
+            ok=not failed,
+            lines=lines,
+            healing=healing,
+            result={"regenerated": stale and not failed, "repaired": bool(healing) and not stale},
+            tracker=self.label,
+            error=protocol.ErrorInfo(code="storage", message=notes[-1]) if failed else None,
+        )
+
+    def _read_disk_json(self) -> bytes | None:
+        try:
+            return atomic.read_bytes(self.paths.json, failpoints=self._fp, point="store.read")
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise os_fault(
+                exc, "store.read", f"{self.paths.json.name} could not be read", self.paths
+            ) from exc
+
+    def _repair_from_memory(self, on_disk: bytes) -> list[str]:
+        """The SSOT on disk differs from wtd's state: keep it aside and rewrite it."""
+        name = self.paths.json.name
+        kept = ""
+        if on_disk:
+            where = quarantine(
+                self.paths.json, self.paths.quarantine, reason="differed from wtd's state"
+            )
+            kept = f"; the file found is kept at {self._rel(where)}"
+        assert self._tracker is not None
+        data = model.encode(self._tracker)
+        self._write_json(data)
+        self._json = _FileState(digest=digest(data), stamp=_stamp(self.paths.json))
+        issue = "missing" if not on_disk else "not what wtd last wrote"
+        return [
+            f"✓ Issue: {name} is {issue}",
+            f"✓ Recovery: Rewrote it from wtd's journalled state{kept}",
+            "✓ Result: Tracker restored (0 acknowledged changes lost)",
+        ]
 
     def _view_stale(self) -> bool:
         try:
@@ -411,69 +586,87 @@ class Store:
 
     # ------------------------------------------------------------ opening
 
-    def _ensure_open(self) -> None:
-        if self._tracker is not None:
-            return
+    def _open(self) -> None:
+        """Load the SSOT, open the journal, replay what the file misses, render the view.
+
+        Raises Fault (with a symptom the Analyzer can classify) or NotFound.
+        """
         paths = self.paths
+        self._journal = self._open_journal()
         try:
             data = atomic.read_bytes(paths.json, failpoints=self._fp, point="store.read")
         except FileNotFoundError:
+            if self._journal.last_seq or self._backups.newest():
+                raise Fault(
+                    f"{self._rel(paths.json)} is missing",
+                    self._symptom("store.open", "MissingSSOT", "the tracker JSON was deleted"),
+                ) from None
             if paths.markdown.exists():
                 raise errors.WtdError(
-                    f"{paths.json.relative_to(paths.workspace)} is missing; importing a "
-                    "Markdown-only plan is not available in this version"
+                    f"{self._rel(paths.json)} is missing; importing a Markdown-only plan is not "
+                    "available in this version"
                 ) from None
             raise errors.NotFound(f"No tracker {paths.name!r} in {paths.workspace}") from None
         except OSError as exc:
-            raise errors.StorageFailure(
-                f"{paths.json.name} could not be read: {describe_os_error(exc)}"
+            raise os_fault(
+                exc, "store.read", f"{paths.json.name} could not be read", paths
             ) from exc
         on_disk = digest(data)
         try:
             raw = msgspec.json.decode(data)
             tracker = model.from_raw(raw)
-        except (msgspec.DecodeError, model.TrackerError) as exc:
-            raise errors.WtdError(
-                f"{paths.json.relative_to(paths.workspace)} is not a valid tracker: {exc}"
+        except msgspec.DecodeError as exc:
+            raise Fault(
+                f"{self._rel(paths.json)} is not valid JSON: {exc}",
+                self._symptom("store.open", "DecodeError", str(exc)),
+            ) from exc
+        except model.TrackerError as exc:
+            raise Fault(
+                f"{self._rel(paths.json)} is not a valid tracker: {exc}",
+                self._symptom("store.open", "TrackerError", str(exc)),
             ) from exc
         is_v1 = isinstance(raw, dict) and "schema_version" not in raw
-        try:
-            journal = Journal.open(paths.journal, failpoints=self._fp)
-        except OSError as exc:
-            raise errors.StorageFailure(
-                f"the journal could not be opened: {describe_os_error(exc)}"
-            ) from exc
-        self._journal = journal
-        self._backup(data, on_disk, "open")
-        self._json = _FileState(digest=on_disk, stamp=_stamp(paths.json))
-        self._md = _FileState(digest="", stamp=None)
-        self._tracker = tracker
-        self._replay(on_disk)
-        system: list[commands.Change] = []
+        self._backup(data, on_disk, "v1 before migration" if is_v1 else "open")
+        self._adopt(tracker, on_disk)
         if is_v1:
-            system.append(commands.Migrate())
-        if model.stale_progress(self._tracker) is not None:
-            system.append(commands.CorrectProgress())
-        for change in system:
-            self._apply_system(change)
-        ops.prime(self._tracker)
-        if self._view_stale():
-            self._md = _FileState(digest="x", stamp=_stamp(paths.markdown))
-            self._notes.extend(self._write_view(force=True))
-        else:
-            text = paths.markdown.read_bytes()
-            self._md = _FileState(digest=digest(text), stamp=_stamp(paths.markdown))
+            self._apply_system(commands.Migrate())
+        if model.stale_progress(self._loaded) is not None:
+            self._apply_system(commands.CorrectProgress())
+        self._finish_open()
 
-    def _replay(self, on_disk: str) -> None:
-        assert self._journal is not None and self._tracker is not None
+    def _open_journal(self) -> Journal:
+        try:
+            return Journal.open(self.paths.journal, failpoints=self._fp)
+        except CorruptJournal as exc:
+            raise Fault(
+                exc.message, self._symptom("journal.open", "CorruptJournal", exc.message)
+            ) from exc
+        except OSError as exc:
+            raise os_fault(
+                exc, "journal.open", "the journal could not be opened", self.paths
+            ) from exc
+
+    @property
+    def _loaded(self) -> model.Tracker:
+        assert self._tracker is not None
+        return self._tracker
+
+    def _adopt(self, tracker: model.Tracker, on_disk: str) -> None:
+        """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
+        assert self._journal is not None
+        self._tracker = tracker
+        self._json = _FileState(digest=on_disk, stamp=_stamp(self.paths.json))
         todo = self._journal.replay_after(on_disk)
         if todo is None:
             if self._journal.last_seq:
-                log.info("%s: JSON changed while wtd was away; adopting it as is", self.label)
+                log.info("%s: the JSON changed while wtd was away; adopting it", self.label)
+            self._checkpoint(on_disk, "adopted as found")
             return
-        if not todo:
-            return
-        tracker = self._tracker
+        if todo:
+            self._replay(todo)
+
+    def _replay(self, todo: list[JournalRecord]) -> None:
+        tracker = self._loaded
         for record in todo:
             change = _change_decoder.decode(record.op)
             tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
@@ -481,16 +674,51 @@ class Store:
         after = digest(data)
         if todo[-1].after and todo[-1].after != after:
             log.warning("%s: replay produced a different state than journalled", self.label)
-        atomic.atomic_write(self.paths.json, data, failpoints=self._fp, point="store.write")
+        self._write_json(data)
         self._tracker = tracker
         self._json = _FileState(digest=after, stamp=_stamp(self.paths.json))
+        if after != todo[-1].after:
+            self._checkpoint(after, "after replay")
         log.info("%s: replayed %d journalled change(s)", self.label, len(todo))
         self._notes.append(f"Recovered {len(todo)} journalled change(s) after a restart")
 
-    def _apply_system(self, change: commands.Change) -> None:
-        assert self._tracker is not None
+    def _checkpoint(self, content_digest: str, reason: str) -> None:
+        """Anchor the journal to the SSOT's current content (see commands.Checkpoint)."""
+        assert self._journal is not None
+        if self._journal.last_after == content_digest:
+            return
         at = now()
-        applied = ops.apply(self._tracker, change, at=at, actor=SYSTEM_ACTOR)
+        change = commands.Checkpoint(reason=reason)
+        record = JournalRecord(
+            seq=self._journal.last_seq + 1,
+            rid=None,
+            at=at,
+            actor=SYSTEM_ACTOR,
+            before="",
+            after=content_digest,
+            op=msgspec.Raw(_cmd_encoder.encode(change)),
+        )
+        try:
+            self._journal.append([record])
+        except (OSError, errors.StorageFailure) as exc:
+            raise Fault(
+                f"the journal could not be written: {exc}",
+                self._symptom("journal.append", type(exc).__name__, str(exc)),
+            ) from exc
+
+    def _finish_open(self) -> None:
+        paths = self.paths
+        if self._view_stale():
+            self._md = _FileState(digest="", stamp=None)
+            self._notes.extend(self._write_view(force=True))
+        else:
+            text = paths.markdown.read_bytes()
+            self._md = _FileState(digest=digest(text), stamp=_stamp(paths.markdown))
+        ops.prime(self._loaded)
+
+    def _apply_system(self, change: commands.Change) -> None:
+        at = now()
+        applied = ops.apply(self._loaded, change, at=at, actor=SYSTEM_ACTOR)
         if not applied.changed:
             return
         item = _Pending(
@@ -501,8 +729,74 @@ class Store:
             outcome=Outcome(ok=True, lines=applied.lines, tracker=self.label),
             tracker=applied.tracker,
         )
-        self._notes.extend(self._commit_sync(applied.tracker, [item]))
+        _healing, notes = self._commit_sync(applied.tracker, [item])
+        self._notes.extend(notes)
         log.info("%s: %s", self.label, "; ".join(applied.lines))
+
+    # ------------------------------------------------------------ repair
+
+    def _repair(self, symptom: Symptom) -> Outcome:
+        """Rebuild the SSOT (or the journal) so that no acknowledged change is lost."""
+        try:
+            if symptom.point == "journal.open":
+                healing = self._repair_journal()
+            elif self._tracker is not None:
+                on_disk = self._read_disk_json() or b""
+                healing = self._repair_from_memory(on_disk)
+            else:
+                healing = self._repair_from_backup(symptom)
+        except errors.WtdError as exc:
+            log.error("%s: repair failed: %s", self.label, exc.message)
+            return self._error(exc)
+        except OSError as exc:
+            log.error("%s: repair failed: %s", self.label, exc)
+            return self._error(os_fault(exc, "repair", "Repair failed", self.paths))
+        log.warning("%s: repaired: %s", self.label, " / ".join(healing))
+        return Outcome(ok=True, healing=healing, tracker=self.label)
+
+    def _repair_journal(self) -> list[str]:
+        self._close()
+        where = quarantine(self.paths.journal, self.paths.quarantine, reason="damaged journal")
+        return [
+            "✓ Issue: the journal is damaged in the middle",
+            f"✓ Recovery: Kept it at {self._rel(where)} and started a fresh journal "
+            "from the tracker as it is",
+        ]
+
+    def _repair_from_backup(self, symptom: Symptom) -> list[str]:
+        paths = self.paths
+        journal = self._journal or self._open_journal()
+        self._journal = journal
+        found = self._backups.load_newest_valid(model.decode)
+        if found is None:
+            raise errors.WtdError(
+                f"{self._rel(paths.json)} is damaged ({symptom.message}) and no valid backup "
+                f"exists in {self._rel(paths.backups)}; nothing was changed"
+            )
+        backup, data = found
+        kept = ""
+        if paths.json.exists():
+            where = quarantine(
+                paths.json, paths.quarantine, reason=symptom.message or symptom.error
+            )
+            kept = f"; the broken file is kept at {self._rel(where)}"
+        base = digest(data)
+        todo = journal.replay_after(base) or []
+        tracker = model.decode(data)
+        for record in todo:
+            change = _change_decoder.decode(record.op)
+            tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
+        rebuilt = model.encode(tracker)
+        atomic.atomic_write(paths.json, rebuilt)
+        self._tracker = None  # reopened by the request that follows
+        self._close()
+        what = "missing" if symptom.error == "MissingSSOT" else f"corrupted ({symptom.error})"
+        return [
+            f"✓ Issue: {paths.json.name} is {what}",
+            f"✓ Recovery: Rebuilt from backup {backup.name} + {len(todo)} journalled change(s)"
+            f"{kept}",
+            "✓ Result: Tracker repaired (0 acknowledged changes lost)",
+        ]
 
 
 def _stored_progress(tracker: model.Tracker) -> int | None:
@@ -510,11 +804,3 @@ def _stored_progress(tracker: model.Tracker) -> int | None:
     progress = tracker.meta.progress
     value = progress.get("overall") if isinstance(progress, dict) else None
     return value if isinstance(value, int) else None
-
-
-async def _answer(req: Apply, outcome: Outcome) -> None:
-    try:
-        async with req.reply_to:
-            await req.reply_to.send(outcome)
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-        pass  # the asker gave up (client gone); the change itself stands

@@ -145,6 +145,23 @@ class Migrate(_Cmd, tag="migrate", frozen=True):
     """System change: a v1 tracker rewritten as v2 (after a backup)."""
 
 
+class Checkpoint(_Cmd, tag="checkpoint", frozen=True):
+    """Journal marker: the SSOT was found with this content (adopted, or restored by repair).
+
+    Applying it changes nothing; it anchors backups and replay to a known state.
+    """
+
+    reason: str = ""
+
+
+class ResetCircuit(_Cmd, tag="reset_circuit", frozen=True):
+    """Force every circuit breaker CLOSED."""
+
+
+class ShowKnowledge(_Cmd, tag="show_knowledge", frozen=True):
+    """Failure patterns and recovery outcomes."""
+
+
 EVIDENCE_TYPES = (
     "command_output",
     "file_reference",
@@ -165,6 +182,8 @@ Query = (
     | ListTrackers
     | Help
     | Sync
+    | ResetCircuit
+    | ShowKnowledge
 )
 
 Change = (
@@ -185,6 +204,7 @@ Change = (
     | VerifyEvidence
     | CorrectProgress
     | Migrate
+    | Checkpoint
 )
 
 Command = Query | Change

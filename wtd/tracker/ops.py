@@ -412,6 +412,8 @@ def apply(tracker: Tracker, change: c.Change, *, at: str, actor: str) -> Applied
                 result={"schema_version": tracker.schema_version},
                 changed=True,
             )
+        case c.Checkpoint():
+            return _nothing(tracker, "Checkpoint", {"checkpoint": change.reason})
         case _:
             assert_never(change)
 

@@ -282,6 +282,8 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
         False,
     ),
     (_rx(r"(?:show )?health"), lambda g: c.ShowHealth(), False),
+    (_rx(r"reset (?:the )?circuits?(?: breakers?)?"), lambda g: c.ResetCircuit(), False),
+    (_rx(r"show knowledge(?: base)?|knowledge"), lambda g: c.ShowKnowledge(), False),
     (_rx(r"list trackers"), lambda g: c.ListTrackers(), False),
     (_rx(r"help(?: (?P<topic>.+))?"), _help, False),
     (_rx(r"sync(?: tracker)?|regenerate markdown"), lambda g: c.Sync(), False),
@@ -416,8 +418,6 @@ _NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = (
     _rx(r"you may create initiatives as needed"),
     _rx(r"undo"),
     _rx(r"history(?: task \S+)?"),
-    _rx(r"reset circuit"),
-    _rx(r"show knowledge"),
 )
 
 

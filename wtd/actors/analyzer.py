@@ -1,0 +1,48 @@
+"""Analyzer actor: classifies each fault (SymptomAnalyzer) and passes it to the Planner."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from wtd.actors import answer
+from wtd.healing.analysis import SymptomAnalyzer
+from wtd.messages import Analyze, AnalyzerMessage, Ping, PlannerMessage, PlanRemedy
+
+log = logging.getLogger("wtd.analyzer")
+
+
+class Analyzer:
+    name = "analyzer"
+
+    def __init__(
+        self,
+        inbox: MemoryObjectReceiveStream[AnalyzerMessage],
+        *,
+        planner: MemoryObjectSendStream[PlannerMessage],
+    ) -> None:
+        self._inbox = inbox
+        self._planner = planner
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        analyzer = SymptomAnalyzer()
+        task_status.started()
+        async for msg in self._inbox:
+            match msg:
+                case Analyze(symptom=symptom, attempt=attempt, reply_to=reply_to):
+                    diagnosis = analyzer.analyze(symptom)
+                    log.info(
+                        "%s: %s → %s (%s)",
+                        symptom.tracker or "-",
+                        symptom.key,
+                        diagnosis.category.value,
+                        diagnosis.explanation,
+                    )
+                    await self._planner.send(
+                        PlanRemedy(diagnosis=diagnosis, attempt=attempt, reply_to=reply_to)
+                    )
+                case Ping(reply_to=reply_to):
+                    await answer(reply_to, self.name)

@@ -1,0 +1,60 @@
+"""Knowledge actor: one KnowledgeBase per workspace, persisted at ``.ecw/knowledge.json``."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from wtd.actors import answer
+from wtd.healing.analysis import Strategy
+from wtd.healing.knowledge import KnowledgeBase
+from wtd.messages import Advice, Consult, KnowledgeMessage, Ping, RecoveryFinished, ShowKnowledge
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Knowledge:
+    name = "knowledge"
+
+    def __init__(self, inbox: MemoryObjectReceiveStream[KnowledgeMessage]) -> None:
+        self._inbox = inbox
+        self._bases: dict[str, KnowledgeBase] = {}
+
+    def _base(self, workspace: str) -> KnowledgeBase:
+        base = self._bases.get(workspace)
+        if base is None:
+            path = Path(workspace) / ".ecw" / "knowledge.json" if workspace else None
+            base = self._bases[workspace] = KnowledgeBase(path)
+        return base
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._bases = {}
+        task_status.started()
+        async for msg in self._inbox:
+            match msg:
+                case Consult(diagnosis=diagnosis, reply_to=reply_to):
+                    base = self._base(diagnosis.symptom.workspace)
+                    await anyio.to_thread.run_sync(
+                        functools.partial(base.record_failure, diagnosis, at=_now())
+                    )
+                    key = diagnosis.symptom.key
+                    outcomes = {s.value: base.outcomes(key, s.value) for s in Strategy}
+                    await answer(reply_to, Advice(outcomes=outcomes))
+                case RecoveryFinished(diagnosis=diagnosis, strategy=strategy, success=success):
+                    base = self._base(diagnosis.symptom.workspace)
+                    await anyio.to_thread.run_sync(
+                        functools.partial(
+                            base.record_recovery, diagnosis, success, strategy=strategy, at=_now()
+                        )
+                    )
+                case ShowKnowledge(workspace=workspace, reply_to=reply_to):
+                    await answer(reply_to, self._base(workspace).describe())
+                case Ping(reply_to=reply_to):
+                    await answer(reply_to, self.name)

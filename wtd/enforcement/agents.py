@@ -1,0 +1,129 @@
+"""Medium enforcement (SPEC §7): what a caller may do, by who it says it is.
+
+A caller marked subagent (``--subagent`` / ``WT_SUBAGENT=1``) may not create
+initiatives, delete trackers, make bulk changes, answer consent questions (or grant
+blanket approval) or use ``--skip-consent``. Named agents (``--agent NAME`` /
+``WT_AGENT``) may be restricted further by config::
+
+    [agents.reviewer]
+    read_only = true
+    [agents.helper]
+    deny = ["delete_tracker", "bulk_change"]
+
+A denial is final (exit 4): unlike consent, nothing the caller says can lift it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final, Literal
+
+import msgspec
+
+Action = Literal["read", "change", "create_initiative", "delete_tracker", "bulk_change", "consent"]
+"""What a request does: ``read`` (a query), ``change`` (an ordinary change),
+one of the three guarded ``OperationKind``s, or ``consent`` (a consent answer)."""
+
+DENIABLE: Final[frozenset[str]] = frozenset(
+    {"change", "create_initiative", "delete_tracker", "bulk_change", "consent", "skip_consent"}
+)
+"""Names allowed in ``AgentRule.deny``; ``change`` denies every change, guarded or not."""
+
+SUBAGENT_DENIED: Final[frozenset[str]] = frozenset(
+    {"create_initiative", "delete_tracker", "bulk_change", "consent"}
+)
+
+_WHAT: Final[dict[str, str]] = {
+    "change": "change the tracker",
+    "create_initiative": "create initiatives",
+    "delete_tracker": "delete trackers",
+    "bulk_change": "change many tasks at once",
+    "consent": "answer consent questions or grant approval",
+    "skip_consent": "use --skip-consent",
+}
+_GUARDED: Final = frozenset({"create_initiative", "delete_tracker", "bulk_change"})
+
+
+class AgentRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Config for one named agent. ``deny`` names entries of ``DENIABLE``;
+    ``read_only`` denies everything but reads; ``subagent`` treats the agent as a
+    subagent even when it does not say so."""
+
+    deny: list[str] = []
+    read_only: bool = False
+    subagent: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.deny) - DENIABLE)
+        if unknown:
+            raise ValueError(
+                f"unknown action(s) in deny: {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(DENIABLE))})"
+            )
+
+
+class AgentDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """``allowed``; else ``reason`` (for the person) and ``basis``: ``subagent``,
+    ``read_only`` or ``agent_rule``."""
+
+    allowed: bool
+    reason: str = ""
+    basis: str = ""
+
+
+_ALLOWED: Final = AgentDecision(allowed=True)
+
+
+class AgentRestrictionEnforcer:
+    """Decides by caller identity alone; pure (no I/O, no state after construction)."""
+
+    def __init__(self, config: Mapping[str, AgentRule] | None = None) -> None:
+        self._rules: dict[str, AgentRule] = dict(config or {})
+
+    def rule_for(self, agent: str | None) -> AgentRule | None:
+        return self._rules.get(agent) if agent else None
+
+    def check(
+        self, action: Action, *, agent: str | None, subagent: bool, skip_consent: bool = False
+    ) -> AgentDecision:
+        """May caller (``agent``, ``subagent``) do ``action`` (with ``skip_consent``)?
+
+        Subagent restrictions first, then the named agent's ``read_only``, then its
+        ``deny`` list. ``skip_consent`` by a subagent is denied whatever the action.
+        """
+        rule = self.rule_for(agent)
+        who = f"agent {agent!r}" if agent else "this caller"
+        if subagent or (rule is not None and rule.subagent):
+            barred: str | None = action if action in SUBAGENT_DENIED else None
+            if barred is None and skip_consent:
+                barred = "skip_consent"
+            if barred is not None:
+                return AgentDecision(
+                    allowed=False,
+                    basis="subagent",
+                    reason=(
+                        f"Denied: subagents may not {_WHAT[barred]}. "
+                        "Ask the main agent or the user to do it."
+                    ),
+                )
+        if rule is None:
+            return _ALLOWED
+        if rule.read_only and action != "read":
+            return AgentDecision(
+                allowed=False,
+                basis="read_only",
+                reason=f"Denied: {who} is read-only and may not {_WHAT.get(action, action)}.",
+            )
+        denied = set(rule.deny)
+        wanted_all = [action, *(["change"] if action in _GUARDED else [])]
+        if skip_consent:
+            wanted_all.append("skip_consent")
+        for wanted in wanted_all:
+            if wanted in denied:
+                what = _WHAT[action] if wanted == "change" else _WHAT[wanted]
+                return AgentDecision(
+                    allowed=False,
+                    basis="agent_rule",
+                    reason=f"Denied: {who} may not {what} (agent config).",
+                )
+        return _ALLOWED
