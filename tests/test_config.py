@@ -342,3 +342,10 @@ def test_describe_round_trips(
         from_attributes=True,
     )
     assert msgspec.convert(tomllib.loads(describe(config)), Config) == config
+
+
+def test_file_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "wtd.toml"
+    path.write_bytes(b"[retry]\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(path, env=NO_ENV)

@@ -195,6 +195,8 @@ def _read(path: Path, *, required: bool, via: str) -> dict[str, Any]:
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({exc.reason})") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
 
@@ -217,7 +219,7 @@ def _convert(raw: dict[str, Any], source: str) -> Config:
 
 
 def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
-    used: dict[str, tuple[str, str]] = {}
+    used: list[str] = []
     data = msgspec.to_builtins(config)
     for var, (section, key) in ENV_OVERRIDES.items():
         text = env.get(var)
@@ -234,7 +236,7 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
                 f"expected {_expected(field.type)}"
             ) from None
         data[section][key] = value
-        used[var] = (section, key)
+        used.append(var)
     if not used:
         return config
     try:
@@ -270,7 +272,7 @@ def _friendly(
     unknown = _UNKNOWN.match(message)
     if unknown:
         return ConfigError(f"{source}: {_unknown(unknown['key'], keys)}")
-    if not message.startswith(("Expected", "Invalid enum value")):
+    if not keys or not message.startswith(("Expected", "Invalid enum value")):
         # a cross-key check (__post_init__) reports the table, not one key
         return ConfigError(f"{source}: {message} {_where(keys)}")
     *section, key = keys

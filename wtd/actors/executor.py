@@ -112,8 +112,8 @@ class Executor:
                 async for msg in self._inbox:
                     match msg:
                         case Execute():
-                            self._fp.hit("executor.receive")
                             in_flight.add(msg.reply_to)
+                            self._fp.hit("executor.receive")  # a crash here tests restarts
                             tg.start_soon(self._execute, msg, tg, in_flight)
                         case Ping(reply_to=pong):
                             await answer(pong, self.name)

@@ -700,10 +700,14 @@ class Store:
         )
         try:
             self._journal.append([record])
-        except (OSError, errors.StorageFailure) as exc:
+        except OSError as exc:
+            raise os_fault(
+                exc, "journal.append", "the journal could not be written", self.paths
+            ) from exc
+        except errors.StorageFailure as exc:
             raise Fault(
-                f"the journal could not be written: {exc}",
-                self._symptom("journal.append", type(exc).__name__, str(exc)),
+                f"the journal could not be written: {exc.message}",
+                self._symptom("journal.append", "JournalUnusable", exc.message),
             ) from exc
 
     def _finish_open(self) -> None:

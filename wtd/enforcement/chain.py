@@ -98,7 +98,7 @@ class HookLevel:
     the daemon was asked to serve (``None``: any).
     """
 
-    def __init__(self, *, uid: int | None = None, workspaces: Sequence[Path] | None = None):
+    def __init__(self, *, uid: int | None = None, workspaces: Sequence[Path] | None = None) -> None:
         self.uid = uid
         self.workspaces = None if workspaces is None else [w.resolve() for w in workspaces]
 

@@ -34,7 +34,9 @@ class ActionTimeout(TimeoutError):
 
 def symptom_of(exc: BaseException, point: str = "action") -> Symptom:
     """Describe an exception as a Symptom (errno name when there is one)."""
-    if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError):
+        return Symptom(point=point, error="TimeoutError", message=str(exc) or "timed out")
+    if isinstance(exc, OSError) and exc.errno is not None:
         name = errno.errorcode.get(exc.errno, type(exc).__name__)
         return Symptom(point=point, error=name, message=exc.strerror or str(exc))
     return Symptom(point=point, error=type(exc).__name__, message=str(exc))

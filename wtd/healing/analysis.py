@@ -71,7 +71,9 @@ _TRANSIENT = frozenset(
 _RESOURCE = frozenset(
     {"ENOENT", "EACCES", "EPERM", "ENOSPC", "EROFS", "EDQUOT", "EMFILE", "ENFILE", "EISDIR", "EIO"}
 )
-_CORRUPTION = frozenset({"DecodeError", "TrackerError", "ChecksumMismatch", "CorruptJournal"})
+_CORRUPTION = frozenset(
+    {"DecodeError", "TrackerError", "ChecksumMismatch", "CorruptJournal", "MissingSSOT"}
+)
 _VALIDATION = frozenset(
     {"invalid_status", "invalid_task_id", "invalid_argument", "unknown_phrase", "ValidationError"}
 )

@@ -31,6 +31,8 @@ class CircuitBreaker:
     ) -> None:
         if threshold < 1:
             raise ValueError("threshold must be at least 1")
+        if not (timeout >= 0) or math.isinf(timeout):
+            raise ValueError("timeout must be a finite number of seconds >= 0")
         self.name = name
         self.threshold = threshold
         self.timeout = timeout

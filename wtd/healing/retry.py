@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Mapping
@@ -27,8 +28,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if self.initial_delay < 0 or self.max_delay < 0:
-            raise ValueError("delays must not be negative")
+        if not (math.isfinite(self.initial_delay) and self.initial_delay >= 0):
+            raise ValueError("initial_delay must be a finite number of seconds >= 0")
+        if not (self.max_delay >= 0) or math.isnan(self.max_delay):
+            raise ValueError("max_delay must be a number of seconds >= 0")
         if self.exponential_base < 1:
             raise ValueError("exponential_base must be at least 1")
 
