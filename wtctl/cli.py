@@ -33,6 +33,10 @@ exit codes: 0 done, 1 failed, 2 invalid command, 3 consent required,
             4 denied, 5 unavailable
 """
 
+# Error codes whose suggestions are alternatives to what was typed (others are remedies).
+_ALTERNATIVES = frozenset(
+    {"unknown_phrase", "invalid_status", "invalid_task_id", "invalid_argument", "not_found"}
+)
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 5
 RETRIES_AFTER_LOSS = 2
@@ -184,9 +188,12 @@ def print_reply(reply: dict[str, Any], *, as_json: bool, out: TextIO, err: TextI
     if error:
         print(error["message"], file=err)
         suggestions = [s for s in error.get("suggestions", []) if s not in error["message"]]
-        if suggestions:
+        if suggestions and error.get("code") in _ALTERNATIVES:
             quoted = " or ".join(f"'{s}'" for s in suggestions)
             print(f"Did you mean {quoted}?", file=err)
+        elif suggestions:
+            for hint in suggestions:
+                print(f"Hint: {hint}", file=err)
     for line in reply.get("health_lines", []):
         print(line, file=out)
     return exit_code

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 PROTOCOL_VERSION = 1
 MAX_FRAME = 1 << 20
 AUTOSTART_TIMEOUT = 15.0
+HANDSHAKE_TIMEOUT = 10.0
+# Longer than the daemon's own reply deadline (120 s), so the daemon decides first.
+REPLY_TIMEOUT = float(os.environ.get("WTCTL_TIMEOUT") or 150.0)
 AUTOSTART_ATTEMPTS = 3
 
 
@@ -74,12 +77,14 @@ class Connection:
 
 def _connect_once(path: str) -> Connection:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(HANDSHAKE_TIMEOUT)
     try:
         sock.connect(path)
         conn = Connection(sock, {})
         conn.welcome = conn.request(
             {"type": "hello", "version": PROTOCOL_VERSION, "client": "wtctl"}
         )
+        sock.settimeout(REPLY_TIMEOUT)
     except BaseException:
         sock.close()
         raise

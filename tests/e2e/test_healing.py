@@ -38,7 +38,7 @@ def restart_with(ws: Workspace, failpoints: str, **env: str) -> None:
 def test_transient_faults_are_retried_to_success(
     ws: Workspace, failpoints: str, attempts: int
 ) -> None:
-    ws.start_daemon({**FAST, "WT_FAILPOINTS": failpoints})  # store.read fails on first open
+    restart_with(ws, failpoints)  # a fresh daemon: store.read is hit by its first open
     proc = ws.wtctl("mark task 2.3 in progress")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()

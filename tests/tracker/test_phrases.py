@@ -354,10 +354,10 @@ def test_unknown_phrase_suggests_the_closest_templates(text: str, first: str) ->
     assert set(error.suggestions) <= set(PHRASES)
 
 
-def test_gibberish_has_no_suggestions() -> None:
+def test_gibberish_is_pointed_at_help() -> None:
     error = _error("xyzzy plugh")
     assert error.code == "unknown_phrase"
-    assert error.suggestions == []
+    assert error.suggestions == ["help"]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])

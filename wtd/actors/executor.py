@@ -347,15 +347,19 @@ class Executor:
         make: Callable[[MemoryObjectSendStream[Outcome]], StoreMessage],
     ) -> Outcome:
         store = await self._store(paths, tg)
-        send, recv = anyio.create_memory_object_stream[Outcome](1)
-        await store.send(make(send))
-        try:
-            with recv:
-                return await recv.receive()
-        except anyio.EndOfStream:
-            raise errors.WtdError(
-                f"the store of {paths.name} stopped before answering; the change was not confirmed"
-            ) from None
+        # A Store that crashes mid-request is restarted with its inbox; asking once more
+        # is safe because a change's request id is applied at most once.
+        for _attempt in range(2):
+            send, recv = anyio.create_memory_object_stream[Outcome](1)
+            await store.send(make(send))
+            try:
+                with recv:
+                    return await recv.receive()
+            except anyio.EndOfStream:
+                log.warning("store %s dropped a request; asking again", paths.name)
+        raise errors.WtdError(
+            f"the store of {paths.name} keeps failing on this request; see the wtd log"
+        )
 
     async def _store(
         self, paths: TrackerPaths, tg: TaskGroup
@@ -363,10 +367,10 @@ class Executor:
         key = paths.json.resolve()
         stream = self._stores.get(key)
         if stream is None:
+            # Registered before the first await: concurrent first requests share one Store.
             send, recv = anyio.create_memory_object_stream[StoreMessage](1024)
-            store = Store(paths, recv, failpoints=self._fp)
-            await tg.start(_keep_running, store)
             self._stores[key] = stream = send
+            tg.start_soon(_keep_running, Store(paths, recv, failpoints=self._fp))
         return stream
 
     async def _health(self) -> HealthReport:
@@ -426,16 +430,14 @@ def _label(paths: TrackerPaths) -> str:
     return str(paths.markdown.relative_to(paths.workspace))
 
 
-async def _keep_running(store: Store, *, task_status: TaskStatus[None]) -> None:
+async def _keep_running(store: Store) -> None:
     """Run a Store and restart it if it crashes (its inbox, and so its queue, survives)."""
-    status = task_status
     while True:
         try:
-            await store.run(task_status=status)
+            await store.run()
             return
         except Exception:
             log.exception("store %s crashed; restarting it", store.paths.name)
-            status = anyio.TASK_STATUS_IGNORED
 
 
 def _describe(symptom: Symptom) -> str:
@@ -464,7 +466,7 @@ def _failure(exc: errors.WtdError, tracker: str = "", symptom: Symptom | None = 
 def help_lines(topic: str | None) -> list[str]:
     templates = phrases.PHRASES
     if topic:
-        words = topic.lower().split()
+        words = [w.rstrip("s") or w for w in topic.lower().split()]
         chosen = [p for p in templates if any(w in p for w in words)]
         if not chosen:
             return [

@@ -26,11 +26,15 @@ log = logging.getLogger("wtd.server")
 
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 3600.0
-REPLY_TIMEOUT = 300.0
+REPLY_TIMEOUT = 120.0
 
 
 class FrameTooLarge(Exception):
     pass
+
+
+class ReplyOverdue(Exception):
+    """The daemon could not answer in time; the connection is closed without a reply."""
 
 
 def peer_uid(sock: socket.socket) -> int:
@@ -77,6 +81,8 @@ class Server:
             try:
                 await self._converse(stream)
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+            except ReplyOverdue:
                 pass
             except FrameTooLarge as exc:
                 await _try_send(
@@ -147,7 +153,10 @@ class Server:
                     except anyio.EndOfStream:
                         log.warning("executor lost request %s; sending it again", msg.id)
                     except TimeoutError:
-                        break
+                        # No reply, not a failure: the change may still land. Closing the
+                        # connection tells the client to retry with the same request id.
+                        log.error("request %s unanswered after %gs", msg.id, REPLY_TIMEOUT)
+                        raise ReplyOverdue(msg.id) from None
                 return protocol.Reply(
                     id=msg.id,
                     ok=False,

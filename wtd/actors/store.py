@@ -163,7 +163,14 @@ class Store:
                         batch.append(self._inbox.receive_nowait())
                     except anyio.WouldBlock:
                         break
-                await self._handle(batch)
+                try:
+                    await self._handle(batch)
+                except BaseException:
+                    # Fail loudly, never leave a caller hanging: the Executor asks again,
+                    # and a change already journalled is answered from the journal.
+                    for msg in batch:
+                        msg.reply_to.close()
+                    raise
         finally:
             self._close()
 
@@ -202,6 +209,8 @@ class Store:
                         await answer(msg.reply_to, self._query(msg.command))
         if pending:
             await self._commit(pending)
+        if self._view_dirty and self._tracker is not None:  # bring the view up to date
+            await anyio.to_thread.run_sync(self._write_view)
 
     async def _opened(self, req: Apply) -> bool:
         """Open the tracker if needed; on failure answer ``req`` with the error."""
@@ -220,6 +229,10 @@ class Store:
         """The stored answer when this request id was already applied (a client retry)."""
         assert self._journal is not None
         record = self._journal.find_rid(req.rid)
+        if record is not None and bytes(record.op) != _cmd_encoder.encode(req.command):
+            return self._error(
+                errors.InvalidArgument(f"request id {req.rid} was already used for another change")
+            )
         if record is not None and record.reply is not None:
             log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
             return _outcome_decoder.decode(record.reply)
@@ -457,8 +470,8 @@ class Store:
         new_digest = digest(data)
         if not force and not self._view_dirty and new_digest == self._md.digest:
             return []
-        notes = self._keep_edited_view()
         try:
+            notes = self._keep_edited_view()
             atomic.atomic_write(
                 self.paths.markdown, data, failpoints=self._fp, point="render.write"
             )
@@ -634,6 +647,17 @@ class Store:
             self._apply_system(commands.CorrectProgress())
         self._finish_open()
 
+    def _apply_system(self, change: commands.Change) -> None:
+        """The daemon's own fix-ups at open: best effort, retried at the next open.
+
+        Queries derive progress anyway, and the next change writes the whole tracker,
+        so a fix-up that cannot be written now only waits.
+        """
+        try:
+            self._commit_system(change)
+        except Fault as exc:
+            log.warning("%s: %s not written yet: %s", self.label, type(change).__name__, exc)
+
     def _open_journal(self) -> Journal:
         try:
             return Journal.open(self.paths.journal, failpoints=self._fp)
@@ -720,7 +744,7 @@ class Store:
             self._md = _FileState(digest=digest(text), stamp=_stamp(paths.markdown))
         ops.prime(self._loaded)
 
-    def _apply_system(self, change: commands.Change) -> None:
+    def _commit_system(self, change: commands.Change) -> None:
         at = now()
         applied = ops.apply(self._loaded, change, at=at, actor=SYSTEM_ACTOR)
         if not applied.changed:

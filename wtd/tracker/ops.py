@@ -303,9 +303,13 @@ def _narrate(given: str, status: str, result: str) -> list[str]:
     ]
 
 
+def _spelling(text: str) -> str:
+    return "_".join(text.strip().lower().replace("-", " ").split())
+
+
 def _said(line: str, given: str, status: str) -> tuple[list[str], list[str]]:
     """(lines, healing): the narrative replaces the plain line when input was normalised."""
-    if given == status:
+    if _spelling(given) == status:  # "In Progress" is a spelling, not an alias: no story
         return [line], []
     return [], _narrate(given, status, line)
 

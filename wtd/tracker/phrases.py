@@ -462,7 +462,7 @@ def parse(text: str) -> c.Command | ParseError:
     return ParseError(
         code="unknown_phrase",
         message=f"Unknown command: '{_shorten(body)}'",
-        suggestions=suggest(cleaned),
+        suggestions=suggest(cleaned) or ["help"],  # nothing close: point at the list
     )
 
 
