@@ -267,6 +267,10 @@ def _stdin_phrases() -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "hook":
+        from wtctl import hook
+
+        return hook.main(argv[1:])
     if argv and argv[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -25,9 +24,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="config file (default: $WTD_CONFIG, …)")
     parser.add_argument(
         "--log-level",
-        default=os.environ.get("WTD_LOG_LEVEL", "INFO"),
+        default=None,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
+        help="default: [daemon] log_level of the config, or $WTD_LOG_LEVEL",
+    )
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the effective configuration and exit"
     )
     parser.add_argument(
         "--ready-fd",
@@ -40,8 +43,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from wtd import config as wtd_config
+
+    try:
+        config = wtd_config.load(args.config)
+    except wtd_config.ConfigError as exc:
+        print(f"wtd: {exc}", file=sys.stderr)
+        return 1
+    if args.print_config:
+        print(wtd_config.describe(config), end="")
+        return 0
     logging.basicConfig(
-        level=args.log_level,
+        level=args.log_level or config.daemon.log_level,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
@@ -49,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from wtd.daemon import DaemonError, serve  # heavy imports only once we really start
 
     try:
-        return serve(socket_path=args.socket, ready_fd=args.ready_fd)
+        return serve(config=config, socket_path=args.socket, ready_fd=args.ready_fd)
     except DaemonError as exc:
         print(f"wtd: {exc}", file=sys.stderr)
         return 1

@@ -21,6 +21,7 @@ import anyio
 
 from wtd import paths
 from wtd.actors.executor import Settings
+from wtd.config import Config
 from wtd.healing.retry import RetryPolicy
 from wtd.storage.failpoints import Failpoints
 from wtd.supervisor import ActorCrashLoop, Supervisor
@@ -97,26 +98,37 @@ def activated_socket() -> socket.socket | None:
     """The listening socket passed by systemd socket activation, if any."""
     if os.environ.get("LISTEN_PID") != str(os.getpid()):
         return None
-    count = int(os.environ.get("LISTEN_FDS", "0") or 0)
+    try:
+        count = int(os.environ.get("LISTEN_FDS", "0") or 0)
+    except ValueError:
+        raise DaemonError(f"LISTEN_FDS={os.environ['LISTEN_FDS']!r} is not a number") from None
     if count < 1:
         return None
     for key in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
         os.environ.pop(key, None)
-    sock = socket.socket(fileno=SD_LISTEN_FDS_START)
+    try:
+        sock = socket.socket(fileno=SD_LISTEN_FDS_START)
+    except OSError as exc:
+        raise DaemonError(f"the socket passed by systemd (fd 3) is unusable: {exc}") from exc
+    if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+        raise DaemonError("the socket passed by systemd must be a Unix stream socket")
     sock.set_inheritable(False)
     return sock
 
 
-def serve(*, socket_path: Path | None, ready_fd: int | None) -> int:
+def serve(*, config: Config, socket_path: Path | None, ready_fd: int | None) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
     failpoints = _failpoints()
-    sock_path = Path(socket_path or paths.default_socket()).absolute()
     listen = activated_socket()
     lock_fd: int | None = None
     if listen is None:
+        chosen = socket_path or Path(config.daemon.socket or paths.default_socket())
+        sock_path = chosen.absolute()
         secure_folder(sock_path.parent)
         lock_fd = claim_lock(sock_path)
         listen = bind(sock_path)
+    else:  # systemd owns the socket file; the watchdog talks to the real one
+        sock_path = Path(listen.getsockname())
     if failpoints.enabled:
         log.warning("failpoints active: %s", os.environ.get("WT_FAILPOINTS"))
 
@@ -132,8 +144,12 @@ def serve(*, socket_path: Path | None, ready_fd: int | None) -> int:
     supervisor = Supervisor(
         sock_path,
         failpoints=failpoints,
-        settings=_settings(),
+        settings=settings_from(config),
         listen_sock=listen,
+        max_restarts=config.supervisor.max_restarts,
+        period=config.supervisor.period,
+        health_window=config.health.window,
+        watchdog=config.supervisor.watchdog,
         on_ready=ready,
     )
     try:
@@ -173,17 +189,24 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
             return
 
 
-def _settings() -> Settings:
-    """Self-healing settings; the WT_* variables of SPEC §5 override the defaults."""
-    env = os.environ
-    try:
-        return Settings(
-            policy=RetryPolicy.from_env(env),
-            circuit_threshold=int(env.get("WT_CIRCUIT_THRESHOLD") or 5),
-            circuit_timeout=float(env.get("WT_CIRCUIT_TIMEOUT") or 60),
-        )
-    except ValueError as exc:
-        raise DaemonError(f"bad self-healing setting in the environment: {exc}") from exc
+def settings_from(config: Config) -> Settings:
+    """The self-healing settings (the WT_* variables are already applied by config.load)."""
+    retry = config.retry
+    return Settings(
+        policy=RetryPolicy(
+            max_attempts=retry.max_attempts,
+            initial_delay=retry.initial_delay,
+            max_delay=retry.max_delay,
+            exponential_base=retry.exponential_base,
+            jitter=retry.jitter,
+        ),
+        circuit_threshold=config.circuit.threshold,
+        circuit_timeout=config.circuit.timeout,
+        action_timeout=retry.action_timeout,
+        backups_keep=config.storage.backups_keep,
+        backup_every=config.storage.backup_every,
+        journal_max_bytes=config.storage.journal_max_bytes,
+    )
 
 
 def _failpoints() -> Failpoints:

@@ -73,8 +73,10 @@ class Supervisor:
         max_restarts: int = 5,
         period: float = 10.0,
         health_window: int = 100,
+        watchdog: bool = True,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
+        self.watchdog = watchdog
         self.socket_path = socket_path
         self.max_restarts = max_restarts
         self.period = period
@@ -115,7 +117,7 @@ class Supervisor:
             notify("READY=1")
             if self._on_ready is not None:
                 self._on_ready()
-            interval = watchdog_interval()
+            interval = watchdog_interval() if self.watchdog else None
             if interval is not None:
                 tg.start_soon(self._watchdog, interval)
             task_status.started()

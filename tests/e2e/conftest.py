@@ -36,8 +36,20 @@ class Workspace:
             **os.environ,
             "WTD_SOCKET": str(self.sock),
             "WTD_LOG_LEVEL": "DEBUG",
+            "XDG_CONFIG_HOME": str(sock_dir / "config"),  # no user config leaks in
         }
-        for key in ("WT_TRACKER", "WT_AGENT", "WT_SUBAGENT", "WT_FAILPOINTS", "NOTIFY_SOCKET"):
+        for key in (
+            "WT_TRACKER",
+            "WT_AGENT",
+            "WT_SUBAGENT",
+            "WT_FAILPOINTS",
+            "NOTIFY_SOCKET",
+            "WTD_CONFIG",
+            "WT_RETRY_MAX",
+            "WT_RETRY_DELAY",
+            "WT_CIRCUIT_THRESHOLD",
+            "WT_CIRCUIT_TIMEOUT",
+        ):
             self.env.pop(key, None)
 
     # ---------------------------------------------------------------- wtctl

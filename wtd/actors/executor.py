@@ -63,11 +63,17 @@ class Settings:
         circuit_threshold: int = 5,
         circuit_timeout: float = 60.0,
         action_timeout: float = 30.0,
+        backups_keep: int = 10,
+        backup_every: int = 50,
+        journal_max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.policy = policy or RetryPolicy()
         self.circuit_threshold = circuit_threshold
         self.circuit_timeout = circuit_timeout
         self.action_timeout = action_timeout
+        self.backups_keep = backups_keep
+        self.backup_every = backup_every
+        self.journal_max_bytes = journal_max_bytes
 
 
 def caller(options: protocol.Options) -> str:
@@ -370,7 +376,16 @@ class Executor:
             # Registered before the first await: concurrent first requests share one Store.
             send, recv = anyio.create_memory_object_stream[StoreMessage](1024)
             self._stores[key] = stream = send
-            tg.start_soon(_keep_running, Store(paths, recv, failpoints=self._fp))
+            settings = self._settings
+            store = Store(
+                paths,
+                recv,
+                failpoints=self._fp,
+                backups_keep=settings.backups_keep,
+                backup_every=settings.backup_every,
+                journal_max_bytes=settings.journal_max_bytes,
+            )
+            tg.start_soon(_keep_running, store)
         return stream
 
     async def _health(self) -> HealthReport:

@@ -40,7 +40,6 @@ from wtd.workspace import TrackerPaths
 log = logging.getLogger("wtd.store")
 
 SYSTEM_ACTOR = "wtd"
-BACKUP_EVERY = 50  # commits between backups (plus one on every open)
 MAX_BATCH = 256
 
 _cmd_encoder = msgspec.json.Encoder()
@@ -124,11 +123,16 @@ class Store:
         inbox: MemoryObjectReceiveStream[StoreMessage],
         *,
         failpoints: Failpoints,
+        backups_keep: int = 10,
+        backup_every: int = 50,
+        journal_max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.paths = paths
         self._inbox = inbox
         self._fp = failpoints
-        self._backups = Backups(paths.backups)
+        self._backups = Backups(paths.backups, keep=backups_keep)
+        self._backup_every = backup_every
+        self._journal_max_bytes = journal_max_bytes
         self._reset()
 
     def _reset(self) -> None:
@@ -396,7 +400,7 @@ class Store:
         except OSError as exc:
             log.warning("%s: journal rotation failed: %s", self.label, exc)
         self._commits += 1
-        if self._commits % BACKUP_EVERY == 0:
+        if self._commits % self._backup_every == 0:
             self._backup(data, after, "periodic")
         notes.extend(self._write_view())
         return healing, notes
@@ -660,7 +664,9 @@ class Store:
 
     def _open_journal(self) -> Journal:
         try:
-            return Journal.open(self.paths.journal, failpoints=self._fp)
+            return Journal.open(
+                self.paths.journal, failpoints=self._fp, max_bytes=self._journal_max_bytes
+            )
         except CorruptJournal as exc:
             raise Fault(
                 exc.message, self._symptom("journal.open", "CorruptJournal", exc.message)
