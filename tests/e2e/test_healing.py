@@ -48,6 +48,8 @@ def test_transient_faults_are_retried_to_success(
     assert lines[2 * (attempts - 1)] == f"✓ Attempt {attempts}: Success"
     assert ws.task("2.3")["status"] == "in_progress"
     assert "| 2.3 | Watch files for hand edits | 🔄 In Progress |" in ws.md.read_text()
+    knowledge = ws.ok("show knowledge")
+    assert "RETRY: 1/1 succeeded" in knowledge
 
 
 def test_circuit_opens_refuses_writes_serves_reads_and_closes_after_a_probe(

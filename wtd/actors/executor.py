@@ -239,6 +239,7 @@ class Executor:
         healing: list[str] = []
         attempt = 1
         repaired = False
+        retrying: RemediationPlan | None = None  # the RETRY plan in progress, to learn from
         actor = caller(request.options)
         while True:
             outcome = await self._store_call(
@@ -254,6 +255,8 @@ class Executor:
                     await self._breaker_result(paths, breaker, ok=True)
                 if attempt > 1:
                     healing.append(f"✓ Attempt {attempt}: Success")
+                if retrying is not None:
+                    await self._learned(retrying, success=True)
                 return _with_healing(outcome, healing)
             await self._breaker_result(paths, breaker, ok=False)
             plan = await self._plan(symptom, attempt)
@@ -263,6 +266,7 @@ class Executor:
                     healing.append(f"✗ Attempt {attempt}: {_describe(symptom)}")
                     return _with_healing(_failure(circuit_open(breaker), label), healing)
                 if attempt < plan.max_attempts:
+                    retrying = plan
                     healing += [
                         f"✓ Attempt {attempt}: {_describe(symptom)}",
                         f"✓ Recovery: {plan.reason}",
