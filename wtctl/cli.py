@@ -27,6 +27,8 @@ Talk to the wtd work-tracker daemon. Examples:
   wtctl --tracker docs/plans/my-project.md "show progress"
   wtctl "mark task 2.2 complete"
   wtctl help
+  wtctl events [--all]        follow changes as NDJSON (one JSON object per line)
+  wtctl hook pre-tool-use     the Claude Code PreToolUse hook
 With no PHRASE and stdin not a terminal, one phrase per line is read from stdin.
 
 exit codes: 0 done, 1 failed, 2 invalid command, 3 consent required,
@@ -271,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         from wtctl import hook
 
         return hook.main(argv[1:])
+    if argv and argv[0] == "events":
+        from wtctl import events
+
+        return events.main(argv[1:])
     if argv and argv[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0

@@ -168,6 +168,23 @@ class ShowKnowledge(_Msg, frozen=True):
 KnowledgeMessage = Consult | RecoveryFinished | ShowKnowledge | Ping
 
 
+# -------------------------------------------------------- → Events
+
+
+class Publish(_Msg, frozen=True):
+    """Tell every subscriber (``seq`` and ``at`` are filled in by the Events actor)."""
+
+    event: protocol.Event
+
+
+class AddSubscriber(_Msg, frozen=True):
+    workspace: str
+    stream: MemoryObjectSendStream[protocol.Event]
+
+
+EventsMessage = Publish | AddSubscriber | Ping
+
+
 class OpenStore(_Msg, frozen=True):
     """Internal to the Executor: a tracker it has not served yet."""
 

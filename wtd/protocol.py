@@ -60,7 +60,17 @@ class Ping(_Msg, tag="ping", frozen=True):
     id: str = ""
 
 
-Request = Hello | Command | Ping
+class Subscribe(_Msg, tag="subscribe", frozen=True):
+    """Turn this connection into an event stream (``Subscribed``, then ``Event`` frames).
+
+    ``workspace`` (absolute) limits the stream to one workspace; empty means all.
+    """
+
+    id: str = ""
+    workspace: str = ""
+
+
+Request = Hello | Command | Ping | Subscribe
 
 
 # ------------------------------------------------------------ daemon → client
@@ -101,13 +111,36 @@ class Pong(_Msg, tag="pong", frozen=True):
     trackers: list[str] = []
 
 
+class Subscribed(_Msg, tag="subscribed", frozen=True):
+    id: str = ""
+
+
+class Event(_Msg, tag="event", frozen=True):
+    """Something changed that a live view should show (pushed to subscribers).
+
+    ``kind``: ``changed`` (a tracker change, by ``actor``), ``healed`` (the daemon
+    recovered from a fault), ``circuit`` (a breaker opened or closed), ``lagged``
+    (this subscriber was too slow and missed ``missed`` events).
+    """
+
+    seq: int
+    kind: str
+    at: str
+    tracker: str = ""
+    workspace: str = ""
+    actor: str = ""
+    lines: list[str] = []
+    progress: int | None = None
+    missed: int = 0
+
+
 class ProtocolError(_Msg, tag="protocol_error", frozen=True):
     code: str
     message: str
     id: str = ""
 
 
-Response = Welcome | Reply | Pong | ProtocolError
+Response = Welcome | Reply | Pong | Subscribed | Event | ProtocolError
 
 request_decoder: Final = msgspec.json.Decoder(Request)
 response_decoder: Final = msgspec.json.Decoder(Response)

@@ -32,6 +32,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import PROTOCOL_VERSION, protocol
 from wtd.actors.analyzer import Analyzer
+from wtd.actors.events import Events
 from wtd.actors.executor import Executor, Settings
 from wtd.actors.knowledge import Knowledge
 from wtd.actors.monitor import Monitor
@@ -39,6 +40,7 @@ from wtd.actors.planner import Planner
 from wtd.actors.server import Server
 from wtd.messages import (
     AnalyzerMessage,
+    EventsMessage,
     ExecutorMessage,
     KnowledgeMessage,
     MonitorMessage,
@@ -87,7 +89,9 @@ class Supervisor:
         ana_send, ana_recv = anyio.create_memory_object_stream[AnalyzerMessage](1024)
         plan_send, plan_recv = anyio.create_memory_object_stream[PlannerMessage](1024)
         know_send, know_recv = anyio.create_memory_object_stream[KnowledgeMessage](1024)
+        ev_send, ev_recv = anyio.create_memory_object_stream[EventsMessage](4096)
         self.actors: list[Actor] = [
+            Events(ev_recv),
             Monitor(mon_recv, analyzer=ana_send, window=health_window),
             Analyzer(ana_recv, planner=plan_send),
             Knowledge(know_recv),
@@ -96,10 +100,11 @@ class Supervisor:
                 exec_recv,
                 monitor=mon_send,
                 knowledge=know_send,
+                events=ev_send,
                 failpoints=failpoints,
                 settings=settings,
             ),
-            Server(socket_path, executor=exec_send, listen_sock=listen_sock),
+            Server(socket_path, executor=exec_send, events=ev_send, listen_sock=listen_sock),
         ]
         self._pingable: dict[str, MemoryObjectSendStream[Ping]] = {
             "monitor": mon_send,
@@ -107,6 +112,7 @@ class Supervisor:
             "planner": plan_send,
             "knowledge": know_send,
             "executor": exec_send,
+            "events": ev_send,
         }
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -31,6 +31,7 @@ from wtd.healing.retry import RetryPolicy
 from wtd.messages import (
     Apply,
     CircuitChanged,
+    EventsMessage,
     Execute,
     ExecutorMessage,
     FaultObserved,
@@ -41,6 +42,7 @@ from wtd.messages import (
     OperationFinished,
     Outcome,
     Ping,
+    Publish,
     RecoveryFinished,
     Repair,
     ShowKnowledge,
@@ -98,12 +100,14 @@ class Executor:
         *,
         monitor: MemoryObjectSendStream[MonitorMessage],
         knowledge: MemoryObjectSendStream[KnowledgeMessage],
+        events: MemoryObjectSendStream[EventsMessage],
         failpoints: Failpoints,
         settings: Settings | None = None,
     ) -> None:
         self._inbox = inbox
         self._monitor = monitor
         self._knowledge = knowledge
+        self._events = events
         self._fp = failpoints
         self._settings = settings or Settings()
         self._stores: dict[Path, MemoryObjectSendStream[StoreMessage]] = {}
@@ -257,7 +261,10 @@ class Executor:
                     healing.append(f"✓ Attempt {attempt}: Success")
                 if retrying is not None:
                     await self._learned(retrying, success=True)
-                return _with_healing(outcome, healing)
+                outcome = _with_healing(outcome, healing)
+                if is_write and outcome.ok:
+                    await self._publish("changed", paths, actor, outcome)
+                return outcome
             await self._breaker_result(paths, breaker, ok=False)
             plan = await self._plan(symptom, attempt)
             if plan.strategy is Strategy.RETRY:
@@ -295,6 +302,22 @@ class Executor:
             message = f"{_message(outcome)}{advice}"
             return _with_healing(_failure(errors.WtdError(message), label, symptom), healing)
 
+    async def _publish(
+        self, kind: str, paths: TrackerPaths, actor: str, outcome: Outcome | None = None
+    ) -> None:
+        lines = [*outcome.healing, *outcome.lines] if outcome is not None else []
+        event = protocol.Event(
+            seq=0,
+            kind=kind,
+            at="",
+            tracker=_label(paths),
+            workspace=str(paths.workspace),
+            actor=actor,
+            lines=lines,
+            progress=outcome.progress if outcome is not None else None,
+        )
+        await self._events.send(Publish(event=event))
+
     async def _plan(self, symptom: Symptom, attempt: int) -> RemediationPlan:
         """Monitor → Analyzer → Planner (→ Knowledge) → back here."""
         send, recv = anyio.create_memory_object_stream[RemediationPlan](1)
@@ -331,6 +354,19 @@ class Executor:
         is_open = breaker.state is not CircuitState.CLOSED
         if was_open != is_open:
             await self._monitor.send(CircuitChanged(name=breaker.name, is_open=is_open))
+            state = f"⚠ Circuit {breaker.describe()}" if is_open else "Circuit CLOSED"
+            await self._events.send(
+                Publish(
+                    event=protocol.Event(
+                        seq=0,
+                        kind="circuit",
+                        at="",
+                        tracker=_label(paths),
+                        workspace=str(paths.workspace),
+                        lines=[f"{state}: {breaker.name}"],
+                    )
+                )
+            )
 
     async def _reset_circuits(self) -> Outcome:
         lines = []

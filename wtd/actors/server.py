@@ -7,6 +7,7 @@ itself is lost, a closed connection); nothing a client sends can stop the daemon
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -20,7 +21,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import PROTOCOL_VERSION, __version__, protocol
-from wtd.messages import Execute
+from wtd.messages import AddSubscriber, EventsMessage, Execute
 
 log = logging.getLogger("wtd.server")
 
@@ -52,10 +53,12 @@ class Server:
         socket_path: Path,
         *,
         executor: MemoryObjectSendStream[Execute],
+        events: MemoryObjectSendStream[EventsMessage],
         listen_sock: socket.socket | None = None,
     ) -> None:
         self._path = socket_path
         self._executor = executor
+        self._events = events
         self._sock = listen_sock
         self._start_monotonic = 0.0
 
@@ -135,11 +138,35 @@ class Server:
                     body = await _read_frame(reader)
             except anyio.IncompleteRead:
                 return
-            reply = await self._answer(body, uid)
+            msg = _decode(body)
+            if isinstance(msg, protocol.Subscribe):
+                await self._stream_events(stream, reader, msg)
+                return
+            reply = await self._answer(msg, uid)
             await stream.send(protocol.frame(reply))
 
-    async def _answer(self, body: bytes, uid: int) -> msgspec.Struct:
-        msg = _decode(body)
+    async def _stream_events(
+        self, stream: SocketStream, reader: BufferedByteReceiveStream, msg: protocol.Subscribe
+    ) -> None:
+        """Push events until the client goes away (anything it sends, or EOF, ends it)."""
+        send, recv = anyio.create_memory_object_stream[protocol.Event](256)
+        await self._events.send(AddSubscriber(workspace=msg.workspace, stream=send))
+        await stream.send(protocol.frame(protocol.Subscribed(id=msg.id)))
+        async with anyio.create_task_group() as tg:
+
+            async def until_client_leaves() -> None:
+                with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                    await reader.receive()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(until_client_leaves)
+            with recv:
+                async for event in recv:
+                    await stream.send(protocol.frame(event))
+
+    async def _answer(
+        self, msg: protocol.Request | protocol.ProtocolError, uid: int
+    ) -> msgspec.Struct:
         match msg:
             case protocol.Command():
                 # If the Executor crashes holding the request, it is sent once more to the
@@ -174,6 +201,8 @@ class Server:
                 )
             case protocol.Hello():
                 return protocol.ProtocolError(code="bad_request", message="already greeted")
+            case protocol.Subscribe():
+                raise AssertionError("handled by _stream_events")
             case protocol.ProtocolError():
                 return msg
         raise AssertionError(f"unhandled message {msg!r}")
