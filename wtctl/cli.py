@@ -40,6 +40,7 @@ _ALTERNATIVES = frozenset(
     {"unknown_phrase", "invalid_status", "invalid_task_id", "invalid_argument", "not_found"}
 )
 EXIT_USAGE = 2
+EXIT_CONSENT = 3
 EXIT_UNAVAILABLE = 5
 RETRIES_AFTER_LOSS = 2
 
@@ -109,8 +110,10 @@ def socket_path(args: Args) -> str:
     return default_socket()
 
 
-def command_message(args: Args, phrase: str) -> dict[str, Any]:
+def command_message(args: Args, phrase: str, consent_token: str | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    if consent_token:
+        options["consent_token"] = consent_token
     for key in ("show_health", "verbose", "skip_consent", "subagent"):
         if getattr(args, key):
             options[key] = True
@@ -244,20 +247,35 @@ def run_phrases(args: Args, phrases: list[str] | None, out: TextIO, err: TextIO)
     """Answer one phrase (``phrases`` given) or each line of stdin (batch mode)."""
     session = Session(args)
     first_failure = 0
+    waiting: str | None = None  # the consent token of the last question, for the answer
     try:
         source = phrases if phrases is not None else _stdin_phrases()
         for phrase in source:
             try:
-                reply = session.ask(command_message(args, phrase))
+                reply = session.ask(command_message(args, phrase, waiting))
             except (Unavailable, ConnectionLost) as exc:
                 return unavailable(exc, args, out, err)
             code = print_reply(reply, as_json=args.json, out=out, err=err)
             out.flush()
+            answered = waiting is not None and code == 0
+            waiting = consent_token_of(reply)
+            if answered and first_failure == EXIT_CONSENT:
+                first_failure = 0  # the question was answered: it is no longer a failure
             if code and not first_failure:
                 first_failure = code
     finally:
         session.close()
     return first_failure
+
+
+def consent_token_of(reply: dict[str, Any]) -> str | None:
+    """The token a consent question carries, so that the next phrase can answer it."""
+    error = reply.get("error") or {}
+    result = reply.get("result")
+    if error.get("code") == "consent_required" and isinstance(result, dict):
+        token = result.get("consent_token")
+        return token if isinstance(token, str) else None
+    return None
 
 
 def _stdin_phrases() -> Any:

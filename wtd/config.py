@@ -74,6 +74,7 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 class DaemonConfig(_Section, frozen=True):
     socket: str = ""  # "" = $WTD_SOCKET / $XDG_RUNTIME_DIR / /tmp rules
     log_level: LogLevel = "INFO"
+    workspaces: tuple[str, ...] = ()  # () = any workspace of this user
 
 
 class RetryConfig(_Section, frozen=True):

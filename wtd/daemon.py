@@ -22,6 +22,7 @@ import anyio
 from wtd import paths
 from wtd.actors.executor import Settings
 from wtd.config import Config
+from wtd.enforcement.agents import AgentRule
 from wtd.healing.retry import RetryPolicy
 from wtd.storage.failpoints import Failpoints
 from wtd.supervisor import ActorCrashLoop, Supervisor
@@ -206,6 +207,12 @@ def settings_from(config: Config) -> Settings:
         backups_keep=config.storage.backups_keep,
         backup_every=config.storage.backup_every,
         journal_max_bytes=config.storage.journal_max_bytes,
+        advisory_rules=tuple(config.enforcement.advisory_rules),
+        agent_rules={
+            name: AgentRule(deny=list(rules.deny), read_only=rules.read_only)
+            for name, rules in config.enforcement.agents.items()
+        },
+        workspaces=tuple(Path(w).expanduser() for w in config.daemon.workspaces) or None,
     )
 
 

@@ -14,6 +14,8 @@ import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import protocol
+from wtd.enforcement.chain import EnforcementContext, EnforcementResult
+from wtd.enforcement.consent import Operation
 from wtd.healing.analysis import Diagnosis, RemediationPlan, Symptom
 from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
@@ -189,3 +191,38 @@ class OpenStore(_Msg, frozen=True):
     """Internal to the Executor: a tracker it has not served yet."""
 
     paths: TrackerPaths
+
+
+# -------------------------------------------------------- → Enforcer
+
+
+class Check(_Msg, frozen=True):
+    """Run the four-level chain for one request (``operation``: the guarded one, if any).
+
+    When consent is required, the Enforcer keeps ``request`` under the new token so
+    that the answer (``yes``/``approved``/``always``) can carry it out.
+    """
+
+    workspace: str
+    operation: Operation | None
+    context: EnforcementContext
+    request: protocol.Command
+    reply_to: MemoryObjectSendStream[EnforcementResult]
+
+
+class Answered(_Msg, frozen=True):
+    granted: bool
+    message: str
+    request: protocol.Command | None = None  # the request that waited for this answer
+    token: str | None = None  # the approved token to carry it out with
+
+
+class AnswerConsent(_Msg, frozen=True):
+    workspace: str
+    answer: str
+    token: str | None
+    agent: str | None
+    reply_to: MemoryObjectSendStream[Answered]
+
+
+EnforcerMessage = Check | AnswerConsent | Ping

@@ -44,6 +44,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     skip_consent: bool = False
     agent: str | None = None
     subagent: bool = False
+    consent_token: str | None = None  # answers the consent question of an earlier reply
 
 
 class Command(_Msg, tag="command", frozen=True):

@@ -32,6 +32,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import PROTOCOL_VERSION, protocol
 from wtd.actors.analyzer import Analyzer
+from wtd.actors.enforcer import Enforcer
 from wtd.actors.events import Events
 from wtd.actors.executor import Executor, Settings
 from wtd.actors.knowledge import Knowledge
@@ -40,6 +41,7 @@ from wtd.actors.planner import Planner
 from wtd.actors.server import Server
 from wtd.messages import (
     AnalyzerMessage,
+    EnforcerMessage,
     EventsMessage,
     ExecutorMessage,
     KnowledgeMessage,
@@ -90,8 +92,15 @@ class Supervisor:
         plan_send, plan_recv = anyio.create_memory_object_stream[PlannerMessage](1024)
         know_send, know_recv = anyio.create_memory_object_stream[KnowledgeMessage](1024)
         ev_send, ev_recv = anyio.create_memory_object_stream[EventsMessage](4096)
+        enf_send, enf_recv = anyio.create_memory_object_stream[EnforcerMessage](1024)
         self.actors: list[Actor] = [
             Events(ev_recv),
+            Enforcer(
+                enf_recv,
+                advisory_rules=settings.advisory_rules,
+                agent_rules=settings.agent_rules,
+                workspaces=settings.workspaces,
+            ),
             Monitor(mon_recv, analyzer=ana_send, window=health_window),
             Analyzer(ana_recv, planner=plan_send),
             Knowledge(know_recv),
@@ -101,6 +110,7 @@ class Supervisor:
                 monitor=mon_send,
                 knowledge=know_send,
                 events=ev_send,
+                enforcer=enf_send,
                 failpoints=failpoints,
                 settings=settings,
             ),
@@ -113,6 +123,7 @@ class Supervisor:
             "knowledge": know_send,
             "executor": exec_send,
             "events": ev_send,
+            "enforcer": enf_send,
         }
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -302,6 +302,21 @@ def test_unknown_evidence_type_lists_the_valid_types() -> None:
 @pytest.mark.parametrize(
     ("text", "command"),
     [
+        ("create initiative 3", c.CreateInitiative(number=3)),
+        ("create initiative 3 called Payments", c.CreateInitiative(number=3, title="Payments")),
+        ("Create initiative 7: Search", c.CreateInitiative(number=7, title="Search")),
+        ("delete tracker", c.DeleteTracker()),
+        ("restore tracker", c.RestoreTracker()),
+        ("restore tracker 20-payments", c.RestoreTracker(name="20-payments")),
+        ("mark phase 2 complete", c.SetPhaseTasks(number=2, status="complete", given="complete")),
+        (
+            "mark all tasks in phase 2 done",
+            c.SetPhaseTasks(number=2, status="complete", given="done"),
+        ),
+        ("yes", c.ConsentAnswer(answer="yes")),
+        ("Approved.", c.ConsentAnswer(answer="approved")),
+        ("always", c.ConsentAnswer(answer="always")),
+        ("you may create initiatives as needed", c.GrantBlanket()),
         ("reset circuit", c.ResetCircuit()),
         ("Reset circuit breakers", c.ResetCircuit()),
         ("show knowledge", c.ShowKnowledge()),
@@ -315,15 +330,6 @@ def test_healing_phrases(text: str, command: c.Command) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "create initiative 3",
-        "create initiative 3 called Payments",
-        "delete tracker",
-        "mark phase 2 complete",
-        "mark all tasks in phase 2 done",
-        "yes",
-        "Approved.",
-        "always",
-        "you may create initiatives as needed",
         "undo",
         "history",
         "history task 1.1",

@@ -13,6 +13,7 @@ are refused at once (exit 5) and reads are still served from the Store's memory.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,12 +26,20 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from wtd import errors, protocol, workspace
 from wtd.actors import answer
 from wtd.actors.store import Store
+from wtd.actors.store import now as store_now
+from wtd.enforcement.agents import Action, AgentRule
+from wtd.enforcement.chain import EnforcementContext, EnforcementResult
+from wtd.enforcement.consent import Operation
 from wtd.healing.analysis import RemediationPlan, Strategy, Symptom
 from wtd.healing.circuit import CircuitBreaker, CircuitState
 from wtd.healing.retry import RetryPolicy
 from wtd.messages import (
+    AnswerConsent,
+    Answered,
     Apply,
+    Check,
     CircuitChanged,
+    EnforcerMessage,
     EventsMessage,
     Execute,
     ExecutorMessage,
@@ -48,8 +57,9 @@ from wtd.messages import (
     ShowKnowledge,
     StoreMessage,
 )
+from wtd.storage import atomic, trash
 from wtd.storage.failpoints import Failpoints
-from wtd.tracker import commands, phrases
+from wtd.tracker import commands, model, phrases
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.executor")
@@ -68,7 +78,13 @@ class Settings:
         backups_keep: int = 10,
         backup_every: int = 50,
         journal_max_bytes: int = 8 * 1024 * 1024,
+        advisory_rules: tuple[str, ...] = (),
+        agent_rules: dict[str, AgentRule] | None = None,
+        workspaces: tuple[Path, ...] | None = None,
     ) -> None:
+        self.workspaces = workspaces
+        self.advisory_rules = advisory_rules
+        self.agent_rules = agent_rules or {}
         self.policy = policy or RetryPolicy()
         self.circuit_threshold = circuit_threshold
         self.circuit_timeout = circuit_timeout
@@ -101,9 +117,11 @@ class Executor:
         monitor: MemoryObjectSendStream[MonitorMessage],
         knowledge: MemoryObjectSendStream[KnowledgeMessage],
         events: MemoryObjectSendStream[EventsMessage],
+        enforcer: MemoryObjectSendStream[EnforcerMessage],
         failpoints: Failpoints,
         settings: Settings | None = None,
     ) -> None:
+        self._enforcer = enforcer
         self._inbox = inbox
         self._monitor = monitor
         self._knowledge = knowledge
@@ -205,7 +223,41 @@ class Executor:
                 return await self._reset_circuits()
             case commands.ShowKnowledge():
                 return await self._show_knowledge(request, cwd)
-        paths, implicit = workspace.resolve(request.tracker, cwd)
+        ws = _workspace_of(request, cwd)
+        if isinstance(parsed, commands.ConsentAnswer | commands.GrantBlanket):
+            return await self._consent(parsed, request, ws, tg)
+        if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker):
+            paths: TrackerPaths | None = None
+            implicit = False
+        else:
+            paths, implicit = workspace.resolve(request.tracker, cwd)
+            ws = paths.workspace
+        operation = await self._operation(parsed, request, paths, tg)
+        verdict = await self._enforce(ws, operation, parsed, request)
+        if not verdict.allowed:
+            return _blocked(verdict)
+        if isinstance(parsed, commands.CreateInitiative):
+            outcome = await self._create_initiative(parsed, ws, request, tg)
+        elif isinstance(parsed, commands.RestoreTracker):
+            outcome = await anyio.to_thread.run_sync(_restore, ws, parsed.name)
+        else:
+            assert paths is not None
+            outcome = await self._tracker_command(paths, parsed, request, tg)
+            if implicit and outcome.ok:
+                outcome = msgspec.structs.replace(
+                    outcome, lines=[f"Tracker: {outcome.tracker}", *outcome.lines]
+                )
+        if verdict.advisories:
+            outcome = msgspec.structs.replace(outcome, lines=[*verdict.advisories, *outcome.lines])
+        return outcome
+
+    async def _tracker_command(
+        self,
+        paths: TrackerPaths,
+        command: commands.Command,
+        request: protocol.Command,
+        tg: TaskGroup,
+    ) -> Outcome:
         if not (paths.json.exists() or paths.markdown.exists() or paths.journal.exists()):
             known = workspace.trackers_in(paths.workspace)
             raise errors.NotFound(
@@ -213,17 +265,154 @@ class Executor:
                 + (f" (trackers here: {', '.join(known)})" if known else ""),
                 suggestions=known[:3],
             )
-        outcome = await self._heal(paths, parsed, request, tg)
-        if implicit and outcome.ok:
-            outcome = Outcome(
-                ok=True,
-                lines=[f"Tracker: {outcome.tracker}", *outcome.lines],
-                healing=outcome.healing,
-                result=outcome.result,
-                tracker=outcome.tracker,
-                progress=outcome.progress,
-            )
+        outcome = await self._heal(paths, command, request, tg)
+        if isinstance(command, commands.DeleteTracker) and outcome.ok:
+            stream = self._stores.pop(paths.json.resolve(), None)
+            if stream is not None:
+                stream.close()  # the old Store drains its inbox and ends
         return outcome
+
+    # ------------------------------------------------------------ enforcement
+
+    async def _operation(
+        self,
+        command: commands.Command,
+        request: protocol.Command,
+        paths: TrackerPaths | None,
+        tg: TaskGroup,
+    ) -> Operation | None:
+        """The guarded operation ``command`` is (SPEC §7), or None."""
+        match command:
+            case commands.CreateInitiative(number=number):
+                return Operation.create_initiative(number)
+            case commands.DeleteTracker():
+                assert paths is not None
+                return Operation.delete_tracker(paths.name)
+            case commands.SetPhaseTasks(number=number, status=status):
+                assert paths is not None
+                count = await self._bulk_count(paths, number, status, request, tg)
+                if count >= 2:
+                    return Operation.bulk_change(paths.name, request.phrase, count)
+        return None
+
+    async def _bulk_count(
+        self,
+        paths: TrackerPaths,
+        number: int,
+        status: str,
+        request: protocol.Command,
+        tg: TaskGroup,
+    ) -> int:
+        listed = await self._heal(paths, commands.ListTasks(phase=number), request, tg)
+        if not listed.ok or not isinstance(listed.result, dict | list):
+            return 0
+        rows = listed.result.get("tasks", []) if isinstance(listed.result, dict) else listed.result
+        return sum(1 for row in rows if isinstance(row, dict) and row.get("status") != status)
+
+    async def _enforce(
+        self,
+        ws: Path,
+        operation: Operation | None,
+        command: commands.Command,
+        request: protocol.Command,
+    ) -> EnforcementResult:
+        options = request.options
+        action: Action = "read" if isinstance(command, commands.QUERY_TYPES) else "change"
+        if isinstance(command, commands.ConsentAnswer | commands.GrantBlanket):
+            action = "consent"
+        context = EnforcementContext(
+            agent=options.agent,
+            subagent=options.subagent,
+            skip_consent=options.skip_consent,
+            consent_token=options.consent_token,
+            workspace=ws,
+            phrase=request.phrase,
+            action=action,
+        )
+        send, recv = anyio.create_memory_object_stream[EnforcementResult](1)
+        await self._enforcer.send(
+            Check(
+                workspace=str(ws),
+                operation=operation,
+                context=context,
+                request=request,
+                reply_to=send,
+            )
+        )
+        with recv:
+            return await recv.receive()
+
+    async def _consent(
+        self,
+        command: commands.ConsentAnswer | commands.GrantBlanket,
+        request: protocol.Command,
+        ws: Path,
+        tg: TaskGroup,
+    ) -> Outcome:
+        verdict = await self._enforce(ws, None, command, request)
+        if not verdict.allowed:  # a subagent may not change consent
+            return _blocked(verdict)
+        text = command.answer if isinstance(command, commands.ConsentAnswer) else request.phrase
+        send, recv = anyio.create_memory_object_stream[Answered](1)
+        await self._enforcer.send(
+            AnswerConsent(
+                workspace=str(ws),
+                answer=text,
+                token=request.options.consent_token,
+                agent=request.options.agent,
+                reply_to=send,
+            )
+        )
+        with recv:
+            answered = await recv.receive()
+        if not answered.granted:
+            raise errors.InvalidArgument(
+                f"{answered.message}. Consent answers the question of the command before it "
+                "(in the REPL or batch mode); in one-shot mode rerun that command with "
+                "--skip-consent."
+            )
+        if isinstance(command, commands.GrantBlanket):
+            return Outcome(ok=True, lines=["Blanket approval granted for initiative creation."])
+        if answered.request is None:
+            return Outcome(ok=True, lines=[f"✓ Consent: {answered.message}"])
+        original = answered.request
+        approved = msgspec.structs.replace(
+            original,
+            options=msgspec.structs.replace(original.options, consent_token=answered.token),
+        )
+        outcome = await self._outcome(approved, tg)
+        return msgspec.structs.replace(
+            outcome, lines=[f"✓ Consent: {answered.message}", *outcome.lines]
+        )
+
+    # ------------------------------------------------------------ workspace operations
+
+    async def _create_initiative(
+        self, command: commands.CreateInitiative, ws: Path, request: protocol.Command, tg: TaskGroup
+    ) -> Outcome:
+        number = command.number
+        taken = [n for n in workspace.trackers_in(ws) if n.split("-", 1)[0] == f"{number:02d}"]
+        if taken:
+            raise errors.InvalidArgument(
+                f"Initiative {number} already exists: {taken[0]}", suggestions=taken[:1]
+            )
+        title = command.title or f"Initiative {number}"
+        name = f"{number:02d}-{_slug(command.title or 'initiative')}"
+        paths = workspace.for_workspace(ws, name)
+        if paths.json.exists() or paths.markdown.exists():
+            raise errors.InvalidArgument(f"A tracker named {name} already exists")
+        tracker = model.new_tracker(title, initiative_id=str(number), at=store_now())
+        await anyio.to_thread.run_sync(atomic.atomic_write, paths.json, model.encode(tracker))
+        opened = await self._heal(paths, commands.ShowProgress(), request, tg)  # renders the view
+        if not opened.ok:
+            return opened
+        return Outcome(
+            ok=True,
+            lines=[f"Created initiative {number}: {title} → {_label(paths)}"],
+            result={"initiative": number, "tracker": name, "json": str(paths.json)},
+            tracker=_label(paths),
+            progress=0,
+        )
 
     # ------------------------------------------------------------ healing
 
@@ -472,6 +661,63 @@ class Executor:
                 lines.append(f"  {name:<24} ⚠ {message}")
                 result.append({"name": name, "error": message})
         return Outcome(ok=True, lines=lines, result=result)
+
+
+def _workspace_of(request: protocol.Command, cwd: Path) -> Path:
+    if request.tracker:
+        return workspace.resolve(request.tracker, cwd)[0].workspace
+    return workspace.find_workspace(cwd) or cwd
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:48].strip("-") or "initiative"
+
+
+def _blocked(verdict: EnforcementResult) -> Outcome:
+    code = verdict.code or "denied"
+    if code == "consent_required":
+        message = "\n".join(
+            [
+                verdict.prompt[0],
+                *(f"  {line}" for line in verdict.prompt[1:-1]),
+                "",
+                f"  {verdict.prompt[-1]}",
+                "  (one-shot: rerun with --skip-consent, or answer in the REPL or batch mode)",
+            ]
+        )
+    else:
+        message = verdict.reason or "Denied by enforcement"
+    return Outcome(
+        ok=False,
+        lines=list(verdict.advisories),
+        error=protocol.ErrorInfo(code=code, message=message),
+        result=(
+            {"consent_token": verdict.token, "level": verdict.level, "basis": verdict.basis}
+            if verdict.token
+            else {"level": verdict.level, "basis": verdict.basis}
+        ),
+    )
+
+
+def _restore(ws: Path, name: str | None) -> Outcome:
+    folder = ws / ".ecw" / "trash"
+    found = trash.entries(folder, name)
+    if not found:
+        raise errors.NotFound(
+            f"Nothing to restore in {folder}" + (f" for {name!r}" if name else "")
+        )
+    try:
+        restored, files = trash.restore(found[0])
+    except trash.TrashError as exc:
+        raise errors.InvalidArgument(str(exc)) from exc
+    paths = workspace.for_workspace(ws, restored)
+    return Outcome(
+        ok=True,
+        lines=[f"Restored tracker {restored} ({len(files)} file(s)) → {_label(paths)}"],
+        result={"restored": restored, "files": [str(f) for f in files]},
+        tracker=_label(paths),
+    )
 
 
 def _repair_of(symptom: Symptom) -> Callable[[MemoryObjectSendStream[Outcome]], StoreMessage]:

@@ -30,7 +30,7 @@ from wtd import errors, protocol
 from wtd.actors import answer
 from wtd.healing.analysis import Symptom
 from wtd.messages import Apply, Outcome, Ping, Repair, StoreMessage
-from wtd.storage import atomic
+from wtd.storage import atomic, trash
 from wtd.storage.backups import Backups, quarantine
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
@@ -40,6 +40,7 @@ from wtd.workspace import TrackerPaths
 log = logging.getLogger("wtd.store")
 
 SYSTEM_ACTOR = "wtd"
+DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
 
 _cmd_encoder = msgspec.json.Encoder()
@@ -143,6 +144,7 @@ class Store:
         self._view_dirty = False
         self._commits = 0
         self._notes: list[str] = []  # told to the next caller (e.g. what opening recovered)
+        self._deleted = False
 
     @property
     def label(self) -> str:
@@ -197,6 +199,12 @@ class Store:
                         await self._commit(pending)
                         pending = []
                     await answer(reply_to, await anyio.to_thread.run_sync(self._repair, symptom))
+                case Apply(command=commands.DeleteTracker()):
+                    if pending:
+                        await self._commit(pending)
+                        pending = []
+                    if await self._opened(msg):
+                        await answer(msg.reply_to, await anyio.to_thread.run_sync(self._delete))
                 case Apply(command=command) if isinstance(command, commands.CHANGE_TYPES):
                     if not await self._opened(msg):
                         continue
@@ -220,6 +228,16 @@ class Store:
         """Open the tracker if needed; on failure answer ``req`` with the error."""
         if self._tracker is not None:
             return True
+        if self._deleted:
+            await answer(
+                req.reply_to,
+                self._error(
+                    errors.NotFound(
+                        f"Tracker {self.paths.name} was deleted; 'restore tracker' brings it back"
+                    )
+                ),
+            )
+            return False
         try:
             await anyio.to_thread.run_sync(self._open)
         except errors.WtdError as exc:
@@ -613,6 +631,10 @@ class Store:
         try:
             data = atomic.read_bytes(paths.json, failpoints=self._fp, point="store.read")
         except FileNotFoundError:
+            if self._journal.last_after == DELETED:
+                raise errors.NotFound(
+                    f"Tracker {paths.name} was deleted; 'restore tracker' brings it back"
+                ) from None
             if self._journal.last_seq or self._backups.newest():
                 raise Fault(
                     f"{self._rel(paths.json)} is missing",
@@ -692,8 +714,11 @@ class Store:
                 log.info("%s: the JSON changed while wtd was away; adopting it", self.label)
             self._checkpoint(on_disk, "adopted as found")
             return
-        if todo:
-            self._replay(todo)
+        changes = [r for r in todo if not _is_checkpoint(r)]
+        if changes:
+            self._replay(changes)
+        elif todo:  # only markers (e.g. a delete undone by restore): re-anchor
+            self._checkpoint(on_disk, "found again")
 
     def _replay(self, todo: list[JournalRecord]) -> None:
         tracker = self._loaded
@@ -767,6 +792,30 @@ class Store:
         self._notes.extend(notes)
         log.info("%s: %s", self.label, "; ".join(applied.lines))
 
+    def _delete(self) -> Outcome:
+        """Move both files to ``.ecw/trash/`` (the journal and backups stay)."""
+        files = {"tracker.json": self.paths.json, "view.md": self.paths.markdown}
+        try:
+            self._checkpoint(DELETED, "deleted")  # so that opening it later is not a repair
+            entry = trash.trash(self.paths.state / "trash", self.paths.name, files)
+        except OSError as exc:
+            return self._error(os_fault(exc, "trash", "Tracker not deleted", self.paths))
+        except Fault as exc:
+            return self._error(exc)
+        self._close()
+        self._tracker = None
+        self._deleted = True
+        log.warning("%s: deleted; files kept in %s", self.label, entry)
+        return Outcome(
+            ok=True,
+            lines=[
+                f"Deleted tracker {self.paths.name}: its files are kept in {self._rel(entry)}",
+                "Bring it back with: restore tracker",
+            ],
+            result={"deleted": self.paths.name, "trash": str(entry)},
+            tracker=self.label,
+        )
+
     # ------------------------------------------------------------ repair
 
     def _repair(self, symptom: Symptom) -> Outcome:
@@ -831,6 +880,10 @@ class Store:
             f"{kept}",
             "✓ Result: Tracker repaired (0 acknowledged changes lost)",
         ]
+
+
+def _is_checkpoint(record: JournalRecord) -> bool:
+    return isinstance(_change_decoder.decode(record.op), commands.Checkpoint)
 
 
 def _stored_progress(tracker: model.Tracker) -> int | None:

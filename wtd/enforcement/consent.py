@@ -489,6 +489,8 @@ class ConsentManager:
         entry = self._pending.get(token_id)
         if entry is None:
             return None
+        if entry.approved:
+            return "that consent request was already answered"
         if pending is not None and pending.key != entry.operation.key:
             return f"the answer's token is for {entry.operation.key}, not {pending.key}"
         return entry.operation

@@ -154,6 +154,44 @@ class Checkpoint(_Cmd, tag="checkpoint", frozen=True):
     reason: str = ""
 
 
+class SetPhaseTasks(_Cmd, tag="set_phase_tasks", frozen=True):
+    """Bulk change: every task of phase ``number`` gets ``status`` (consent-protected)."""
+
+    number: int
+    status: str  # canonical
+    given: str
+
+
+# ------------------------------------------------- workspace operations (SPEC §7)
+
+
+class CreateInitiative(_Cmd, tag="create_initiative", frozen=True):
+    """A new tracker ``NN-<slug>`` in the workspace (consent-protected)."""
+
+    number: int
+    title: str | None = None
+
+
+class DeleteTracker(_Cmd, tag="delete_tracker", frozen=True):
+    """Move the tracker's files to ``.ecw/trash/`` (consent-protected; restorable)."""
+
+
+class RestoreTracker(_Cmd, tag="restore_tracker", frozen=True):
+    """Bring back the most recently deleted tracker (or the one named)."""
+
+    name: str | None = None
+
+
+class ConsentAnswer(_Cmd, tag="consent_answer", frozen=True):
+    """``yes`` / ``approved`` / ``always``: the answer to a consent question."""
+
+    answer: str
+
+
+class GrantBlanket(_Cmd, tag="grant_blanket", frozen=True):
+    """ "you may create initiatives as needed": blanket approval, persisted."""
+
+
 class ResetCircuit(_Cmd, tag="reset_circuit", frozen=True):
     """Force every circuit breaker CLOSED."""
 
@@ -205,9 +243,13 @@ Change = (
     | CorrectProgress
     | Migrate
     | Checkpoint
+    | SetPhaseTasks
 )
 
-Command = Query | Change
+# Handled by the Executor and the Enforcer, not by a tracker's Store alone.
+Workspace = CreateInitiative | DeleteTracker | RestoreTracker | ConsentAnswer | GrantBlanket
+
+Command = Query | Change | Workspace
 
 QUERY_TYPES: tuple[type, ...] = Query.__args__
 CHANGE_TYPES: tuple[type, ...] = Change.__args__

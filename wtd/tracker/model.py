@@ -388,3 +388,20 @@ def stale_progress(tracker: Tracker) -> tuple[int | None, int] | None:
     ):
         return stored_overall, overall_progress(tracker)
     return None
+
+
+def new_tracker(title: str, *, initiative_id: str, at: str) -> Tracker:
+    """An empty, schema-valid v2 tracker (for ``create initiative``)."""
+    return Tracker(
+        schema_version=SCHEMA_VERSION,
+        meta=Meta(
+            title=title,
+            initiative_id=initiative_id,
+            status="active",
+            created=at,
+            updated=at,
+            progress={"overall": 0},
+        ),
+        phases=(),
+        tasks=(),
+    )

@@ -416,6 +416,8 @@ def apply(tracker: Tracker, change: c.Change, *, at: str, actor: str) -> Applied
                 result={"schema_version": tracker.schema_version},
                 changed=True,
             )
+        case c.SetPhaseTasks():
+            return _set_phase_tasks(tracker, change, at)
         case c.Checkpoint():
             return _nothing(tracker, "Checkpoint", {"checkpoint": change.reason})
         case _:
@@ -464,6 +466,32 @@ def _set_task_status(tracker: Tracker, ch: c.SetTaskStatus, at: str) -> Applied:
     lines, healing = _said(line, ch.given, status)
     return Applied(
         tracker=_put(tracker, i, new, at),
+        lines=lines,
+        healing=healing,
+        result=result,
+        changed=True,
+    )
+
+
+def bulk_targets(tracker: Tracker, number: int, status: str) -> list[str]:
+    """The ids of phase ``number``'s tasks that a bulk change to ``status`` would change."""
+    find_phase(tracker, number)
+    return [t.id for t in tracker.tasks if t.phase == number and t.status != status]
+
+
+def _set_phase_tasks(tracker: Tracker, ch: c.SetPhaseTasks, at: str) -> Applied:
+    status = _status(ch.status)
+    changing = set(bulk_targets(tracker, ch.number, status))
+    result: dict[str, Any] = {"phase": ch.number, "status": status, "tasks": sorted(changing)}
+    if not changing:
+        line = f"Every task of phase {ch.number} is already {status}."
+        lines, healing = _said(line, ch.given, status)
+        return Applied(tracker=tracker, lines=lines, healing=healing, result=result, changed=False)
+    tasks = tuple(replace(t, status=status) if t.id in changing else t for t in tracker.tasks)
+    line = f"Phase {ch.number}: {_plural(len(changing), 'task')} marked {status}."
+    lines, healing = _said(line, ch.given, status)
+    return Applied(
+        tracker=_finish(tracker, at, tasks=tasks),
         lines=lines,
         healing=healing,
         result=result,

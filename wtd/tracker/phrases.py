@@ -74,6 +74,7 @@ PHRASES: Final[tuple[str, ...]] = (
     "regenerate markdown",
     "create initiative N [called T]",
     "delete tracker",
+    "restore tracker [NAME]",
     "mark phase N S",
     "mark all tasks in phase N S",
     "undo",
@@ -258,6 +259,25 @@ def _attach(g: dict[str, str]) -> c.Command:
     return c.AttachEvidence(task_id=_task_id(g["id"]), type=kind, text=text)
 
 
+def _create_initiative(g: dict[str, str]) -> c.Command:
+    raw = _TRAILING.sub("", g["n"])
+    if not raw.isdigit() or int(raw) < 1:
+        raise _Reject(
+            ParseError(
+                code="invalid_argument",
+                message=f"Invalid initiative number: '{raw}' (expected a positive integer)",
+            )
+        )
+    title = _text(g["t"], "Initiative title") if g.get("t") else None
+    return c.CreateInitiative(number=int(raw), title=title)
+
+
+def _phase_tasks(g: dict[str, str]) -> c.Command:
+    number = _phase(g["n"])
+    canonical, given = _status(g["s"])
+    return c.SetPhaseTasks(number=number, status=canonical, given=given)
+
+
 def _help(g: dict[str, str]) -> c.Command:
     topic = " ".join((g.get("topic") or "").split()).lower()
     return c.Help(topic=topic or None)
@@ -281,6 +301,26 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
         _list_tasks,
         False,
     ),
+    # guarded operations and consent (SPEC §7)
+    (
+        _rx(r"create initiative (?P<n>[^\s:]+)(?:(?:\s*:\s*| called )(?P<t>.+))?"),
+        _create_initiative,
+        True,
+    ),
+    (_rx(r"delete (?:this )?tracker"), lambda g: c.DeleteTracker(), False),
+    (
+        _rx(r"restore tracker(?: (?P<name>\S+))?"),
+        lambda g: c.RestoreTracker(name=g.get("name")),
+        False,
+    ),
+    (_rx(r"mark all tasks in phase (?P<n>\S+) (?:as )?(?P<s>.+)"), _phase_tasks, False),
+    (_rx(r"mark phase (?P<n>\S+) (?:as )?(?P<s>.+)"), _phase_tasks, False),
+    (
+        _rx(r"(?P<a>yes|approved?|always|y)"),
+        lambda g: c.ConsentAnswer(answer=g["a"].lower()),
+        False,
+    ),
+    (_rx(r"you may create initiatives as needed"), lambda g: c.GrantBlanket(), False),
     (_rx(r"(?:show )?health"), lambda g: c.ShowHealth(), False),
     (_rx(r"reset (?:the )?circuits?(?: breakers?)?"), lambda g: c.ResetCircuit(), False),
     (_rx(r"show knowledge(?: base)?|knowledge"), lambda g: c.ShowKnowledge(), False),
@@ -410,12 +450,6 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
 # recognised so the user learns it exists but is not in this version; replace a row
 # with a real rule (above) when its command lands. Checked before ``_RULES``.
 _NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = (
-    _rx(r"create initiative \S+(?: called .+)?"),
-    _rx(r"delete tracker"),
-    _rx(r"mark phase \S+ .+"),
-    _rx(r"mark all tasks in phase \S+ .+"),
-    _rx(r"yes|approved|always"),
-    _rx(r"you may create initiatives as needed"),
     _rx(r"undo"),
     _rx(r"history(?: task \S+)?"),
 )

@@ -1,0 +1,93 @@
+"""Enforcer actor: the four-level chain (SPEC §7) for every request, one chain per workspace.
+
+Every request passes ``FourLevelEnforcer.check`` before it runs. When consent is
+required the original request is kept under the consent token, so that the
+answer — ``yes``/``approved`` (once) or ``always`` (blanket) — carries it out.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from wtd import protocol
+from wtd.actors import answer
+from wtd.enforcement.agents import AgentRule
+from wtd.enforcement.chain import FourLevelEnforcer, HookLevel
+from wtd.messages import AnswerConsent, Answered, Check, EnforcerMessage, Ping
+
+log = logging.getLogger("wtd.enforcer")
+
+MAX_PENDING = 1000
+
+
+class Enforcer:
+    name = "enforcer"
+
+    def __init__(
+        self,
+        inbox: MemoryObjectReceiveStream[EnforcerMessage],
+        *,
+        advisory_rules: Sequence[str] = (),
+        agent_rules: Mapping[str, AgentRule] | None = None,
+        workspaces: Sequence[Path] | None = None,
+    ) -> None:
+        self._inbox = inbox
+        self._rules = tuple(advisory_rules)
+        self._agents = dict(agent_rules or {})
+        self._workspaces = workspaces
+        self._chains: dict[str, FourLevelEnforcer] = {}
+        self._waiting: dict[str, protocol.Command] = {}  # consent token → request
+
+    def _chain(self, workspace: str) -> FourLevelEnforcer:
+        chain = self._chains.get(workspace)
+        if chain is None:
+            chain = self._chains[workspace] = FourLevelEnforcer.for_workspace(
+                Path(workspace),
+                extra_rules=self._rules,
+                agent_rules=self._agents,
+                hook=HookLevel(uid=os.getuid(), workspaces=self._workspaces),
+            )
+        return chain
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._chains = {}
+        task_status.started()
+        async for msg in self._inbox:
+            match msg:
+                case Check(workspace=ws, operation=op, context=ctx, request=req, reply_to=r):
+                    chain = self._chain(ws)
+                    result = await anyio.to_thread.run_sync(chain.check, op, ctx)
+                    if result.code == "consent_required" and result.token is not None:
+                        if len(self._waiting) >= MAX_PENDING:
+                            self._waiting.pop(next(iter(self._waiting)))
+                        self._waiting[result.token] = req
+                    if not result.allowed:
+                        log.info("%s: %s (%s) → %s", ws, ctx.phrase, result.basis, result.code)
+                    await answer(r, result)
+                case AnswerConsent(workspace=ws, answer=text, token=token, agent=agent):
+                    consent = self._chain(ws).consent
+                    waiting = self._waiting.get(token) if token else None
+                    granted = await anyio.to_thread.run_sync(
+                        functools.partial(consent.grant, token, text, pending=None, agent=agent)
+                    )
+                    if granted.granted and token is not None:
+                        self._waiting.pop(token, None)
+                    await answer(
+                        msg.reply_to,
+                        Answered(
+                            granted=granted.granted,
+                            message=granted.message,
+                            request=waiting if granted.granted else None,
+                            token=granted.token.id if granted.token is not None else None,
+                        ),
+                    )
+                case Ping(reply_to=reply_to):
+                    await answer(reply_to, self.name)
