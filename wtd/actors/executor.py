@@ -258,6 +258,10 @@ class Executor:
         request: protocol.Command,
         tg: TaskGroup,
     ) -> Outcome:
+        if isinstance(command, commands.Undo) and not paths.json.exists():
+            gone = trash.entries(paths.state / "trash", paths.name)
+            if gone:  # undo of "delete tracker"
+                return await anyio.to_thread.run_sync(_restore, paths.workspace, paths.name)
         if not (paths.json.exists() or paths.markdown.exists() or paths.journal.exists()):
             known = workspace.trackers_in(paths.workspace)
             raise errors.NotFound(

@@ -34,7 +34,7 @@ from wtd.storage import atomic, trash
 from wtd.storage.backups import Backups, quarantine
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
-from wtd.tracker import commands, model, ops, queries, render
+from wtd.tracker import commands, model, ops, patch, queries, render
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
@@ -96,6 +96,7 @@ class _Pending(msgspec.Struct, kw_only=True):
     outcome: Outcome
     request: Apply | None = None  # None for the daemon's own changes
     tracker: model.Tracker | None = None  # the state after it; None when it failed or was a no-op
+    undo: bytes | None = None  # the encoded Patch that reverts it
 
 
 class _FileState(msgspec.Struct, kw_only=True):
@@ -205,6 +206,24 @@ class Store:
                         pending = []
                     if await self._opened(msg):
                         await answer(msg.reply_to, await anyio.to_thread.run_sync(self._delete))
+                case Apply(command=commands.Undo()):
+                    if pending:
+                        await self._commit(pending)
+                        pending = []
+                    if await self._opened(msg):
+                        undo = await anyio.to_thread.run_sync(self._undo_change, msg)
+                        if isinstance(undo, Outcome):
+                            await answer(msg.reply_to, undo)
+                        else:
+                            await self._commit([undo])
+                case Apply(command=commands.ShowHistory() as history):
+                    if pending:
+                        await self._commit(pending)
+                        pending = []
+                    if await self._opened(msg):
+                        await answer(
+                            msg.reply_to, await anyio.to_thread.run_sync(self._history, history)
+                        )
                 case Apply(command=command) if isinstance(command, commands.CHANGE_TYPES):
                     if not await self._opened(msg):
                         continue
@@ -292,6 +311,7 @@ class Store:
         )
         if applied.changed:
             item.tracker = applied.tracker
+            item.undo = _inverse(base, applied.tracker, req.actor, at)
         pending.append(item)
 
     def _staged_tracker(self, pending: list[_Pending]) -> model.Tracker:
@@ -389,6 +409,7 @@ class Store:
                 after=after if i == len(applied) - 1 else "",
                 op=msgspec.Raw(_cmd_encoder.encode(p.change)),
                 reply=msgspec.Raw(_cmd_encoder.encode(p.outcome)),
+                undo=msgspec.Raw(p.undo) if p.undo is not None else None,
             )
             for i, p in enumerate(applied)
         ]
@@ -816,6 +837,92 @@ class Store:
             tracker=self.label,
         )
 
+    # ------------------------------------------------------------ undo, history
+
+    def _undo_change(self, req: Apply) -> _Pending | Outcome:
+        """The newest change not yet undone, reverted (as a Patch to journal), or why not."""
+        assert self._journal is not None
+        undone: set[int] = set()
+        target: JournalRecord | None = None
+        for record in reversed(list(self._journal.records())):
+            op = _change_decoder.decode(record.op)
+            if isinstance(op, commands.Patch) and op.undo_of is not None:
+                undone.add(op.undo_of)
+                continue
+            if isinstance(op, commands.Checkpoint) or record.seq in undone:
+                continue
+            if record.undo is None:
+                continue
+            target = record
+            break
+        if target is None:
+            return self._error(errors.InvalidArgument("Nothing to undo"))
+        inverse = msgspec.json.decode(target.undo or b"null", type=commands.Patch)
+        what = "; ".join(_reply_lines(target)) or _op_name(target)
+        summary = [f"Undid #{target.seq} ({target.actor}, {target.at[:19]}Z): {what}"]
+        change = msgspec.structs.replace(
+            inverse, undo_of=target.seq, reason=f"undo of #{target.seq}", summary=summary
+        )
+        base = self._loaded
+        at = now()
+        applied = ops.apply(base, change, at=at, actor=req.actor)
+        outcome = Outcome(
+            ok=True,
+            lines=applied.lines,
+            result={"undone": target.seq, "actor": target.actor},
+            tracker=self.label,
+            progress=_stored_progress(applied.tracker),
+        )
+        return _Pending(
+            rid=req.rid,
+            actor=req.actor,
+            change=change,
+            at=at,
+            outcome=outcome,
+            request=req,
+            tracker=applied.tracker,
+            undo=_inverse(base, applied.tracker, req.actor, at),
+        )
+
+    def _history(self, query: commands.ShowHistory) -> Outcome:
+        """The audit trail from the journal: who changed what, when (newest last)."""
+        assert self._journal is not None
+        rows: list[dict[str, object]] = []
+        needle = f'"{query.task_id}"'.encode() if query.task_id else None
+        for record in self._journal.records():
+            op = _change_decoder.decode(record.op)
+            if isinstance(op, commands.Checkpoint):
+                continue
+            if needle is not None:
+                touched = needle in bytes(record.op) or (
+                    isinstance(op, commands.Patch) and patch.touches(op, query.task_id or "")
+                )
+                if not touched:
+                    continue
+            rows.append(
+                {
+                    "seq": record.seq,
+                    "at": record.at,
+                    "actor": record.actor,
+                    "change": _op_name(record),
+                    "lines": _reply_lines(record),
+                }
+            )
+        rows = rows[-query.limit :]
+        if not rows:
+            return Outcome(
+                ok=True, lines=["No changes recorded yet."], result=[], tracker=self.label
+            )
+        lines = [
+            f"#{r['seq']}  {str(r['at'])[:19].replace('T', ' ')}  {r['actor']:<14} "
+            + ("; ".join(r["lines"]) if isinstance(r["lines"], list) else "")
+            for r in rows
+        ]
+        title = f"History of task {query.task_id}" if query.task_id else "History"
+        return Outcome(
+            ok=True, lines=[f"{title} ({self.label}):", *lines], result=rows, tracker=self.label
+        )
+
     # ------------------------------------------------------------ repair
 
     def _repair(self, symptom: Symptom) -> Outcome:
@@ -880,6 +987,33 @@ class Store:
             f"{kept}",
             "✓ Result: Tracker repaired (0 acknowledged changes lost)",
         ]
+
+
+def _inverse(before: model.Tracker, after: model.Tracker, actor: str, at: str) -> bytes:
+    return _cmd_encoder.encode(
+        patch.diff(before, after, reason=f"undo of a change by {actor} at {at}")
+    )
+
+
+def _reply_lines(record: JournalRecord) -> list[str]:
+    if record.reply is None:
+        return []
+    try:
+        outcome = _outcome_decoder.decode(record.reply)
+    except msgspec.DecodeError:
+        return []
+    return [
+        line.removeprefix("✓ Result: ")
+        for line in [*outcome.lines, *outcome.healing]
+        if not line.startswith(("✓ Issue", "✓ Recovery", "✓ Attempt", "⚠"))
+    ]
+
+
+def _op_name(record: JournalRecord) -> str:
+    try:
+        return str(msgspec.json.decode(record.op).get("cmd", "change"))
+    except (msgspec.DecodeError, AttributeError):
+        return "change"
 
 
 def _is_checkpoint(record: JournalRecord) -> bool:

@@ -39,10 +39,11 @@ _datasync = os.fdatasync if hasattr(os, "fdatasync") else os.fsync
 
 
 class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One applied change. ``op`` and ``reply`` are encoded JSON, opaque to the journal.
+    """One applied change. ``op``, ``reply`` and ``undo`` are encoded JSON, opaque here.
 
     ``before``/``after`` are content hashes of the tracker JSON around the change;
-    ``rid`` is the client's request id, so a retried request is answered, not re-applied.
+    ``rid`` is the client's request id, so a retried request is answered, not re-applied;
+    ``undo`` is the change that reverts this one (for ``undo``).
     """
 
     seq: int
@@ -53,6 +54,7 @@ class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
     after: str
     op: msgspec.Raw
     reply: msgspec.Raw | None = None
+    undo: msgspec.Raw | None = None
 
 
 class CorruptJournal(StorageFailure):
@@ -79,6 +81,7 @@ class _Stored(msgspec.Struct, kw_only=True):
     after: str
     op: msgspec.Raw
     reply: msgspec.Raw = msgspec.Raw(b"null")
+    undo: msgspec.Raw = msgspec.Raw(b"null")
 
 
 _NULL: Final = msgspec.Raw(b"null")
@@ -102,7 +105,6 @@ def _decode_line(line: bytes) -> JournalRecord | str:
         s = _DECODER.decode(body)
     except msgspec.DecodeError as exc:
         return f"undecodable record ({exc})"
-    reply = None if s.reply == _NULL else s.reply
     return JournalRecord(
         seq=s.seq,
         rid=s.rid,
@@ -111,7 +113,8 @@ def _decode_line(line: bytes) -> JournalRecord | str:
         before=s.before,
         after=s.after,
         op=s.op,
-        reply=reply,
+        reply=None if s.reply == _NULL else s.reply,
+        undo=None if s.undo == _NULL else s.undo,
     )
 
 

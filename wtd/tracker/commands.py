@@ -7,6 +7,8 @@ ones through the journal (so they must stay encodable and deterministic), and th
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 
@@ -192,6 +194,34 @@ class GrantBlanket(_Cmd, tag="grant_blanket", frozen=True):
     """ "you may create initiatives as needed": blanket approval, persisted."""
 
 
+class Patch(_Cmd, tag="patch", frozen=True):
+    """Set whole entities to given values: how undo and adopted hand edits are journalled.
+
+    Built by ``patch.diff``; ``tasks_put`` holds (position, raw task) pairs — a task
+    whose id exists is replaced, otherwise inserted at that position (after removals).
+    """
+
+    reason: str
+    undo_of: int | None = None  # the journal seq this patch reverts
+    meta: dict[str, Any] | None = None
+    phases: list[dict[str, Any]] | None = None
+    tasks_put: list[tuple[int, dict[str, Any]]] = []
+    tasks_remove: list[str] = []
+    subtasks: list[dict[str, Any]] | None = None
+    events: list[dict[str, Any]] | None = None
+    extra: dict[str, Any] | None = None
+    summary: list[str] = []
+
+
+class Undo(_Cmd, tag="undo", frozen=True):
+    """Revert the most recent change not already undone (hand edits included)."""
+
+
+class ShowHistory(_Cmd, tag="show_history", frozen=True):
+    task_id: str | None = None
+    limit: int = 20
+
+
 class ResetCircuit(_Cmd, tag="reset_circuit", frozen=True):
     """Force every circuit breaker CLOSED."""
 
@@ -222,6 +252,7 @@ Query = (
     | Sync
     | ResetCircuit
     | ShowKnowledge
+    | ShowHistory
 )
 
 Change = (
@@ -244,6 +275,8 @@ Change = (
     | Migrate
     | Checkpoint
     | SetPhaseTasks
+    | Patch
+    | Undo
 )
 
 # Handled by the Executor and the Enforcer, not by a tracker's Store alone.
@@ -253,3 +286,4 @@ Command = Query | Change | Workspace
 
 QUERY_TYPES: tuple[type, ...] = Query.__args__
 CHANGE_TYPES: tuple[type, ...] = Change.__args__
+WORKSPACE_TYPES: tuple[type, ...] = Workspace.__args__

@@ -30,6 +30,7 @@ from msgspec.structs import replace
 
 from wtd import errors
 from wtd.tracker import commands as c
+from wtd.tracker import model, patch
 from wtd.tracker import status as st
 from wtd.tracker.model import Phase, Subtask, Task, Tracker
 
@@ -418,6 +419,10 @@ def apply(tracker: Tracker, change: c.Change, *, at: str, actor: str) -> Applied
             )
         case c.SetPhaseTasks():
             return _set_phase_tasks(tracker, change, at)
+        case c.Patch():
+            return _patch(tracker, change)
+        case c.Undo():
+            raise errors.InvalidArgument("undo needs the journal: it is handled by the store")
         case c.Checkpoint():
             return _nothing(tracker, "Checkpoint", {"checkpoint": change.reason})
         case _:
@@ -496,6 +501,19 @@ def _set_phase_tasks(tracker: Tracker, ch: c.SetPhaseTasks, at: str) -> Applied:
         healing=healing,
         result=result,
         changed=True,
+    )
+
+
+def _patch(tracker: Tracker, ch: c.Patch) -> Applied:
+    new = patch.apply_patch(tracker, ch)
+    if model.stale_progress(new) is not None:
+        new = model.with_derived_progress(new)
+    return Applied(
+        tracker=new,
+        lines=list(ch.summary) or [ch.reason],
+        healing=[],
+        result={"patch": ch.reason, "undo_of": ch.undo_of},
+        changed=not patch.is_empty(ch),
     )
 
 

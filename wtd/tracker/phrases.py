@@ -321,6 +321,12 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
         False,
     ),
     (_rx(r"you may create initiatives as needed"), lambda g: c.GrantBlanket(), False),
+    (_rx(r"undo(?: (?:the )?last change)?"), lambda g: c.Undo(), False),
+    (
+        _rx(r"(?:show )?history(?: (?:of |for )?task (?P<id>\S+))?"),
+        lambda g: c.ShowHistory(task_id=_task_id(g["id"]) if g.get("id") else None),
+        False,
+    ),
     (_rx(r"(?:show )?health"), lambda g: c.ShowHealth(), False),
     (_rx(r"reset (?:the )?circuits?(?: breakers?)?"), lambda g: c.ResetCircuit(), False),
     (_rx(r"show knowledge(?: base)?|knowledge"), lambda g: c.ShowKnowledge(), False),
@@ -449,10 +455,7 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
 # Phrases of the contract (SPEC §4, §7) that later work implements. Each is
 # recognised so the user learns it exists but is not in this version; replace a row
 # with a real rule (above) when its command lands. Checked before ``_RULES``.
-_NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = (
-    _rx(r"undo"),
-    _rx(r"history(?: task \S+)?"),
-)
+_NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = ()
 
 
 # ------------------------------------------------------------------ parse
