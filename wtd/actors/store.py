@@ -851,8 +851,8 @@ class Store:
                 continue
             if isinstance(op, commands.Checkpoint) or record.seq in undone:
                 continue
-            if record.undo is None:
-                continue
+            if record.undo is None or record.actor == SYSTEM_ACTOR:
+                continue  # the daemon's own fix-ups (progress, migration) are not undone
             target = record
             break
         if target is None:
