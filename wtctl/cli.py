@@ -311,12 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.phrase_words:
         return run_phrases(args, [" ".join(args.phrase_words)], sys.stdout, sys.stderr)
     if sys.stdin.isatty():
-        print(
-            "wtctl: give a PHRASE (the interactive REPL is not available in this version)\n",
-            file=sys.stderr,
-        )
-        sys.stderr.write(USAGE)
-        return EXIT_USAGE
+        from wtctl import repl
+
+        return repl.main(args)
     return run_phrases(args, None, sys.stdout, sys.stderr)
 
 

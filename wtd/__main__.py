@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every change at INFO
     log = logging.getLogger("wtd")
     from wtd.daemon import DaemonError, serve  # heavy imports only once we really start
 

@@ -74,7 +74,14 @@ class Ping(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[str]
 
 
-StoreMessage = Apply | Repair | Ping
+class FileChanged(_Msg, frozen=True):
+    """The Watcher saw ``path`` (the tracker's JSON or its view) change on disk."""
+
+    path: str
+    kind: str  # "json" or "markdown"
+
+
+StoreMessage = Apply | Repair | FileChanged | Ping
 ExecutorMessage = Execute | Ping
 
 
@@ -226,3 +233,20 @@ class AnswerConsent(_Msg, frozen=True):
 
 
 EnforcerMessage = Check | AnswerConsent | Ping
+
+
+# -------------------------------------------------------- → Watcher
+
+
+class Watch(_Msg, frozen=True):
+    """Start watching a tracker's two files; changes go to its Store."""
+
+    paths: TrackerPaths
+    store: MemoryObjectSendStream[StoreMessage]
+
+
+class Unwatch(_Msg, frozen=True):
+    paths: TrackerPaths
+
+
+WatcherMessage = Watch | Unwatch | Ping

@@ -39,6 +39,7 @@ from wtd.actors.knowledge import Knowledge
 from wtd.actors.monitor import Monitor
 from wtd.actors.planner import Planner
 from wtd.actors.server import Server
+from wtd.actors.watcher import Watcher
 from wtd.messages import (
     AnalyzerMessage,
     EnforcerMessage,
@@ -48,6 +49,7 @@ from wtd.messages import (
     MonitorMessage,
     Ping,
     PlannerMessage,
+    WatcherMessage,
 )
 from wtd.storage.failpoints import Failpoints
 
@@ -93,7 +95,9 @@ class Supervisor:
         know_send, know_recv = anyio.create_memory_object_stream[KnowledgeMessage](1024)
         ev_send, ev_recv = anyio.create_memory_object_stream[EventsMessage](4096)
         enf_send, enf_recv = anyio.create_memory_object_stream[EnforcerMessage](1024)
+        watch_send, watch_recv = anyio.create_memory_object_stream[WatcherMessage](1024)
         self.actors: list[Actor] = [
+            Watcher(watch_recv),
             Events(ev_recv),
             Enforcer(
                 enf_recv,
@@ -111,6 +115,7 @@ class Supervisor:
                 knowledge=know_send,
                 events=ev_send,
                 enforcer=enf_send,
+                watcher=watch_send,
                 failpoints=failpoints,
                 settings=settings,
             ),
@@ -124,6 +129,7 @@ class Supervisor:
             "executor": exec_send,
             "events": ev_send,
             "enforcer": enf_send,
+            "watcher": watch_send,
         }
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

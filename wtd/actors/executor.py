@@ -56,6 +56,9 @@ from wtd.messages import (
     Repair,
     ShowKnowledge,
     StoreMessage,
+    Unwatch,
+    Watch,
+    WatcherMessage,
 )
 from wtd.storage import atomic, trash
 from wtd.storage.failpoints import Failpoints
@@ -118,10 +121,12 @@ class Executor:
         knowledge: MemoryObjectSendStream[KnowledgeMessage],
         events: MemoryObjectSendStream[EventsMessage],
         enforcer: MemoryObjectSendStream[EnforcerMessage],
+        watcher: MemoryObjectSendStream[WatcherMessage],
         failpoints: Failpoints,
         settings: Settings | None = None,
     ) -> None:
         self._enforcer = enforcer
+        self._watcher = watcher
         self._inbox = inbox
         self._monitor = monitor
         self._knowledge = knowledge
@@ -272,6 +277,7 @@ class Executor:
         outcome = await self._heal(paths, command, request, tg)
         if isinstance(command, commands.DeleteTracker) and outcome.ok:
             stream = self._stores.pop(paths.json.resolve(), None)
+            await self._watcher.send(Unwatch(paths=paths))
             if stream is not None:
                 stream.close()  # the old Store drains its inbox and ends
         return outcome
@@ -617,8 +623,10 @@ class Executor:
                 backups_keep=settings.backups_keep,
                 backup_every=settings.backup_every,
                 journal_max_bytes=settings.journal_max_bytes,
+                events=self._events,
             )
             tg.start_soon(_keep_running, store)
+            await self._watcher.send(Watch(paths=paths, store=send))
         return stream
 
     async def _health(self) -> HealthReport:

@@ -24,12 +24,21 @@ from pathlib import Path
 import anyio
 import msgspec
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd import errors, protocol
 from wtd.actors import answer
 from wtd.healing.analysis import Symptom
-from wtd.messages import Apply, Outcome, Ping, Repair, StoreMessage
+from wtd.messages import (
+    Apply,
+    EventsMessage,
+    FileChanged,
+    Outcome,
+    Ping,
+    Publish,
+    Repair,
+    StoreMessage,
+)
 from wtd.storage import atomic, trash
 from wtd.storage.backups import Backups, quarantine
 from wtd.storage.failpoints import Failpoints
@@ -40,6 +49,8 @@ from wtd.workspace import TrackerPaths
 log = logging.getLogger("wtd.store")
 
 SYSTEM_ACTOR = "wtd"
+HAND_EDIT = "hand-edit"
+MID_WRITE_RETRIES = 4
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
 
@@ -99,6 +110,16 @@ class _Pending(msgspec.Struct, kw_only=True):
     undo: bytes | None = None  # the encoded Patch that reverts it
 
 
+class _Edited(msgspec.Struct, kw_only=True):
+    tracker: model.Tracker
+    data: bytes
+
+
+class _Broken(msgspec.Struct, kw_only=True):
+    reason: str
+    data: bytes
+
+
 class _FileState(msgspec.Struct, kw_only=True):
     """What wtd last wrote or read of a file: lets it notice edits made by others."""
 
@@ -128,8 +149,10 @@ class Store:
         backups_keep: int = 10,
         backup_every: int = 50,
         journal_max_bytes: int = 8 * 1024 * 1024,
+        events: MemoryObjectSendStream[EventsMessage] | None = None,
     ) -> None:
         self.paths = paths
+        self._events = events
         self._inbox = inbox
         self._fp = failpoints
         self._backups = Backups(paths.backups, keep=backups_keep)
@@ -176,7 +199,8 @@ class Store:
                     # Fail loudly, never leave a caller hanging: the Executor asks again,
                     # and a change already journalled is answered from the journal.
                     for msg in batch:
-                        msg.reply_to.close()
+                        if not isinstance(msg, FileChanged):
+                            msg.reply_to.close()
                     raise
         finally:
             self._close()
@@ -200,6 +224,12 @@ class Store:
                         await self._commit(pending)
                         pending = []
                     await answer(reply_to, await anyio.to_thread.run_sync(self._repair, symptom))
+                case FileChanged(kind=kind):
+                    if pending:
+                        await self._commit(pending)
+                        pending = []
+                    if self._tracker is not None:
+                        await self._file_changed(kind)
                 case Apply(command=commands.DeleteTracker()):
                     if pending:
                         await self._commit(pending)
@@ -836,6 +866,117 @@ class Store:
             result={"deleted": self.paths.name, "trash": str(entry)},
             tracker=self.label,
         )
+
+    # ------------------------------------------------------------ hand edits
+
+    async def _file_changed(self, kind: str) -> None:
+        """A served file changed on disk: ignore wtd's own writes, merge the others."""
+        if kind == "json":
+            for attempt in range(1, MID_WRITE_RETRIES + 1):
+                found = await anyio.to_thread.run_sync(self._read_json_edit)
+                if not isinstance(found, _Broken) or attempt == MID_WRITE_RETRIES:
+                    break
+                await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
+            await self._adopt_json(found)
+        elif kind == "markdown":
+            item = await anyio.to_thread.run_sync(self._merge_view)
+            if item is not None:
+                await self._commit([item])
+                await self._publish(item)
+
+    def _read_json_edit(self) -> _Edited | _Broken | None:
+        """The JSON on disk, when it is not what wtd last wrote (None: it is)."""
+        stamp = _stamp(self.paths.json)
+        if stamp == self._json.stamp:
+            return None
+        try:
+            data = self.paths.json.read_bytes()
+        except FileNotFoundError:
+            return _Broken(reason="deleted", data=b"")
+        except OSError as exc:
+            return _Broken(reason=str(exc), data=b"")
+        if digest(data) == self._json.digest:
+            self._json.stamp = stamp
+            return None
+        try:
+            return _Edited(tracker=model.decode(data), data=data)
+        except model.TrackerError as exc:
+            return _Broken(reason=str(exc), data=data)
+
+    async def _adopt_json(self, found: _Edited | _Broken | None) -> None:
+        if found is None:
+            return
+        if isinstance(found, _Broken):
+            healing = await anyio.to_thread.run_sync(self._repair_from_memory, found.data)
+            log.warning("%s: hand-edited JSON unusable (%s): %s", self.label, found.reason, healing)
+            await self._publish_lines("healed", [f"✓ Issue: {found.reason}", *healing[1:]])
+            return
+        edited = found.tracker
+        if model.stale_progress(edited) is not None:
+            edited = model.with_derived_progress(edited)
+        base = self._loaded
+        change = patch.diff(edited, base, reason=f"hand edit of {self.paths.json.name}")
+        if patch.is_empty(change):  # same content, other formatting: keep ours
+            self._json.stamp = _stamp(self.paths.json)
+            return
+        summary = [f"Adopted a hand edit of {self.paths.json.name}"]
+        change = msgspec.structs.replace(change, summary=summary)
+        at = now()
+        applied = ops.apply(base, change, at=at, actor=HAND_EDIT)
+        item = _Pending(
+            rid=f"hand-edit-{at}",
+            actor=HAND_EDIT,
+            change=change,
+            at=at,
+            outcome=Outcome(ok=True, lines=summary, tracker=self.label),
+            tracker=applied.tracker,
+            undo=_inverse(base, applied.tracker, HAND_EDIT, at),
+        )
+        self._json.stamp = _stamp(self.paths.json)
+        self._json.digest = digest(found.data)  # the commit's check must not quarantine it
+        await self._commit([item])
+        await self._publish(item)
+
+    def _merge_view(self) -> _Pending | None:
+        """Merge a hand-edited view three ways (base: the view wtd last rendered)."""
+        stamp = _stamp(self.paths.markdown)
+        if stamp is None or stamp == self._md.stamp:
+            return None
+        try:
+            text = self.paths.markdown.read_bytes()
+        except OSError:
+            return None
+        if digest(text) == self._md.digest:
+            self._md.stamp = stamp
+            return None
+        return self._merge_markdown(text, stamp)
+
+    def _merge_markdown(self, text: bytes, stamp: tuple[int, int, int]) -> _Pending | None:
+        """Interim: keep the edited view (conflict copy) and render it again."""
+        notes = self._write_view(force=True)
+        for note in notes:
+            log.warning("%s: %s", self.label, note)
+        return None
+
+    async def _publish(self, item: _Pending) -> None:
+        await self._publish_lines(
+            "changed", [*item.outcome.healing, *item.outcome.lines], item.actor
+        )
+
+    async def _publish_lines(self, kind: str, lines: list[str], actor: str = SYSTEM_ACTOR) -> None:
+        if self._events is None:
+            return
+        event = protocol.Event(
+            seq=0,
+            kind=kind,
+            at="",
+            tracker=self.label,
+            workspace=str(self.paths.workspace),
+            actor=actor,
+            lines=lines,
+            progress=_stored_progress(self._tracker) if self._tracker is not None else None,
+        )
+        await self._events.send(Publish(event=event))
 
     # ------------------------------------------------------------ undo, history
 

@@ -1,0 +1,120 @@
+"""Watcher actor: notices hand edits of served trackers' files (watchfiles / inotify).
+
+It watches folders, not files — editors save by writing a temp file and renaming
+it over the original — and only non-recursively: each tracker's ``.ecw/plans`` and
+``docs/plans``, plus their parents and the workspace itself so that a plans folder
+that is deleted and created again is picked up (the watch is re-armed). Anything
+but the served files themselves (swap files, backups, other files) is filtered out
+before it costs more than a set lookup. Whether a change is wtd's own write is for
+the Store to decide: it compares the file with what it last wrote (content hash).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+import anyio
+import watchfiles
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from wtd.actors import answer
+from wtd.messages import FileChanged, Ping, StoreMessage, Unwatch, Watch, WatcherMessage
+from wtd.workspace import TrackerPaths
+
+log = logging.getLogger("wtd.watcher")
+
+# watchfiles yields once no new change arrived for STEP ms (at most DEBOUNCE ms after
+# the first): small, so a hand edit is seen well within SPEC §6's 100 ms.
+STEP_MS = 5
+DEBOUNCE_MS = 50
+# The watch thread returns this often even when nothing changes, so that stopping the
+# daemon (which must wait for that thread) is prompt; 4 wake-ups a second cost nothing.
+RUST_TIMEOUT_MS = 250
+
+
+class Watcher:
+    name = "watcher"
+
+    def __init__(self, inbox: MemoryObjectReceiveStream[WatcherMessage]) -> None:
+        self._inbox = inbox
+        self._trackers: dict[Path, tuple[TrackerPaths, MemoryObjectSendStream[StoreMessage]]] = {}
+        self._files: dict[str, tuple[str, MemoryObjectSendStream[StoreMessage]]] = {}
+        self._dirs: set[str] = set()
+        self._rearm = anyio.Event()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch)
+            task_status.started()
+            async for msg in self._inbox:
+                match msg:
+                    case Watch(paths=paths, store=store):
+                        self._trackers[paths.json] = (paths, store)
+                        self._index()
+                    case Unwatch(paths=paths):
+                        self._trackers.pop(paths.json, None)
+                        self._index()
+                    case Ping(reply_to=reply_to):
+                        await answer(reply_to, self.name)
+
+    def _index(self) -> None:
+        self._files = {}
+        self._dirs = set()
+        for paths, store in self._trackers.values():
+            self._files[str(paths.json)] = ("json", store)
+            self._files[str(paths.markdown)] = ("markdown", store)
+            for folder in (paths.json.parent, paths.markdown.parent):
+                self._dirs.update({str(folder), str(folder.parent)})
+            self._dirs.add(str(paths.workspace))
+        self._rearm.set()
+
+    def _wanted(self, _change: watchfiles.Change, path: str) -> bool:
+        return path in self._files or path in self._dirs
+
+    async def _watch(self) -> None:
+        while True:
+            self._rearm = anyio.Event()
+            folders = sorted(d for d in self._dirs if Path(d).is_dir())
+            if not folders:
+                await self._rearm.wait()
+                continue
+            stop = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_set_when, self._rearm, stop)
+                try:
+                    await self._relay(folders, stop)
+                except (OSError, RuntimeError) as exc:  # a folder vanished under the watch
+                    log.info("watch interrupted (%s); re-arming", exc)
+                self._rearm.set()
+                tg.cancel_scope.cancel()
+
+    async def _relay(self, folders: list[str], stop: anyio.Event) -> None:
+        async for changes in watchfiles.awatch(
+            *folders,
+            watch_filter=self._wanted,
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            stop_event=stop,
+            rust_timeout=RUST_TIMEOUT_MS,
+            recursive=False,
+        ):
+            rearm = False
+            for _change, path in changes:
+                target = self._files.get(path)
+                if target is not None:
+                    kind, store = target
+                    # a closed inbox: that tracker's Store is gone (a deleted tracker)
+                    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        await store.send(FileChanged(path=path, kind=kind))
+                elif path in self._dirs:
+                    rearm = True  # a watched folder appeared or vanished
+            if rearm:
+                return
+
+
+async def _set_when(trigger: anyio.Event, then: anyio.Event) -> None:
+    await trigger.wait()
+    then.set()

@@ -1,0 +1,389 @@
+"""Three-way merge of hand edits of the Markdown view into the JSON tracker.
+
+Pure: no I/O, no clock (the caller passes ``at``). ``merge(base, ours, edits, at=...)``:
+``base`` is the tracker the last rendered view came from, ``ours`` the current JSON
+(agents may have changed it since), ``edits`` what ``markdown.diff_views`` found.
+
+Field by field: when ``ours`` changed the field an edit touches since ``base`` (to a
+value other than the edit's), JSON wins and the edit is kept as a ``Conflict`` with
+both values; an edit about a task or sub-task that ``ours`` no longer has is a
+Conflict too; an edit the tracker cannot accept (an empty name, a phase that is
+gone) is a Conflict whose ``reason`` says why. Every other edit is applied to
+``ours`` through ``ops.apply`` where a command exists, so derived progress and every
+other invariant hold. Nothing is dropped: ``Unmapped`` fragments come back in
+``unmapped`` for the caller to keep.
+"""
+
+from __future__ import annotations
+
+from typing import Final, assert_never
+
+import msgspec
+from msgspec import UNSET
+from msgspec.structs import replace
+
+from wtd import errors
+from wtd.tracker import commands as c
+from wtd.tracker import markdown as md
+from wtd.tracker import ops
+from wtd.tracker.model import Phase, Subtask, Task, Tracker
+
+__all__ = ["Conflict", "MergeResult", "merge"]
+
+ACTOR: Final = "hand edit"
+_MAX_NAME: Final = 200
+
+Value = str | bool | None
+
+
+class Conflict(msgspec.Struct, frozen=True, kw_only=True):
+    """An edit that was not applied; JSON's value stands, the Markdown's is kept here.
+
+    ``task_id`` names what the field belongs to: a task id, a sub-task id, or
+    ``phase N``. ``json_value`` is None when JSON no longer has the task.
+    """
+
+    field: str  # status, name, verification, checked, task, subtask, phase_name, ...
+    task_id: str
+    json_value: Value
+    markdown_value: Value
+    reason: str
+
+
+class MergeResult(msgspec.Struct, frozen=True, kw_only=True):
+    tracker: Tracker
+    applied: list[str]  # e.g. "Task 2.3 status ← complete (hand edit)"
+    conflicts: list[Conflict]
+    unmapped: list[md.Unmapped]
+    changed: bool
+
+
+def merge(base: Tracker, ours: Tracker, edits: list[md.Edit], *, at: str) -> MergeResult:
+    """Apply ``edits`` (made against ``base``) to ``ours``; JSON wins on a conflict."""
+    m = _Merge(base, ours, at)
+    for edit in edits:
+        m.one(edit)
+    return MergeResult(
+        tracker=m.tracker,
+        applied=m.applied,
+        conflicts=m.conflicts,
+        unmapped=m.unmapped,
+        changed=m.tracker is not ours,
+    )
+
+
+def _ver(task: Task) -> str | None:
+    v = task.verification
+    return v if isinstance(v, str) and v else None
+
+
+def _find_task(tracker: Tracker, task_id: str) -> Task | None:
+    try:
+        return tracker.tasks[ops.find_task(tracker, task_id)]
+    except errors.NotFound:
+        return None
+
+
+def _find_sub(tracker: Tracker, sub_id: str) -> Subtask | None:
+    return next((s for s in tracker.all_subtasks() if s.id == sub_id), None)
+
+
+class _Merge:
+    def __init__(self, base: Tracker, ours: Tracker, at: str) -> None:
+        self.base = base
+        self.ours = ours
+        self.tracker = ours
+        self.at = at
+        self.applied: list[str] = []
+        self.conflicts: list[Conflict] = []
+        self.unmapped: list[md.Unmapped] = []
+        self.phase_map: dict[int, int] = {}  # phase number in the view → in the result
+        self.id_map: dict[str, str] = {}  # requested task id → id it got
+
+    # ----------------------------------------------------------- plumbing
+
+    def conflict(self, field: str, what: str, json: Value, mine: Value, reason: str) -> None:
+        self.conflicts.append(
+            Conflict(field=field, task_id=what, json_value=json, markdown_value=mine, reason=reason)
+        )
+
+    def run(self, change: c.Change) -> ops.Applied:
+        applied = ops.apply(self.tracker, change, at=self.at, actor=ACTOR)
+        self.tracker = applied.tracker
+        return applied
+
+    def done(self, line: str) -> None:
+        self.applied.append(f"{line} (hand edit)")
+
+    def put_task(self, task: Task) -> None:
+        i = ops.find_task(self.tracker, task.id)
+        tasks = (*self.tracker.tasks[:i], task, *self.tracker.tasks[i + 1 :])
+        self.touch(tasks=tasks)
+
+    def touch(self, **fields: object) -> None:
+        meta = replace(self.tracker.meta, updated=self.at)
+        self.tracker = replace(self.tracker, meta=meta, **fields)
+
+    def task_field(self, task_id: str, field: str, mine: Value) -> Task | None:
+        """The task to edit, or None when there is nothing to do (a Conflict is recorded
+        when the edit cannot be applied)."""
+        now = _find_task(self.ours, task_id)
+        if now is None or _find_task(self.tracker, task_id) is None:
+            self.conflict(field, task_id, None, mine, f"task {task_id} was deleted in JSON")
+            return None
+        before = _find_task(self.base, task_id)
+        theirs = _field(now, field)
+        if before is not None and _field(before, field) != theirs and theirs != mine:
+            self.conflict(field, task_id, theirs, mine, f"JSON changed the {field} since")
+            return None
+        if theirs == mine:
+            return None  # already so (changed the same way on both sides, or unchanged)
+        return now
+
+    # ----------------------------------------------------------- dispatch
+
+    def one(self, edit: md.Edit) -> None:
+        # An edit is all or nothing: one that fails half-way leaves no trace but its Conflict.
+        tracker, applied, maps = (
+            self.tracker,
+            len(self.applied),
+            (dict(self.phase_map), dict(self.id_map)),
+        )
+        try:
+            self.dispatch(edit)
+        except errors.WtdError as exc:
+            self.tracker = tracker
+            del self.applied[applied:]
+            self.phase_map, self.id_map = maps
+            what, field, mine = _describe(edit)
+            self.conflict(field, what, None, mine, exc.message)
+
+    def dispatch(self, edit: md.Edit) -> None:
+        match edit:
+            case md.SetStatus():
+                if self.task_field(edit.task_id, "status", edit.status):
+                    self.run(
+                        c.SetTaskStatus(task_id=edit.task_id, status=edit.status, given=edit.status)
+                    )
+                    self.done(f"Task {edit.task_id} status ← {edit.status}")
+            case md.Rename():
+                if self.task_field(edit.task_id, "name", edit.name):
+                    self.run(c.RenameTask(task_id=edit.task_id, name=edit.name))
+                    self.done(f"Task {edit.task_id} name ← {edit.name}")
+            case md.SetVerification():
+                task = self.task_field(edit.task_id, "verification", edit.text)
+                if task is not None:
+                    if edit.text is None:
+                        current = self.tracker.tasks[ops.find_task(self.tracker, task.id)]
+                        self.put_task(replace(current, verification=UNSET))
+                    else:
+                        self.run(c.SetVerification(task_id=edit.task_id, text=edit.text))
+                    self.done(f"Task {edit.task_id} verification ← {edit.text or '(none)'}")
+            case md.CheckSubtask():
+                self.check_subtask(edit)
+            case md.AddTask():
+                self.add_task(edit)
+            case md.DeleteTask():
+                self.delete_task(edit)
+            case md.RenamePhase():
+                self.rename_phase(edit)
+            case md.SetPhaseStatus():
+                self.set_phase_status(edit)
+            case md.AddPhase():
+                self.add_phase(edit)
+            case md.AddSubtask():
+                task_id = self.id_map.get(edit.task_id, edit.task_id)
+                if _find_task(self.tracker, task_id) is None:
+                    self.conflict(
+                        "subtask", task_id, None, edit.name, f"task {task_id} is not in JSON"
+                    )
+                    return
+                result = self.run(c.AddSubtask(task_id=task_id, name=edit.name))
+                sub_id = str(result.result["subtask"])
+                if edit.checked:
+                    self.run(c.SetSubtaskChecked(subtask_id=sub_id, checked=True))
+                self.done(
+                    f"Added sub-task {sub_id}: {edit.name}" + (" [x]" if edit.checked else "")
+                )
+            case md.DeleteSubtask():
+                self.delete_subtask(edit)
+            case md.Unmapped():
+                self.unmapped.append(edit)
+            case _:
+                assert_never(edit)
+
+    # ----------------------------------------------------------- edits
+
+    def check_subtask(self, edit: md.CheckSubtask) -> None:
+        now = _find_sub(self.ours, edit.subtask_id)
+        if now is None or _find_sub(self.tracker, edit.subtask_id) is None:
+            self.conflict(
+                "checked",
+                edit.subtask_id,
+                None,
+                edit.checked,
+                f"sub-task {edit.subtask_id} was deleted in JSON",
+            )
+            return
+        before = _find_sub(self.base, edit.subtask_id)
+        if before is not None and before.done != now.done and now.done != edit.checked:
+            self.conflict(
+                "checked",
+                edit.subtask_id,
+                now.done,
+                edit.checked,
+                "JSON changed the checkbox since",
+            )
+            return
+        if now.done == edit.checked:
+            return
+        self.run(c.SetSubtaskChecked(subtask_id=edit.subtask_id, checked=edit.checked))
+        self.done(f"Sub-task {edit.subtask_id} ← {'checked' if edit.checked else 'unchecked'}")
+
+    def add_task(self, edit: md.AddTask) -> None:
+        phase = self.phase_map.get(edit.phase, edit.phase)
+        result = self.run(c.AddTask(phase=phase, name=edit.name))
+        task_id = str(result.result["task"])
+        note = ""
+        wanted = edit.requested_id
+        if wanted is not None and wanted != task_id:
+            head, _, tail = wanted.partition(".")
+            if not (head.isdigit() and tail.isdigit() and int(head) == phase):
+                note = f" (ID {wanted} is not an ID of phase {phase})"
+            elif _find_task(self.tracker, wanted) is not None:
+                note = f" (ID {wanted} is taken)"
+            else:
+                current = self.tracker.tasks[ops.find_task(self.tracker, task_id)]
+                i = self.tracker.tasks.index(current)
+                tasks = self.tracker.tasks
+                self.touch(tasks=(*tasks[:i], replace(current, id=wanted), *tasks[i + 1 :]))
+                task_id = wanted
+        if wanted is not None:
+            self.id_map[wanted] = task_id
+        if edit.status != "pending":
+            self.run(c.SetTaskStatus(task_id=task_id, status=edit.status, given=edit.status))
+        if edit.verification:
+            self.run(c.SetVerification(task_id=task_id, text=edit.verification))
+        self.done(f"Added task {task_id}: {edit.name} [{edit.status}]{note}")
+
+    def delete_task(self, edit: md.DeleteTask) -> None:
+        now = _find_task(self.ours, edit.task_id)
+        if now is None or _find_task(self.tracker, edit.task_id) is None:
+            return  # deleted on both sides
+        before = _find_task(self.base, edit.task_id)
+        if before is not None and before != now:
+            self.conflict(
+                "task",
+                edit.task_id,
+                now.title,
+                None,
+                "the row was deleted by hand but JSON changed the task since; kept",
+            )
+            return
+        self.run(c.DeleteTask(task_id=edit.task_id))
+        self.done(f"Deleted task {edit.task_id}: {now.title}")
+
+    def delete_subtask(self, edit: md.DeleteSubtask) -> None:
+        now = _find_sub(self.ours, edit.subtask_id)
+        if now is None or _find_sub(self.tracker, edit.subtask_id) is None:
+            return
+        before = _find_sub(self.base, edit.subtask_id)
+        if before is not None and before != now:
+            self.conflict(
+                "subtask",
+                edit.subtask_id,
+                now.name,
+                None,
+                "the line was deleted by hand but JSON changed the sub-task since; kept",
+            )
+            return
+        self.run(c.DeleteSubtask(subtask_id=edit.subtask_id))
+        self.done(f"Deleted sub-task {edit.subtask_id}: {now.name}")
+
+    def phase_edit(self, number: int, field: str, mine: str) -> Phase | None:
+        what = f"phase {number}"
+        now = self.ours.phase(number)
+        if now is None or self.tracker.phase(number) is None:
+            self.conflict(field, what, None, mine, f"phase {number} is not in JSON")
+            return None
+        before = self.base.phase(number)
+        theirs = now.name if field == "phase_name" else now.status
+        if before is not None:
+            old = before.name if field == "phase_name" else before.status
+            if old != theirs and theirs != mine:
+                self.conflict(field, what, theirs, mine, "JSON changed the phase since")
+                return None
+        return None if theirs == mine else now
+
+    def rename_phase(self, edit: md.RenamePhase) -> None:
+        if self.phase_edit(edit.number, "phase_name", edit.name) is None:
+            return
+        name = edit.name.strip()
+        if not name or len(name) > _MAX_NAME:
+            raise errors.InvalidArgument(
+                f"Phase name must have 1 to {_MAX_NAME} characters, not {len(name)}"
+            )
+        phases = tuple(
+            replace(p, name=name) if p.number == edit.number else p for p in self.tracker.phases
+        )
+        self.touch(phases=phases)
+        self.done(f"Phase {edit.number} name ← {name}")
+
+    def set_phase_status(self, edit: md.SetPhaseStatus) -> None:
+        if self.phase_edit(edit.number, "phase_status", edit.status) is None:
+            return
+        self.run(c.SetPhaseStatus(number=edit.number, status=edit.status, given=edit.status))
+        self.done(f"Phase {edit.number} status ← {edit.status}")
+
+    def add_phase(self, edit: md.AddPhase) -> None:
+        existing = self.tracker.phase(edit.number)
+        if existing is not None and existing.name == edit.name:
+            return  # JSON has it already
+        number = None if existing is not None or edit.number < 1 else edit.number
+        result = self.run(c.AddPhase(name=edit.name, number=number))
+        got = int(result.result["phase"])
+        self.phase_map[edit.number] = got
+        if edit.status != "pending":
+            self.run(c.SetPhaseStatus(number=got, status=edit.status, given=edit.status))
+        self.done(f"Added phase {got}: {edit.name}")
+
+
+def _field(task: Task, field: str) -> Value:
+    if field == "status":
+        return task.status
+    if field == "name":
+        return task.title
+    if field == "verification":
+        return _ver(task)
+    raise AssertionError(field)
+
+
+def _describe(edit: md.Edit) -> tuple[str, str, Value]:
+    """(what, field, the Markdown's value) of an edit, for a Conflict record."""
+    match edit:
+        case md.SetStatus():
+            return edit.task_id, "status", edit.status
+        case md.Rename():
+            return edit.task_id, "name", edit.name
+        case md.SetVerification():
+            return edit.task_id, "verification", edit.text
+        case md.CheckSubtask():
+            return edit.subtask_id, "checked", edit.checked
+        case md.AddTask():
+            return edit.requested_id or f"phase {edit.phase}", "task", edit.name
+        case md.DeleteTask():
+            return edit.task_id, "task", None
+        case md.RenamePhase():
+            return f"phase {edit.number}", "phase_name", edit.name
+        case md.SetPhaseStatus():
+            return f"phase {edit.number}", "phase_status", edit.status
+        case md.AddPhase():
+            return f"phase {edit.number}", "phase", edit.name
+        case md.AddSubtask():
+            return edit.task_id, "subtask", edit.name
+        case md.DeleteSubtask():
+            return edit.subtask_id, "subtask", None
+        case md.Unmapped():
+            return edit.ref, "unmapped", edit.text
+        case _:
+            assert_never(edit)
