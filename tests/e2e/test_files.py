@@ -44,30 +44,6 @@ def test_v1_tracker_is_migrated_after_a_backup(ws: Workspace, schema: dict[str, 
     assert "- [x] 1.1.1: first" in ws.md.read_text()
 
 
-def test_hand_edited_view_is_kept_before_it_is_rewritten(ws: Workspace) -> None:
-    ws.ok("show progress")
-    edited = ws.md.read_text() + "\nMy notes that must not be lost.\n"
-    ws.md.write_text(edited)
-    proc = ws.wtctl("mark task 2.3 in progress")
-    assert proc.returncode == 0
-    assert "kept at" in proc.stdout
-    kept = list((ws.root / ".ecw" / "conflicts" / "my-project").glob("*.md"))
-    assert [k.read_text() for k in kept] == [edited]
-    assert "| 2.3 | Watch files for hand edits | 🔄 In Progress |" in ws.md.read_text()
-
-
-def test_json_edited_behind_wtds_back_is_kept(ws: Workspace) -> None:
-    ws.ok("show progress")
-    foreign = ws.json.read_text().replace("Write release notes", "Edited by hand")
-    ws.json.write_text(foreign)
-    proc = ws.wtctl("mark task 2.3 in progress")
-    assert proc.returncode == 0
-    assert "kept at" in proc.stdout
-    kept = list((ws.root / ".ecw" / "quarantine" / "my-project").glob("*my-project.json"))
-    assert [k.read_text() for k in kept] == [foreign]
-    assert ws.task("2.3")["status"] == "in_progress"
-
-
 def test_unparseable_tracker_without_backup_is_a_clear_error_and_untouched(ws: Workspace) -> None:
     ws.json.write_bytes(b'{"schema_version": "2.1.0", "meta": ')
     proc = ws.wtctl("show progress")

@@ -60,6 +60,7 @@ def test_a_broken_json_edit_is_repaired_and_kept(ws: Workspace) -> None:
 
     eventually(kept, "the broken JSON to be kept in quarantine")
     eventually(lambda: ws.json.read_bytes() == good, "the JSON to be rewritten")
+    # it was replaced, never missing: agents reading it meanwhile always find a file
 
 
 def test_a_json_caught_mid_write_is_not_mistaken_for_damage(ws: Workspace) -> None:
@@ -96,3 +97,136 @@ def test_the_plans_folder_deleted_and_recreated_is_watched_again(ws: Workspace) 
     data["tasks"][2]["name"] = "Seen after the folder came back"
     editor_save(ws.json, json.dumps(data))
     eventually(lambda: "Seen after the folder came back" in ws.md.read_text(), "the view")
+
+
+def _edit_view(ws: Workspace, old: str, new: str) -> None:
+    text = ws.md.read_text()
+    assert old in text, old
+    editor_save(ws.md, text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "task", "field", "value"),
+    [
+        (
+            "| 2.3 | Watch files for hand edits | ⏳ Pending |",
+            "| 2.3 | Watch files for hand edits | done |",
+            "2.3",
+            "status",
+            "complete",
+        ),
+        (
+            "| 2.3 | Watch files for hand edits | ⏳ Pending |",
+            "| 2.3 | Watch files for hand edits | 🔄 in progress |",
+            "2.3",
+            "status",
+            "in_progress",
+        ),
+        (
+            "| 3.1 | Write release notes |",
+            "| 3.1 | Write the release notes |",
+            "3.1",
+            "name",
+            "Write the release notes",
+        ),
+        (
+            "| 3.1 | Write release notes | ⏳ Pending | |",
+            "| 3.1 | Write release notes | ⏳ Pending | notes reviewed |",
+            "3.1",
+            "verification",
+            "notes reviewed",
+        ),
+    ],
+)
+def test_view_cell_edits_land_in_the_json(
+    ws: Workspace, old: str, new: str, task: str, field: str, value: str
+) -> None:
+    ws.ok("show progress")
+    _edit_view(ws, old, new)
+    eventually(lambda: ws.task(task).get(field) == value, f"{task}.{field} = {value}")
+    assert "In sync" in ws.ok("sync")  # and the view was rendered again from the JSON
+
+
+def test_checkbox_new_rows_and_deleted_rows(ws: Workspace) -> None:
+    ws.ok("show progress")
+    _edit_view(ws, "- [ ] 2.2.2: Progress summary", "- [x] 2.2.2: Progress summary")
+    eventually(
+        lambda: any(s["id"] == "2.2.2" and s["completed"] for s in ws.data()["subtasks"]),
+        "the sub-task checked",
+    )
+    row = "| 3.2 | Tag and publish | ⏳ Pending | |\n"
+    _edit_view(ws, row, row + "|  | Announce it | todo | |\n| 3.9 | Celebrate | wip | |\n")
+    eventually(lambda: "Celebrate" in [t.get("name") for t in ws.data()["tasks"]], "new rows")
+    eventually(lambda: "| 3.9 | Celebrate |" in ws.md.read_text(), "the view re-rendered")
+    assert ws.task("3.4")["name"] == "Announce it"  # empty ID → next free ID in the phase
+    assert ws.task("3.9")["status"] == "in_progress"  # a new, free ID is kept
+    _edit_view(
+        ws,
+        "| 2.4 | Recover from corrupted state | 🔴 Blocked | fault-injection suite passes |\n",
+        "",
+    )
+    eventually(lambda: all(t["id"] != "2.4" for t in ws.data()["tasks"]), "the row deleted")
+    ws.ok("undo")  # a deleted row is recoverable
+    assert ws.task("2.4")["name"] == "Recover from corrupted state"
+
+
+def test_a_conflicting_edit_keeps_both_values(ws: Workspace) -> None:
+    ws.ok("show progress")
+    stale_view = ws.md.read_text()
+    ws.ok("--agent", "planner", "mark task 2.3 blocked")  # the JSON changes 2.3's status
+    edited = stale_view.replace(
+        "| 2.3 | Watch files for hand edits | ⏳ Pending |",
+        "| 2.3 | Watch files for hand edits | ✅ Complete |",
+    ).replace("| 3.1 | Write release notes |", "| 3.1 | Release notes |")
+    editor_save(ws.md, edited)  # an editor that still had the old view open
+    eventually(lambda: ws.task("3.1")["name"] == "Release notes", "the free edit merged")
+    assert ws.task("2.3")["status"] == "blocked"  # JSON wins on the contested field
+    history = ws.ok("history")
+    assert "⚠ Conflict: 2.3 status" in history and "'blocked'" in history
+    kept = list((ws.root / ".ecw" / "conflicts" / "my-project").glob("*.md"))
+    assert edited in [k.read_text() for k in kept]
+
+
+def test_text_that_maps_to_nothing_is_kept(ws: Workspace) -> None:
+    ws.ok("show progress")
+    text = ws.md.read_text()
+    edited = text.replace("## Progress Summary", "My private notes\n\n## Progress Summary")
+    editor_save(ws.md, edited)
+    conflicts = ws.root / ".ecw" / "conflicts" / "my-project"
+    eventually(
+        lambda: conflicts.is_dir() and edited in [k.read_text() for k in conflicts.glob("*.md")],
+        "the edited view kept",
+    )
+    assert "Not understood" in ws.ok("history")
+
+
+def test_a_view_edited_while_wtd_was_stopped_is_merged_on_start(ws: Workspace) -> None:
+    ws.ok("show progress")
+    ws.kill_daemon()
+    _edit_view(
+        ws,
+        "| 2.3 | Watch files for hand edits | ⏳ Pending |",
+        "| 2.3 | Watch files for hand edits | done |",
+    )
+    ws.ok("show progress")
+    eventually(lambda: ws.task("2.3")["status"] == "complete", "the offline edit merged")
+
+
+def test_a_hand_written_plan_is_imported(ws: Workspace) -> None:
+    plan = ws.root / "docs" / "plans" / "launch.md"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text(
+        "# Launch\n\n## Phase 1: Prepare\n\n- [x] Write the announcement\n- [ ] Book the room\n"
+        "  - [ ] Check the projector\n\n## Phase 2: Go\n\n- [ ] Press the button\n"
+    )
+    out = ws.ok("--tracker", str(plan), "show progress")
+    assert "Imported 2 phases, 3 tasks" in out
+    assert "Overall progress: 33%" in out
+    data = json.loads((ws.root / ".ecw" / "plans" / "launch.json").read_text())
+    assert [t["name"] for t in data["tasks"]] == [
+        "Write the announcement",
+        "Book the room",
+        "Press the button",
+    ]
+    imported = list((ws.root / ".ecw" / "imported").glob("*launch.md"))
+    assert len(imported) == 1 and "Book the room" in imported[0].read_text()

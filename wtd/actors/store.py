@@ -18,6 +18,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,15 +41,16 @@ from wtd.messages import (
     StoreMessage,
 )
 from wtd.storage import atomic, trash
-from wtd.storage.backups import Backups, quarantine
+from wtd.storage.backups import Backups, keep_copy, quarantine
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
-from wtd.tracker import commands, model, ops, patch, queries, render
+from wtd.tracker import commands, markdown, merge, model, ops, patch, queries, render
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
 
 SYSTEM_ACTOR = "wtd"
+_CHECKSUM = re.compile(r"JSON checksum:\*\* `([0-9a-f]+)`")
 HAND_EDIT = "hand-edit"
 MID_WRITE_RETRIES = 4
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
@@ -169,6 +171,8 @@ class Store:
         self._commits = 0
         self._notes: list[str] = []  # told to the next caller (e.g. what opening recovered)
         self._deleted = False
+        self._view_base: model.Tracker | None = None  # the tracker the view on disk shows
+        self._pending_view_merge = False  # a view edited offline, merged after opening
 
     @property
     def label(self) -> str:
@@ -294,6 +298,9 @@ class Store:
             self._tracker = None
             await answer(req.reply_to, self._error(exc))
             return False
+        if self._pending_view_merge:
+            self._pending_view_merge = False
+            await self._file_changed("markdown")
         return True
 
     def _replayed(self, req: Apply, pending: list[_Pending]) -> Outcome | None:
@@ -559,6 +566,7 @@ class Store:
             ]
         self._view_dirty = False
         self._md = _FileState(digest=new_digest, stamp=_stamp(self.paths.markdown))
+        self._view_base = self._tracker
         return notes
 
     def _keep_edited_view(self) -> list[str]:
@@ -592,8 +600,9 @@ class Store:
         if digest(data) == self._json.digest:
             self._json.stamp = stamp
             return []
-        where = quarantine(
-            self.paths.json,
+        where = keep_copy(
+            data,
+            self.paths.json.name,
             self.paths.quarantine,
             reason="changed outside wtd while it was serving",
         )
@@ -646,8 +655,11 @@ class Store:
         name = self.paths.json.name
         kept = ""
         if on_disk:
-            where = quarantine(
-                self.paths.json, self.paths.quarantine, reason="differed from wtd's state"
+            where = keep_copy(
+                on_disk,
+                self.paths.json.name,
+                self.paths.quarantine,
+                reason="differed from wtd's state",
             )
             kept = f"; the file found is kept at {self._rel(where)}"
         assert self._tracker is not None
@@ -691,12 +703,9 @@ class Store:
                     f"{self._rel(paths.json)} is missing",
                     self._symptom("store.open", "MissingSSOT", "the tracker JSON was deleted"),
                 ) from None
-            if paths.markdown.exists():
-                raise errors.WtdError(
-                    f"{self._rel(paths.json)} is missing; importing a Markdown-only plan is not "
-                    "available in this version"
-                ) from None
-            raise errors.NotFound(f"No tracker {paths.name!r} in {paths.workspace}") from None
+            if not paths.markdown.exists():
+                raise errors.NotFound(f"No tracker {paths.name!r} in {paths.workspace}") from None
+            data = self._import_markdown()
         except OSError as exc:
             raise os_fault(
                 exc, "store.read", f"{paths.json.name} could not be read", paths
@@ -734,6 +743,27 @@ class Store:
             self._commit_system(change)
         except Fault as exc:
             log.warning("%s: %s not written yet: %s", self.label, type(change).__name__, exc)
+
+    def _import_markdown(self) -> bytes:
+        """Build the JSON from a Markdown plan that has none (a hand-written plan)."""
+        paths = self.paths
+        text = paths.markdown.read_bytes()
+        result = markdown.import_plan(
+            text.decode("utf-8", errors="replace"),
+            title_hint=paths.name.replace("-", " ").title(),
+            source=self._rel(paths.markdown),
+        )
+        tracker = model.with_derived_progress(result.tracker)
+        data = model.encode(tracker)
+        kept = paths.state / "imported" / f"{now().replace(':', '')}-{paths.name}.md"
+        atomic.atomic_write(kept, text)
+        atomic.atomic_write(paths.json, data)
+        self._notes.extend(
+            [*result.summary, f"The original plan is kept at {self._rel(kept)}"]
+            + [f"⚠ Not understood (line {u.line}): {u.text[:80]!r}" for u in result.unmapped[:10]]
+        )
+        log.info("%s: imported from Markdown: %s", self.label, "; ".join(result.summary))
+        return data
 
     def _open_journal(self) -> Journal:
         try:
@@ -818,13 +848,26 @@ class Store:
 
     def _finish_open(self) -> None:
         paths = self.paths
-        if self._view_stale():
+        ops.prime(self._loaded)
+        try:
+            text = paths.markdown.read_bytes()
+        except FileNotFoundError:
             self._md = _FileState(digest="", stamp=None)
             self._notes.extend(self._write_view(force=True))
-        else:
-            text = paths.markdown.read_bytes()
-            self._md = _FileState(digest=digest(text), stamp=_stamp(paths.markdown))
-        ops.prime(self._loaded)
+            return
+        self._md = _FileState(digest=digest(text), stamp=_stamp(paths.markdown))
+        if not self._view_stale():
+            self._view_base = self._tracker
+            return
+        rendered_from = _CHECKSUM.search(text.decode("utf-8", errors="replace"))
+        if rendered_from is not None and rendered_from.group(1) == self._json.digest:
+            # edited while wtd was not running, from a view of the current JSON: merge it
+            self._view_base = self._tracker
+            self._md = _FileState()  # so that the merge reads it as an edit
+            self._pending_view_merge = True
+            return
+        self._md.digest = "unknown"  # an older or foreign view: keep a copy, then render
+        self._notes.extend(self._write_view(force=True))
 
     def _commit_system(self, change: commands.Change) -> None:
         at = now()
@@ -951,11 +994,77 @@ class Store:
             return None
         return self._merge_markdown(text, stamp)
 
-    def _merge_markdown(self, text: bytes, stamp: tuple[int, int, int]) -> _Pending | None:
-        """Interim: keep the edited view (conflict copy) and render it again."""
-        notes = self._write_view(force=True)
-        for note in notes:
-            log.warning("%s: %s", self.label, note)
+    def _merge_markdown(self, text: bytes, stamp: tuple[int, int, int] | None) -> _Pending | None:
+        """Three-way merge of a hand-edited view into the JSON, field by field.
+
+        Base: the tracker the view was rendered from. Where the JSON changed the same
+        field since, the JSON wins and the view's value is kept as a conflict record
+        (journalled, so ``history`` shows it). Text that maps to nothing is kept in a
+        copy of the edited file under ``.ecw/conflicts/``. Returns the change to commit.
+        """
+        ours = self._loaded
+        decoded = text.decode("utf-8", errors="replace")
+        rendered_from = _CHECKSUM.search(decoded)
+        base = self._view_base or ours
+        if rendered_from is not None and rendered_from.group(1) != self._json.digest:
+            # the editor started from an older view: merge against the state it showed
+            older = self._tracker_at(rendered_from.group(1))
+            if older is not None:
+                base = older
+        edited = markdown.parse_view(decoded)
+        edits = markdown.diff_views(markdown.view_of(base), edited)
+        at = now()
+        result = merge.merge(
+            base, ours, [e for e in edits if not isinstance(e, markdown.Unmapped)], at=at
+        )
+        unmapped = [e for e in edits if isinstance(e, markdown.Unmapped)] + list(result.unmapped)
+        self._md = _FileState(digest=digest(text), stamp=stamp)  # the edit itself: no copy
+        lines = [f"Merged a hand edit of {self.label}", *result.applied]
+        if result.conflicts or unmapped:
+            kept = self.paths.conflicts / f"{at.replace(':', '')}-{self.paths.name}.md"
+            atomic.atomic_write(kept, text)
+            for conflict in result.conflicts:
+                lines.append(
+                    f"⚠ Conflict: {conflict.task_id} {conflict.field}: the JSON's "
+                    f"{conflict.json_value!r} kept, the view had {conflict.markdown_value!r}"
+                    + (f" ({conflict.reason})" if conflict.reason else "")
+                )
+            for fragment in unmapped[:10]:
+                lines.append(f"⚠ Not understood (line {fragment.line}): {fragment.text[:80]!r}")
+            lines.append(f"⚠ The edited view is kept at {self._rel(kept)}")
+        if not result.changed and not result.conflicts and not unmapped:
+            self._write_view(force=True)  # nothing to take over (e.g. only layout changed)
+            return None
+        change = msgspec.structs.replace(
+            patch.diff(result.tracker, ours, reason=f"hand edit of {self.label}"), summary=lines
+        )
+        applied = ops.apply(ours, change, at=at, actor=HAND_EDIT)
+        log.info("%s: %s", self.label, " / ".join(lines))
+        return _Pending(
+            rid=f"hand-edit-{at}",
+            actor=HAND_EDIT,
+            change=change,
+            at=at,
+            outcome=Outcome(ok=True, lines=lines, tracker=self.label),
+            tracker=applied.tracker,  # committed even when unchanged: history keeps the record
+            undo=_inverse(ours, applied.tracker, HAND_EDIT, at),
+        )
+
+    def _tracker_at(self, content_digest: str) -> model.Tracker | None:
+        """The tracker as it was when the JSON had ``content_digest`` (undoing the
+        journalled changes since, newest first), or None when the journal does not
+        reach back that far."""
+        assert self._journal is not None
+        tracker = self._loaded
+        for record in reversed(list(self._journal.records())):
+            if record.after == content_digest:
+                return tracker
+            if record.undo is None:
+                if isinstance(_change_decoder.decode(record.op), commands.Checkpoint):
+                    continue
+                return None
+            inverse = msgspec.json.decode(record.undo, type=commands.Patch)
+            tracker = patch.apply_patch(tracker, inverse)
         return None
 
     async def _publish(self, item: _Pending) -> None:
@@ -1146,7 +1255,7 @@ def _reply_lines(record: JournalRecord) -> list[str]:
     return [
         line.removeprefix("✓ Result: ")
         for line in [*outcome.lines, *outcome.healing]
-        if not line.startswith(("✓ Issue", "✓ Recovery", "✓ Attempt", "⚠"))
+        if not line.startswith(("✓ Issue", "✓ Recovery", "✓ Attempt"))
     ]
 
 

@@ -140,3 +140,24 @@ def _copy_durably(src: Path, dest: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def keep_copy(data: bytes, name: str, folder: Path, *, reason: str) -> Path:
+    """Keep ``data`` (the content of a file about to be replaced) in ``folder``.
+
+    Unlike ``quarantine`` the original stays where it is until its replacement is
+    renamed over it, so readers never find the file missing.
+    """
+    make_dirs(folder)
+    moment = datetime.now(UTC)
+    dest = _free_name(folder, f"{utc_stamp(moment)}-{name}")
+    atomic_write(dest, data)
+    why = (
+        f"file: {name}\n"
+        f"kept: {moment.isoformat()}\n"
+        f"reason: {reason}\n"
+        "wtd kept this copy instead of discarding it; it is safe to remove once"
+        " you no longer need it.\n"
+    )
+    atomic_write(dest.with_name(dest.name + ".why.txt"), why.encode("utf-8"))
+    return dest

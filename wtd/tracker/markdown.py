@@ -207,6 +207,7 @@ _LEADING_ID: Final = re.compile(r"(\d+\.\d+)(?:[:.)]|[ \t]+[-–—:])?[ \t]+(.*
 
 _META_KEYS: Final = ("Initiative", "Status", "Created", "Updated")
 _DERIVED_KEYS: Final = frozenset({"Progress", "Source"})
+_RENDERED_LAYOUT: Final = (0, 1, 2, 3, 4)
 _UNLISTED_NOTE: Final = "this phase is not in the tracker's phase list"
 _COLUMNS: Final[dict[str, str]] = {
     "id": "id",
@@ -300,13 +301,24 @@ class _Parser:
         self.unmapped: list[Unmapped] = []
         self.state = "top"
         self.columns: dict[str, int] | None = None
+        self.layout = (0, 0, -1, -1, 0)  # id, name, status, verification columns; width
+        self.statuses: dict[str, str | None] = {}  # status cell → canonical (memo)
         self.orphan_task = ""
 
     def lost(self, n: int, line: str, reason: str, ref: str = "") -> None:
         self.unmapped.append(Unmapped(line=n, text=line, reason=reason, ref=ref))
 
     def run(self, lines: list[str]) -> View:
-        for n, raw in enumerate(lines, start=1):
+        i = 0
+        count = len(lines)
+        while i < count:
+            if self.state == "tasks" and self.layout == _RENDERED_LAYOUT:
+                i = self.rendered_rows(lines, i)
+                if i >= count:
+                    break
+            raw = lines[i]
+            i += 1
+            n = i
             line = raw.rstrip()
             stripped = line.lstrip()
             if not stripped:
@@ -448,6 +460,36 @@ class _Parser:
         else:
             phase.description = unescape_cell(s)
 
+    def rendered_rows(self, lines: list[str], i: int) -> int:
+        """Rows exactly as render writes them, read in a tight loop (the hot path of a
+        big view); returns the index of the first line it leaves to the general path."""
+        append = self.rows[-1].append
+        statuses = self.statuses
+        count = len(lines)
+        while i < count:
+            raw = lines[i]
+            if raw[:2] != "| " or "\\" in raw or "&" in raw or "<" in raw:
+                break
+            parts = raw.split("|")
+            if len(parts) != 6 or parts[5].strip():
+                break
+            task_id = parts[1].strip(" \t")
+            given = parts[3].strip(" \t")
+            status = statuses.get(given, "?")
+            if status == "?" or status is None or not task_id:
+                break  # a status never seen, an unknown one, a new row: the general path
+            append(
+                TaskRow(
+                    id=task_id,
+                    name=parts[2].strip(" \t"),
+                    status=status,
+                    given=given,
+                    verification=parts[4].strip(" \t") or None,
+                )
+            )
+            i += 1
+        return i
+
     def task_line(self, n: int, line: str, s: str) -> None:
         if s[0] != "|":
             if s.startswith("**Dependencies:**"):
@@ -466,27 +508,45 @@ class _Parser:
             if self.columns is None:
                 self.lost(n, line, "a table without a Task column")
                 self.state = "unknown"
+            elif "id" not in self.columns:
+                self.lost(n, line, "a task table without an ID column")
+                self.state = "unknown"
+            else:
+                c = self.columns
+                self.layout = (
+                    c["id"],
+                    c["name"],
+                    c.get("status", -1),
+                    c.get("verification", -1),
+                    max(c.values()) + 1,
+                )
             return
-        if all(_RULE_CELL.match(c) for c in cells):
-            return
-        if "id" not in cols:
-            self.lost(n, line, "a task table without an ID column")
-            return
-        width = max(cols.values()) + 1
-        values = [unescape_cell(c) for c in cells]
-        task_id = values[cols["id"]] if cols["id"] < len(values) else ""
+        if not s.strip("|-: \t"):
+            return  # the delimiter row
+        ci, ni, si, vi, width = self.layout
+        if "\\" in s or "&" in s or "<" in s:
+            values = [unescape_cell(c) for c in cells]
+        else:  # what unescape_cell does to text without escapes, without the calls
+            values = [c.strip(" \t") for c in cells]
+        task_id = values[ci] if ci < len(values) else ""
         if len(values) > width:
             self.lost(n, line, "a row with more cells than the table (an unescaped '|'?)", task_id)
             return
-        values += [""] * (width - len(values))
-        name = values[cols["name"]]
-        given = values[cols["status"]] if "status" in cols else ""
-        ver = values[cols["verification"]] if "verification" in cols else ""
+        if len(values) < width:
+            values += [""] * (width - len(values))
+        name = values[ni]
+        given = values[si] if si >= 0 else ""
+        ver = values[vi] if vi >= 0 else ""
         if not (task_id or name or given or ver):
             return
-        status = st.normalize(given) if given else None
-        if given and status is None:
-            self.lost(n, line, f"unknown status {given!r}", task_id)
+        if given:
+            status = self.statuses.get(given, "?")
+            if status == "?":
+                status = self.statuses[given] = st.normalize(given)
+            if status is None:
+                self.lost(n, line, f"unknown status {given!r}", task_id)
+        else:
+            status = None
         self.rows[-1].append(
             TaskRow(id=task_id, name=name, status=status, given=given, verification=ver or None)
         )
@@ -498,7 +558,10 @@ class _Parser:
             task_id, arrow, deps = link.partition(" → ")
             if not arrow:
                 return None
-            out.append((unescape_cell(task_id), tuple(unescape_cell(d) for d in deps.split(", "))))
+            if "\\" in link or "&" in link or "<" in link:
+                out.append((unescape_cell(task_id), tuple(map(unescape_cell, deps.split(", ")))))
+            else:
+                out.append((task_id.strip(" \t"), tuple(d.strip(" \t") for d in deps.split(", "))))
         return out
 
 
@@ -537,6 +600,7 @@ def view_of(tracker: Tracker) -> View:
     subs_by_task: dict[str, list[Subtask]] = {}
     for sub in tracker.all_subtasks():
         subs_by_task.setdefault(sub.task_id, []).append(sub)
+    cells: dict[str, tuple[str, str]] = {}
 
     def section(number: int, name: str, tasks: list[Task], **extra: Any) -> PhaseView:
         ids = {t.id for t in tasks}
@@ -544,7 +608,7 @@ def view_of(tracker: Tracker) -> View:
         return PhaseView(
             number=number,
             name=name,
-            tasks=tuple(_row(t) for t in tasks),
+            tasks=tuple([_row(t, cells) for t in tasks]),
             dependencies=tuple(
                 (t.id, t.dependencies)
                 for t in tasks
@@ -586,15 +650,24 @@ def view_of(tracker: Tracker) -> View:
     return View(title=meta.title, meta=tuple(fields), phases=tuple(phases), orphan_subtasks=orphans)
 
 
-def _row(task: Task) -> TaskRow:
+def _row(task: Task, cells: dict[str, tuple[str, str]]) -> TaskRow:
     ver = task.verification
+    status, given = _status_cell(task.status, cells)
     return TaskRow(
         id=task.id,
         name=task.title,
-        status=st.normalize(task.status) or "pending",
-        given=st.cell(task.status),
+        status=status,
+        given=given,
         verification=ver if isinstance(ver, str) and ver else None,
     )
+
+
+def _status_cell(status: str, cells: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(canonical, cell text) of a stored status, as render shows it (memoised in ``cells``)."""
+    found = cells.get(status)
+    if found is None:
+        found = cells[status] = (st.normalize(status) or "pending", st.cell(status))
+    return found
 
 
 # ------------------------------------------------------------------- diff
@@ -806,6 +879,17 @@ class _Build:
         self.unmapped: list[Unmapped] = []
         self.notes: list[str] = []
         self.renumbered = 0
+        self.ids: set[str] = set()  # task and sub-task ids given so far
+        self.top: dict[str, int] = {}  # "2." → the largest N of the ids "2.N" given so far
+
+    def _take(self, wanted: str, prefix: str) -> str:
+        """``wanted`` when it is ``prefix`` + a number and free, else the next free id."""
+        tail = wanted[len(prefix) :] if wanted.startswith(prefix) else ""
+        if not (tail.isdigit() and tail.isascii()) or wanted in self.ids:
+            wanted = f"{prefix}{self.top.get(prefix, 0) + 1}"
+        self.top[prefix] = max(self.top.get(prefix, 0), int(wanted[len(prefix) :]))
+        self.ids.add(wanted)
+        return wanted
 
     def phase(self, number: int | None, name: str, status: str = "pending") -> int:
         taken = {p["number"] for p in self.phases}
@@ -824,18 +908,9 @@ class _Build:
         status: str,
         verification: str | None = None,
     ) -> str:
-        ids = {t["id"] for t in self.tasks}
-        if _TASK_ID.match(wanted) and wanted not in ids and int(wanted.split(".")[0]) == phase:
-            task_id = wanted
-        else:
-            if wanted:
-                self.renumbered += 1
-            prefix = f"{phase}."
-            top = max(
-                (int(i[len(prefix) :]) for i in ids if i.startswith(prefix)),
-                default=0,
-            )
-            task_id = f"{phase}.{top + 1}"
+        task_id = self._take(wanted, f"{phase}.")
+        if wanted and task_id != wanted:
+            self.renumbered += 1
         entry: dict[str, Any] = {"id": task_id, "phase": phase, "name": name, "status": status}
         if verification:
             entry["verification"] = verification
@@ -843,13 +918,7 @@ class _Build:
         return task_id
 
     def subtask(self, task_id: str, name: str, done: bool, wanted: str = "") -> None:
-        ids = {s["id"] for s in self.subtasks}
-        if not (_SUB_ID.match(wanted) and wanted.startswith(task_id + ".") and wanted not in ids):
-            top = max(
-                (int(i.rpartition(".")[2]) for i in ids if i.startswith(task_id + ".")),
-                default=0,
-            )
-            wanted = f"{task_id}.{top + 1}"
+        wanted = self._take(wanted, f"{task_id}.")
         self.subtasks.append(
             {
                 "id": wanted,

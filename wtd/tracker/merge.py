@@ -16,6 +16,7 @@ other invariant hold. Nothing is dropped: ``Unmapped`` fragments come back in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final, assert_never
 
 import msgspec
@@ -58,7 +59,7 @@ class MergeResult(msgspec.Struct, frozen=True, kw_only=True):
     changed: bool
 
 
-def merge(base: Tracker, ours: Tracker, edits: list[md.Edit], *, at: str) -> MergeResult:
+def merge(base: Tracker, ours: Tracker, edits: Sequence[md.Edit], *, at: str) -> MergeResult:
     """Apply ``edits`` (made against ``base``) to ``ours``; JSON wins on a conflict."""
     m = _Merge(base, ours, at)
     for edit in edits:
