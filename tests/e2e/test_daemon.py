@@ -222,3 +222,14 @@ def test_other_users_are_refused(ws: Workspace) -> None:
 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert '"denied"' in proc.stdout, proc.stderr
+
+
+def test_clients_hanging_up_mid_hello_never_stop_the_daemon(ws: Workspace) -> None:
+    daemon = ws.start_daemon()
+    for _ in range(8):
+        s = _raw(ws)
+        s.sendall(struct.pack(">I", 16) + b'{"ty')
+        s.close()
+    assert "Overall progress: 44%" in ws.ok("show progress")
+    assert daemon.poll() is None
+    assert "actor server crashed" not in ws.log()

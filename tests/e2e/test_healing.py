@@ -252,3 +252,22 @@ def test_sigterm_stops_the_daemon_cleanly(ws: Workspace) -> None:
         timeout=30,
     )
     assert proc.returncode == 5
+
+
+def test_requests_queued_behind_a_repair_do_not_repair_again(ws: Workspace) -> None:
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.json.write_bytes(b"garbage" * 10)
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "wtctl"), "--tracker", str(ws.md), "show progress"],
+            env=ws.env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert all("Overall progress: 44%" in out for out in outs), outs
+    kept = list((ws.root / ".ecw" / "quarantine" / "my-project").glob("*my-project.json"))
+    assert [k.read_bytes() for k in kept] == [b"garbage" * 10]  # only the broken file

@@ -165,7 +165,10 @@ def test_checkbox_new_rows_and_deleted_rows(ws: Workspace) -> None:
         "| 2.4 | Recover from corrupted state | 🔴 Blocked | fault-injection suite passes |\n",
         "",
     )
-    eventually(lambda: all(t["id"] != "2.4" for t in ws.data()["tasks"]), "the row deleted")
+    eventually(
+        lambda: all(t["id"] != "2.4" for t in ws.data()["tasks"]),
+        "the row deleted " + ws.log()[-3000:],
+    )
     ws.ok("undo")  # a deleted row is recoverable
     assert ws.task("2.4")["name"] == "Recover from corrupted state"
 
@@ -230,3 +233,18 @@ def test_a_hand_written_plan_is_imported(ws: Workspace) -> None:
     ]
     imported = list((ws.root / ".ecw" / "imported").glob("*launch.md"))
     assert len(imported) == 1 and "Book the room" in imported[0].read_text()
+
+
+def test_an_offline_edit_of_an_older_view_is_merged(ws: Workspace) -> None:
+    ws.ok("show progress")
+    old_view = ws.md.read_text()
+    ws.ok("mark task 2.2 complete")  # the view on disk is now newer than old_view
+    ws.kill_daemon()
+    edited = old_view.replace("| 3.1 | Write release notes |", "| 3.1 | Offline rename |")
+    editor_save(ws.md, edited)
+    ws.ok("show progress")
+    conflicts = ws.root / ".ecw" / "conflicts" / "my-project"
+    kept = [k.read_text() for k in conflicts.glob("*.md")] if conflicts.is_dir() else []
+    assert ws.task("3.1")["name"] == "Offline rename"  # merged against the view it came from
+    assert ws.task("2.2")["status"] == "complete"  # and the newer JSON change is kept
+    assert kept == []

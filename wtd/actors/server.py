@@ -80,10 +80,17 @@ class Server:
                 tg.start_soon(self._client, stream)
 
     async def _client(self, stream: SocketStream) -> None:
+        """One connection. Nothing a client does may escape this: it would take the
+        whole Server actor (and every other client's connection) down with it."""
         async with stream:
             try:
                 await self._converse(stream)
-            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            except (
+                anyio.EndOfStream,
+                anyio.IncompleteRead,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+            ):
                 pass
             except ReplyOverdue:
                 pass
@@ -98,6 +105,8 @@ class Server:
                 )
             except OSError as exc:
                 log.debug("client connection error: %s", exc)
+            except Exception:  # the boundary: log it, keep serving the others
+                log.exception("unexpected error on a client connection")
 
     async def _converse(self, stream: SocketStream) -> None:
         raw = stream.extra(SocketAttribute.raw_socket)

@@ -860,13 +860,16 @@ class Store:
             self._view_base = self._tracker
             return
         rendered_from = _CHECKSUM.search(text.decode("utf-8", errors="replace"))
-        if rendered_from is not None and rendered_from.group(1) == self._json.digest:
-            # edited while wtd was not running, from a view of the current JSON: merge it
+        if rendered_from is not None and (
+            rendered_from.group(1) == self._json.digest
+            or self._tracker_at(rendered_from.group(1)) is not None
+        ):
+            # edited while wtd was not running, from a view the journal can rebuild: merge
             self._view_base = self._tracker
             self._md = _FileState()  # so that the merge reads it as an edit
             self._pending_view_merge = True
             return
-        self._md.digest = "unknown"  # an older or foreign view: keep a copy, then render
+        self._md = _FileState(digest="unknown")  # an older or foreign view: keep a copy, render
         self._notes.extend(self._write_view(force=True))
 
     def _commit_system(self, change: commands.Change) -> None:
@@ -1182,7 +1185,11 @@ class Store:
                 healing = self._repair_journal()
             elif self._tracker is not None:
                 on_disk = self._read_disk_json() or b""
+                if digest(on_disk) == self._json.digest:  # repaired already (queued request)
+                    return Outcome(ok=True, tracker=self.label)
                 healing = self._repair_from_memory(on_disk)
+            elif self._still_valid():
+                return Outcome(ok=True, tracker=self.label)  # repaired already: just reopen
             else:
                 healing = self._repair_from_backup(symptom)
         except errors.WtdError as exc:
@@ -1193,6 +1200,14 @@ class Store:
             return self._error(os_fault(exc, "repair", "Repair failed", self.paths))
         log.warning("%s: repaired: %s", self.label, " / ".join(healing))
         return Outcome(ok=True, healing=healing, tracker=self.label)
+
+    def _still_valid(self) -> bool:
+        """Does the SSOT on disk read as a valid tracker (e.g. repaired meanwhile)?"""
+        try:
+            model.decode(self.paths.json.read_bytes())
+        except (OSError, model.TrackerError):
+            return False
+        return True
 
     def _repair_journal(self) -> list[str]:
         self._close()
@@ -1215,9 +1230,12 @@ class Store:
             )
         backup, data = found
         kept = ""
-        if paths.json.exists():
-            where = quarantine(
-                paths.json, paths.quarantine, reason=symptom.message or symptom.error
+        if paths.json.exists():  # a copy: the file is replaced, never missing
+            where = keep_copy(
+                paths.json.read_bytes(),
+                paths.json.name,
+                paths.quarantine,
+                reason=symptom.message or symptom.error,
             )
             kept = f"; the broken file is kept at {self._rel(where)}"
         base = digest(data)
