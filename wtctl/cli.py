@@ -28,6 +28,7 @@ Talk to the wtd work-tracker daemon. Examples:
   wtctl "mark task 2.2 complete"
   wtctl help
   wtctl events [--all]        follow changes as NDJSON (one JSON object per line)
+  wtctl daemon                is wtd running? (version, pid, uptime, socket)
   wtctl hook pre-tool-use     the Claude Code PreToolUse hook
 With no PHRASE and stdin not a terminal, one phrase per line is read from stdin.
 
@@ -278,6 +279,49 @@ def consent_token_of(reply: dict[str, Any]) -> str | None:
     return None
 
 
+def daemon_status(argv: list[str], out: TextIO, err: TextIO) -> int:
+    """``wtctl daemon [--socket PATH] [--json]``: report whether wtd runs; never starts it."""
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"wtctl daemon: {exc}", file=err)
+        return EXIT_USAGE
+    path = socket_path(args)
+    try:
+        conn = connect(path, autostart=False)
+        try:
+            pong = conn.request({"type": "ping", "id": "status"})
+        finally:
+            conn.close()
+    except (Unavailable, ConnectionLost):
+        if args.json:
+            out.write(json.dumps({"running": False, "socket": path}) + "\n")
+        else:
+            print(f"wtd is not running (nothing answers on {path})", file=out)
+        return EXIT_UNAVAILABLE
+    uptime = float(pong.get("uptime_s", 0))
+    if args.json:
+        out.write(
+            json.dumps(
+                {
+                    "running": True,
+                    "version": pong.get("server"),
+                    "pid": pong.get("pid"),
+                    "uptime_s": uptime,
+                    "socket": path,
+                }
+            )
+            + "\n"
+        )
+        return 0
+    minutes, seconds = divmod(int(uptime), 60)
+    hours, minutes = divmod(minutes, 60)
+    print(f"{pong.get('server')} is running (pid {pong.get('pid')})", file=out)
+    print(f"  socket: {path}", file=out)
+    print(f"  uptime: {hours}h {minutes:02d}m {seconds:02d}s", file=out)
+    return 0
+
+
 def _stdin_phrases() -> Any:
     for line in sys.stdin:
         phrase = line.strip()
@@ -295,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         from wtctl import events
 
         return events.main(argv[1:])
+    if argv and argv[0] == "daemon":
+        return daemon_status(argv[1:], sys.stdout, sys.stderr)
     if argv and argv[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0

@@ -233,3 +233,16 @@ def test_clients_hanging_up_mid_hello_never_stop_the_daemon(ws: Workspace) -> No
     assert "Overall progress: 44%" in ws.ok("show progress")
     assert daemon.poll() is None
     assert "actor server crashed" not in ws.log()
+
+
+def test_wtctl_daemon_reports_whether_wtd_runs(ws: Workspace) -> None:
+    down = ws.wtctl("daemon", tracker=False)
+    assert down.returncode == 5 and "not running" in down.stdout
+    assert ws.daemon_pid() is None  # asking does not start it
+    daemon = ws.start_daemon()
+    up = ws.wtctl("daemon", tracker=False)
+    assert up.returncode == 0
+    assert f"is running (pid {daemon.pid})" in up.stdout
+    assert f"socket: {ws.sock}" in up.stdout and "uptime:" in up.stdout
+    doc = json.loads(ws.wtctl("daemon", "--json", tracker=False).stdout)
+    assert doc["running"] is True and doc["pid"] == daemon.pid and doc["version"].startswith("wtd ")

@@ -17,11 +17,13 @@ pytestmark = pytest.mark.e2e
 DEADLINE = 10.0
 
 
-def eventually(check: Callable[[], bool], what: str) -> None:
+def eventually(
+    check: Callable[[], bool], what: str, context: Callable[[], str] = lambda: ""
+) -> None:
     """Poll a file-system outcome with a deadline (the watcher has no other signal)."""
     end = time.monotonic() + DEADLINE
     while not check():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
+        assert time.monotonic() < end, f"timed out waiting for {what}\n{context()[-4000:]}"
         time.sleep(0.01)
 
 
@@ -248,3 +250,65 @@ def test_an_offline_edit_of_an_older_view_is_merged(ws: Workspace) -> None:
     assert ws.task("3.1")["name"] == "Offline rename"  # merged against the view it came from
     assert ws.task("2.2")["status"] == "complete"  # and the newer JSON change is kept
     assert kept == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "deleted"])
+def test_a_damaged_view_deletes_nothing_and_is_rendered_again(ws: Workspace, damage: str) -> None:
+    ws.ok("mark task 2.2 complete")
+    before = ws.data()
+    good_view = ws.md.read_text()
+    if damage == "truncated":
+        ws.md.write_text(good_view[: len(good_view) // 3])
+    elif damage == "garbage":
+        ws.md.write_bytes(b"\x00\xff garbage")
+    else:
+        ws.md.unlink()
+    good = good_view.encode()
+    eventually(
+        lambda: ws.md.exists() and ws.md.read_bytes() == good,
+        "the view rendered again",
+        ws.log,
+    )
+    assert ws.data()["tasks"] == before["tasks"]  # no row "deleted" by the damage
+    if damage != "deleted":
+        conflicts = ws.root / ".ecw" / "conflicts" / "my-project"
+        eventually(lambda: conflicts.is_dir() and any(conflicts.glob("*.md")), "a kept copy")
+
+
+def test_a_burst_of_changes_interleaved_with_hand_edits_loses_nothing(ws: Workspace) -> None:
+    import threading
+
+    ws.ok("show progress")
+    acked: list[str] = []
+
+    def client(n: int) -> None:
+        for i in range(25):
+            if ws.wtctl(f"add task to phase 3: burst {n}-{i}").returncode == 0:
+                acked.append(f"burst {n}-{i}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    hand = []
+    for i in range(10):  # hand edits of both files while the burst runs
+        data = ws.data()
+        data["tasks"][0]["name"] = f"json edit {i}"
+        editor_save(ws.json, json.dumps(data))
+        hand.append(f"json edit {i}")
+        text = ws.md.read_text()
+        if "| 1.2 | " in text:
+            row = next(line for line in text.splitlines() if line.startswith("| 1.2 | "))
+            cells = row.split(" | ")
+            cells[1] = f"md edit {i}"
+            editor_save(ws.md, text.replace(row, " | ".join(cells)))
+        time.sleep(0.05)  # pace the edits across the burst, as a person would
+    for t in threads:
+        t.join()
+    assert len(acked) == 100
+    ws.ok("sync")
+    names = [t.get("name") for t in ws.data()["tasks"]]
+    assert [n for n in acked if n not in names] == []  # every acknowledged change is there
+    assert len([n for n in names if n and n.startswith("burst")]) == 100
+    # the JSON edits were adopted or kept; none silently vanished
+    kept = b"".join(p.read_bytes() for p in (ws.root / ".ecw").rglob("*.json"))
+    assert b"json edit 9" in kept or ws.task("1.1")["name"] == "json edit 9"

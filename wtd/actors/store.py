@@ -52,6 +52,7 @@ log = logging.getLogger("wtd.store")
 SYSTEM_ACTOR = "wtd"
 _CHECKSUM = re.compile(r"JSON checksum:\*\* `([0-9a-f]+)`")
 HAND_EDIT = "hand-edit"
+_INCOMPLETE = object()  # a view caught mid-save: read it again
 MID_WRITE_RETRIES = 4
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
@@ -218,6 +219,13 @@ class Store:
     # ------------------------------------------------------------ batches
 
     async def _handle(self, batch: list[StoreMessage]) -> None:
+        if self._tracker is not None:
+            # A hand edit the Watcher has not reported yet is merged before this batch
+            # writes over it (two stats: cheap).
+            if _stamp(self.paths.json) != self._json.stamp:
+                await self._file_changed("json")
+            if _stamp(self.paths.markdown) != self._md.stamp:
+                await self._file_changed("markdown")
         pending: list[_Pending] = []
         for msg in batch:
             match msg:
@@ -925,8 +933,12 @@ class Store:
                 await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
             await self._adopt_json(found)
         elif kind == "markdown":
-            item = await anyio.to_thread.run_sync(self._merge_view)
-            if item is not None:
+            for attempt in range(1, MID_WRITE_RETRIES + 1):
+                item = await anyio.to_thread.run_sync(self._merge_view, attempt)
+                if item is not _INCOMPLETE:
+                    break
+                await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
+            if isinstance(item, _Pending):
                 await self._commit([item])
                 await self._publish(item)
 
@@ -958,14 +970,24 @@ class Store:
             await self._publish_lines("healed", [f"✓ Issue: {found.reason}", *healing[1:]])
             return
         edited = found.tracker
-        if model.stale_progress(edited) is not None:
-            edited = model.with_derived_progress(edited)
         base = self._loaded
-        change = patch.diff(edited, base, reason=f"hand edit of {self.paths.json.name}")
-        if patch.is_empty(change):  # same content, other formatting: keep ours
+        # The editor may have read an older JSON than wtd's latest (agents kept
+        # working meanwhile): merge three ways against the state it most likely read.
+        started_from = patch.closest(self._recent_states(), edited)
+        merged, conflicts = await anyio.to_thread.run_sync(patch.merge3, started_from, base, edited)
+        if model.stale_progress(merged) is not None:
+            merged = model.with_derived_progress(merged)
+        change = patch.diff(merged, base, reason=f"hand edit of {self.paths.json.name}")
+        if patch.is_empty(change) and not conflicts:  # same content, other formatting
             self._json.stamp = _stamp(self.paths.json)
             return
         summary = [f"Adopted a hand edit of {self.paths.json.name}"]
+        if conflicts:
+            kept = keep_copy(
+                found.data, self.paths.json.name, self.paths.conflicts, reason="; ".join(conflicts)
+            )
+            summary += [f"⚠ Conflict: {line}" for line in conflicts]
+            summary.append(f"⚠ The edited JSON is kept at {self._rel(kept)}")
         change = msgspec.structs.replace(change, summary=summary)
         at = now()
         applied = ops.apply(base, change, at=at, actor=HAND_EDIT)
@@ -983,10 +1005,18 @@ class Store:
         await self._commit([item])
         await self._publish(item)
 
-    def _merge_view(self) -> _Pending | None:
-        """Merge a hand-edited view three ways (base: the view wtd last rendered)."""
+    def _merge_view(self, attempt: int) -> _Pending | object | None:
+        """Merge a hand-edited view three ways (base: the view it was rendered from).
+
+        A view without its closing Recovery Checksum section is incomplete (caught
+        mid-save, truncated, or not a view at all): it is read again, and if it stays
+        so, it is kept and the view rendered anew — never taken for mass deletion.
+        """
         stamp = _stamp(self.paths.markdown)
-        if stamp is None or stamp == self._md.stamp:
+        if stamp is None:
+            self._write_view(force=True)  # the view was deleted: render it again
+            return None
+        if stamp == self._md.stamp:
             return None
         try:
             text = self.paths.markdown.read_bytes()
@@ -994,6 +1024,13 @@ class Store:
             return None
         if digest(text) == self._md.digest:
             self._md.stamp = stamp
+            return None
+        if _CHECKSUM.search(text.decode("utf-8", errors="replace")) is None:
+            if attempt < MID_WRITE_RETRIES:
+                return _INCOMPLETE
+            log.warning("%s: edited view is incomplete; kept, and rendered again", self.label)
+            self._md = _FileState(digest="incomplete")  # _write_view keeps a copy first
+            self._write_view(force=True)
             return None
         return self._merge_markdown(text, stamp)
 
@@ -1052,6 +1089,24 @@ class Store:
             tracker=applied.tracker,  # committed even when unchanged: history keeps the record
             undo=_inverse(ours, applied.tracker, HAND_EDIT, at),
         )
+
+    def _recent_states(self, limit: int = 50) -> list[model.Tracker]:
+        """wtd's state now and before each of the last ``limit`` changes, newest first."""
+        assert self._journal is not None
+        states = [self._loaded]
+        tracker = self._loaded
+        for record in reversed(list(self._journal.records())):
+            if len(states) > limit:
+                break
+            if record.undo is None:
+                if isinstance(_change_decoder.decode(record.op), commands.Checkpoint):
+                    continue
+                break
+            tracker = patch.apply_patch(
+                tracker, msgspec.json.decode(record.undo, type=commands.Patch)
+            )
+            states.append(tracker)
+        return states
 
     def _tracker_at(self, content_digest: str) -> model.Tracker | None:
         """The tracker as it was when the JSON had ``content_digest`` (undoing the

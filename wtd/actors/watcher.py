@@ -28,7 +28,7 @@ log = logging.getLogger("wtd.watcher")
 
 # watchfiles yields once no new change arrived for STEP ms (at most DEBOUNCE ms after
 # the first): small, so a hand edit is seen well within SPEC §6's 100 ms.
-STEP_MS = 5
+STEP_MS = 20
 DEBOUNCE_MS = 50
 # The watch thread returns this often even when nothing changes, so that stopping the
 # daemon (which must wait for that thread) is prompt; 4 wake-ups a second cost nothing.
@@ -92,6 +92,7 @@ class Watcher:
                 tg.cancel_scope.cancel()
 
     async def _relay(self, folders: list[str], stop: anyio.Event) -> None:
+        armed = False
         async for changes in watchfiles.awatch(
             *folders,
             watch_filter=self._wanted,
@@ -99,8 +100,17 @@ class Watcher:
             step=STEP_MS,
             stop_event=stop,
             rust_timeout=RUST_TIMEOUT_MS,
+            yield_on_timeout=True,
             recursive=False,
         ):
+            if not changes:
+                if armed:
+                    continue
+                # The watch is armed now. An edit made while it was being set up was
+                # not seen: let every Store look (a stat each; unchanged files cost
+                # nothing more), so no hand edit slips through a re-arm.
+                armed = True
+                changes = {(watchfiles.Change.modified, path) for path in self._files}
             rearm = False
             for _change, path in changes:
                 target = self._files.get(path)

@@ -123,3 +123,80 @@ def _needs_rebuild(patch: c.Patch) -> bool:
 def touches(patch: c.Patch, task_id: str) -> bool:
     """Does ``patch`` set or remove task ``task_id``?"""
     return task_id in patch.tasks_remove or any(t.get("id") == task_id for _, t in patch.tasks_put)
+
+
+# Fields wtd itself rewrites on every change: never evidence of a person's edit.
+_DERIVED_META = ("updated", "progress")
+
+
+def _meta_core(meta: model.Meta) -> model.Meta:
+    return msgspec.structs.replace(meta, updated=UNSET, progress=UNSET)
+
+
+def _phases_core(phases: tuple[model.Phase, ...]) -> tuple[model.Phase, ...]:
+    return tuple(msgspec.structs.replace(p, progress=UNSET) for p in phases)
+
+
+def merge3(base: Tracker, ours: Tracker, edited: Tracker) -> tuple[Tracker, list[str]]:
+    """Three-way merge of a hand-edited JSON, entity by entity.
+
+    ``base`` is the state the editor started from, ``ours`` wtd's current state,
+    ``edited`` what was saved. What the editor changed is taken over unless wtd
+    changed the same entity since ``base`` — then wtd's value stays and the edit is
+    reported as a conflict. Nothing wtd changed meanwhile (e.g. tasks added by
+    agents) is lost. Returns the merged tracker and the conflict lines.
+    """
+    conflicts: list[str] = []
+    result = ours
+    if _meta_core(edited.meta) != _meta_core(base.meta):
+        if _meta_core(ours.meta) != _meta_core(base.meta):
+            conflicts.append("meta: changed in the JSON and by the hand edit; the JSON's kept")
+        else:
+            meta = msgspec.structs.replace(
+                edited.meta, updated=ours.meta.updated, progress=ours.meta.progress
+            )
+            result = msgspec.structs.replace(result, meta=meta)
+    if _phases_core(edited.phases) != _phases_core(base.phases):
+        if _phases_core(ours.phases) != _phases_core(base.phases):
+            conflicts.append("phases: changed in the JSON and by the hand edit; the JSON's kept")
+        else:
+            result = msgspec.structs.replace(result, phases=edited.phases)
+    if edited.subtasks != base.subtasks:
+        if ours.subtasks != base.subtasks:
+            conflicts.append("subtasks: changed in the JSON and by the hand edit; the JSON's kept")
+        else:
+            result = msgspec.structs.replace(result, subtasks=edited.subtasks)
+    if edited.extra != base.extra and ours.extra == base.extra:
+        result = msgspec.structs.replace(result, extra=edited.extra)
+    mine = diff(edited, base, reason="hand edit")  # the editor's task changes
+    before = {t.id: t for t in base.tasks}
+    now = {t.id: t for t in ours.tasks}
+    keep_put = []
+    for position, raw in mine.tasks_put:
+        task_id = raw.get("id")
+        if task_id in now and task_id in before and now[task_id] != before[task_id]:
+            conflicts.append(
+                f"task {task_id}: changed in the JSON and by the hand edit; JSON's kept"
+            )
+            continue
+        keep_put.append((position, raw))
+    keep_remove = []
+    for task_id in mine.tasks_remove:
+        if task_id in now and now[task_id] != before.get(task_id):
+            conflicts.append(
+                f"task {task_id}: deleted by the hand edit but changed in the JSON; kept"
+            )
+            continue
+        keep_remove.append(task_id)
+    tasks_only = c.Patch(reason="hand edit", tasks_put=keep_put, tasks_remove=keep_remove)
+    return apply_patch(result, tasks_only), conflicts
+
+
+def closest(candidates: list[Tracker], edited: Tracker) -> Tracker:
+    """The candidate state that differs least from ``edited`` (the likely base)."""
+
+    def distance(state: Tracker) -> int:
+        d = diff(edited, state, reason="")
+        return len(d.tasks_put) + len(d.tasks_remove) + (d.subtasks is not None)
+
+    return min(candidates, key=distance)
