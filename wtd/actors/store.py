@@ -924,7 +924,17 @@ class Store:
     # ------------------------------------------------------------ hand edits
 
     async def _file_changed(self, kind: str) -> None:
-        """A served file changed on disk: ignore wtd's own writes, merge the others."""
+        """A served file changed on disk: ignore wtd's own writes, merge the others.
+
+        A hand edit that cannot be taken over (storage trouble while merging) is
+        logged and left on disk as it is: it never takes the Store down.
+        """
+        try:
+            await self._take_over(kind)
+        except (errors.WtdError, OSError) as exc:
+            log.error("%s: hand edit of the %s not taken over: %s", self.label, kind, exc)
+
+    async def _take_over(self, kind: str) -> None:
         if kind == "json":
             for attempt in range(1, MID_WRITE_RETRIES + 1):
                 found = await anyio.to_thread.run_sync(self._read_json_edit)
@@ -1058,11 +1068,10 @@ class Store:
             base, ours, [e for e in edits if not isinstance(e, markdown.Unmapped)], at=at
         )
         unmapped = [e for e in edits if isinstance(e, markdown.Unmapped)] + list(result.unmapped)
-        self._md = _FileState(digest=digest(text), stamp=stamp)  # the edit itself: no copy
         lines = [f"Merged a hand edit of {self.label}", *result.applied]
         if result.conflicts or unmapped:
             kept = self.paths.conflicts / f"{at.replace(':', '')}-{self.paths.name}.md"
-            atomic.atomic_write(kept, text)
+            atomic.atomic_write(kept, text)  # may fail: then the edited view stays as it is
             for conflict in result.conflicts:
                 lines.append(
                     f"⚠ Conflict: {conflict.task_id} {conflict.field}: the JSON's "
@@ -1072,6 +1081,7 @@ class Store:
             for fragment in unmapped[:10]:
                 lines.append(f"⚠ Not understood (line {fragment.line}): {fragment.text[:80]!r}")
             lines.append(f"⚠ The edited view is kept at {self._rel(kept)}")
+        self._md = _FileState(digest=digest(text), stamp=stamp)  # the edit itself: no copy
         if not result.changed and not result.conflicts and not unmapped:
             self._write_view(force=True)  # nothing to take over (e.g. only layout changed)
             return None
