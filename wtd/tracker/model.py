@@ -141,6 +141,13 @@ def _canonical_status(value: Any, where: str) -> str:
     return canon
 
 
+def entity_from_raw(cls: type[S], raw: Any, where: str) -> S:
+    """One entity (Meta, Phase, Task, Subtask) from its JSON object, status normalised."""
+    if isinstance(raw, dict) and "status" in raw and cls is not Meta:
+        return _from_raw(cls, raw, where, status=_canonical_status(raw["status"], where))
+    return _from_raw(cls, raw, where)
+
+
 def from_raw(raw: Any) -> Tracker:
     """Build a Tracker from decoded JSON (v2, or v1 which is migrated first).
 

@@ -81,43 +81,45 @@ def is_empty(patch: c.Patch) -> bool:
 
 
 def apply_patch(tracker: Tracker, patch: c.Patch) -> Tracker:
-    """``tracker`` with ``patch`` applied (entities replaced, removed or inserted)."""
-    raw = model.to_raw(tracker) if _needs_rebuild(patch) else None
-    if raw is None:
+    """``tracker`` with ``patch`` applied (entities replaced, removed or inserted).
+
+    Only the entities the patch names are converted; every other task is shared
+    with ``tracker``, so applying a small patch to a big tracker stays cheap.
+    Raises model.TrackerError when a patched entity is not valid.
+    """
+    if is_empty(patch):
         return tracker
+    fields: dict[str, Any] = {}
     if patch.meta is not None:
-        raw["meta"] = patch.meta
+        fields["meta"] = model.entity_from_raw(model.Meta, patch.meta, "meta")
     if patch.phases is not None:
-        raw["phases"] = patch.phases
+        fields["phases"] = tuple(
+            model.entity_from_raw(model.Phase, p, f"phases[{i}]")
+            for i, p in enumerate(patch.phases)
+        )
     if patch.subtasks is not None:
-        raw["subtasks"] = patch.subtasks
+        fields["subtasks"] = tuple(
+            model.entity_from_raw(model.Subtask, t, f"subtasks[{i}]")
+            for i, t in enumerate(patch.subtasks)
+        )
     if patch.events is not None:
-        raw["events"] = patch.events
+        fields["events"] = tuple(patch.events)
     if patch.extra is not None:
-        for key in [k for k in raw if k not in _CORE]:
-            del raw[key]
-        raw.update(patch.extra)
-    tasks: list[dict[str, Any]] = raw["tasks"]
-    if patch.tasks_remove:
+        fields["extra"] = dict(patch.extra)
+    if patch.tasks_put or patch.tasks_remove:
         gone = set(patch.tasks_remove)
-        tasks = [t for t in tasks if t.get("id") not in gone]
-    index = {t.get("id"): i for i, t in enumerate(tasks)}
-    for position, task in sorted(patch.tasks_put, key=lambda p: p[0]):
-        at = index.get(task.get("id"))
-        if at is not None:
-            tasks[at] = task
-        else:
-            tasks.insert(min(position, len(tasks)), task)
-            index = {t.get("id"): i for i, t in enumerate(tasks)}
-    raw["tasks"] = tasks
-    return model.from_raw(raw)
-
-
-_CORE = frozenset({"schema_version", "meta", "phases", "tasks", "subtasks", "events"})
-
-
-def _needs_rebuild(patch: c.Patch) -> bool:
-    return not is_empty(patch)
+        tasks = [t for t in tracker.tasks if t.id not in gone] if gone else list(tracker.tasks)
+        index = {t.id: i for i, t in enumerate(tasks)}
+        for position, raw in sorted(patch.tasks_put, key=lambda p: p[0]):
+            task = model.entity_from_raw(model.Task, raw, f"task {raw.get('id')}")
+            at = index.get(task.id)
+            if at is not None:
+                tasks[at] = task
+            else:
+                tasks.insert(min(position, len(tasks)), task)
+                index = {t.id: i for i, t in enumerate(tasks)}
+        fields["tasks"] = tuple(tasks)
+    return msgspec.structs.replace(tracker, **fields)
 
 
 def touches(patch: c.Patch, task_id: str) -> bool:
