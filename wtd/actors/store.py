@@ -165,6 +165,7 @@ class Store:
 
     def _reset(self) -> None:
         self._tracker: model.Tracker | None = None
+        self._encoder = model.Encoder()  # re-encodes only the tasks a change touched
         self._journal: Journal | None = None
         self._json = _FileState()
         self._md = _FileState()
@@ -441,7 +442,7 @@ class Store:
         """
         assert self._journal is not None
         notes = self._check_json_edited()
-        data = model.encode(new)
+        data = self._encoder.encode(new)
         after = digest(data)
         first_seq = self._journal.last_seq + 1
         records = [
@@ -523,7 +524,7 @@ class Store:
         """After a failed write, make sure the SSOT on disk is the last good state."""
         if self._tracker is None:
             return
-        data = model.encode(self._tracker)
+        data = self._encoder.encode(self._tracker)
         try:
             if self.paths.json.read_bytes() == data:
                 return
@@ -671,7 +672,7 @@ class Store:
             )
             kept = f"; the file found is kept at {self._rel(where)}"
         assert self._tracker is not None
-        data = model.encode(self._tracker)
+        data = self._encoder.encode(self._tracker)
         self._write_json(data)
         self._json = _FileState(digest=digest(data), stamp=_stamp(self.paths.json))
         issue = "missing" if not on_disk else "not what wtd last wrote"
@@ -762,7 +763,7 @@ class Store:
             source=self._rel(paths.markdown),
         )
         tracker = model.with_derived_progress(result.tracker)
-        data = model.encode(tracker)
+        data = self._encoder.encode(tracker)
         kept = paths.state / "imported" / f"{now().replace(':', '')}-{paths.name}.md"
         atomic.atomic_write(kept, text)
         atomic.atomic_write(paths.json, data)
@@ -814,7 +815,7 @@ class Store:
         for record in todo:
             change = _change_decoder.decode(record.op)
             tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
-        data = model.encode(tracker)
+        data = self._encoder.encode(tracker)
         after = digest(data)
         if todo[-1].after and todo[-1].after != after:
             log.warning("%s: replay produced a different state than journalled", self.label)
@@ -1309,7 +1310,7 @@ class Store:
         for record in todo:
             change = _change_decoder.decode(record.op)
             tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
-        rebuilt = model.encode(tracker)
+        rebuilt = self._encoder.encode(tracker)
         atomic.atomic_write(paths.json, rebuilt)
         self._tracker = None  # reopened by the request that follows
         self._close()

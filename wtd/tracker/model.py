@@ -279,6 +279,45 @@ def encode(tracker: Tracker) -> bytes:
     return msgspec.json.format(_encoder.encode(to_raw(tracker)), indent=2) + b"\n"
 
 
+_TASKS_MARK = "\x00wtd:tasks\x00"
+_TASKS_LINE = b'    "\\u0000wtd:tasks\\u0000"'
+
+
+class Encoder:
+    """``encode`` with a cache of each task's formatted JSON.
+
+    Tasks are immutable and unchanged ones are shared between a tracker and the next
+    version, so a change re-encodes only the tasks it touched. The output is
+    byte-for-byte ``encode(tracker)``. One Encoder per tracker (the Store's).
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, tuple[Task, bytes]] = {}
+
+    def encode(self, tracker: Tracker) -> bytes:
+        if not tracker.tasks:
+            self._tasks = {}
+            return encode(tracker)
+        shell = msgspec.structs.replace(tracker, tasks=())
+        raw = to_raw(shell)
+        raw["tasks"] = [_TASKS_MARK]
+        text = msgspec.json.format(_encoder.encode(raw), indent=2)
+        cache: dict[int, tuple[Task, bytes]] = {}
+        old = self._tasks
+        parts: list[bytes] = []
+        for task in tracker.tasks:
+            hit = old.get(id(task))
+            if hit is not None and hit[0] is task:
+                fragment = hit[1]
+            else:
+                fragment = msgspec.json.format(_encoder.encode(_struct_raw(task)), indent=2)
+                fragment = b"    " + fragment.replace(b"\n", b"\n    ")
+            cache[id(task)] = (task, fragment)
+            parts.append(fragment)
+        self._tasks = cache
+        return text.replace(_TASKS_LINE, b",\n".join(parts), 1) + b"\n"
+
+
 def decode(data: bytes) -> Tracker:
     """Parse tracker JSON bytes. Raises TrackerError when they are not a valid tracker."""
     try:

@@ -1,0 +1,288 @@
+"""The torture runner: ``python -m tests.torture.runner --seconds N --seed S [--workers K]``.
+
+Starts a real ``wtd`` on a temp workspace and, for N seconds, mixes concurrent
+clients (real ``wtctl`` processes and raw-socket clients) changing their own tasks,
+hand edits of both files, restarts with random ``WT_FAILPOINTS``, ``kill -9`` at
+random moments, and the hostile-socket mix. After each restart and at the end it
+checks the invariants (``checks``) and prints one summary line; on failure it prints
+what broke, the seed and the command that reruns it, and exits 1.
+
+The seed fixes every random choice; the interleaving with the daemon is still up to
+the scheduler, so a failure may need a few reruns (or a longer one) to show again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from tests.torture.checks import Findings, check_tracker, check_usage, scan_log
+from tests.torture.clients import Client, QuietLock, RawClient, WtctlClient
+from tests.torture.daemon import EXAMPLE, Keeper, Workspace
+from tests.torture.edits import HandEditor
+from tests.torture.hostile import Hostile, Probe
+from tests.torture.ledger import Ledger
+
+POINTS = ("store.read", "store.write", "render.write", "journal.append", "executor.receive")
+
+
+def failpoint_spec(rng: random.Random) -> str:
+    """One or two random failpoints, mostly bounded so the run keeps moving."""
+    entries = []
+    for point in rng.sample(POINTS, rng.choice((1, 1, 2))):
+        roll = rng.random()
+        if roll < 0.3:
+            action = f"{rng.randint(1, 3)}*{rng.choice(('eagain', 'timeout'))}"
+        elif roll < 0.45:
+            action = f"{rng.randint(1, 2)}*{rng.choice(('enospc', 'eacces'))}"
+        elif roll < 0.6 and point != "executor.receive":
+            action = "1*corrupt"
+        elif roll < 0.8:
+            action = f"{rng.randint(0, 3)}+1*crash"
+        else:
+            action = f"delay({rng.choice((5, 20, 80, 200))})"
+        entries.append(f"{point}={action}")
+    return ";".join(entries)
+
+
+@dataclass
+class Options:
+    seconds: float
+    seed: int
+    workers: int
+    quiet: bool
+    avoid: frozenset[str] = frozenset()
+
+
+class Torture:
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.rng = random.Random(opts.seed)
+        self.ws = Workspace()
+        self.keeper = Keeper(self.ws)
+        self.ledger = Ledger(json.loads(EXAMPLE.read_text()))
+        self.editor = HandEditor(self.rng.randrange(1 << 30), self.ws, self.ledger)
+        self.quiet = QuietLock()
+        self.stop = threading.Event()
+        self.findings = Findings()
+        self.client_violations: list[str] = []
+        self.recent_corrupt = False
+        self.clients: list[Client] = []
+        self.hostile = Hostile(
+            self.rng.randrange(1 << 30),
+            self.ws,
+            self.keeper,
+            self.stop,
+            self.client_violations,
+            opts.avoid,
+        )
+        self.probe = Probe(self.ws, self.keeper, self.stop, self.client_violations)
+        self.events = 0
+
+    def say(self, text: str) -> None:
+        if not self.opts.quiet:
+            print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+    # ------------------------------------------------------------ the run
+
+    def run(self) -> int:
+        try:
+            self.keeper.start()
+            self.checkpoint("start", strict=True)
+            self.keeper.watch()
+            for cid in range(self.opts.workers):
+                kind = WtctlClient if cid % 2 == 0 else RawClient
+                client = kind(
+                    cid,
+                    self.rng.randrange(1 << 30),
+                    self.ws,
+                    self.ledger,
+                    self.quiet,
+                    self.stop,
+                    self.client_violations,
+                )
+                self.clients.append(client)
+                client.start()
+            self.hostile.start()
+            self.probe.start()
+            self.loop()
+            self.finish()
+        finally:
+            self.stop.set()
+            self.keeper.stop()
+        return self.report()
+
+    def loop(self) -> None:
+        end = time.monotonic() + self.opts.seconds
+        next_check = time.monotonic() + 5
+        while time.monotonic() < end:
+            time.sleep(self.rng.uniform(0.1, 0.8))
+            self.events += 1
+            roll = self.rng.random()
+            if roll < 0.3:
+                with self.quiet.exclusive():
+                    self.say("hand edit: " + self.editor.edit())
+                    time.sleep(self.rng.choice((0.0, 0.05, 0.2)))
+            elif roll < 0.45:
+                down = self.rng.choice((0.0, 0.0, 0.05, 0.3))
+                self.say(f"kill -9, down for {down}s")
+                self.keeper.restart("", down_for=down)
+                self.after_restart("after kill -9")
+            elif roll < 0.55:
+                self.say("kill -9, left to the keeper or a client's autostart")
+                self.keeper.kill()
+            elif roll < 0.6:
+                with self.quiet.exclusive():
+                    self.keeper.restart(
+                        "",
+                        while_down=lambda: self.say("hand edit while down: " + self.editor.edit()),
+                    )
+                self.after_restart("after a hand edit while wtd was down")
+            elif roll < 0.72:
+                spec = failpoint_spec(self.rng)
+                self.recent_corrupt = self.recent_corrupt or "corrupt" in spec
+                self.say(f"restart with WT_FAILPOINTS={spec}")
+                self.keeper.restart(spec, down_for=self.rng.choice((0.0, 0.05)))
+                self.after_restart(f"after restart with {spec}")
+            elif time.monotonic() >= next_check:
+                self.checkpoint("periodic", strict=False)
+                next_check = time.monotonic() + 5
+
+    def after_restart(self, label: str) -> None:
+        if self.rng.random() < 0.5:  # sometimes let the load hit the fresh daemon first
+            time.sleep(self.rng.uniform(0.0, 0.5))
+        self.checkpoint(label, strict=False)
+
+    def checkpoint(self, label: str, *, strict: bool) -> None:
+        with self.quiet.exclusive():
+            self.keeper.ensure()
+            check_tracker(
+                self.ws,
+                self.ledger,
+                self.editor,
+                self.findings,
+                label,
+                strict=strict,
+                tolerate_torn_json=self.recent_corrupt,
+            )
+            self.findings.add(label, check_usage(self.keeper))
+            self.recent_corrupt = False
+
+    def finish(self) -> None:
+        self.say("stopping the load")
+        self.stop.set()
+        for client in self.clients:
+            client.join(120)
+            if client.is_alive():
+                self.findings.violations.append(f"{client.name} did not finish in 120s")
+        self.hostile.join(30)
+        self.probe.join(30)
+        self.say("final: kill -9, clean restart, strict check")
+        self.keeper.restart("")
+        self.checkpoint("final", strict=True)
+        self.keeper.stop()
+        log = scan_log(self.ws.log_path.read_text(errors="replace"))
+        self.log = log
+        for tb in log.unexpected_tracebacks:
+            self.findings.violations.append(f"[log] unexpected traceback:\n{tb}")
+        if self.probe.answered == 0:
+            self.findings.violations.append("the probe was never answered")
+
+    # ------------------------------------------------------------ the summary
+
+    def report(self) -> int:
+        violations = self.findings.violations + self.client_violations
+        counters = self.ledger.counters
+        stats = self.keeper.stats
+        log = getattr(self, "log", None)
+        conflicts = _count_files(self.ws, "conflicts") + _count_files(self.ws, "quarantine")
+        summary = (
+            f"operations={counters.operations} acked={counters.acked} "
+            f"crashes={stats.kills + stats.self_exits} faults={len(stats.failpoint_specs)} "
+            f"repairs={log.repairs if log else 0} conflicts={conflicts} "
+            f"hostile={self.hostile.count} lost={self.findings.lost} "
+            f"violations={len(violations)} seed={self.opts.seed}"
+        )
+        usages = list(stats.usage.values())
+        if not self.opts.quiet:
+            print(
+                f"details: failed={counters.failed} unknown={counters.unknown} "
+                f"kills={stats.kills} self_exits={stats.self_exits} "
+                f"autostarted={stats.autostarted} starts={stats.starts} "
+                f"hand_edits={len(self.editor.writes)}+{self.editor.deletes} deletes "
+                f"checks={self.findings.checks} probe_answers={self.probe.answered} "
+                f"probe_worst={self.probe.worst:.2f}s "
+                f"expected_tracebacks={log.expected_tracebacks if log else 0} "
+                f"max_fds={max((u.fds_max for u in usages), default=0)} "
+                f"max_rss_growth_kib="
+                f"{max((u.rss_max_kib - u.rss_first_kib for u in usages), default=0)}",
+                file=sys.stderr,
+            )
+        failed = bool(violations) or self.findings.lost > 0
+        if failed:
+            for v in _dedupe(violations)[:40]:
+                print(f"VIOLATION {v}", file=sys.stderr)
+            print(
+                f"workspace kept at {self.ws.root} (daemon log {self.ws.log_path})", file=sys.stderr
+            )
+            print(
+                f"reproduce: python -m tests.torture.runner --seconds {self.opts.seconds:g} "
+                f"--seed {self.opts.seed} --workers {self.opts.workers}"
+                + "".join(f" --avoid {a}" for a in sorted(self.opts.avoid)),
+                file=sys.stderr,
+            )
+        print(summary, flush=True)
+        self.ws.cleanup(keep=failed)
+        return 1 if failed else 0
+
+
+def _count_files(ws: Workspace, folder: str) -> int:
+    root = ws.ecw / folder
+    if not root.exists():
+        return 0
+    return sum(1 for p in root.rglob("*") if p.is_file() and not p.name.endswith(".why.txt"))
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m tests.torture.runner", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to torture")
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: random)")
+    parser.add_argument("--workers", type=int, default=6, help="legitimate clients")
+    parser.add_argument("--quiet", action="store_true", help="only the summary line")
+    parser.add_argument(
+        "--avoid",
+        action="append",
+        default=[],
+        metavar="ATTACK",
+        help="leave out one hostile attack (to look past a known bug): "
+        + ", ".join(Hostile.ATTACKS),
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.avoid) - set(Hostile.ATTACKS)
+    if unknown:
+        parser.error(f"unknown attack(s): {', '.join(sorted(unknown))}")
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    return Options(args.seconds, seed, max(1, args.workers), args.quiet, frozenset(args.avoid))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return Torture(parse_args(argv)).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
