@@ -58,3 +58,9 @@ class StorageFailure(WtdError):
     """The change could not be made durable; it was not applied."""
 
     code = "storage"
+
+
+class CircuitOpen(WtdError):
+    """A dependency's circuit breaker is OPEN: writes are paused (exit 5)."""
+
+    code = "circuit_open"

@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -68,33 +69,20 @@ from wtd.workspace import TrackerPaths
 log = logging.getLogger("wtd.executor")
 
 
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    """The Executor's knobs (retry policy, breaker settings, action timeout)."""
+    """The Executor's knobs: self-healing, storage and enforcement (from the config)."""
 
-    def __init__(
-        self,
-        *,
-        policy: RetryPolicy | None = None,
-        circuit_threshold: int = 5,
-        circuit_timeout: float = 60.0,
-        action_timeout: float = 30.0,
-        backups_keep: int = 10,
-        backup_every: int = 50,
-        journal_max_bytes: int = 8 * 1024 * 1024,
-        advisory_rules: tuple[str, ...] = (),
-        agent_rules: dict[str, AgentRule] | None = None,
-        workspaces: tuple[Path, ...] | None = None,
-    ) -> None:
-        self.workspaces = workspaces
-        self.advisory_rules = advisory_rules
-        self.agent_rules = agent_rules or {}
-        self.policy = policy or RetryPolicy()
-        self.circuit_threshold = circuit_threshold
-        self.circuit_timeout = circuit_timeout
-        self.action_timeout = action_timeout
-        self.backups_keep = backups_keep
-        self.backup_every = backup_every
-        self.journal_max_bytes = journal_max_bytes
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    circuit_threshold: int = 5
+    circuit_timeout: float = 60.0
+    action_timeout: float = 30.0
+    backups_keep: int = 10
+    backup_every: int = 50
+    journal_max_bytes: int = 8 * 1024 * 1024
+    advisory_rules: tuple[str, ...] = ()
+    agent_rules: dict[str, AgentRule] = field(default_factory=dict)
+    workspaces: tuple[Path, ...] | None = None
 
 
 def caller(options: protocol.Options) -> str:
@@ -105,9 +93,7 @@ def caller(options: protocol.Options) -> str:
 
 
 def circuit_open(breaker: CircuitBreaker) -> errors.WtdError:
-    error = errors.WtdError(f"⚠ Circuit OPEN: Operations paused (retry in {breaker.retry_in()}s)")
-    error.code = "circuit_open"
-    return error
+    return errors.CircuitOpen(f"⚠ Circuit OPEN: Operations paused (retry in {breaker.retry_in()}s)")
 
 
 class Executor:
