@@ -312,3 +312,14 @@ def test_a_burst_of_changes_interleaved_with_hand_edits_loses_nothing(ws: Worksp
     # the JSON edits were adopted or kept; none silently vanished
     kept = b"".join(p.read_bytes() for p in (ws.root / ".ecw").rglob("*.json"))
     assert b"json edit 9" in kept or ws.task("1.1")["name"] == "json edit 9"
+
+
+def test_a_json_edited_while_wtd_was_stopped_is_not_undone_by_a_stale_view(ws: Workspace) -> None:
+    ws.ok("mark task 2.2 complete")
+    ws.kill_daemon()
+    data = ws.data()
+    data["tasks"][0]["name"] = "Renamed while wtd was stopped"
+    editor_save(ws.json, json.dumps(data))
+    ws.ok("show progress")
+    assert ws.task("1.1")["name"] == "Renamed while wtd was stopped"
+    eventually(lambda: "Renamed while wtd was stopped" in ws.md.read_text(), "the view")

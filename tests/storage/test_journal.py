@@ -315,3 +315,15 @@ def test_any_truncation_reopens_to_a_prefix(
         assert journal.last_seq == len(survived)
         assert path.stat().st_size <= offset
         journal.append([rec(len(survived) + 1)])
+
+
+def test_recent_reads_newest_first_across_segments(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path, max_bytes=300, keep_segments=3) as journal:
+        for i in range(1, 9):
+            journal.append([rec(i)])
+            journal.maybe_rotate()
+        assert [r.seq for r in journal.recent(3)] == [8, 7, 6]
+        assert [r.seq for r in journal.recent(100)] == sorted(
+            (r.seq for r in journal.records()), reverse=True
+        )

@@ -54,6 +54,7 @@ _CHECKSUM = re.compile(r"JSON checksum:\*\* `([0-9a-f]+)`")
 HAND_EDIT = "hand-edit"
 _INCOMPLETE = object()  # a view caught mid-save: read it again
 MID_WRITE_RETRIES = 4
+RECENT = 2000  # how far back undo, history and merge bases look in the journal
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
 
@@ -175,6 +176,7 @@ class Store:
         self._deleted = False
         self._view_base: model.Tracker | None = None  # the tracker the view on disk shows
         self._pending_view_merge = False  # a view edited offline, merged after opening
+        self._adopted_offline = False  # the JSON was edited while wtd was not running
 
     @property
     def label(self) -> str:
@@ -802,6 +804,7 @@ class Store:
         if todo is None:
             if self._journal.last_seq:
                 log.info("%s: the JSON changed while wtd was away; adopting it", self.label)
+                self._adopted_offline = True
             self._checkpoint(on_disk, "adopted as found")
             return
         changes = [r for r in todo if not _is_checkpoint(r)]
@@ -869,9 +872,13 @@ class Store:
             self._view_base = self._tracker
             return
         rendered_from = _CHECKSUM.search(text.decode("utf-8", errors="replace"))
-        if rendered_from is not None and (
-            rendered_from.group(1) == self._json.digest
-            or self._tracker_at(rendered_from.group(1)) is not None
+        if (
+            rendered_from is not None
+            and not self._adopted_offline  # both files edited offline: keep the view aside
+            and (
+                rendered_from.group(1) == self._json.digest
+                or self._tracker_at(rendered_from.group(1)) is not None
+            )
         ):
             # edited while wtd was not running, from a view the journal can rebuild: merge
             self._view_base = self._tracker
@@ -1106,7 +1113,7 @@ class Store:
         assert self._journal is not None
         states = [self._loaded]
         tracker = self._loaded
-        for record in reversed(list(self._journal.records())):
+        for record in self._journal.recent(limit * 2):
             if len(states) > limit:
                 break
             if record.undo is None:
@@ -1125,7 +1132,7 @@ class Store:
         reach back that far."""
         assert self._journal is not None
         tracker = self._loaded
-        for record in reversed(list(self._journal.records())):
+        for record in self._journal.recent(RECENT):
             if record.after == content_digest:
                 return tracker
             if record.undo is None:
@@ -1163,7 +1170,7 @@ class Store:
         assert self._journal is not None
         undone: set[int] = set()
         target: JournalRecord | None = None
-        for record in reversed(list(self._journal.records())):
+        for record in self._journal.recent(RECENT):
             op = _change_decoder.decode(record.op)
             if isinstance(op, commands.Patch) and op.undo_of is not None:
                 undone.add(op.undo_of)
@@ -1208,7 +1215,7 @@ class Store:
         assert self._journal is not None
         rows: list[dict[str, object]] = []
         needle = f'"{query.task_id}"'.encode() if query.task_id else None
-        for record in self._journal.records():
+        for record in reversed(self._journal.recent(RECENT)):
             op = _change_decoder.decode(record.op)
             if isinstance(op, commands.Checkpoint):
                 continue

@@ -334,6 +334,17 @@ class Journal:
             yield from _read_segment(segment_path(self._path, k))
         yield from self._current_records()
 
+    def recent(self, limit: int) -> list[JournalRecord]:
+        """The newest ``limit`` records, newest first, reading older segments only as
+        far as needed (a whole journal can be many MiB: most callers want its end)."""
+        found: list[JournalRecord] = list(reversed(self._current_records()))[:limit]
+        k = 1
+        while len(found) < limit and k <= self._keep:
+            older = _read_segment(segment_path(self._path, k))
+            found.extend(list(reversed(older))[: limit - len(found)])
+            k += 1
+        return found
+
     def replay_after(self, content_hash: str) -> list[JournalRecord] | None:
         """The records after the newest one whose ``after`` is ``content_hash``.
 
