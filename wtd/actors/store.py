@@ -40,7 +40,7 @@ from wtd.messages import (
     Repair,
     StoreMessage,
 )
-from wtd.storage import atomic, trash
+from wtd.storage import atomic, timeline, trash
 from wtd.storage.backups import Backups, keep_copy, quarantine
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
@@ -807,7 +807,7 @@ class Store:
                 self._adopted_offline = True
             self._checkpoint(on_disk, "adopted as found")
             return
-        changes = [r for r in todo if not _is_checkpoint(r)]
+        changes = [r for r in todo if not timeline.is_checkpoint(r)]
         if changes:
             self._replay(changes)
         elif todo:  # only markers (e.g. a delete undone by restore): re-anchor
@@ -1109,39 +1109,12 @@ class Store:
         )
 
     def _recent_states(self, limit: int = 50) -> list[model.Tracker]:
-        """wtd's state now and before each of the last ``limit`` changes, newest first."""
         assert self._journal is not None
-        states = [self._loaded]
-        tracker = self._loaded
-        for record in self._journal.recent(limit * 2):
-            if len(states) > limit:
-                break
-            if record.undo is None:
-                if isinstance(_change_decoder.decode(record.op), commands.Checkpoint):
-                    continue
-                break
-            tracker = patch.apply_patch(
-                tracker, msgspec.json.decode(record.undo, type=commands.Patch)
-            )
-            states.append(tracker)
-        return states
+        return timeline.states_back(self._loaded, self._journal.recent(limit * 2), limit)
 
     def _tracker_at(self, content_digest: str) -> model.Tracker | None:
-        """The tracker as it was when the JSON had ``content_digest`` (undoing the
-        journalled changes since, newest first), or None when the journal does not
-        reach back that far."""
         assert self._journal is not None
-        tracker = self._loaded
-        for record in self._journal.recent(RECENT):
-            if record.after == content_digest:
-                return tracker
-            if record.undo is None:
-                if isinstance(_change_decoder.decode(record.op), commands.Checkpoint):
-                    continue
-                return None
-            inverse = msgspec.json.decode(record.undo, type=commands.Patch)
-            tracker = patch.apply_patch(tracker, inverse)
-        return None
+        return timeline.tracker_at(self._loaded, self._journal.recent(RECENT), content_digest)
 
     async def _publish(self, item: _Pending) -> None:
         await self._publish_lines(
@@ -1168,23 +1141,14 @@ class Store:
     def _undo_change(self, req: Apply) -> _Pending | Outcome:
         """The newest change not yet undone, reverted (as a Patch to journal), or why not."""
         assert self._journal is not None
-        undone: set[int] = set()
-        target: JournalRecord | None = None
-        for record in self._journal.recent(RECENT):
-            op = _change_decoder.decode(record.op)
-            if isinstance(op, commands.Patch) and op.undo_of is not None:
-                undone.add(op.undo_of)
-                continue
-            if isinstance(op, commands.Checkpoint) or record.seq in undone:
-                continue
-            if record.undo is None or record.actor == SYSTEM_ACTOR:
-                continue  # the daemon's own fix-ups (progress, migration) are not undone
-            target = record
-            break
+        target = timeline.undo_target(self._journal.recent(RECENT), skip_actor=SYSTEM_ACTOR)
         if target is None:
             return self._error(errors.InvalidArgument("Nothing to undo"))
-        inverse = msgspec.json.decode(target.undo or b"null", type=commands.Patch)
-        what = "; ".join(_reply_lines(target)) or _op_name(target)
+        if target is None:
+            return self._error(errors.InvalidArgument("Nothing to undo"))
+        inverse = timeline.inverse_of(target)
+        assert inverse is not None
+        what = "; ".join(timeline.reply_lines(target)) or timeline.op_name(target)
         summary = [f"Undid #{target.seq} ({target.actor}, {target.at[:19]}Z): {what}"]
         change = msgspec.structs.replace(
             inverse, undo_of=target.seq, reason=f"undo of #{target.seq}", summary=summary
@@ -1213,37 +1177,14 @@ class Store:
     def _history(self, query: commands.ShowHistory) -> Outcome:
         """The audit trail from the journal: who changed what, when (newest last)."""
         assert self._journal is not None
-        rows: list[dict[str, object]] = []
-        needle = f'"{query.task_id}"'.encode() if query.task_id else None
-        for record in reversed(self._journal.recent(RECENT)):
-            op = _change_decoder.decode(record.op)
-            if isinstance(op, commands.Checkpoint):
-                continue
-            if needle is not None:
-                touched = needle in bytes(record.op) or (
-                    isinstance(op, commands.Patch) and patch.touches(op, query.task_id or "")
-                )
-                if not touched:
-                    continue
-            rows.append(
-                {
-                    "seq": record.seq,
-                    "at": record.at,
-                    "actor": record.actor,
-                    "change": _op_name(record),
-                    "lines": _reply_lines(record),
-                }
-            )
-        rows = rows[-query.limit :]
+        rows = timeline.history(
+            self._journal.recent(RECENT), task_id=query.task_id, limit=query.limit
+        )
         if not rows:
             return Outcome(
                 ok=True, lines=["No changes recorded yet."], result=[], tracker=self.label
             )
-        lines = [
-            f"#{r['seq']}  {str(r['at'])[:19].replace('T', ' ')}  {r['actor']:<14} "
-            + ("; ".join(r["lines"]) if isinstance(r["lines"], list) else "")
-            for r in rows
-        ]
+        lines = timeline.history_lines(rows)
         title = f"History of task {query.task_id}" if query.task_id else "History"
         return Outcome(
             ok=True, lines=[f"{title} ({self.label}):", *lines], result=rows, tracker=self.label
@@ -1334,31 +1275,6 @@ def _inverse(before: model.Tracker, after: model.Tracker, actor: str, at: str) -
     return _cmd_encoder.encode(
         patch.diff(before, after, reason=f"undo of a change by {actor} at {at}")
     )
-
-
-def _reply_lines(record: JournalRecord) -> list[str]:
-    if record.reply is None:
-        return []
-    try:
-        outcome = _outcome_decoder.decode(record.reply)
-    except msgspec.DecodeError:
-        return []
-    return [
-        line.removeprefix("✓ Result: ")
-        for line in [*outcome.lines, *outcome.healing]
-        if not line.startswith(("✓ Issue", "✓ Recovery", "✓ Attempt"))
-    ]
-
-
-def _op_name(record: JournalRecord) -> str:
-    try:
-        return str(msgspec.json.decode(record.op).get("cmd", "change"))
-    except (msgspec.DecodeError, AttributeError):
-        return "change"
-
-
-def _is_checkpoint(record: JournalRecord) -> bool:
-    return isinstance(_change_decoder.decode(record.op), commands.Checkpoint)
 
 
 def _stored_progress(tracker: model.Tracker) -> int | None:

@@ -1,0 +1,148 @@
+"""The journal read as a story: who changed what, and the tracker at earlier moments.
+
+Pure functions over journal records (newest first, as ``Journal.recent`` returns
+them): no I/O. Every change's record carries its inverse patch (``undo``), so the
+state before any recent change is the current state with those patches applied,
+newest first — for ``undo``, for ``history`` and for the base of a three-way merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from wtd.messages import Outcome
+from wtd.storage.journal import JournalRecord
+from wtd.tracker import commands, patch
+from wtd.tracker.model import Tracker
+
+_change = msgspec.json.Decoder(commands.Change)
+_patch = msgspec.json.Decoder(commands.Patch)
+_outcome = msgspec.json.Decoder(Outcome)
+
+
+def change_of(record: JournalRecord) -> commands.Change:
+    change: commands.Change = _change.decode(record.op)
+    return change
+
+
+def is_checkpoint(record: JournalRecord) -> bool:
+    return isinstance(change_of(record), commands.Checkpoint)
+
+
+def inverse_of(record: JournalRecord) -> commands.Patch | None:
+    return _patch.decode(record.undo) if record.undo is not None else None
+
+
+def states_back(
+    current: Tracker, newest_first: Sequence[JournalRecord], limit: int
+) -> list[Tracker]:
+    """``current`` and the state before each of the last ``limit`` changes, newest first."""
+    states = [current]
+    tracker = current
+    for record in newest_first:
+        if len(states) > limit:
+            break
+        inverse = inverse_of(record)
+        if inverse is None:
+            if is_checkpoint(record):
+                continue
+            break  # a record without an inverse (older format): the story stops here
+        tracker = patch.apply_patch(tracker, inverse)
+        states.append(tracker)
+    return states
+
+
+def tracker_at(
+    current: Tracker, newest_first: Sequence[JournalRecord], content_digest: str
+) -> Tracker | None:
+    """The tracker when the JSON had ``content_digest``, or None if out of reach."""
+    tracker = current
+    for record in newest_first:
+        if record.after == content_digest:
+            return tracker
+        inverse = inverse_of(record)
+        if inverse is None:
+            if is_checkpoint(record):
+                continue
+            return None
+        tracker = patch.apply_patch(tracker, inverse)
+    return None
+
+
+def undo_target(newest_first: Sequence[JournalRecord], *, skip_actor: str) -> JournalRecord | None:
+    """The newest change not undone yet (undo records and ``skip_actor``'s are passed)."""
+    undone: set[int] = set()
+    for record in newest_first:
+        change = change_of(record)
+        if isinstance(change, commands.Patch) and change.undo_of is not None:
+            undone.add(change.undo_of)
+            continue
+        if isinstance(change, commands.Checkpoint) or record.seq in undone:
+            continue
+        if record.undo is None or record.actor == skip_actor:
+            continue
+        return record
+    return None
+
+
+def reply_lines(record: JournalRecord) -> list[str]:
+    """What the change told its caller (healing steps left out)."""
+    if record.reply is None:
+        return []
+    try:
+        outcome = _outcome.decode(record.reply)
+    except msgspec.DecodeError:
+        return []
+    return [
+        line.removeprefix("✓ Result: ")
+        for line in [*outcome.lines, *outcome.healing]
+        if not line.startswith(("✓ Issue", "✓ Recovery", "✓ Attempt"))
+    ]
+
+
+def op_name(record: JournalRecord) -> str:
+    try:
+        return str(msgspec.json.decode(record.op).get("cmd", "change"))
+    except (msgspec.DecodeError, AttributeError):
+        return "change"
+
+
+def history(
+    newest_first: Sequence[JournalRecord], *, task_id: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The last ``limit`` changes (of one task, if given), oldest first."""
+    needle = f'"{task_id}"'.encode() if task_id else None
+    rows: list[dict[str, Any]] = []
+    for record in newest_first:
+        if len(rows) >= limit:
+            break
+        change = change_of(record)
+        if isinstance(change, commands.Checkpoint):
+            continue
+        if needle is not None and task_id is not None:
+            touched = needle in bytes(record.op) or (
+                isinstance(change, commands.Patch) and patch.touches(change, task_id)
+            )
+            if not touched:
+                continue
+        rows.append(
+            {
+                "seq": record.seq,
+                "at": record.at,
+                "actor": record.actor,
+                "change": op_name(record),
+                "lines": reply_lines(record),
+            }
+        )
+    return rows[::-1]
+
+
+def history_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return [
+        f"#{r['seq']}  {str(r['at'])[:19].replace('T', ' ')}  {r['actor']:<14} "
+        + "; ".join(r["lines"])
+        for r in rows
+    ]
