@@ -54,7 +54,8 @@ _CHECKSUM = re.compile(r"JSON checksum:\*\* `([0-9a-f]+)`")
 HAND_EDIT = "hand-edit"
 _INCOMPLETE = object()  # a view caught mid-save: read it again
 MID_WRITE_RETRIES = 4
-RECENT = 2000  # how far back undo, history and merge bases look in the journal
+RECENT = 1000  # how far back undo, history and merge bases look in the journal
+JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds memory)
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
 
@@ -779,7 +780,10 @@ class Store:
     def _open_journal(self) -> Journal:
         try:
             return Journal.open(
-                self.paths.journal, failpoints=self._fp, max_bytes=self._journal_max_bytes
+                self.paths.journal,
+                failpoints=self._fp,
+                max_bytes=self._journal_max_bytes,
+                keep_segments=JOURNAL_SEGMENTS,
             )
         except CorruptJournal as exc:
             raise Fault(

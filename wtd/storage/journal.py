@@ -404,7 +404,18 @@ class Journal:
         if record.rid is None:
             return
         self._rids.pop(record.rid, None)
-        self._rids[record.rid] = record
+        # Keep only what answering a retry needs, as copies: a decoded record's Raw
+        # fields are views that would keep a whole segment's bytes alive.
+        self._rids[record.rid] = JournalRecord(
+            seq=record.seq,
+            rid=record.rid,
+            at=record.at,
+            actor=record.actor,
+            before="",
+            after="",
+            op=msgspec.Raw(bytes(record.op)),
+            reply=msgspec.Raw(bytes(record.reply)) if record.reply is not None else None,
+        )
         if len(self._rids) > self._rid_capacity:
             del self._rids[next(iter(self._rids))]
 
