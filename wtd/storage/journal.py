@@ -325,7 +325,8 @@ class Journal:
                 self._rotate()
 
     def find_rid(self, rid: str) -> JournalRecord | None:
-        """The record of request id ``rid`` among the last ``rid_capacity`` rids."""
+        """The record of request id ``rid`` among the last ``rid_capacity`` rids: its
+        seq, actor, op and reply (enough to answer a retry; not its hashes or undo)."""
         return self._rids.get(rid)
 
     def records(self) -> Iterator[JournalRecord]:
