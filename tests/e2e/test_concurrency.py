@@ -108,7 +108,7 @@ def test_parallel_clients_lose_nothing(ws: Workspace, kill_midway: bool) -> None
     assert all(f"| {name} |" in md for name in acked)
 
 
-def test_a_failing_conflict_copy_does_not_hang_the_caller(ws: Workspace) -> None:
+def test_a_failing_conflict_copy_neither_hangs_the_caller_nor_loses_the_edit(ws: Workspace) -> None:
     ws.ok("show progress")
     with ws.md.open("a") as f:
         f.write("hand edit\n")
@@ -116,8 +116,9 @@ def test_a_failing_conflict_copy_does_not_hang_the_caller(ws: Workspace) -> None
     conflicts.write_text("a file where a folder should be")
     proc = ws.wtctl("add task to phase 3: despite it")
     assert proc.returncode == 0, proc.stderr
-    assert "could not be written" in proc.stdout
     assert ws.task("3.4")["name"] == "despite it"
+    # the hand edit could be neither merged nor kept elsewhere: it is left as it is
+    assert ws.md.read_text().endswith("hand edit\n")
 
 
 def test_the_view_catches_up_after_a_failed_write_without_another_change(ws: Workspace) -> None:

@@ -287,7 +287,10 @@ class Store:
         if pending:
             await self._commit(pending)
         if self._view_dirty and self._tracker is not None:  # bring the view up to date
-            await anyio.to_thread.run_sync(self._write_view)
+            if _stamp(self.paths.markdown) != self._md.stamp:
+                await self._file_changed("markdown")  # a hand edit first: it re-renders
+            else:
+                await anyio.to_thread.run_sync(self._write_view)
 
     async def _opened(self, req: Apply) -> bool:
         """Open the tracker if needed; on failure answer ``req`` with the error."""
@@ -562,6 +565,11 @@ class Store:
         new_digest = digest(data)
         if not force and not self._view_dirty and new_digest == self._md.digest:
             return []
+        if not force and self._view_edited_since():
+            # Someone saved the view after wtd last wrote it and the Watcher has not
+            # merged it yet: do not write over it; merging it renders the view anew.
+            self._view_dirty = True
+            return []
         try:
             notes = self._keep_edited_view()
             atomic.atomic_write(
@@ -580,6 +588,15 @@ class Store:
         self._md = _FileState(digest=new_digest, stamp=_stamp(self.paths.markdown))
         self._view_base = self._tracker
         return notes
+
+    def _view_edited_since(self) -> bool:
+        stamp = _stamp(self.paths.markdown)
+        if stamp is None or stamp == self._md.stamp or not self._md.digest:
+            return False
+        try:
+            return digest(self.paths.markdown.read_bytes()) != self._md.digest
+        except OSError:
+            return False
 
     def _keep_edited_view(self) -> list[str]:
         """Before overwriting the view, keep a copy if someone else changed it."""
