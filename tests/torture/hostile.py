@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.torture.clients import read_frame, write_frame
-from tests.torture.daemon import Keeper, Workspace
+from tests.torture.daemon import Keeper, Workspace, wait_gone
 
 DEADLINE = 10.0
 MAX_HELD = 12
@@ -224,6 +224,11 @@ class Probe(threading.Thread):
                 finally:
                     sock.close()
             except (OSError, ConnectionError, ValueError) as exc:
+                # A daemon dying (an injected crash) closes its sockets before /proc
+                # shows it gone: give it a moment to finish exiting before judging.
+                serving = self.keeper.current()
+                if serving is not None:
+                    wait_gone(serving, timeout=1.0)
                 if (
                     self.keeper.incarnation == incarnation
                     and self.keeper.current() is not None
