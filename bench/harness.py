@@ -64,8 +64,8 @@ def bench_env(sock: Path | None = None, *, bytecode: bool = True) -> dict[str, s
 
 
 def tracker_raw(n_tasks: int, n_phases: int = 10) -> dict[str, Any]:
-    """The same shape as tests/tracker/conftest.py ``make_tracker``: tasks grouped by
-    phase, mixed statuses, a dependency chain inside each phase."""
+    """A generated tracker (JSON-ready): tasks grouped by phase, mixed statuses, a
+    dependency chain inside each phase. tests/tracker/conftest.py builds on it too."""
     per_phase = max(1, -(-n_tasks // n_phases))
     tasks: list[dict[str, Any]] = []
     for i in range(n_tasks):

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from bench.harness import tracker_raw
 from wtd.tracker import model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +20,6 @@ SCHEMA = ROOT / "tests" / "ecw-work-tracker-v2.schema.json"
 
 AT = "2026-12-01T12:00:00Z"
 ACTOR = "tester"
-
-_STATUSES = ("complete", "pending", "in_progress", "complete", "blocked", "skipped")
 
 
 def example_raw() -> dict[str, Any]:
@@ -47,29 +46,10 @@ def custom_raw() -> dict[str, Any]:
 
 def make_tracker(n_tasks: int, n_phases: int = 10) -> model.Tracker:
     """A schema-valid tracker with ``n_tasks`` tasks spread evenly over ``n_phases`` phases,
-    tasks grouped by phase, mixed statuses, a dependency chain inside each phase."""
-    per_phase = max(1, -(-n_tasks // n_phases))
-    tasks: list[dict[str, Any]] = []
-    for i in range(n_tasks):
-        phase, n = divmod(i, per_phase)
-        task: dict[str, Any] = {
-            "id": f"{phase + 1}.{n + 1}",
-            "phase": phase + 1,
-            "name": f"Task {phase + 1}.{n + 1}",
-            "status": _STATUSES[i % len(_STATUSES)],
-        }
-        if n:
-            task["dependencies"] = [f"{phase + 1}.{n}"]
-        tasks.append(task)
-    raw = {
-        "schema_version": model.SCHEMA_VERSION,
-        "meta": {"title": f"Big tracker ({n_tasks} tasks)", "progress": {"overall": 0}},
-        "phases": [
-            {"number": p + 1, "name": f"Phase {p + 1}", "status": "pending"}
-            for p in range(n_phases)
-        ],
-        "tasks": tasks,
-    }
+    tasks grouped by phase, mixed statuses, a dependency chain inside each phase (the
+    benchmarks' generator, so tests and benchmarks speak of the same trackers)."""
+    raw = tracker_raw(n_tasks, n_phases)
+    raw["schema_version"] = model.SCHEMA_VERSION
     return model.with_derived_progress(model.from_raw(raw))
 
 
