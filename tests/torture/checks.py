@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -111,7 +110,7 @@ def _view_problems(ws: Workspace, json_bytes: bytes) -> list[str]:
         tracker = model.decode(json_bytes)
     except Exception as exc:  # whatever decode raises: the SSOT does not load
         return [f"wtd.tracker.model.decode rejects the JSON: {exc}"]
-    checksum = hashlib.blake2b(json_bytes, digest_size=16).hexdigest()
+    checksum = model.checksum(json_bytes)
     expected = render.render(tracker, name=ws.json.stem, checksum=checksum).encode()
     try:
         actual = ws.md.read_bytes()

@@ -15,7 +15,6 @@ here, on request, because only the Store touches the files.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import re
@@ -27,7 +26,7 @@ import msgspec
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd import errors, protocol
+from wtd import errors, gcpause, protocol
 from wtd.actors import answer
 from wtd.healing.analysis import Symptom
 from wtd.messages import (
@@ -64,8 +63,7 @@ _change_decoder = msgspec.json.Decoder(commands.Change)
 _outcome_decoder = msgspec.json.Decoder(Outcome)
 
 
-def digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+digest = model.checksum
 
 
 def now() -> str:
@@ -168,6 +166,7 @@ class Store:
     def _reset(self) -> None:
         self._tracker: model.Tracker | None = None
         self._encoder = model.Encoder()  # re-encodes only the tasks a change touched
+        self._renderer = render.Renderer()  # re-renders only the tasks a change touched
         self._journal: Journal | None = None
         self._json = _FileState()
         self._md = _FileState()
@@ -439,6 +438,7 @@ class Store:
 
     # ------------------------------------------------------- writes (thread)
 
+    @gcpause.pausing
     def _commit_sync(
         self, new: model.Tracker, applied: list[_Pending]
     ) -> tuple[list[str], list[str]]:
@@ -557,10 +557,13 @@ class Store:
         except OSError as exc:
             log.warning("%s: backup failed: %s", self.label, exc)
 
+    @gcpause.pausing
     def _write_view(self, *, force: bool = False) -> list[str]:
         """Render and write the Markdown view; a failure is reported, not fatal."""
         assert self._tracker is not None
-        text = render.render(self._tracker, name=self.paths.name, checksum=self._json.digest)
+        text = self._renderer.render(
+            self._tracker, name=self.paths.name, checksum=self._json.digest
+        )
         data = text.encode()
         new_digest = digest(data)
         if not force and not self._view_dirty and new_digest == self._md.digest:
@@ -588,6 +591,11 @@ class Store:
         self._md = _FileState(digest=new_digest, stamp=_stamp(self.paths.markdown))
         self._view_base = self._tracker
         return notes
+
+    def _view_text(self) -> str:
+        assert self._tracker is not None
+        tracker, name, checksum = self._tracker, self.paths.name, self._json.digest
+        return self._renderer.render(tracker, name=name, checksum=checksum)
 
     def _view_edited_since(self) -> bool:
         stamp = _stamp(self.paths.markdown)
@@ -708,11 +716,14 @@ class Store:
         except FileNotFoundError:
             return True
         assert self._tracker is not None
-        text = render.render(self._tracker, name=self.paths.name, checksum=self._json.digest)
+        text = self._renderer.render(
+            self._tracker, name=self.paths.name, checksum=self._json.digest
+        )
         return current != text.encode()
 
     # ------------------------------------------------------------ opening
 
+    @gcpause.pausing
     def _open(self) -> None:
         """Load the SSOT, open the journal, replay what the file misses, render the view.
 
@@ -740,9 +751,12 @@ class Store:
                 exc, "store.read", f"{paths.json.name} could not be read", paths
             ) from exc
         on_disk = digest(data)
+        raw: object = None
         try:
-            raw = msgspec.json.decode(data)
-            tracker = model.from_raw(raw)
+            tracker = model.decode_canonical(data, self._encoder)
+            if tracker is None:  # not as wtd writes it: the general path
+                raw = msgspec.json.decode(data)
+                tracker = model.from_raw(raw)
         except msgspec.DecodeError as exc:
             raise Fault(
                 f"{self._rel(paths.json)} is not valid JSON: {exc}",
@@ -981,6 +995,7 @@ class Store:
                 await self._commit([item])
                 await self._publish(item)
 
+    @gcpause.pausing
     def _read_json_edit(self) -> _Edited | _Broken | None:
         """The JSON on disk, when it is not what wtd last wrote (None: it is)."""
         stamp = _stamp(self.paths.json)
@@ -1073,6 +1088,7 @@ class Store:
             return None
         return self._merge_markdown(text, stamp)
 
+    @gcpause.pausing
     def _merge_markdown(self, text: bytes, stamp: tuple[int, int, int] | None) -> _Pending | None:
         """Three-way merge of a hand-edited view into the JSON, field by field.
 
@@ -1213,6 +1229,7 @@ class Store:
 
     # ------------------------------------------------------------ repair
 
+    @gcpause.pausing
     def _repair(self, symptom: Symptom) -> Outcome:
         """Rebuild the SSOT (or the journal) so that no acknowledged change is lost."""
         try:

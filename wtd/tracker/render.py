@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import html.entities
 import re
-from collections.abc import Callable
-from itertools import chain, repeat
+from collections.abc import Callable, Sequence
+from itertools import chain, groupby, repeat
 from typing import Final, NamedTuple
 
 from msgspec import UNSET, UnsetType
@@ -58,7 +58,15 @@ from wtd.tracker.model import Subtask, Task, Tracker
 
 _Add = Callable[[str], None]
 
-__all__ = ["SUMMARY_HEADER", "TASK_HEADER", "UNLISTED", "escape_cell", "render", "unescape_cell"]
+__all__ = [
+    "SUMMARY_HEADER",
+    "TASK_HEADER",
+    "UNLISTED",
+    "Renderer",
+    "escape_cell",
+    "render",
+    "unescape_cell",
+]
 
 TASK_HEADER: Final = "| ID | Task | Status | Verification |"
 _TASK_RULE: Final = "|----|------|--------|--------------|"
@@ -189,6 +197,22 @@ def _percent(complete: int, counted: int) -> int:
 
 # ------------------------------------------------------------------ rendering
 
+# Tasks per cached chunk of a phase's table (see Renderer).
+_CHUNK: Final = 256
+_NO_SUBS: Final[list[Subtask]] = []
+
+
+class _Chunk(NamedTuple):
+    """Up to _CHUNK consecutive tasks of one phase, rendered."""
+
+    tasks: list[Task]
+    subs: list[Subtask]  # the sub-tasks of these tasks, in order
+    rows: str  # the table rows, joined with newlines
+    deps: str  # "2.2 → 2.1; 2.3 → 2.2" for these tasks ("" when none has any)
+    sublines: list[str]  # the "- [x] 2.2.1: name" lines
+    complete: int
+    counted: int
+
 
 def render(tracker: Tracker, *, name: str, checksum: str) -> str:
     """The Markdown view of ``tracker``.
@@ -196,148 +220,186 @@ def render(tracker: Tracker, *, name: str, checksum: str) -> str:
     ``name`` is the tracker's name (file stem); ``checksum`` is the digest of the
     JSON bytes the caller wrote, shown verbatim under Recovery Checksum.
     """
-    out: list[str] = []
-    add = out.append
-    meta = tracker.meta
-    tasks = tracker.tasks
-    subtasks = tracker.all_subtasks()
+    return Renderer().render(tracker, name=name, checksum=checksum)
 
-    # One pass each: tasks by phase number, sub-tasks by task id.
-    by_phase: dict[int, list[Task]] = {}
-    for task in tasks:
-        group = by_phase.get(task.phase)
-        if group is None:
-            by_phase[task.phase] = [task]
-        else:
-            group.append(task)
-    subs_by_task: dict[str, list[Subtask]] = {}
-    for sub in subtasks:
-        sgroup = subs_by_task.get(sub.task_id)
-        if sgroup is None:
-            subs_by_task[sub.task_id] = [sub]
-        else:
-            sgroup.append(sub)
 
-    # (complete, counted) per phase number; the overall figures are their sums.
-    # The task columns of each phase, read in one pass over its tasks.
-    columns = {number: _columns(group) for number, group in by_phase.items()}
-    done = sum(c.complete for c in columns.values())
-    counted = sum(c.counted for c in columns.values())
-    overall = _percent(done, counted)
+class Renderer:
+    """``render`` with a cache of each phase's table, in chunks of consecutive tasks.
 
-    # Header.
-    add(f"# Work Tracker: {_escape_heading(meta.title)}".rstrip())
-    add("")
-    if not isinstance(meta.initiative_id, UnsetType):
-        add(f"> **Initiative:** {escape_cell(meta.initiative_id)}")
-    if not isinstance(meta.status, UnsetType):
-        add(f"> **Status:** {escape_cell(_title_case(meta.status))}")
-    add(f"> **Progress:** {overall}% ({done}/{counted} tasks complete)")
-    if not isinstance(meta.created, UnsetType):
-        add(f"> **Created:** {escape_cell(meta.created)}")
-    if not isinstance(meta.updated, UnsetType):
-        add(f"> **Updated:** {escape_cell(meta.updated)}")
-    source = f".ecw/plans/{name}.json"
-    source = escape_cell(source) if "`" in source else f"`{escape_cell(source)}`"
-    add(f"> **Source:** {source} — this file is a view rendered by wtd from it.")
-    add("")
-    add("---")
-    add("")
-    add("## Phases")
-    add("")
+    Tasks are immutable and unchanged ones are shared between a tracker and the next
+    version, so a change renders again only the chunk holding the task it touched
+    (lists compare element by element, identity first: a C-speed check). The output
+    is byte-for-byte ``render(...)``. One Renderer per tracker (the Store's).
+    """
 
-    # Status cells: status.cell() once per distinct status, not once per task.
-    cells: dict[str, str] = {}
-    summary: list[str] = []
-    rendered: set[int] = set()
-    for phase in tracker.phases:
-        number = phase.number
-        cols = None if number in rendered else columns.get(number)
-        complete, total = (cols.complete, cols.counted) if cols else (0, 0)
-        rendered.add(number)
-        progress = _percent(complete, total)
-        status_cell = st.cell(phase.status)
-        phase_name = _escape_heading(phase.name)
-        add(f"### Phase {number}: {phase_name}".rstrip())
+    def __init__(self) -> None:
+        self._chunks: dict[int, list[_Chunk]] = {}
+
+    def render(self, tracker: Tracker, *, name: str, checksum: str) -> str:
+        out: list[str] = []
+        add = out.append
+        meta = tracker.meta
+        tasks = tracker.tasks
+        subtasks = tracker.all_subtasks()
+
+        # Tasks by phase number (runs of one phase are moved in C), sub-tasks by task id.
+        by_phase: dict[int, list[Task]] = {}
+        for number, run in groupby(tasks, key=_phase_of):
+            group = by_phase.get(number)
+            if group is None:
+                by_phase[number] = list(run)
+            else:
+                group.extend(run)
+        subs_by_task: dict[str, list[Subtask]] = {}
+        for sub in subtasks:
+            sgroup = subs_by_task.get(sub.task_id)
+            if sgroup is None:
+                subs_by_task[sub.task_id] = [sub]
+            else:
+                sgroup.append(sub)
+
+        # Each phase's table in chunks, reused from the last render when unchanged.
+        old = self._chunks
+        chunks = {
+            number: self._phase_chunks(group, old.get(number, ()), subs_by_task)
+            for number, group in by_phase.items()
+        }
+        self._chunks = chunks
+        counts = {
+            number: (sum(c.complete for c in cs), sum(c.counted for c in cs))
+            for number, cs in chunks.items()
+        }
+        done = sum(c[0] for c in counts.values())
+        counted = sum(c[1] for c in counts.values())
+        overall = _percent(done, counted)
+
+        # Header.
+        add(f"# Work Tracker: {_escape_heading(meta.title)}".rstrip())
         add("")
-        add(f"> **Status:** {status_cell}")
-        add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
+        if not isinstance(meta.initiative_id, UnsetType):
+            add(f"> **Initiative:** {escape_cell(meta.initiative_id)}")
+        if not isinstance(meta.status, UnsetType):
+            add(f"> **Status:** {escape_cell(_title_case(meta.status))}")
+        add(f"> **Progress:** {overall}% ({done}/{counted} tasks complete)")
+        if not isinstance(meta.created, UnsetType):
+            add(f"> **Created:** {escape_cell(meta.created)}")
+        if not isinstance(meta.updated, UnsetType):
+            add(f"> **Updated:** {escape_cell(meta.updated)}")
+        source = f".ecw/plans/{name}.json"
+        source = escape_cell(source) if "`" in source else f"`{escape_cell(source)}`"
+        add(f"> **Source:** {source} — this file is a view rendered by wtd from it.")
         add("")
-        if not isinstance(phase.description, UnsetType) and phase.description:
-            add(_escape_paragraph(phase.description))
+        add("---")
+        add("")
+        add("## Phases")
+        add("")
+
+        summary: list[str] = []
+        rendered: set[int] = set()
+        for phase in tracker.phases:
+            number = phase.number
+            cs = () if number in rendered else chunks.get(number, ())
+            complete, total = counts[number] if cs else (0, 0)
+            rendered.add(number)
+            progress = _percent(complete, total)
+            status_cell = st.cell(phase.status)
+            phase_name = _escape_heading(phase.name)
+            add(f"### Phase {number}: {phase_name}".rstrip())
             add("")
-        _render_tasks(add, cols, subs_by_task, cells)
-        summary.append(
-            f"| {number} | {escape_cell(phase.name)} | {status_cell} "
-            f"| {progress}% | {complete}/{total} |"
+            add(f"> **Status:** {status_cell}")
+            add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
+            add("")
+            if not isinstance(phase.description, UnsetType) and phase.description:
+                add(_escape_paragraph(phase.description))
+                add("")
+            _render_tasks(add, cs)
+            summary.append(
+                f"| {number} | {escape_cell(phase.name)} | {status_cell} "
+                f"| {progress}% | {complete}/{total} |"
+            )
+
+        for number in sorted(n for n in chunks if n not in rendered):
+            complete, total = counts[number]
+            progress = _percent(complete, total)
+            add(f"### Phase {number}: {UNLISTED}")
+            add("")
+            add(_UNLISTED_NOTE)
+            add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
+            add("")
+            _render_tasks(add, chunks[number])
+            summary.append(f"| {number} | {UNLISTED} | | {progress}% | {complete}/{total} |")
+
+        if not tracker.phases and not by_phase:
+            add("_No phases yet._")
+            add("")
+
+        if len(subs_by_task) > 0:
+            known = {t.id for t in tasks}
+            missing = [tid for tid in subs_by_task if tid not in known]
+            if missing:
+                add("### Sub-tasks of missing tasks")
+                add("")
+                add("> **Note:** these sub-tasks name a task that is not in the tracker")
+                add("")
+                for tid in missing:
+                    add(f"#### Task {_escape_heading(tid)}")
+                    add("")
+                    out.extend(_subtask_lines(subs_by_task[tid]))
+                    add("")
+
+        add("---")
+        add("")
+        add("## Progress Summary")
+        add("")
+        add(SUMMARY_HEADER)
+        add(_SUMMARY_RULE)
+        out.extend(summary)
+        add(f"| **Total** | | | **{overall}%** | **{done}/{counted}** |")
+        add("")
+        add("## Recovery Checksum")
+        add("")
+        add(f"> **JSON checksum:** `{checksum}`")
+        add(
+            f"> **Tasks:** {len(tasks)} · **Phases:** {len(tracker.phases)} "
+            f"· **Sub-tasks:** {len(subtasks)}"
         )
-
-    for number in sorted(n for n in columns if n not in rendered):
-        cols = columns[number]
-        complete, total = cols.complete, cols.counted
-        progress = _percent(complete, total)
-        add(f"### Phase {number}: {UNLISTED}")
         add("")
-        add(_UNLISTED_NOTE)
-        add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
-        add("")
-        _render_tasks(add, cols, subs_by_task, cells)
-        summary.append(f"| {number} | {UNLISTED} | | {progress}% | {complete}/{total} |")
+        return "\n".join(out)
 
-    if not tracker.phases and not by_phase:
-        add("_No phases yet._")
-        add("")
-
-    if len(subs_by_task) > 0:
-        known = {t.id for t in tasks}
-        missing = [tid for tid in subs_by_task if tid not in known]
-        if missing:
-            add("### Sub-tasks of missing tasks")
-            add("")
-            add("> **Note:** these sub-tasks name a task that is not in the tracker")
-            add("")
-            for tid in missing:
-                add(f"#### Task {_escape_heading(tid)}")
-                add("")
-                _render_subtasks(add, subs_by_task[tid])
-                add("")
-
-    add("---")
-    add("")
-    add("## Progress Summary")
-    add("")
-    add(SUMMARY_HEADER)
-    add(_SUMMARY_RULE)
-    out.extend(summary)
-    add(f"| **Total** | | | **{overall}%** | **{done}/{counted}** |")
-    add("")
-    add("## Recovery Checksum")
-    add("")
-    add(f"> **JSON checksum:** `{checksum}`")
-    add(
-        f"> **Tasks:** {len(tasks)} · **Phases:** {len(tracker.phases)} "
-        f"· **Sub-tasks:** {len(subtasks)}"
-    )
-    add("")
-    return "\n".join(out)
+    @staticmethod
+    def _phase_chunks(
+        group: list[Task],
+        old: Sequence[_Chunk],
+        subs_by_task: dict[str, list[Subtask]],
+    ) -> list[_Chunk]:
+        out: list[_Chunk] = []
+        for n, start in enumerate(range(0, len(group), _CHUNK)):
+            tasks = group[start : start + _CHUNK]
+            subs = (
+                [s for t in tasks if (ss := subs_by_task.get(t.id)) for s in ss]
+                if subs_by_task
+                else _NO_SUBS
+            )
+            if n < len(old) and old[n].tasks == tasks and old[n].subs == subs:
+                out.append(old[n])
+            else:
+                out.append(_render_chunk(tasks, subs))
+        return out
 
 
-class _Columns(NamedTuple):
-    """One phase's tasks, column by column (raw values), and its progress counts."""
-
-    ids: list[str]
-    titles: list[str]
-    statuses: list[str]
-    verifications: list[str]  # "" when absent
-    dependencies: list[tuple[str, ...] | UnsetType]
-    complete: int
-    counted: int
+def _phase_of(task: Task) -> int:
+    return task.phase
 
 
-def _columns(group: list[Task]) -> _Columns:
-    # One comprehension reads every field (a pass over 100k Structs is the costly
+# Status cells: status.cell() once per distinct status, not once per task.
+_CELLS: Final[dict[str, str]] = {}
+
+
+def _render_chunk(group: list[Task], subs: list[Subtask]) -> _Chunk:
+    # One comprehension reads every field (a pass over many Structs is the costly
     # part: cache misses), zip(*) transposes in C. Equivalent to model.counts and
-    # Task.title, which the tests check.
+    # Task.title, which the tests check. Each column is escaped in one batch, then
+    # one C-level join assembles the rows (per-row f-strings cost the most).
     rows = [(t.id, t.name, t.description, t.status, t.verification, t.dependencies) for t in group]
     ids, names, descriptions, statuses, vers, deps = (list(c) for c in zip(*rows, strict=True))
     if UNSET in names:
@@ -349,60 +411,51 @@ def _columns(group: list[Task]) -> _Columns:
         vers = [v if isinstance(v, str) else "" for v in vers]
     complete = statuses.count("complete")
     counted = len(statuses) - sum(map(statuses.count, st.EXCLUDED))
-    return _Columns(ids, names, statuses, vers, deps, complete, counted)
-
-
-def _render_tasks(
-    add: _Add,
-    cols: _Columns | None,
-    subs_by_task: dict[str, list[Subtask]],
-    cells: dict[str, str],
-) -> None:
-    add("#### Tasks")
-    add("")
-    if not cols:
-        add("_No tasks yet._")
-        add("")
-        return
-    add(TASK_HEADER)
-    add(_TASK_RULE)
-    # Escape each column in one batch, then let one C-level join assemble the rows
-    # (per-row f-strings dominate the cost on big trackers).
-    ids = _escape_all(cols.ids)
-    titles = _escape_all(cols.titles)
-    vers = _escape_all(cols.verifications)
-    statuses = cols.statuses
+    ids = _escape_all(ids)
+    titles = _escape_all(names)
+    vers = _escape_all(vers)
     for status in set(statuses):
-        if status not in cells:
-            cells[status] = f" | {st.cell(status)} |"
-    status_col = [cells[s] for s in statuses]
+        if status not in _CELLS:
+            _CELLS[status] = f" | {st.cell(status)} |"
+    status_col = [_CELLS[s] for s in statuses]
     ver_col = [f" {v} |\n" if v else " |\n" for v in vers]
-    ver_col[-1] = ver_col[-1][:-1]  # the caller joins lines with "\n"
-    add(
-        "".join(
-            chain.from_iterable(zip(repeat("| "), ids, repeat(" | "), titles, status_col, ver_col))
-        )
+    ver_col[-1] = ver_col[-1][:-1]
+    table = "".join(
+        chain.from_iterable(zip(repeat("| "), ids, repeat(" | "), titles, status_col, ver_col))
     )
-    add("")
-    with_deps = [
-        (task_id, ds)
-        for ds, task_id in zip(cols.dependencies, ids, strict=True)
-        if ds  # UNSET is falsy
-    ]
+    # UNSET is falsy
+    with_deps = [(task_id, ds) for ds, task_id in zip(deps, ids, strict=True) if ds]
+    links = ""
     if with_deps:
         flat = [d for _, ds in with_deps for d in ds]
         if _escape_all(flat) is not flat:
             with_deps = [(tid, tuple(map(escape_cell, ds))) for tid, ds in with_deps]
         links = "; ".join(f"{tid} → {', '.join(ds)}" for tid, ds in with_deps)
+    return _Chunk(group, subs, table, links, _subtask_lines(subs), complete, counted)
+
+
+def _render_tasks(add: _Add, chunks: Sequence[_Chunk]) -> None:
+    add("#### Tasks")
+    add("")
+    if not chunks:
+        add("_No tasks yet._")
+        add("")
+        return
+    add(TASK_HEADER)
+    add(_TASK_RULE)
+    add("\n".join([c.rows for c in chunks]))
+    add("")
+    links = "; ".join([c.deps for c in chunks if c.deps])
+    if links:
         add(f"**Dependencies:** {links}")
         add("")
-    if subs_by_task:
-        subs = [s for tid in cols.ids if (ss := subs_by_task.get(tid)) for s in ss]
-        if subs:
-            add("#### Sub-tasks")
-            add("")
-            _render_subtasks(add, subs)
-            add("")
+    if any(c.sublines for c in chunks):
+        add("#### Sub-tasks")
+        add("")
+        for c in chunks:
+            for line in c.sublines:
+                add(line)
+        add("")
 
 
 # Byte map for the batch check: 0 for every byte escape_cell would change ("|" aside).
@@ -440,9 +493,13 @@ def _escape_all(values: list[str]) -> list[str]:
     return values if clean else list(map(escape_cell, values))
 
 
-def _render_subtasks(add: _Add, subs: list[Subtask]) -> None:
+def _subtask_lines(subs: list[Subtask]) -> list[str]:
+    if not subs:
+        return []
     ids = _escape_all([s.id for s in subs])
     names = _escape_all([s.name for s in subs])
+    out = []
     for sub, sub_id, sub_name in zip(subs, ids, names, strict=True):
         box = "x" if sub.done else " "
-        add(f"- [{box}] {sub_id}: {sub_name}" if sub_name else f"- [{box}] {sub_id}:")
+        out.append(f"- [{box}] {sub_id}: {sub_name}" if sub_name else f"- [{box}] {sub_id}:")
+    return out

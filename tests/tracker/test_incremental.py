@@ -1,0 +1,137 @@
+"""The Store's caching Encoder and Renderer write exactly what a fresh encode/render
+writes, change after change, and the fast load path gives the tracker the general
+path gives (or steps aside)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+
+from tests.tracker.conftest import make_tracker
+from tests.tracker.test_markdown import trackers
+from wtd import errors
+from wtd.tracker import commands as c
+from wtd.tracker import model, ops, render
+from wtd.tracker import status as st
+
+AT = "2026-11-25T12:00:00Z"
+
+
+@hs.composite
+def changes(draw: hs.DrawFn, tracker: model.Tracker) -> c.Change:
+    """A change that usually fits ``tracker`` (one that does not is skipped)."""
+    ids = [t.id for t in tracker.tasks] or ["1.1"]
+    phases = [p.number for p in tracker.phases] or [1]
+    task_id = draw(hs.sampled_from(ids))
+    status = draw(hs.sampled_from(st.STATUSES))
+    return draw(
+        hs.sampled_from(
+            [
+                c.SetTaskStatus(task_id=task_id, status=status, given=status),
+                c.RenameTask(task_id=task_id, name=draw(hs.sampled_from(["N", "a | b", "x\ny"]))),
+                c.AddTask(phase=draw(hs.sampled_from(phases)), name="added"),
+                c.DeleteTask(task_id=task_id),
+                c.MoveTask(task_id=task_id, phase=draw(hs.sampled_from(phases))),
+                c.AddSubtask(task_id=task_id, name="sub"),
+                c.SetVerification(task_id=task_id, text="seen"),
+                c.AddPhase(name="More"),
+            ]
+        )
+    )
+
+
+def _check_series(start: model.Tracker, data: hs.DataObject, steps: int) -> None:
+    encoder = model.Encoder()
+    renderer = render.Renderer()
+    tracker = start
+    for _ in range(steps):
+        assert encoder.encode(tracker) == model.encode(tracker)
+        warm = renderer.render(tracker, name="p", checksum="c")
+        assert warm == render.Renderer().render(tracker, name="p", checksum="c")
+        change = data.draw(changes(tracker))
+        try:
+            tracker = ops.apply(tracker, change, at=AT, actor="u").tracker
+        except errors.WtdError:
+            continue
+
+
+@given(trackers(), hs.data())
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+def test_warm_caches_write_what_fresh_ones_write(
+    tracker: model.Tracker, data: hs.DataObject
+) -> None:
+    _check_series(tracker, data, steps=8)
+
+
+@given(hs.data())
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_warm_caches_across_chunk_boundaries(data: hs.DataObject) -> None:
+    # 1,300 tasks in 2 phases: several chunks per phase; adds, deletes and moves
+    # shift every later task to another chunk position.
+    _check_series(make_tracker(1300, 2), data, steps=12)
+
+
+def test_unknown_fields_and_nested_extra_keys_are_encoded_exactly() -> None:
+    raw = json.loads(model.encode(make_tracker(600, 2)))
+    for i, task in enumerate(raw["tasks"]):
+        if i % 97 == 0:
+            task["x_custom"] = {"k": i}
+        if i % 89 == 0:  # keys named "extra" deeper in a task look like the model's field
+            task["evidence"] = [{"type": "note", "extra": {}}, {"extra": {}}]
+    tracker = model.from_raw(raw)
+    encoder = model.Encoder()
+    assert encoder.encode(tracker) == model.encode(tracker)
+    assert json.loads(encoder.encode(tracker)) == raw
+    moved = ops.apply(tracker, c.MoveTask(task_id="1.1", phase=2), at=AT, actor="u").tracker
+    assert encoder.encode(moved) == model.encode(moved)
+
+
+# ------------------------------------------------------------------ loading
+
+
+@given(trackers())
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+def test_the_fast_load_path_gives_what_the_general_path_gives(tracker: model.Tracker) -> None:
+    data = model.encode(tracker)
+    general = model.from_raw(msgspec.json.decode(data))
+    fast = model.decode_canonical(data, model.Encoder())
+    if fast is not None:
+        assert fast == general
+    assert model.decode(data) == general
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda raw: raw["tasks"][3].update(status="done"),  # an alias: normalised
+        lambda raw: raw["tasks"][3].update(x_new=1),  # an unknown field: kept
+        lambda raw: raw["tasks"][3].update(extra={"a": 1}),  # literally named "extra"
+        lambda raw: raw.pop("schema_version"),  # v1: migrated
+        lambda raw: raw["tasks"][5].update(id="1.1"),  # duplicate id: refused
+    ],
+    ids=["alias", "unknown-field", "field-named-extra", "v1", "duplicate-id"],
+)
+def test_what_wtd_did_not_write_takes_the_general_path(edit: Any) -> None:
+    raw = json.loads(model.encode(make_tracker(40, 2)))
+    edit(raw)
+    data = _format(raw)
+    assert model.decode_canonical(data, model.Encoder()) is None
+    try:
+        expected: model.Tracker | None = model.from_raw(json.loads(data))
+    except model.TrackerError:
+        expected = None
+    if expected is None:
+        with pytest.raises(model.TrackerError):
+            model.decode(data)
+    else:
+        assert model.decode(data) == expected
+
+
+def _format(raw: dict[str, Any]) -> bytes:
+    """``raw`` formatted exactly as wtd formats JSON, so only its content differs."""
+    return msgspec.json.format(msgspec.json.encode(raw), indent=2) + b"\n"
