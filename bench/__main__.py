@@ -204,11 +204,13 @@ class Suite:
         floor = self.floor.get(n)
         self.rows.append(
             Row(
-                f"{k(n)}-task tracker: load (first request on a fresh daemon)",
-                f"{ms(lat.load_ms)} (second request {ms(lat.second_ms)})",
+                f"{k(n)}-task tracker: load (first request on a fresh daemon: the first "
+                "open writes the view, a backup and the journal; then after a restart)",
+                f"first open {ms(lat.load_ms)} · after a restart {ms(lat.reopen_ms)} "
+                f"(second request {ms(lat.second_ms)})",
                 "≤ 1 s" + ("" if judged else " (at 100k)"),
                 ratio="—",
-                verdict=verdict(lat.load_ms <= 1000) if judged else "—",
+                verdict=verdict(max(lat.load_ms, lat.reopen_ms) <= 1000) if judged else "—",
             )
         )
         self.rows.append(
@@ -380,7 +382,8 @@ class Suite:
         lines = ["| step (median ms) | " + " | ".join(k(n) for n in self.plan.floor_sizes) + " |"]
         lines.append("|---|" + "---|" * len(self.plan.floor_sizes))
         results = {n: profiles.pipeline(n, 40 if n < 100_000 else 8) for n in self.plan.floor_sizes}
-        for step in ("parse", "apply", "encode", "digest", "render", "decode (load)"):
+        steps = [k for k in next(iter(results.values())) if k != "json bytes"]
+        for step in steps:
             lines.append(
                 f"| {step} | " + " | ".join(f"{results[n][step]:.2f}" for n in results) + " |"
             )

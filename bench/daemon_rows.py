@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.harness import (
     Client,
+    Daemon,
     ok,
     open_task_ids,
     percentile,
@@ -35,6 +36,7 @@ class Latency:
     daemon_p95_ms: float | None
     load_ms: float = 0.0  # first request on the fresh daemon (opens the tracker)
     second_ms: float = 0.0  # the same request again, tracker in memory
+    reopen_ms: float = 0.0  # first request after a restart (journal, view, backups exist)
     rss_after_load_kib: int = 0
     rss_after_changes_kib: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -95,6 +97,16 @@ def measure_latency(
         )
         rss_changes = daemon.rss_kib()
         client.close()
+        daemon.stop()
+        again = Daemon(ws, bin_dir)
+        try:
+            client = Client(ws.sock)
+            t0 = time.perf_counter()
+            ok(client.command("show progress", **kw), "first show progress after a restart")
+            reopen_ms = (time.perf_counter() - t0) * 1000
+            client.close()
+        finally:
+            again.stop()
         return Latency(
             n_tasks=n_tasks,
             samples_ms=out,
@@ -102,6 +114,7 @@ def measure_latency(
             daemon_p95_ms=health.get("p95_latency_ms"),
             load_ms=load_ms,
             second_ms=second_ms,
+            reopen_ms=reopen_ms,
             rss_after_load_kib=rss_load,
             rss_after_changes_kib=rss_changes,
             extra={"health_ops": health.get("operations")},

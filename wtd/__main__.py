@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every change at INFO
     log = logging.getLogger("wtd")
+    from wtd import malloc
     from wtd.daemon import DaemonError, serve  # heavy imports only once we really start
+
+    malloc.one_arena()
 
     try:
         return serve(config=config, socket_path=args.socket, ready_fd=args.ready_fd)

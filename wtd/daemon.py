@@ -44,9 +44,16 @@ def secure_folder(folder: Path) -> None:
     except OSError as exc:
         raise DaemonError(f"cannot create socket folder {folder}: {exc.strerror}") from exc
     info = folder.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & (stat.S_ISVTX | stat.S_IWOTH):
+        # A shared folder such as /tmp: making it private would break everyone else.
+        raise DaemonError(
+            f"socket folder {folder} is shared (mode {mode:o}); put the socket in a "
+            f"folder of its own, e.g. {folder / 'wtd'}/wtd.sock"
+        )
     if info.st_uid != os.getuid():
         raise DaemonError(f"socket folder {folder} belongs to another user; refusing to use it")
-    if stat.S_IMODE(info.st_mode) & 0o077:
+    if mode & 0o077:
         os.chmod(folder, 0o700)
 
 

@@ -7,6 +7,7 @@ import os
 import socket
 import struct
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,6 +101,24 @@ def test_stale_socket_is_replaced(ws: Workspace) -> None:
 def test_socket_folder_is_private(ws: Workspace) -> None:
     ws.ok("progress")
     assert os.stat(ws.sock.parent).st_mode & 0o777 == 0o700
+
+
+def test_a_socket_in_a_shared_folder_is_refused_and_the_folder_left_alone(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp
+    proc = subprocess.run(
+        [str(BIN / "wtd"), "--socket", str(shared / "wtd.sock")],
+        env=ws.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "is shared (mode 1777)" in proc.stderr
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777
 
 
 # ------------------------------------------------------------- hostile input

@@ -120,6 +120,7 @@ class Usage:
     rss_first_kib: int
     rss_max_kib: int
     fds_max: int
+    json_max_kib: int = 0  # the tracker JSON's size, largest seen while this pid served
 
 
 @dataclass
@@ -285,13 +286,18 @@ class Keeper:
         fds = _fd_count(pid)
         if rss is None or fds is None:
             return
+        try:
+            json_kib = self.ws.json.stat().st_size // 1024
+        except FileNotFoundError:
+            json_kib = 0
         with self.lock:
             usage = self.stats.usage.get(pid)
             if usage is None:
-                self.stats.usage[pid] = Usage(pid, rss, rss, fds)
+                self.stats.usage[pid] = Usage(pid, rss, rss, fds, json_kib)
             else:
                 usage.rss_max_kib = max(usage.rss_max_kib, rss)
                 usage.fds_max = max(usage.fds_max, fds)
+                usage.json_max_kib = max(usage.json_max_kib, json_kib)
 
     def _reap(self) -> None:
         alive_children = []

@@ -29,20 +29,17 @@ def changes(draw: hs.DrawFn, tracker: model.Tracker) -> c.Change:
     phases = [p.number for p in tracker.phases] or [1]
     task_id = draw(hs.sampled_from(ids))
     status = draw(hs.sampled_from(st.STATUSES))
-    return draw(
-        hs.sampled_from(
-            [
-                c.SetTaskStatus(task_id=task_id, status=status, given=status),
-                c.RenameTask(task_id=task_id, name=draw(hs.sampled_from(["N", "a | b", "x\ny"]))),
-                c.AddTask(phase=draw(hs.sampled_from(phases)), name="added"),
-                c.DeleteTask(task_id=task_id),
-                c.MoveTask(task_id=task_id, phase=draw(hs.sampled_from(phases))),
-                c.AddSubtask(task_id=task_id, name="sub"),
-                c.SetVerification(task_id=task_id, text="seen"),
-                c.AddPhase(name="More"),
-            ]
-        )
-    )
+    options: list[c.Change] = [
+        c.SetTaskStatus(task_id=task_id, status=status, given=status),
+        c.RenameTask(task_id=task_id, name=draw(hs.sampled_from(["N", "a | b", "x\ny"]))),
+        c.AddTask(phase=draw(hs.sampled_from(phases)), name="added"),
+        c.DeleteTask(task_id=task_id),
+        c.MoveTask(task_id=task_id, phase=draw(hs.sampled_from(phases))),
+        c.AddSubtask(task_id=task_id, name="sub"),
+        c.SetVerification(task_id=task_id, text="seen"),
+        c.AddPhase(name="More"),
+    ]
+    return draw(hs.sampled_from(options))
 
 
 def _check_series(start: model.Tracker, data: hs.DataObject, steps: int) -> None:

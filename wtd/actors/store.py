@@ -53,6 +53,7 @@ _CHECKSUM = re.compile(r"JSON checksum:\*\* `([0-9a-f]+)`")
 HAND_EDIT = "hand-edit"
 _INCOMPLETE = object()  # a view caught mid-save: read it again
 MID_WRITE_RETRIES = 4
+SUPERSEDED_RETRIES = 3  # a JSON saved again while the last save was being merged
 RECENT = 1000  # how far back undo, history and merge bases look in the journal
 JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds memory)
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
@@ -116,6 +117,9 @@ class _Pending(msgspec.Struct, kw_only=True):
 class _Edited(msgspec.Struct, kw_only=True):
     tracker: model.Tracker
     data: bytes
+    # The file's stamp taken before ``data`` was read: a save that lands later has
+    # another stamp, so the next check reads it instead of taking it for this one.
+    stamp: tuple[int, int, int] | None
 
 
 class _Broken(msgspec.Struct, kw_only=True):
@@ -447,7 +451,7 @@ class Store:
         Returns (healing, notes) for the callers. Raises Fault with nothing applied.
         """
         assert self._journal is not None
-        notes = self._check_json_edited()
+        notes: list[str] = []
         data = self._encoder.encode(new)
         after = digest(data)
         first_seq = self._journal.last_seq + 1
@@ -480,12 +484,12 @@ class Store:
                 self._symptom("journal.append", "JournalUnusable", exc.message),
             ) from exc
         try:
-            healing = self._write_json(data)
+            healing, stamp = self._write_json(data, notes)
         except Fault:
             self._journal.rollback_last()
             raise
         self._tracker = new
-        self._json = _FileState(digest=after, stamp=_stamp(self.paths.json))
+        self._json = _FileState(digest=after, stamp=stamp)
         try:
             self._journal.maybe_rotate()
         except OSError as exc:
@@ -496,12 +500,31 @@ class Store:
         notes.extend(self._write_view())
         return healing, notes
 
-    def _write_json(self, data: bytes) -> list[str]:
-        """Write the SSOT and check it reads back whole; one rewrite if it does not."""
+    def _write_json(
+        self, data: bytes, notes: list[str] | None = None
+    ) -> tuple[list[str], tuple[int, int, int]]:
+        """Write the SSOT and check it reads back whole; one rewrite if it does not.
+
+        Returns (healing, stamp of the file written). With ``notes``: just before the
+        file is replaced, a JSON someone else saved since wtd's last write is kept
+        and ``notes`` says where, so a save can only be missed by landing within the
+        rename itself.
+        """
         name = self.paths.json.name
+
+        def keep_foreign() -> None:
+            assert notes is not None
+            notes.extend(self._check_json_edited())
+
         for attempt in (1, 2):
             try:
-                atomic.atomic_write(self.paths.json, data, failpoints=self._fp, point="store.write")
+                stamp = atomic.atomic_write(
+                    self.paths.json,
+                    data,
+                    failpoints=self._fp,
+                    point="store.write",
+                    before_replace=keep_foreign if notes is not None else None,
+                )
             except OSError as exc:
                 self._restore_json()
                 raise os_fault(
@@ -510,15 +533,13 @@ class Store:
                     f"Change not applied: {name} could not be written",
                     self.paths,
                 ) from exc
-            if _stamp(self.paths.json) is not None and os.path.getsize(self.paths.json) == len(
-                data
-            ):
+            if stamp[1] == len(data):
                 if attempt == 1:
-                    return []
+                    return [], stamp
                 return [
                     f"✓ Issue: {name} read back damaged after writing (checksum mismatch)",
                     "✓ Recovery: Rewrote it from the journalled state",
-                ]
+                ], stamp
             log.error("%s: %s read back damaged after writing", self.label, name)
         self._restore_json()
         raise Fault(
@@ -537,8 +558,8 @@ class Store:
         except OSError:
             pass
         try:
-            atomic.atomic_write(self.paths.json, data)
-            self._json = _FileState(digest=digest(data), stamp=_stamp(self.paths.json))
+            stamp = atomic.atomic_write(self.paths.json, data)
+            self._json = _FileState(digest=digest(data), stamp=stamp)
         except OSError as exc:  # the journal still has it; the next open repairs
             log.error("%s: could not restore %s: %s", self.label, self.paths.json.name, exc)
 
@@ -561,10 +582,7 @@ class Store:
     def _write_view(self, *, force: bool = False) -> list[str]:
         """Render and write the Markdown view; a failure is reported, not fatal."""
         assert self._tracker is not None
-        text = self._renderer.render(
-            self._tracker, name=self.paths.name, checksum=self._json.digest
-        )
-        data = text.encode()
+        data = self._view_bytes()
         new_digest = digest(data)
         if not force and not self._view_dirty and new_digest == self._md.digest:
             return []
@@ -575,11 +593,11 @@ class Store:
             return []
         try:
             notes = self._keep_edited_view()
-            atomic.atomic_write(
+            stamp = atomic.atomic_write(
                 self.paths.markdown, data, failpoints=self._fp, point="render.write"
             )
-            if os.path.getsize(self.paths.markdown) != len(data):  # damaged write: once more
-                atomic.atomic_write(self.paths.markdown, data)
+            if stamp[1] != len(data):  # damaged write: once more
+                stamp = atomic.atomic_write(self.paths.markdown, data)
         except OSError as exc:
             self._view_dirty = True
             log.warning("%s: view not written: %s", self.label, exc)
@@ -588,11 +606,11 @@ class Store:
                 f"({exc.strerror or exc}); it will be rewritten as soon as possible."
             ]
         self._view_dirty = False
-        self._md = _FileState(digest=new_digest, stamp=_stamp(self.paths.markdown))
+        self._md = _FileState(digest=new_digest, stamp=stamp)
         self._view_base = self._tracker
         return notes
 
-    def _view_text(self) -> str:
+    def _view_bytes(self) -> bytes:
         assert self._tracker is not None
         tracker, name, checksum = self._tracker, self.paths.name, self._json.digest
         return self._renderer.render(tracker, name=name, checksum=checksum)
@@ -701,8 +719,8 @@ class Store:
             kept = f"; the file found is kept at {self._rel(where)}"
         assert self._tracker is not None
         data = self._encoder.encode(self._tracker)
-        self._write_json(data)
-        self._json = _FileState(digest=digest(data), stamp=_stamp(self.paths.json))
+        _, stamp = self._write_json(data)
+        self._json = _FileState(digest=digest(data), stamp=stamp)
         issue = "missing" if not on_disk else "not what wtd last wrote"
         return [
             f"✓ Issue: {name} is {issue}",
@@ -716,10 +734,7 @@ class Store:
         except FileNotFoundError:
             return True
         assert self._tracker is not None
-        text = self._renderer.render(
-            self._tracker, name=self.paths.name, checksum=self._json.digest
-        )
-        return current != text.encode()
+        return current != self._view_bytes()
 
     # ------------------------------------------------------------ opening
 
@@ -731,6 +746,7 @@ class Store:
         """
         paths = self.paths
         self._journal = self._open_journal()
+        stamp = _stamp(paths.json)  # before reading: a save landing later is seen as one
         try:
             data = atomic.read_bytes(paths.json, failpoints=self._fp, point="store.read")
         except FileNotFoundError:
@@ -746,6 +762,7 @@ class Store:
             if not paths.markdown.exists():
                 raise errors.NotFound(f"No tracker {paths.name!r} in {paths.workspace}") from None
             data = self._import_markdown()
+            stamp = _stamp(paths.json)
         except OSError as exc:
             raise os_fault(
                 exc, "store.read", f"{paths.json.name} could not be read", paths
@@ -769,7 +786,7 @@ class Store:
             ) from exc
         is_v1 = isinstance(raw, dict) and "schema_version" not in raw
         self._backup(data, on_disk, "v1 before migration" if is_v1 else "open")
-        self._adopt(tracker, on_disk)
+        self._adopt(tracker, on_disk, stamp)
         if is_v1:
             self._apply_system(commands.Migrate())
         if model.stale_progress(self._loaded) is not None:
@@ -830,11 +847,13 @@ class Store:
         assert self._tracker is not None
         return self._tracker
 
-    def _adopt(self, tracker: model.Tracker, on_disk: str) -> None:
+    def _adopt(
+        self, tracker: model.Tracker, on_disk: str, stamp: tuple[int, int, int] | None
+    ) -> None:
         """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
         assert self._journal is not None
         self._tracker = tracker
-        self._json = _FileState(digest=on_disk, stamp=_stamp(self.paths.json))
+        self._json = _FileState(digest=on_disk, stamp=stamp)
         todo = self._journal.replay_after(on_disk)
         if todo is None:
             if self._journal.last_seq:
@@ -857,9 +876,9 @@ class Store:
         after = digest(data)
         if todo[-1].after and todo[-1].after != after:
             log.warning("%s: replay produced a different state than journalled", self.label)
-        self._write_json(data)
+        _, stamp = self._write_json(data)
         self._tracker = tracker
-        self._json = _FileState(digest=after, stamp=_stamp(self.paths.json))
+        self._json = _FileState(digest=after, stamp=stamp)
         if after != todo[-1].after:
             self._checkpoint(after, "after replay")
         log.info("%s: replayed %d journalled change(s)", self.label, len(todo))
@@ -896,13 +915,14 @@ class Store:
     def _finish_open(self) -> None:
         paths = self.paths
         ops.prime(self._loaded)
+        stamp = _stamp(paths.markdown)
         try:
             text = paths.markdown.read_bytes()
         except FileNotFoundError:
             self._md = _FileState(digest="", stamp=None)
             self._notes.extend(self._write_view(force=True))
             return
-        self._md = _FileState(digest=digest(text), stamp=_stamp(paths.markdown))
+        self._md = _FileState(digest=digest(text), stamp=stamp)
         if not self._view_stale():
             self._view_base = self._tracker
             return
@@ -979,12 +999,15 @@ class Store:
 
     async def _take_over(self, kind: str) -> None:
         if kind == "json":
-            for attempt in range(1, MID_WRITE_RETRIES + 1):
-                found = await anyio.to_thread.run_sync(self._read_json_edit)
-                if not isinstance(found, _Broken) or attempt == MID_WRITE_RETRIES:
-                    break
-                await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
-            await self._adopt_json(found)
+            for _ in range(SUPERSEDED_RETRIES):
+                for attempt in range(1, MID_WRITE_RETRIES + 1):
+                    found = await anyio.to_thread.run_sync(self._read_json_edit)
+                    if not isinstance(found, _Broken) or attempt == MID_WRITE_RETRIES:
+                        break
+                    await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
+                if await self._adopt_json(found):
+                    return
+            # Saved again during every merge: the commit keeps what it would replace.
         elif kind == "markdown":
             for attempt in range(1, MID_WRITE_RETRIES + 1):
                 item = await anyio.to_thread.run_sync(self._merge_view, attempt)
@@ -1011,18 +1034,20 @@ class Store:
             self._json.stamp = stamp
             return None
         try:
-            return _Edited(tracker=model.decode(data), data=data)
+            return _Edited(tracker=model.decode(data), data=data, stamp=stamp)
         except model.TrackerError as exc:
             return _Broken(reason=str(exc), data=data)
 
-    async def _adopt_json(self, found: _Edited | _Broken | None) -> None:
+    async def _adopt_json(self, found: _Edited | _Broken | None) -> bool:
+        """Take over the edited JSON ``found``. False when it was saved again meanwhile
+        (nothing done: the newer save is to be read and merged instead)."""
         if found is None:
-            return
+            return True
         if isinstance(found, _Broken):
             healing = await anyio.to_thread.run_sync(self._repair_from_memory, found.data)
             log.warning("%s: hand-edited JSON unusable (%s): %s", self.label, found.reason, healing)
             await self._publish_lines("healed", [f"✓ Issue: {found.reason}", *healing[1:]])
-            return
+            return True
         edited = found.tracker
         base = self._loaded
         # The editor may have read an older JSON than wtd's latest (agents kept
@@ -1032,9 +1057,11 @@ class Store:
         if model.stale_progress(merged) is not None:
             merged = model.with_derived_progress(merged)
         change = patch.diff(merged, base, reason=f"hand edit of {self.paths.json.name}")
+        if _stamp(self.paths.json) != found.stamp:
+            return False  # saved again while this one was merged
         if patch.is_empty(change) and not conflicts:  # same content, other formatting
-            self._json.stamp = _stamp(self.paths.json)
-            return
+            self._json.stamp = found.stamp
+            return True
         summary = [f"Adopted a hand edit of {self.paths.json.name}"]
         if conflicts:
             kept = keep_copy(
@@ -1054,10 +1081,11 @@ class Store:
             tracker=applied.tracker,
             undo=_inverse(base, applied.tracker, HAND_EDIT, at),
         )
-        self._json.stamp = _stamp(self.paths.json)
+        self._json.stamp = found.stamp
         self._json.digest = digest(found.data)  # the commit's check must not quarantine it
         await self._commit([item])
         await self._publish(item)
+        return True
 
     def _merge_view(self, attempt: int) -> _Pending | object | None:
         """Merge a hand-edited view three ways (base: the view it was rendered from).

@@ -11,6 +11,7 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from wtd.storage.failpoints import CORRUPT, Failpoints, corrupted
@@ -51,10 +52,23 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+Stamp = tuple[int, int, int]  # (mtime_ns, size, inode): identifies one version of a file
+
+
 def atomic_write(
-    path: Path, data: bytes, *, failpoints: Failpoints | None = None, point: str | None = None
-) -> None:
+    path: Path,
+    data: bytes,
+    *,
+    failpoints: Failpoints | None = None,
+    point: str | None = None,
+    before_replace: Callable[[], None] | None = None,
+) -> Stamp:
     """Replace ``path`` with ``data`` atomically and durably; create missing folders.
+
+    Returns the stamp of the file written, taken from the file itself before it
+    replaces ``path`` (a stat of ``path`` afterwards could already see someone
+    else's save). ``before_replace`` runs just before the replace, once the data is
+    durable: the last moment to look at the file about to be replaced.
 
     The failpoint ``point`` is hit once the temp file exists; ``corrupt`` writes
     truncated garbage and returns normally. On any error the temp file is removed,
@@ -68,8 +82,11 @@ def atomic_write(
             data = corrupted(data)
         write_all(fd, data)
         os.fsync(fd)
+        st = os.fstat(fd)
         os.close(fd)
         fd = -1
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         if fd >= 0:
@@ -77,6 +94,7 @@ def atomic_write(
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(folder)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def read_bytes(

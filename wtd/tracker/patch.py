@@ -19,6 +19,8 @@ from wtd.tracker import commands as c
 from wtd.tracker import model
 from wtd.tracker.model import Tracker
 
+_STEP = 256  # tasks compared per slice
+
 
 def _raw(obj: msgspec.Struct) -> dict[str, Any]:
     return model._struct_raw(obj)
@@ -30,8 +32,12 @@ def diff(target: Tracker, current: Tracker, *, reason: str, undo_of: int | None 
     tasks_remove: list[str] = []
     if target.tasks is not current.tasks:
         aligned = len(target.tasks) == len(current.tasks)
-        if aligned:
-            for i, (t, cur) in enumerate(zip(target.tasks, current.tasks, strict=True)):
+        for start in range(0, len(target.tasks), _STEP) if aligned else ():
+            stop = start + _STEP
+            if target.tasks[start:stop] == current.tasks[start:stop]:
+                continue  # a C-speed check (identity first); the common case
+            for i in range(start, min(stop, len(target.tasks))):
+                t, cur = target.tasks[i], current.tasks[i]
                 if t is cur:
                     continue
                 if t.id != cur.id:
@@ -39,6 +45,8 @@ def diff(target: Tracker, current: Tracker, *, reason: str, undo_of: int | None 
                     break
                 if t != cur:
                     tasks_put.append((i, _raw(t)))
+            if not aligned:
+                break
         if not aligned:
             tasks_put = []
             now = {t.id: t for t in current.tasks}

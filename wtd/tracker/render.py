@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import html.entities
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import chain, groupby, repeat
 from typing import Final, NamedTuple
 
@@ -55,8 +55,6 @@ from msgspec import UNSET, UnsetType
 
 from wtd.tracker import status as st
 from wtd.tracker.model import Subtask, Task, Tracker
-
-_Add = Callable[[str], None]
 
 __all__ = [
     "SUMMARY_HEADER",
@@ -70,6 +68,8 @@ __all__ = [
 
 TASK_HEADER: Final = "| ID | Task | Status | Verification |"
 _TASK_RULE: Final = "|----|------|--------|--------------|"
+_TASK_HEADER_B: Final = TASK_HEADER.encode()
+_TASK_RULE_B: Final = _TASK_RULE.encode()
 SUMMARY_HEADER: Final = "| Phase | Name | Status | Progress | Complete |"
 _SUMMARY_RULE: Final = "|-------|------|--------|----------|----------|"
 # The name shown for a phase number that tasks use but the phase list lacks.
@@ -207,9 +207,9 @@ class _Chunk(NamedTuple):
 
     tasks: list[Task]
     subs: list[Subtask]  # the sub-tasks of these tasks, in order
-    rows: str  # the table rows, joined with newlines
-    deps: str  # "2.2 → 2.1; 2.3 → 2.2" for these tasks ("" when none has any)
-    sublines: list[str]  # the "- [x] 2.2.1: name" lines
+    rows: bytes  # the table rows, joined with newlines (UTF-8, like all below)
+    deps: bytes  # "2.2 → 2.1; 2.3 → 2.2" for these tasks (b"" when none has any)
+    sublines: bytes  # the "- [x] 2.2.1: name" lines, joined with newlines
     complete: int
     counted: int
 
@@ -220,24 +220,30 @@ def render(tracker: Tracker, *, name: str, checksum: str) -> str:
     ``name`` is the tracker's name (file stem); ``checksum`` is the digest of the
     JSON bytes the caller wrote, shown verbatim under Recovery Checksum.
     """
-    return Renderer().render(tracker, name=name, checksum=checksum)
+    return Renderer().render(tracker, name=name, checksum=checksum).decode()
 
 
 class Renderer:
-    """``render`` with a cache of each phase's table, in chunks of consecutive tasks.
+    """``render`` (as UTF-8) with a cache of each phase's table, in chunks of tasks.
 
     Tasks are immutable and unchanged ones are shared between a tracker and the next
     version, so a change renders again only the chunk holding the task it touched
     (lists compare element by element, identity first: a C-speed check). The output
-    is byte-for-byte ``render(...)``. One Renderer per tracker (the Store's).
+    is ``render(...)`` byte for byte. One Renderer per tracker (the Store's).
+
+    It writes UTF-8 bytes piece by piece: a Python string holding the whole view
+    would be four bytes per character (the status icons are outside the BMP).
     """
 
     def __init__(self) -> None:
         self._chunks: dict[int, list[_Chunk]] = {}
 
-    def render(self, tracker: Tracker, *, name: str, checksum: str) -> str:
-        out: list[str] = []
-        add = out.append
+    def render(self, tracker: Tracker, *, name: str, checksum: str) -> bytes:
+        out: list[bytes] = []
+
+        def add(line: str) -> None:
+            out.append(line.encode())
+
         meta = tracker.meta
         tasks = tracker.tasks
         subtasks = tracker.all_subtasks()
@@ -312,7 +318,7 @@ class Renderer:
             if not isinstance(phase.description, UnsetType) and phase.description:
                 add(_escape_paragraph(phase.description))
                 add("")
-            _render_tasks(add, cs)
+            _render_tasks(out, cs)
             summary.append(
                 f"| {number} | {escape_cell(phase.name)} | {status_cell} "
                 f"| {progress}% | {complete}/{total} |"
@@ -326,7 +332,7 @@ class Renderer:
             add(_UNLISTED_NOTE)
             add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
             add("")
-            _render_tasks(add, chunks[number])
+            _render_tasks(out, chunks[number])
             summary.append(f"| {number} | {UNLISTED} | | {progress}% | {complete}/{total} |")
 
         if not tracker.phases and not by_phase:
@@ -344,7 +350,7 @@ class Renderer:
                 for tid in missing:
                     add(f"#### Task {_escape_heading(tid)}")
                     add("")
-                    out.extend(_subtask_lines(subs_by_task[tid]))
+                    out.extend(line.encode() for line in _subtask_lines(subs_by_task[tid]))
                     add("")
 
         add("---")
@@ -353,7 +359,7 @@ class Renderer:
         add("")
         add(SUMMARY_HEADER)
         add(_SUMMARY_RULE)
-        out.extend(summary)
+        out.extend(line.encode() for line in summary)
         add(f"| **Total** | | | **{overall}%** | **{done}/{counted}** |")
         add("")
         add("## Recovery Checksum")
@@ -364,7 +370,7 @@ class Renderer:
             f"· **Sub-tasks:** {len(subtasks)}"
         )
         add("")
-        return "\n".join(out)
+        return b"\n".join(out)
 
     @staticmethod
     def _phase_chunks(
@@ -425,37 +431,30 @@ def _render_chunk(group: list[Task], subs: list[Subtask]) -> _Chunk:
     )
     # UNSET is falsy
     with_deps = [(task_id, ds) for ds, task_id in zip(deps, ids, strict=True) if ds]
-    links = ""
+    links = b""
     if with_deps:
         flat = [d for _, ds in with_deps for d in ds]
         if _escape_all(flat) is not flat:
             with_deps = [(tid, tuple(map(escape_cell, ds))) for tid, ds in with_deps]
-        links = "; ".join(f"{tid} → {', '.join(ds)}" for tid, ds in with_deps)
-    return _Chunk(group, subs, table, links, _subtask_lines(subs), complete, counted)
+        links = "; ".join(f"{tid} → {', '.join(ds)}" for tid, ds in with_deps).encode()
+    sublines = "\n".join(_subtask_lines(subs)).encode()
+    return _Chunk(group, subs, table.encode(), links, sublines, complete, counted)
 
 
-def _render_tasks(add: _Add, chunks: Sequence[_Chunk]) -> None:
-    add("#### Tasks")
-    add("")
+def _render_tasks(out: list[bytes], chunks: Sequence[_Chunk]) -> None:
+    out += [b"#### Tasks", b""]
     if not chunks:
-        add("_No tasks yet._")
-        add("")
+        out += [b"_No tasks yet._", b""]
         return
-    add(TASK_HEADER)
-    add(_TASK_RULE)
-    add("\n".join([c.rows for c in chunks]))
-    add("")
-    links = "; ".join([c.deps for c in chunks if c.deps])
+    out += [_TASK_HEADER_B, _TASK_RULE_B]
+    out.extend([c.rows for c in chunks])  # the caller's join puts a newline between
+    out.append(b"")
+    links = b"; ".join([c.deps for c in chunks if c.deps])
     if links:
-        add(f"**Dependencies:** {links}")
-        add("")
-    if any(c.sublines for c in chunks):
-        add("#### Sub-tasks")
-        add("")
-        for c in chunks:
-            for line in c.sublines:
-                add(line)
-        add("")
+        out += [b"**Dependencies:** " + links, b""]
+    sublines = [c.sublines for c in chunks if c.sublines]
+    if sublines:
+        out += [b"#### Sub-tasks", b"", *sublines, b""]
 
 
 # Byte map for the batch check: 0 for every byte escape_cell would change ("|" aside).
