@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import daemon_rows as dr
-from bench import oneshot, profiles
+from bench import oneshot, profiles, report
 from bench.harness import Daemon, Workspace, open_task_ids, percentile, progress
 from bench.report import Row, loadavg, machine, table, verdict
 
@@ -414,6 +415,18 @@ class Suite:
         )
 
 
+def _same_code(bin_dir: Path, repo: Path) -> bool:
+    """Whether the wtd and wtctl installed beside ``bin_dir`` are this tree's."""
+    code = "import os, wtd; print(os.path.dirname(os.path.dirname(wtd.__file__)))"
+    where = subprocess.run(
+        [str(bin_dir / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return bool(where) and report.source_hash(Path(where)) == report.source_hash(repo)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small, few repeats")
@@ -429,6 +442,14 @@ def main(argv: list[str] | None = None) -> int:
     daemon_bin = Path(sys.executable).parent
     venv = (args.oneshot_venv or Path("/tmp/bench-venv")).absolute()
     oneshot_bin = venv / "bin" if (venv / "bin" / "wtctl").exists() else daemon_bin
+    if oneshot_bin != daemon_bin and not _same_code(oneshot_bin, REPO):
+        print(
+            f"bench: {venv} holds other code than this tree; reinstall it "
+            f"({venv}/bin/pip install --no-deps --force-reinstall {REPO}) "
+            "or pass --oneshot-venv",
+            file=sys.stderr,
+        )
+        return 1
     if shutil.which("wtd", path=str(daemon_bin)) is None:
         print(f"bench: no wtd in {daemon_bin}; install the project first", file=sys.stderr)
         return 1

@@ -100,12 +100,11 @@ def machine(
         text=True,
         check=False,
     ).stdout.split()
-    sources = sorted(p for d in ("wtd", "wtctl") for p in (repo / d).rglob("*.py"))
-    tree = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
+    tree = source_hash(repo)
     return [
         f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
         f"- mode: **{mode}**; code measured: sha256 of wtd/ and wtctl/ sources `{tree}` "
-        "(others were editing the tree during the day)",
+        "(the one-shot venv holds the same code)",
         f"- machine: {_cpu_model()}, {os.cpu_count()} cores, Linux {platform.release()}, "
         f"temp file system {fs[-1] if fs else '?'} (workspaces and the disk floor live there)",
         f"- Python {sys.version.split()[0]} (bench driver and daemon); msgspec "
@@ -117,3 +116,13 @@ def machine(
         "- `PYTHONDONTWRITEBYTECODE` is removed from every benchmarked process's environment, "
         "so `.pyc` caches exist as on a real install",
     ]
+
+
+def source_hash(root: Path) -> str:
+    """sha256 (12 hex digits) of the wtd/ and wtctl/ sources under ``root``."""
+    h = hashlib.sha256()
+    for d in ("wtd", "wtctl"):
+        for p in sorted((root / d).rglob("*.py")):
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:12]

@@ -132,3 +132,9 @@ def test_what_wtd_did_not_write_takes_the_general_path(edit: Any) -> None:
 def _format(raw: dict[str, Any]) -> bytes:
     """``raw`` formatted exactly as wtd formats JSON, so only its content differs."""
     return msgspec.json.format(msgspec.json.encode(raw), indent=2) + b"\n"
+
+
+def test_what_wtd_wrote_takes_the_fast_path() -> None:
+    for tracker in (make_tracker(600, 3), model.new_tracker("Empty", initiative_id="1", at=AT)):
+        data = model.encode(tracker)
+        assert model.decode_canonical(data, model.Encoder()) == tracker

@@ -11,9 +11,13 @@ T = TypeVar("T")
 
 
 async def answer(reply_to: MemoryObjectSendStream[T], value: T) -> None:
-    """Send the one answer a request expects, then close; an asker that gave up is fine."""
+    """Send the one answer a request expects, then close; an asker that gave up is fine.
+
+    Reply streams hold one item, so the answer never waits: it is handed over without
+    a scheduling checkpoint (one fewer trip through the event loop per hop).
+    """
     try:
-        async with reply_to:
-            await reply_to.send(value)
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        with reply_to:
+            reply_to.send_nowait(value)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.WouldBlock):
         pass

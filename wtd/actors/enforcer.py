@@ -64,7 +64,13 @@ class Enforcer:
             match msg:
                 case Check(workspace=ws, operation=op, context=ctx, request=req, reply_to=r):
                     chain = self._chain(ws)
-                    result = await anyio.to_thread.run_sync(chain.check, op, ctx)
+                    if op is None:
+                        # Not a guarded operation: the chain reads nothing but a stat of
+                        # CLAUDE.md (and appends an audit line on a denial); a thread hop
+                        # would cost more than the check, on every request.
+                        result = chain.check(op, ctx)
+                    else:
+                        result = await anyio.to_thread.run_sync(chain.check, op, ctx)
                     if result.code == "consent_required" and result.token is not None:
                         if len(self._waiting) >= MAX_PENDING:
                             self._waiting.pop(next(iter(self._waiting)))

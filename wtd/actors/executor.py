@@ -121,6 +121,7 @@ class Executor:
         self._settings = settings or Settings()
         self._stores: dict[Path, MemoryObjectSendStream[StoreMessage]] = {}
         self._breakers: dict[Path, CircuitBreaker] = {}
+        self._keys: dict[Path, Path] = {}
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._stores = {}
@@ -214,12 +215,12 @@ class Executor:
                 return await self._reset_circuits()
             case commands.ShowKnowledge():
                 return await self._show_knowledge(request, cwd)
-        ws = _workspace_of(request, cwd)
         if isinstance(parsed, commands.ConsentAnswer | commands.GrantBlanket):
-            return await self._consent(parsed, request, ws, tg)
+            return await self._consent(parsed, request, _workspace_of(request, cwd), tg)
         if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker):
             paths: TrackerPaths | None = None
             implicit = False
+            ws = _workspace_of(request, cwd)
         else:
             paths, implicit = workspace.resolve(request.tracker, cwd)
             ws = paths.workspace
@@ -262,7 +263,7 @@ class Executor:
             )
         outcome = await self._heal(paths, command, request, tg)
         if isinstance(command, commands.DeleteTracker) and outcome.ok:
-            stream = self._stores.pop(paths.json.resolve(), None)
+            stream = self._stores.pop(self._key(paths), None)
             await self._watcher.send(Unwatch(paths=paths))
             if stream is not None:
                 stream.close()  # the old Store drains its inbox and ends
@@ -517,8 +518,17 @@ class Executor:
             )
         )
 
+    def _key(self, paths: TrackerPaths) -> Path:
+        """The tracker's identity: its JSON's real path (symlinks resolved), remembered."""
+        key = self._keys.get(paths.json)
+        if key is None:
+            if len(self._keys) >= 4096:
+                self._keys.clear()
+            key = self._keys[paths.json] = paths.json.resolve()
+        return key
+
     def _breaker(self, paths: TrackerPaths) -> CircuitBreaker:
-        key = paths.json.resolve()
+        key = self._key(paths)
         breaker = self._breakers.get(key)
         if breaker is None:
             breaker = self._breakers[key] = CircuitBreaker(
@@ -595,7 +605,7 @@ class Executor:
     async def _store(
         self, paths: TrackerPaths, tg: TaskGroup
     ) -> MemoryObjectSendStream[StoreMessage]:
-        key = paths.json.resolve()
+        key = self._key(paths)
         stream = self._stores.get(key)
         if stream is None:
             # Registered before the first await: concurrent first requests share one Store.

@@ -350,6 +350,7 @@ class Encoder:
 
 _typed_decoder = msgspec.json.Decoder(Tracker)
 _CANONICAL: Final = frozenset(st.STATUSES)
+_CANONICAL_START: Final = b'{\n  "schema_version": "2.'
 
 
 def decode(data: bytes, *, encoder: Encoder | None = None) -> Tracker:
@@ -373,6 +374,8 @@ def decode(data: bytes, *, encoder: Encoder | None = None) -> Tracker:
 
 def decode_canonical(data: bytes, encoder: Encoder) -> Tracker | None:
     """The tracker when ``data`` is exactly what ``encoder`` writes for it, else None."""
+    if not data.startswith(_CANONICAL_START):  # formatted by someone else: not worth trying
+        return None
     try:
         tracker = _typed_decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):

@@ -49,6 +49,7 @@ import html.entities
 import re
 from collections.abc import Sequence
 from itertools import chain, groupby, repeat
+from operator import attrgetter
 from typing import Final, NamedTuple
 
 from msgspec import UNSET, UnsetType
@@ -200,6 +201,7 @@ def _percent(complete: int, counted: int) -> int:
 # Tasks per cached chunk of a phase's table (see Renderer).
 _CHUNK: Final = 256
 _NO_SUBS: Final[list[Subtask]] = []
+_PHASE_OF: Final = attrgetter("phase")  # a C-level key for groupby
 
 
 class _Chunk(NamedTuple):
@@ -250,7 +252,7 @@ class Renderer:
 
         # Tasks by phase number (runs of one phase are moved in C), sub-tasks by task id.
         by_phase: dict[int, list[Task]] = {}
-        for number, run in groupby(tasks, key=_phase_of):
+        for number, run in groupby(tasks, key=_PHASE_OF):
             group = by_phase.get(number)
             if group is None:
                 by_phase[number] = list(run)
@@ -391,10 +393,6 @@ class Renderer:
             else:
                 out.append(_render_chunk(tasks, subs))
         return out
-
-
-def _phase_of(task: Task) -> int:
-    return task.phase
 
 
 # Status cells: status.cell() once per distinct status, not once per task.
