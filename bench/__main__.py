@@ -444,12 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     oneshot_bin = venv / "bin" if (venv / "bin" / "wtctl").exists() else daemon_bin
     if oneshot_bin != daemon_bin and not _same_code(oneshot_bin, REPO):
         print(
-            f"bench: {venv} holds other code than this tree; reinstall it "
-            f"({venv}/bin/pip install --no-deps --force-reinstall {REPO}) "
-            "or pass --oneshot-venv",
+            f"bench: {venv} holds other code than this tree, so the one-shot rows use "
+            f"{daemon_bin} instead (to use it: {venv}/bin/pip install --no-deps "
+            f"--force-reinstall {REPO})",
             file=sys.stderr,
         )
-        return 1
+        oneshot_bin = daemon_bin
     if shutil.which("wtd", path=str(daemon_bin)) is None:
         print(f"bench: no wtd in {daemon_bin}; install the project first", file=sys.stderr)
         return 1
