@@ -400,14 +400,14 @@ class Suite:
         )
         self.evidence.insert(
             0,
-            "### The Store's per-change work, in-process (pure functions, no I/O)\n\n"
-            + "\n".join(lines),
+            "### The Store's per-change work, in-process (pure functions, no I/O; "
+            "warm caches and the collector paused, as in the Store)\n\n" + "\n".join(lines),
         )
         n = 10_000 if 10_000 in self.plan.floor_sizes else self.plan.floor_sizes[0]
         self.evidence.insert(
             1,
-            f"### cProfile: 40 changes on {k(n)} tasks (apply + encode + digest + render), "
-            f"top by own time\n\n```\n{profiles.cprofile_change(n, 40)}\n```",
+            f"### cProfile: 40 changes on {k(n)} tasks (apply, encode, render, checksums; "
+            f"warm caches), top by own time\n\n```\n{profiles.cprofile_change(n, 40)}\n```",
         )
         self.evidence.append(
             "### `-X importtime` of the one-shot client (`import wtctl.cli`, one-shot venv)\n\n"

@@ -21,3 +21,13 @@ async def answer(reply_to: MemoryObjectSendStream[T], value: T) -> None:
             reply_to.send_nowait(value)
     except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.WouldBlock):
         pass
+
+
+async def post(inbox: MemoryObjectSendStream[T], message: T) -> None:
+    """Put ``message`` in an actor's inbox: at once when there is room (the usual case),
+    else wait for room. Unlike ``send``, no scheduling checkpoint comes first: a
+    request crosses several actors, and each checkpoint is a trip through the loop."""
+    try:
+        inbox.send_nowait(message)
+    except anyio.WouldBlock:
+        await inbox.send(message)

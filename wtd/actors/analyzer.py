@@ -8,7 +8,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import answer
+from wtd.actors import answer, post
 from wtd.healing.analysis import SymptomAnalyzer
 from wtd.messages import Analyze, AnalyzerMessage, Ping, PlannerMessage, PlanRemedy
 
@@ -41,8 +41,9 @@ class Analyzer:
                         diagnosis.category.value,
                         diagnosis.explanation,
                     )
-                    await self._planner.send(
-                        PlanRemedy(diagnosis=diagnosis, attempt=attempt, reply_to=reply_to)
+                    await post(
+                        self._planner,
+                        PlanRemedy(diagnosis=diagnosis, attempt=attempt, reply_to=reply_to),
                     )
                 case Ping(reply_to=reply_to):
                     await answer(reply_to, self.name)

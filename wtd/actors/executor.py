@@ -25,7 +25,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd import errors, protocol, workspace
-from wtd.actors import answer
+from wtd.actors import answer, post
 from wtd.actors.store import Store
 from wtd.actors.store import now as store_now
 from wtd.enforcement.agents import Action, AgentRule
@@ -163,13 +163,14 @@ class Executor:
         duration_ms = (time.perf_counter() - start) * 1000
         code = outcome.error.code if outcome.error else None
         exit_code = errors.exit_code(code) if code else 0
-        await self._monitor.send(
+        await post(
+            self._monitor,
             OperationFinished(
                 ok=outcome.ok,
                 duration_ms=duration_ms,
                 counted=exit_code != 2 and code != "not_found",  # user mistakes are not failures
                 error_code=code,
-            )
+            ),
         )
         health: HealthReport | None = None
         if request.options.show_health:
@@ -264,7 +265,7 @@ class Executor:
         outcome = await self._heal(paths, command, request, tg)
         if isinstance(command, commands.DeleteTracker) and outcome.ok:
             stream = self._stores.pop(self._key(paths), None)
-            await self._watcher.send(Unwatch(paths=paths))
+            await post(self._watcher, Unwatch(paths=paths))
             if stream is not None:
                 stream.close()  # the old Store drains its inbox and ends
         return outcome
@@ -327,14 +328,15 @@ class Executor:
             action=action,
         )
         send, recv = anyio.create_memory_object_stream[EnforcementResult](1)
-        await self._enforcer.send(
+        await post(
+            self._enforcer,
             Check(
                 workspace=str(ws),
                 operation=operation,
                 context=context,
                 request=request,
                 reply_to=send,
-            )
+            ),
         )
         with recv:
             return await recv.receive()
@@ -351,14 +353,15 @@ class Executor:
             return _blocked(verdict)
         text = command.answer if isinstance(command, commands.ConsentAnswer) else request.phrase
         send, recv = anyio.create_memory_object_stream[Answered](1)
-        await self._enforcer.send(
+        await post(
+            self._enforcer,
             AnswerConsent(
                 workspace=str(ws),
                 answer=text,
                 token=request.options.consent_token,
                 agent=request.options.agent,
                 reply_to=send,
-            )
+            ),
         )
         with recv:
             answered = await recv.receive()
@@ -502,20 +505,21 @@ class Executor:
             lines=lines,
             progress=outcome.progress if outcome is not None else None,
         )
-        await self._events.send(Publish(event=event))
+        await post(self._events, Publish(event=event))
 
     async def _plan(self, symptom: Symptom, attempt: int) -> RemediationPlan:
         """Monitor → Analyzer → Planner (→ Knowledge) → back here."""
         send, recv = anyio.create_memory_object_stream[RemediationPlan](1)
-        await self._monitor.send(FaultObserved(symptom=symptom, attempt=attempt, reply_to=send))
+        await post(self._monitor, FaultObserved(symptom=symptom, attempt=attempt, reply_to=send))
         with recv:
             return await recv.receive()
 
     async def _learned(self, plan: RemediationPlan, *, success: bool) -> None:
-        await self._knowledge.send(
+        await post(
+            self._knowledge,
             RecoveryFinished(
                 diagnosis=plan.diagnosis, strategy=plan.strategy.value, success=success
-            )
+            ),
         )
 
     def _key(self, paths: TrackerPaths) -> Path:
@@ -548,9 +552,10 @@ class Executor:
             breaker.record_failure()
         is_open = breaker.state is not CircuitState.CLOSED
         if was_open != is_open:
-            await self._monitor.send(CircuitChanged(name=breaker.name, is_open=is_open))
+            await post(self._monitor, CircuitChanged(name=breaker.name, is_open=is_open))
             state = f"⚠ Circuit {breaker.describe()}" if is_open else "Circuit CLOSED"
-            await self._events.send(
+            await post(
+                self._events,
                 Publish(
                     event=protocol.Event(
                         seq=0,
@@ -560,7 +565,7 @@ class Executor:
                         workspace=str(paths.workspace),
                         lines=[f"{state}: {breaker.name}"],
                     )
-                )
+                ),
             )
 
     async def _reset_circuits(self) -> Outcome:
@@ -568,7 +573,7 @@ class Executor:
         for breaker in self._breakers.values():
             was = breaker.describe()
             breaker.reset()
-            await self._monitor.send(CircuitChanged(name=breaker.name, is_open=False))
+            await post(self._monitor, CircuitChanged(name=breaker.name, is_open=False))
             lines.append(f"  {breaker.name}: {was} → CLOSED")
         return Outcome(
             ok=True,
@@ -592,7 +597,7 @@ class Executor:
         # is safe because a change's request id is applied at most once.
         for _attempt in range(2):
             send, recv = anyio.create_memory_object_stream[Outcome](1)
-            await store.send(make(send))
+            await post(store, make(send))
             try:
                 with recv:
                     return await recv.receive()
@@ -622,12 +627,12 @@ class Executor:
                 events=self._events,
             )
             tg.start_soon(_keep_running, store)
-            await self._watcher.send(Watch(paths=paths, store=send))
+            await post(self._watcher, Watch(paths=paths, store=send))
         return stream
 
     async def _health(self) -> HealthReport:
         send, recv = anyio.create_memory_object_stream[HealthReport](1)
-        await self._monitor.send(GetHealth(reply_to=send))
+        await post(self._monitor, GetHealth(reply_to=send))
         with recv:
             report = await recv.receive()
         return HealthReport(
@@ -644,7 +649,7 @@ class Executor:
         if request.tracker:
             ws = workspace.resolve(request.tracker, cwd)[0].workspace
         send, recv = anyio.create_memory_object_stream[list[str]](1)
-        await self._knowledge.send(ShowKnowledge(workspace=str(ws), reply_to=send))
+        await post(self._knowledge, ShowKnowledge(workspace=str(ws), reply_to=send))
         with recv:
             lines = await recv.receive()
         return Outcome(ok=True, lines=lines, result={"workspace": str(ws)})

@@ -12,7 +12,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import answer
+from wtd.actors import answer, post
 from wtd.healing import health
 from wtd.messages import (
     Analyze,
@@ -64,8 +64,8 @@ class Monitor:
                     log.warning("circuit %s is now %s", name, self._circuits[name])
                 case FaultObserved(symptom=symptom, attempt=attempt, reply_to=reply_to):
                     log.warning("fault at %s: %s %s", symptom.point, symptom.error, symptom.message)
-                    await self._analyzer.send(
-                        Analyze(symptom=symptom, attempt=attempt, reply_to=reply_to)
+                    await post(
+                        self._analyzer, Analyze(symptom=symptom, attempt=attempt, reply_to=reply_to)
                     )
                 case GetHealth(reply_to=reply_to):
                     status = monitor.get_health_status()

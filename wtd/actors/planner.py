@@ -8,7 +8,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import answer
+from wtd.actors import answer, post
 from wtd.healing.analysis import RemediationPlanner
 from wtd.healing.retry import RetryPolicy
 from wtd.messages import Advice, Consult, KnowledgeMessage, Ping, PlannerMessage, PlanRemedy
@@ -48,7 +48,7 @@ class Planner:
                     advice = Advice(outcomes={})
                     if attempt == 1:  # learn from (and record) the first failure of a request
                         send, recv = anyio.create_memory_object_stream[Advice](1)
-                        await self._knowledge.send(Consult(diagnosis=diagnosis, reply_to=send))
+                        await post(self._knowledge, Consult(diagnosis=diagnosis, reply_to=send))
                         with recv:
                             advice = await recv.receive()
                     plan = RemediationPlanner(self._policy, _Advised(advice)).plan(diagnosis)

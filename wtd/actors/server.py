@@ -21,6 +21,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import PROTOCOL_VERSION, __version__, protocol
+from wtd.actors import post
 from wtd.messages import AddSubscriber, EventsMessage, Execute
 
 log = logging.getLogger("wtd.server")
@@ -159,7 +160,7 @@ class Server:
     ) -> None:
         """Push events until the client goes away (anything it sends, or EOF, ends it)."""
         send, recv = anyio.create_memory_object_stream[protocol.Event](256)
-        await self._events.send(AddSubscriber(workspace=msg.workspace, stream=send))
+        await post(self._events, AddSubscriber(workspace=msg.workspace, stream=send))
         await stream.send(protocol.frame(protocol.Subscribed(id=msg.id)))
         async with anyio.create_task_group() as tg:
 
@@ -182,7 +183,7 @@ class Server:
                 # restarted Executor: the request id keeps a change from applying twice.
                 for _attempt in range(2):
                     send, recv = anyio.create_memory_object_stream[protocol.Reply](1)
-                    await self._executor.send(Execute(request=msg, peer_uid=uid, reply_to=send))
+                    await post(self._executor, Execute(request=msg, peer_uid=uid, reply_to=send))
                     try:
                         with anyio.fail_after(REPLY_TIMEOUT), recv:
                             return await recv.receive()

@@ -20,7 +20,7 @@ import watchfiles
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import answer
+from wtd.actors import answer, post
 from wtd.messages import FileChanged, Ping, StoreMessage, Unwatch, Watch, WatcherMessage
 from wtd.workspace import TrackerPaths
 
@@ -118,7 +118,7 @@ class Watcher:
                     kind, store = target
                     # a closed inbox: that tracker's Store is gone (a deleted tracker)
                     with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        await store.send(FileChanged(path=path, kind=kind))
+                        await post(store, FileChanged(path=path, kind=kind))
                 elif path in self._dirs:
                     rearm = True  # a watched folder appeared or vanished
             if rearm:
