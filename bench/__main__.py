@@ -82,7 +82,7 @@ FULL = Plan(
     tw_runs=15,
     edits=30,
     edit_deadline=2.0,
-    idle_s=10.0,
+    idle_s=30.0,
     profile=True,
 )
 

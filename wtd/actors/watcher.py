@@ -30,9 +30,11 @@ log = logging.getLogger("wtd.watcher")
 # the first): small, so a hand edit is seen well within SPEC §6's 100 ms.
 STEP_MS = 20
 DEBOUNCE_MS = 50
-# The watch thread returns this often even when nothing changes, so that stopping the
-# daemon (which must wait for that thread) is prompt; 4 wake-ups a second cost nothing.
-RUST_TIMEOUT_MS = 250
+# The watch thread returns this often even when nothing changes; its first return
+# tells that a (re-)armed watch is live, and every Store then looks at its files once.
+# Stopping does not wait for it (run() sets the stop event, checked every step).
+# Measured idle CPU with a 1k-task tracker: 0.6-0.7 % at 250 ms, 0.45-0.5 % at 1 s.
+RUST_TIMEOUT_MS = 1000
 
 
 class Watcher:
@@ -44,21 +46,31 @@ class Watcher:
         self._files: dict[str, tuple[str, MemoryObjectSendStream[StoreMessage]]] = {}
         self._dirs: set[str] = set()
         self._rearm = anyio.Event()
+        self._stop: anyio.Event | None = None  # stops the current watch thread
+        self._closing = False
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch)
             task_status.started()
-            async for msg in self._inbox:
-                match msg:
-                    case Watch(paths=paths, store=store):
-                        self._trackers[paths.json] = (paths, store)
-                        self._index()
-                    case Unwatch(paths=paths):
-                        self._trackers.pop(paths.json, None)
-                        self._index()
-                    case Ping(reply_to=reply_to):
-                        await answer(reply_to, self.name)
+            try:
+                async for msg in self._inbox:
+                    match msg:
+                        case Watch(paths=paths, store=store):
+                            self._trackers[paths.json] = (paths, store)
+                            self._index()
+                        case Unwatch(paths=paths):
+                            self._trackers.pop(paths.json, None)
+                            self._index()
+                        case Ping(reply_to=reply_to):
+                            await answer(reply_to, self.name)
+            finally:
+                # Stopping (or cancelled): the watch thread cannot be cancelled, but it
+                # checks this event every step, so the daemon stops within STEP_MS.
+                self._closing = True
+                if self._stop is not None:
+                    self._stop.set()
+            tg.cancel_scope.cancel()
 
     def _index(self) -> None:
         self._files = {}
@@ -75,13 +87,13 @@ class Watcher:
         return path in self._files or path in self._dirs
 
     async def _watch(self) -> None:
-        while True:
+        while not self._closing:
             self._rearm = anyio.Event()
             folders = sorted(d for d in self._dirs if Path(d).is_dir())
             if not folders:
                 await self._rearm.wait()
                 continue
-            stop = anyio.Event()
+            stop = self._stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_set_when, self._rearm, stop)
                 try:
