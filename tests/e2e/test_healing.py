@@ -125,6 +125,9 @@ def test_a_corrupt_write_is_caught_and_rewritten(ws: Workspace, schema: dict[str
     proc = ws.wtctl("mark task 2.3 in progress")
     assert proc.returncode == 0, proc.stderr
     assert "checksum mismatch" in proc.stdout
+    assert "changed outside wtd" not in proc.stdout  # its own damaged write is not a hand edit
+    quarantine = ws.root / ".ecw" / "quarantine"
+    assert not quarantine.exists() or not any(quarantine.rglob("*.json"))
     jsonschema.validate(ws.data(), schema)
     assert ws.task("2.3")["status"] == "in_progress"
 

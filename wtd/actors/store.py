@@ -523,7 +523,8 @@ class Store:
                     data,
                     failpoints=self._fp,
                     point="store.write",
-                    before_replace=keep_foreign if notes is not None else None,
+                    # once: a second attempt replaces wtd's own damaged write
+                    before_replace=keep_foreign if notes is not None and attempt == 1 else None,
                 )
             except OSError as exc:
                 self._restore_json()
