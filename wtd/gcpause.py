@@ -6,21 +6,17 @@ collections whose survivors are promoted, until a full collection walks the whol
 heap (every task of every loaded tracker) — measured at 100k tasks: decode 0.94 s →
 0.65 s, encode 243 → 78 ms, render 300 → 150 ms with the collector paused.
 Those temporaries hold no reference cycles and are freed by reference counting,
-so nothing piles up while the collector waits. Nested and concurrent pauses (the
-Stores' worker threads) share one count; the collector resumes when the last ends.
+so nothing piles up while the collector waits. Pauses cover CPU work only (never
+I/O), so they are short; nested and concurrent ones (the Stores' worker threads)
+share one count, and the collector resumes when the last ends.
 """
 
 from __future__ import annotations
 
-import functools
 import gc
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 _lock = threading.Lock()
 _depth = 0
@@ -43,14 +39,3 @@ def paused() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _resume:
                 gc.enable()
-
-
-def pausing(fn: Callable[P, R]) -> Callable[P, R]:
-    """Decorate ``fn`` to run inside ``paused()``."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with paused():
-            return fn(*args, **kwargs)
-
-    return wrapper

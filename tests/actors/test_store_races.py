@@ -137,3 +137,28 @@ async def test_a_save_landing_just_before_wtd_replaces_the_json_is_kept(
     assert reply.ok
     assert any("was changed outside wtd" in line for line in reply.lines)
     assert b"saved at the last moment" in running.kept()
+
+
+@pytest.mark.anyio
+async def test_a_failed_write_leaves_a_hand_save_in_place_to_be_merged(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edited = running.data()
+    edited["tasks"][0]["name"] = "saved while wtd's write failed"
+    real = atomic.atomic_write
+
+    def failing_write(path: Path, data: bytes, **kwargs: Any) -> Any:
+        if path == running.paths.json and kwargs.get("before_replace") is not None:
+            editor_save(running.paths.json, edited)
+            raise PermissionError(13, "Permission denied")
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(atomic, "atomic_write", failing_write)
+    reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
+    assert not reply.ok  # reported failure: not applied
+    monkeypatch.setattr(atomic, "atomic_write", real)
+    assert running.data()["tasks"][0]["name"] == "saved while wtd's write failed"
+    await running.json_changed()
+    data = running.data()
+    assert data["tasks"][0]["name"] == "saved while wtd's write failed"  # merged
+    assert next(t for t in data["tasks"] if t["id"] == "2.1")["name"] != "by wtctl"

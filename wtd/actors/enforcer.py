@@ -65,9 +65,10 @@ class Enforcer:
                 case Check(workspace=ws, operation=op, context=ctx, request=req, reply_to=r):
                     chain = self._chain(ws)
                     if op is None:
-                        # Not a guarded operation: the chain reads nothing but a stat of
-                        # CLAUDE.md (and appends an audit line on a denial); a thread hop
-                        # would cost more than the check, on every request.
+                        # Not a guarded operation: the chain stats CLAUDE.md (reading it
+                        # only after it changed), resolves the served workspace roots if
+                        # any are configured, and appends an audit line on a denial —
+                        # small local I/O; a thread hop would cost more, on every request.
                         result = chain.check(op, ctx)
                     else:
                         result = await anyio.to_thread.run_sync(chain.check, op, ctx)

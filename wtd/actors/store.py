@@ -442,7 +442,6 @@ class Store:
 
     # ------------------------------------------------------- writes (thread)
 
-    @gcpause.pausing
     def _commit_sync(
         self, new: model.Tracker, applied: list[_Pending]
     ) -> tuple[list[str], list[str]]:
@@ -452,7 +451,7 @@ class Store:
         """
         assert self._journal is not None
         notes: list[str] = []
-        data = self._encoder.encode(new)
+        data = self._encode(new)
         after = digest(data)
         first_seq = self._journal.last_seq + 1
         records = [
@@ -512,9 +511,12 @@ class Store:
         """
         name = self.paths.json.name
 
+        expected = self._json.stamp  # what is on disk, unless someone saved meanwhile
+        damaged: tuple[int, int, int] | None = None
+
         def keep_foreign() -> None:
             assert notes is not None
-            notes.extend(self._check_json_edited())
+            notes.extend(self._check_json_edited(expected))
 
         for attempt in (1, 2):
             try:
@@ -523,17 +525,17 @@ class Store:
                     data,
                     failpoints=self._fp,
                     point="store.write",
-                    # once: a second attempt replaces wtd's own damaged write
-                    before_replace=keep_foreign if notes is not None and attempt == 1 else None,
+                    before_replace=keep_foreign if notes is not None else None,
                 )
             except OSError as exc:
-                self._restore_json()
+                self._restore_json(own=damaged)
                 raise os_fault(
                     exc,
                     "store.write",
                     f"Change not applied: {name} could not be written",
                     self.paths,
                 ) from exc
+            damaged = expected = stamp  # a second attempt replaces this damaged write
             if stamp[1] == len(data):
                 if attempt == 1:
                     return [], stamp
@@ -542,17 +544,26 @@ class Store:
                     "✓ Recovery: Rewrote it from the journalled state",
                 ], stamp
             log.error("%s: %s read back damaged after writing", self.label, name)
-        self._restore_json()
+        self._restore_json(own=damaged)
         raise Fault(
             f"Change not applied: {name} keeps reading back damaged after writing",
             self._symptom("store.write", "ChecksumMismatch", "written file reads back damaged"),
         )
 
-    def _restore_json(self) -> None:
-        """After a failed write, make sure the SSOT on disk is the last good state."""
+    def _restore_json(self, own: tuple[int, int, int] | None = None) -> None:
+        """After a failed write, make sure the SSOT on disk is the last good state.
+
+        ``own``: the stamp of a damaged file wtd itself just wrote. A file that is
+        neither that nor wtd's last write is someone's save: it is left as it is, for
+        the Watcher to take over (never written over without a copy).
+        """
         if self._tracker is None:
             return
-        data = self._encoder.encode(self._tracker)
+        stamp = _stamp(self.paths.json)
+        if stamp is not None and stamp not in (self._json.stamp, own):
+            log.warning("%s: a failed write left a hand-saved JSON in place", self.label)
+            return
+        data = self._encode(self._tracker)
         try:
             if self.paths.json.read_bytes() == data:
                 return
@@ -579,7 +590,6 @@ class Store:
         except OSError as exc:
             log.warning("%s: backup failed: %s", self.label, exc)
 
-    @gcpause.pausing
     def _write_view(self, *, force: bool = False) -> list[str]:
         """Render and write the Markdown view; a failure is reported, not fatal."""
         assert self._tracker is not None
@@ -614,7 +624,12 @@ class Store:
     def _view_bytes(self) -> bytes:
         assert self._tracker is not None
         tracker, name, checksum = self._tracker, self.paths.name, self._json.digest
-        return self._renderer.render(tracker, name=name, checksum=checksum)
+        with gcpause.paused():
+            return self._renderer.render(tracker, name=name, checksum=checksum)
+
+    def _encode(self, tracker: model.Tracker) -> bytes:
+        with gcpause.paused():
+            return self._encoder.encode(tracker)
 
     def _view_edited_since(self) -> bool:
         stamp = _stamp(self.paths.markdown)
@@ -644,10 +659,13 @@ class Store:
             f"your copy is kept at {self._rel(kept)}"
         ]
 
-    def _check_json_edited(self) -> list[str]:
-        """Before writing, keep (in quarantine) a JSON someone else wrote since wtd did."""
+    def _check_json_edited(self, expected: tuple[int, int, int] | None) -> list[str]:
+        """Before writing, keep (in quarantine) a JSON someone else wrote since wtd did.
+
+        ``expected``: the stamp of the file wtd last put there.
+        """
         stamp = _stamp(self.paths.json)
-        if stamp == self._json.stamp:
+        if stamp == expected:
             return []
         try:
             data = self.paths.json.read_bytes()
@@ -719,7 +737,7 @@ class Store:
             )
             kept = f"; the file found is kept at {self._rel(where)}"
         assert self._tracker is not None
-        data = self._encoder.encode(self._tracker)
+        data = self._encode(self._tracker)
         _, stamp = self._write_json(data)
         self._json = _FileState(digest=digest(data), stamp=stamp)
         issue = "missing" if not on_disk else "not what wtd last wrote"
@@ -739,7 +757,6 @@ class Store:
 
     # ------------------------------------------------------------ opening
 
-    @gcpause.pausing
     def _open(self) -> None:
         """Load the SSOT, open the journal, replay what the file misses, render the view.
 
@@ -771,10 +788,11 @@ class Store:
         on_disk = digest(data)
         raw: object = None
         try:
-            tracker = model.decode_canonical(data, self._encoder)
-            if tracker is None:  # not as wtd writes it: the general path
-                raw = msgspec.json.decode(data)
-                tracker = model.from_raw(raw)
+            with gcpause.paused():
+                tracker = model.decode_canonical(data, self._encoder)
+                if tracker is None:  # not as wtd writes it: the general path
+                    raw = msgspec.json.decode(data)
+                    tracker = model.from_raw(raw)
         except msgspec.DecodeError as exc:
             raise Fault(
                 f"{self._rel(paths.json)} is not valid JSON: {exc}",
@@ -815,7 +833,7 @@ class Store:
             source=self._rel(paths.markdown),
         )
         tracker = model.with_derived_progress(result.tracker)
-        data = self._encoder.encode(tracker)
+        data = self._encode(tracker)
         kept = paths.state / "imported" / f"{now().replace(':', '')}-{paths.name}.md"
         atomic.atomic_write(kept, text)
         atomic.atomic_write(paths.json, data)
@@ -873,7 +891,7 @@ class Store:
         for record in todo:
             change = _change_decoder.decode(record.op)
             tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
-        data = self._encoder.encode(tracker)
+        data = self._encode(tracker)
         after = digest(data)
         if todo[-1].after and todo[-1].after != after:
             log.warning("%s: replay produced a different state than journalled", self.label)
@@ -1008,7 +1026,8 @@ class Store:
                     await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
                 if await self._adopt_json(found):
                     return
-            # Saved again during every merge: the commit keeps what it would replace.
+            # Saved again during every merge: the next commit keeps what it replaces.
+            log.warning("%s: the JSON kept changing while being merged", self.label)
         elif kind == "markdown":
             for attempt in range(1, MID_WRITE_RETRIES + 1):
                 item = await anyio.to_thread.run_sync(self._merge_view, attempt)
@@ -1019,7 +1038,6 @@ class Store:
                 await self._commit([item])
                 await self._publish(item)
 
-    @gcpause.pausing
     def _read_json_edit(self) -> _Edited | _Broken | None:
         """The JSON on disk, when it is not what wtd last wrote (None: it is)."""
         stamp = _stamp(self.paths.json)
@@ -1035,7 +1053,9 @@ class Store:
             self._json.stamp = stamp
             return None
         try:
-            return _Edited(tracker=model.decode(data), data=data, stamp=stamp)
+            with gcpause.paused():
+                edited = model.decode(data)
+            return _Edited(tracker=edited, data=data, stamp=stamp)
         except model.TrackerError as exc:
             return _Broken(reason=str(exc), data=data)
 
@@ -1117,7 +1137,6 @@ class Store:
             return None
         return self._merge_markdown(text, stamp)
 
-    @gcpause.pausing
     def _merge_markdown(self, text: bytes, stamp: tuple[int, int, int] | None) -> _Pending | None:
         """Three-way merge of a hand-edited view into the JSON, field by field.
 
@@ -1135,8 +1154,9 @@ class Store:
             older = self._tracker_at(rendered_from.group(1))
             if older is not None:
                 base = older
-        edited = markdown.parse_view(decoded)
-        edits = markdown.diff_views(markdown.view_of(base), edited)
+        with gcpause.paused():
+            edited = markdown.parse_view(decoded)
+            edits = markdown.diff_views(markdown.view_of(base), edited)
         at = now()
         result = merge.merge(
             base, ours, [e for e in edits if not isinstance(e, markdown.Unmapped)], at=at
@@ -1258,7 +1278,6 @@ class Store:
 
     # ------------------------------------------------------------ repair
 
-    @gcpause.pausing
     def _repair(self, symptom: Symptom) -> Outcome:
         """Rebuild the SSOT (or the journal) so that no acknowledged change is lost."""
         try:
@@ -1325,7 +1344,7 @@ class Store:
         for record in todo:
             change = _change_decoder.decode(record.op)
             tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
-        rebuilt = self._encoder.encode(tracker)
+        rebuilt = self._encode(tracker)
         atomic.atomic_write(paths.json, rebuilt)
         self._tracker = None  # reopened by the request that follows
         self._close()

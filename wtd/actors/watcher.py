@@ -50,6 +50,8 @@ class Watcher:
         self._closing = False
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._closing = False  # run again after a crash: watch again
+        self._stop = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch)
             task_status.started()

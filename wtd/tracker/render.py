@@ -55,7 +55,7 @@ from typing import Final, NamedTuple
 from msgspec import UNSET, UnsetType
 
 from wtd.tracker import status as st
-from wtd.tracker.model import Subtask, Task, Tracker
+from wtd.tracker.model import Subtask, Task, Tracker, same_objects
 
 __all__ = [
     "SUMMARY_HEADER",
@@ -230,7 +230,7 @@ class Renderer:
 
     Tasks are immutable and unchanged ones are shared between a tracker and the next
     version, so a change renders again only the chunk holding the task it touched
-    (lists compare element by element, identity first: a C-speed check). The output
+    (the same objects in the same order: a C-speed check). The output
     is ``render(...)`` byte for byte. One Renderer per tracker (the Store's).
 
     It writes UTF-8 bytes piece by piece: a Python string holding the whole view
@@ -388,8 +388,9 @@ class Renderer:
                 if subs_by_task
                 else _NO_SUBS
             )
-            if n < len(old) and old[n].tasks == tasks and old[n].subs == subs:
-                out.append(old[n])
+            cached = old[n] if n < len(old) else None
+            if cached and same_objects(cached.tasks, tasks) and same_objects(cached.subs, subs):
+                out.append(cached)
             else:
                 out.append(_render_chunk(tasks, subs))
         return out
