@@ -162,3 +162,36 @@ async def test_a_failed_write_leaves_a_hand_save_in_place_to_be_merged(
     data = running.data()
     assert data["tasks"][0]["name"] == "saved while wtd's write failed"  # merged
     assert next(t for t in data["tasks"] if t["id"] == "2.1")["name"] != "by wtctl"
+
+
+@pytest.mark.anyio
+async def test_a_view_saved_just_before_wtd_replaces_it_is_merged_not_overwritten(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = running.data()["tasks"][0]["name"]
+    view = running.paths.markdown
+    real = atomic.atomic_write
+
+    def late_save(path: Path, data: bytes, **kwargs: Any) -> Any:
+        check = kwargs.get("before_replace")
+        if path == view and check is not None:
+
+            def save_then_check() -> None:
+                text = view.read_text()
+                tmp = view.with_name(f".{view.name}.swp")
+                tmp.write_text(text.replace(f"| 1.1 | {name} |", "| 1.1 | renamed in the view |"))
+                os.replace(tmp, view)
+                check()
+
+            kwargs["before_replace"] = save_then_check
+            monkeypatch.setattr(atomic, "atomic_write", real)  # only this once
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(atomic, "atomic_write", late_save)
+    reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
+    assert reply.ok
+    await running.ask(commands.ShowProgress())  # the view's merge has run by now
+    names = {t["id"]: t["name"] for t in running.data()["tasks"]}
+    assert names["1.1"] == "renamed in the view"
+    assert names["2.1"] == "by wtctl"
+    assert "| 1.1 | renamed in the view |" in view.read_text()

@@ -274,3 +274,30 @@ def test_requests_queued_behind_a_repair_do_not_repair_again(ws: Workspace) -> N
     assert all("Overall progress: 44%" in out for out in outs), outs
     kept = list((ws.root / ".ecw" / "quarantine" / "my-project").glob("*my-project.json"))
     assert [k.read_bytes() for k in kept] == [b"garbage" * 10]  # only the broken file
+
+
+@pytest.mark.parametrize("current", ["empty", "missing"])
+def test_a_journal_damaged_in_a_rotated_segment_is_kept_and_wtd_serves_again(
+    ws: Workspace, current: str
+) -> None:
+    for i in range(6):
+        ws.ok(f"add task to phase 1: journalled {i}")
+    before = ws.data()
+    ws.kill_daemon()
+    wal = ws.root / ".ecw" / "journal" / "my-project.wal"
+    data = bytearray(wal.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # damage in the middle: good records follow it
+    rotated = wal.with_name(wal.name + ".1")
+    rotated.write_bytes(bytes(data))  # as if it had been rotated
+    if current == "missing":
+        wal.unlink()
+    else:
+        wal.write_bytes(b"")
+    ws.start_daemon(FAST)
+    proc = ws.wtctl("show progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "journal is damaged" in proc.stdout
+    assert ws.data()["tasks"] == before["tasks"]  # the tracker as it was
+    quarantine = ws.root / ".ecw" / "quarantine" / "my-project"
+    assert any(p.read_bytes() == bytes(data) for p in quarantine.glob("*my-project.wal.1"))
+    ws.ok("add task to phase 1: after the repair")  # and it takes changes again

@@ -42,7 +42,7 @@ from wtd.messages import (
 from wtd.storage import atomic, timeline, trash
 from wtd.storage.backups import Backups, keep_copy, quarantine
 from wtd.storage.failpoints import Failpoints
-from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
+from wtd.storage.journal import CorruptJournal, Journal, JournalRecord, segment_path
 from wtd.tracker import commands, markdown, merge, model, ops, patch, queries, render
 from wtd.workspace import TrackerPaths
 
@@ -56,6 +56,7 @@ MID_WRITE_RETRIES = 4
 SUPERSEDED_RETRIES = 3  # a JSON saved again while the last save was being merged
 RECENT = 1000  # how far back undo, history and merge bases look in the journal
 JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds memory)
+OLD_SEGMENTS_LOOKED_AT = 9  # a damaged journal's segments set aside, with older versions' ones
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
 
@@ -120,6 +121,10 @@ class _Edited(msgspec.Struct, kw_only=True):
     # The file's stamp taken before ``data`` was read: a save that lands later has
     # another stamp, so the next check reads it instead of taking it for this one.
     stamp: tuple[int, int, int] | None
+
+
+class _SavedMeanwhile(Exception):
+    """The view was saved by hand while wtd was writing it."""
 
 
 class _Broken(msgspec.Struct, kw_only=True):
@@ -602,13 +607,27 @@ class Store:
             # merged it yet: do not write over it; merging it renders the view anew.
             self._view_dirty = True
             return []
+
+        def abort_if_edited() -> None:
+            # the last moment before the rename: a save that landed while wtd rendered
+            # and wrote is merged (which renders the view anew), never written over
+            if self._view_edited_since():
+                raise _SavedMeanwhile
+
         try:
             notes = self._keep_edited_view()
             stamp = atomic.atomic_write(
-                self.paths.markdown, data, failpoints=self._fp, point="render.write"
+                self.paths.markdown,
+                data,
+                failpoints=self._fp,
+                point="render.write",
+                before_replace=None if force else abort_if_edited,
             )
             if stamp[1] != len(data):  # damaged write: once more
                 stamp = atomic.atomic_write(self.paths.markdown, data)
+        except _SavedMeanwhile:
+            self._view_dirty = True
+            return []
         except OSError as exc:
             self._view_dirty = True
             log.warning("%s: view not written: %s", self.label, exc)
@@ -1310,12 +1329,22 @@ class Store:
         return True
 
     def _repair_journal(self) -> list[str]:
+        """Keep every segment of a damaged journal aside (the damage may be in a rotated
+        one, and the current one may not exist yet) and start afresh."""
         self._close()
-        where = quarantine(self.paths.journal, self.paths.quarantine, reason="damaged journal")
+        # the current segment and the rotated ones, with any older ones still on disk
+        segments = [self.paths.journal] + [
+            segment_path(self.paths.journal, k) for k in range(1, OLD_SEGMENTS_LOOKED_AT + 1)
+        ]
+        kept = [
+            quarantine(path, self.paths.quarantine, reason="damaged journal")
+            for path in segments
+            if path.exists()
+        ]
+        where = ", ".join(self._rel(path) for path in kept) or "nowhere (it was gone)"
         return [
             "✓ Issue: the journal is damaged in the middle",
-            f"✓ Recovery: Kept it at {self._rel(where)} and started a fresh journal "
-            "from the tracker as it is",
+            f"✓ Recovery: Kept it at {where} and started a fresh journal from the tracker as it is",
         ]
 
     def _repair_from_backup(self, symptom: Symptom) -> list[str]:
