@@ -97,6 +97,29 @@ def _saving_during_merge(monkeypatch: pytest.MonkeyPatch, save: Callable[[], Non
     monkeypatch.setattr(patch, "merge3", wrapped)
 
 
+def _at_the_last_moment(
+    monkeypatch: pytest.MonkeyPatch, target: Path, act: Callable[[], None]
+) -> None:
+    """The next time wtd replaces ``target``, ``act`` runs once the new bytes are
+    durable, just before wtd's own last look at the file it is about to replace
+    (``act`` may also raise, as a failing write would)."""
+    real = atomic.atomic_write
+
+    def write(path: Path, data: bytes, **kwargs: Any) -> Any:
+        check = kwargs.get("before_replace")
+        if path == target and check is not None:
+            monkeypatch.setattr(atomic, "atomic_write", real)  # only this once
+
+            def act_then_check() -> None:
+                act()
+                check()
+
+            kwargs["before_replace"] = act_then_check
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(atomic, "atomic_write", write)
+
+
 @pytest.mark.anyio
 async def test_a_save_landing_while_the_last_one_is_merged_is_merged_too(
     running: Running, monkeypatch: pytest.MonkeyPatch
@@ -119,20 +142,8 @@ async def test_a_save_landing_just_before_wtd_replaces_the_json_is_kept(
 ) -> None:
     edited = running.data()
     edited["tasks"][0]["name"] = "saved at the last moment"
-    real = atomic.atomic_write
-
-    def late_save(path: Path, data: bytes, **kwargs: Any) -> Any:
-        if path == running.paths.json and kwargs.get("before_replace") is not None:
-            check = kwargs["before_replace"]
-
-            def save_then_check() -> None:
-                editor_save(running.paths.json, edited)
-                check()
-
-            kwargs["before_replace"] = save_then_check
-        return real(path, data, **kwargs)
-
-    monkeypatch.setattr(atomic, "atomic_write", late_save)
+    json_file = running.paths.json
+    _at_the_last_moment(monkeypatch, json_file, lambda: editor_save(json_file, edited))
     reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
     assert reply.ok
     assert any("was changed outside wtd" in line for line in reply.lines)
@@ -145,18 +156,14 @@ async def test_a_failed_write_leaves_a_hand_save_in_place_to_be_merged(
 ) -> None:
     edited = running.data()
     edited["tasks"][0]["name"] = "saved while wtd's write failed"
-    real = atomic.atomic_write
 
-    def failing_write(path: Path, data: bytes, **kwargs: Any) -> Any:
-        if path == running.paths.json and kwargs.get("before_replace") is not None:
-            editor_save(running.paths.json, edited)
-            raise PermissionError(13, "Permission denied")
-        return real(path, data, **kwargs)
+    def save_then_fail() -> None:
+        editor_save(running.paths.json, edited)
+        raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(atomic, "atomic_write", failing_write)
+    _at_the_last_moment(monkeypatch, running.paths.json, save_then_fail)
     reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
     assert not reply.ok  # reported failure: not applied
-    monkeypatch.setattr(atomic, "atomic_write", real)
     assert running.data()["tasks"][0]["name"] == "saved while wtd's write failed"
     await running.json_changed()
     data = running.data()
@@ -170,24 +177,14 @@ async def test_a_view_saved_just_before_wtd_replaces_it_is_merged_not_overwritte
 ) -> None:
     name = running.data()["tasks"][0]["name"]
     view = running.paths.markdown
-    real = atomic.atomic_write
 
-    def late_save(path: Path, data: bytes, **kwargs: Any) -> Any:
-        check = kwargs.get("before_replace")
-        if path == view and check is not None:
+    def save_the_view() -> None:
+        text = view.read_text()
+        tmp = view.with_name(f".{view.name}.swp")
+        tmp.write_text(text.replace(f"| 1.1 | {name} |", "| 1.1 | renamed in the view |"))
+        os.replace(tmp, view)
 
-            def save_then_check() -> None:
-                text = view.read_text()
-                tmp = view.with_name(f".{view.name}.swp")
-                tmp.write_text(text.replace(f"| 1.1 | {name} |", "| 1.1 | renamed in the view |"))
-                os.replace(tmp, view)
-                check()
-
-            kwargs["before_replace"] = save_then_check
-            monkeypatch.setattr(atomic, "atomic_write", real)  # only this once
-        return real(path, data, **kwargs)
-
-    monkeypatch.setattr(atomic, "atomic_write", late_save)
+    _at_the_last_moment(monkeypatch, view, save_the_view)
     reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
     assert reply.ok
     await running.ask(commands.ShowProgress())  # the view's merge has run by now

@@ -120,7 +120,7 @@ class _Edited(msgspec.Struct, kw_only=True):
     data: bytes
     # The file's stamp taken before ``data`` was read: a save that lands later has
     # another stamp, so the next check reads it instead of taking it for this one.
-    stamp: tuple[int, int, int] | None
+    stamp: atomic.Stamp | None
 
 
 class _SavedMeanwhile(Exception):
@@ -136,10 +136,10 @@ class _FileState(msgspec.Struct, kw_only=True):
     """What wtd last wrote or read of a file: lets it notice edits made by others."""
 
     digest: str = ""
-    stamp: tuple[int, int, int] | None = None  # (mtime_ns, size, inode)
+    stamp: atomic.Stamp | None = None
 
 
-def _stamp(path: os.PathLike[str]) -> tuple[int, int, int] | None:
+def _stamp(path: os.PathLike[str]) -> atomic.Stamp | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -506,7 +506,7 @@ class Store:
 
     def _write_json(
         self, data: bytes, notes: list[str] | None = None
-    ) -> tuple[list[str], tuple[int, int, int]]:
+    ) -> tuple[list[str], atomic.Stamp]:
         """Write the SSOT and check it reads back whole; one rewrite if it does not.
 
         Returns (healing, stamp of the file written). With ``notes``: just before the
@@ -517,7 +517,7 @@ class Store:
         name = self.paths.json.name
 
         expected = self._json.stamp  # what is on disk, unless someone saved meanwhile
-        damaged: tuple[int, int, int] | None = None
+        damaged: atomic.Stamp | None = None
 
         def keep_foreign() -> None:
             assert notes is not None
@@ -555,7 +555,7 @@ class Store:
             self._symptom("store.write", "ChecksumMismatch", "written file reads back damaged"),
         )
 
-    def _restore_json(self, own: tuple[int, int, int] | None = None) -> None:
+    def _restore_json(self, own: atomic.Stamp | None = None) -> None:
         """After a failed write, make sure the SSOT on disk is the last good state.
 
         ``own``: the stamp of a damaged file wtd itself just wrote. A file that is
@@ -678,7 +678,7 @@ class Store:
             f"your copy is kept at {self._rel(kept)}"
         ]
 
-    def _check_json_edited(self, expected: tuple[int, int, int] | None) -> list[str]:
+    def _check_json_edited(self, expected: atomic.Stamp | None) -> list[str]:
         """Before writing, keep (in quarantine) a JSON someone else wrote since wtd did.
 
         ``expected``: the stamp of the file wtd last put there.
@@ -885,9 +885,7 @@ class Store:
         assert self._tracker is not None
         return self._tracker
 
-    def _adopt(
-        self, tracker: model.Tracker, on_disk: str, stamp: tuple[int, int, int] | None
-    ) -> None:
+    def _adopt(self, tracker: model.Tracker, on_disk: str, stamp: atomic.Stamp | None) -> None:
         """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
         assert self._journal is not None
         self._tracker = tracker
@@ -1156,7 +1154,7 @@ class Store:
             return None
         return self._merge_markdown(text, stamp)
 
-    def _merge_markdown(self, text: bytes, stamp: tuple[int, int, int] | None) -> _Pending | None:
+    def _merge_markdown(self, text: bytes, stamp: atomic.Stamp | None) -> _Pending | None:
         """Three-way merge of a hand-edited view into the JSON, field by field.
 
         Base: the tracker the view was rendered from. Where the JSON changed the same
