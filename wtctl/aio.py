@@ -23,12 +23,22 @@ from wtctl.connection import (
     MAX_FRAME,
     PROTOCOL_VERSION,
     ConnectionLost,
+    RequestTooLarge,
     Unavailable,
     log_path,
+    owner_socket,
     start_daemon,
 )
 
-__all__ = ["Client", "ConnectionLost", "Subscription", "Unavailable", "connect", "subscribe"]
+__all__ = [
+    "Client",
+    "ConnectionLost",
+    "RequestTooLarge",
+    "Subscription",
+    "Unavailable",
+    "connect",
+    "subscribe",
+]
 
 _HEADER = struct.Struct(">I")
 
@@ -43,6 +53,10 @@ class _Stream:
 
     async def send(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(body) > MAX_FRAME:
+            raise RequestTooLarge(
+                f"request of {len(body)} bytes exceeds the {MAX_FRAME}-byte limit"
+            )
         try:
             self.writer.write(_HEADER.pack(len(body)) + body)
             await self.writer.drain()
@@ -52,8 +66,6 @@ class _Stream:
     async def receive(self) -> dict[str, Any]:
         try:
             (length,) = _HEADER.unpack(await self.reader.readexactly(_HEADER.size))
-            if length > MAX_FRAME:
-                raise ConnectionLost(f"frame of {length} bytes exceeds the frame limit")
             message: dict[str, Any] = json.loads(await self.reader.readexactly(length))
         except asyncio.IncompleteReadError as exc:
             raise ConnectionLost("the daemon closed the connection") from exc
@@ -132,6 +144,21 @@ class Client:
                     await self._stream.send(message)
                     while True:
                         answer = await self._stream.receive()
+                        if answer.get("id", message.get("id")) == message.get("id"):
+                            break
+                    owner = owner_socket(answer, self.path)
+                    if owner is None:
+                        return answer
+                    # Another wtd owns this workspace: talk to it from now on (SPEC §2).
+                    try:
+                        moved = await _open(owner, autostart=False)
+                    except (Unavailable, ConnectionLost, OSError, TimeoutError):
+                        return answer  # its message names the owner's socket
+                    await self._drop()
+                    self._stream, self.path, self.autostart = moved, owner, False
+                    await moved.send(message)
+                    while True:
+                        answer = await moved.receive()
                         if answer.get("id", message.get("id")) == message.get("id"):
                             return answer
                 except ConnectionLost:

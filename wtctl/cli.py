@@ -13,7 +13,14 @@ import json
 import os
 import sys
 
-from wtctl.connection import Connection, ConnectionLost, Unavailable, connect
+from wtctl.connection import (
+    Connection,
+    ConnectionLost,
+    RequestTooLarge,
+    Unavailable,
+    connect,
+    owner_socket,
+)
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the one-shot path ~4 ms
 if TYPE_CHECKING:
@@ -141,6 +148,22 @@ class Session:
         self.conn: Connection | None = None
 
     def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        reply = self._ask(message)
+        owner = owner_socket(reply, self.path)
+        if owner is None:
+            return reply
+        # Another wtd owns this workspace (another shell's socket): the same request,
+        # same id, goes to it, and so does the rest of this session (SPEC §2).
+        try:
+            moved = connect(owner, autostart=False)
+        except (Unavailable, ConnectionLost):
+            return reply  # its message names the owner's socket
+        self.close()
+        self.conn, self.path = moved, owner
+        self.args.autostart = False
+        return self._ask(message)
+
+    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(RETRIES_AFTER_LOSS + 1):
             if self.conn is None:
                 self.conn = connect(self.path, autostart=self.args.autostart)
@@ -156,6 +179,7 @@ class Session:
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
+            self.conn = None
 
 
 def print_reply(reply: dict[str, Any], *, as_json: bool, out: TextIO, err: TextIO) -> int:
@@ -256,6 +280,13 @@ def run_phrases(args: Args, phrases: list[str] | None, out: TextIO, err: TextIO)
                 reply = session.ask(command_message(args, phrase, waiting))
             except (Unavailable, ConnectionLost) as exc:
                 return unavailable(exc, args, out, err)
+            except RequestTooLarge as exc:
+                reply = {
+                    "type": "reply",
+                    "ok": False,
+                    "exit_code": EXIT_USAGE,
+                    "error": {"code": "invalid_argument", "message": str(exc)},
+                }
             code = print_reply(reply, as_json=args.json, out=out, err=err)
             out.flush()
             answered = waiting is not None and code == 0
@@ -329,7 +360,25 @@ def _stdin_phrases() -> Any:
             yield phrase
 
 
+EXIT_SIGPIPE = 128 + 13
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run wtctl. A reader that goes away (``wtctl … | head -1``) ends it quietly,
+    as it ends ``cat``: no traceback, exit status 141 (128 + SIGPIPE)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_SIGPIPE
+    return code
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "hook":
         from wtctl import hook

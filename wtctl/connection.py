@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 PROTOCOL_VERSION = 1
-MAX_FRAME = 1 << 20
+MAX_FRAME = 1 << 20  # requests only: replies have no size limit (SPEC §4)
 AUTOSTART_TIMEOUT = 15.0
 HANDSHAKE_TIMEOUT = 10.0
 # Longer than the daemon's own reply deadline (120 s), so the daemon decides first.
@@ -34,10 +34,30 @@ class ConnectionLost(Exception):
     """The daemon went away before answering."""
 
 
+class RequestTooLarge(Exception):
+    """A request over the 1 MiB frame cap (exit code 2: nothing was sent)."""
+
+
+def owner_socket(reply: dict[str, Any], current: str) -> str | None:
+    """Where to send a request that this daemon answered with "served elsewhere".
+
+    Another wtd owns the workspace (SPEC §2): its socket, when it is not ``current``.
+    """
+    error = reply.get("error") or {}
+    result = reply.get("result")
+    if reply.get("type") != "reply" or error.get("code") != "elsewhere":
+        return None
+    owner = result.get("owner") if isinstance(result, dict) else None
+    sock = owner.get("socket") if isinstance(owner, dict) else None
+    if isinstance(sock, str) and sock and os.path.abspath(sock) != os.path.abspath(current):
+        return sock
+    return None
+
+
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     chunks = []
     while n:
-        chunk = sock.recv(n)
+        chunk = sock.recv(min(n, 1 << 22))
         if not chunk:
             raise ConnectionLost("the daemon closed the connection")
         chunks.append(chunk)
@@ -52,13 +72,15 @@ class Connection:
 
     def send(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(body) > MAX_FRAME:
+            raise RequestTooLarge(
+                f"request of {len(body)} bytes exceeds the {MAX_FRAME}-byte limit"
+            )
         self.sock.sendall(struct.pack(">I", len(body)) + body)
 
     def receive(self) -> dict[str, Any]:
         try:
             (length,) = struct.unpack(">I", _recv_exactly(self.sock, 4))
-            if length > MAX_FRAME:
-                raise ConnectionLost(f"reply of {length} bytes exceeds the frame limit")
             reply: dict[str, Any] = json.loads(_recv_exactly(self.sock, length))
         except OSError as exc:
             raise ConnectionLost(str(exc)) from exc

@@ -43,6 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # However wtd is started (console script, ``python -m wtd`` from wtctl's autostart,
+    # socket activation, a parent that set SIGPIPE to default): a client hanging up
+    # before its reply must give EPIPE, handled per connection, never a killing signal.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     from wtd import config as wtd_config
 
     try:
@@ -76,5 +80,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())

@@ -75,6 +75,8 @@ class DaemonConfig(_Section, frozen=True):
     socket: str = ""  # "" = $WTD_SOCKET / $XDG_RUNTIME_DIR / /tmp rules
     log_level: LogLevel = "INFO"
     workspaces: tuple[str, ...] = ()  # () = any workspace of this user
+    max_connections: Positive = 512
+    frame_timeout: PositiveSeconds = 10.0
 
 
 class RetryConfig(_Section, frozen=True):
@@ -112,6 +114,8 @@ class StorageConfig(_Section, frozen=True):
     backups_keep: Positive = 10
     backup_every: Positive = 50
     journal_max_bytes: Positive = 8 * 1024 * 1024
+    max_file_bytes: Positive = 64 * 1024 * 1024
+    max_depth: Positive = 100
 
 
 class AgentRules(_Section, frozen=True):

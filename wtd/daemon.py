@@ -25,7 +25,7 @@ from wtd.config import Config
 from wtd.enforcement.agents import AgentRule
 from wtd.healing.retry import RetryPolicy
 from wtd.storage.failpoints import Failpoints
-from wtd.supervisor import ActorCrashLoop, Supervisor
+from wtd.supervisor import ActorCrashLoop, Supervisor, notify
 
 log = logging.getLogger("wtd.daemon")
 
@@ -60,7 +60,18 @@ def secure_folder(folder: Path) -> None:
 def claim_lock(sock_path: Path) -> int:
     """Take the daemon lock for ``sock_path``; the returned fd must stay open."""
     lock_path = sock_path.with_name(sock_path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:  # O_NOFOLLOW: a lock file planted as a symlink is refused, never followed
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DaemonError(
+                f"{lock_path} is a symlink; refusing to follow it (remove it, or use a "
+                "private socket folder)"
+            ) from None
+        raise DaemonError(f"cannot open {lock_path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode) or os.fstat(fd).st_uid != os.getuid():
+        os.close(fd)
+        raise DaemonError(f"{lock_path} is not a regular file of this user; refusing it")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -193,6 +204,7 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             log.info("received %s; stopping", signal.Signals(signum).name)
+            notify("STOPPING=1")
             scope.cancel()
             return
 

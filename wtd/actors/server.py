@@ -29,6 +29,11 @@ log = logging.getLogger("wtd.server")
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 3600.0
 REPLY_TIMEOUT = 120.0
+FRAME_TIMEOUT = 10.0  # once a frame has started, the rest must come within this
+MAX_CONNECTIONS = 512
+SEND_TIMEOUT = 30.0
+SEND_RATE_FLOOR = 1 << 20  # bytes/s: a big reply gets more time, a stalled reader none
+ACCEPT_BACKOFF = 0.05  # after a failed accept (EMFILE: out of file descriptors)
 
 
 class FrameTooLarge(Exception):
@@ -56,12 +61,17 @@ class Server:
         executor: MemoryObjectSendStream[Execute],
         events: MemoryObjectSendStream[EventsMessage],
         listen_sock: socket.socket | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        frame_timeout: float = FRAME_TIMEOUT,
     ) -> None:
         self._path = socket_path
         self._executor = executor
         self._events = events
         self._sock = listen_sock
         self._start_monotonic = 0.0
+        self._max_connections = max_connections
+        self._frame_timeout = frame_timeout
+        self._connections = 0
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         if self._sock is None:
@@ -74,16 +84,39 @@ class Server:
             while True:
                 try:
                     stream = await listener.accept()
-                except OSError as exc:  # EMFILE and friends: back off, keep serving
-                    log.warning("accept failed: %s", exc)
-                    await anyio.sleep(0.05)
+                except (OSError, anyio.BrokenResourceError) as exc:
+                    # EMFILE/ENFILE (a flood of clients used every descriptor), ECONNABORTED:
+                    # anyio reports them as BrokenResourceError. Back off and keep serving;
+                    # the connections already open finish and give descriptors back.
+                    log.warning("accept failed: %s", exc.__cause__ or exc)
+                    await anyio.sleep(ACCEPT_BACKOFF)
                     continue
                 tg.start_soon(self._client, stream)
 
     async def _client(self, stream: SocketStream) -> None:
         """One connection. Nothing a client does may escape this: it would take the
         whole Server actor (and every other client's connection) down with it."""
+        self._connections += 1
+        try:
+            await self._client_within_cap(stream)
+        finally:
+            self._connections -= 1
+
+    async def _client_within_cap(self, stream: SocketStream) -> None:
         async with stream:
+            if self._connections > self._max_connections:
+                log.warning("refused a connection: %d open (cap)", self._connections - 1)
+                await _try_send(
+                    stream,
+                    protocol.ProtocolError(
+                        code="busy",
+                        message=(
+                            f"wtd is serving {self._max_connections} connections already "
+                            "([daemon] max_connections); try again shortly"
+                        ),
+                    ),
+                )
+                return
             try:
                 await self._converse(stream)
             except (
@@ -102,7 +135,9 @@ class Server:
             except TimeoutError:
                 await _try_send(
                     stream,
-                    protocol.ProtocolError(code="timeout", message="connection idle too long"),
+                    protocol.ProtocolError(
+                        code="timeout", message="connection idle or a frame unfinished too long"
+                    ),
                 )
             except OSError as exc:
                 log.debug("client connection error: %s", exc)
@@ -145,7 +180,9 @@ class Server:
         while True:
             try:
                 with anyio.fail_after(IDLE_TIMEOUT):
-                    body = await _read_frame(reader)
+                    first = await reader.receive_exactly(1)
+                with anyio.fail_after(self._frame_timeout):
+                    body = await _read_frame(reader, first)
             except anyio.IncompleteRead:
                 return
             msg = _decode(body)
@@ -153,7 +190,11 @@ class Server:
                 await self._stream_events(stream, reader, msg)
                 return
             reply = await self._answer(msg, uid)
-            await stream.send(protocol.frame(reply))
+            data = protocol.frame(reply)
+            # A client that stops reading must not hold its connection (and the
+            # reply's memory) for ever: the reply must drain within a deadline.
+            with anyio.fail_after(SEND_TIMEOUT + len(data) / SEND_RATE_FLOOR):
+                await stream.send(data)
 
     async def _stream_events(
         self, stream: SocketStream, reader: BufferedByteReceiveStream, msg: protocol.Subscribe
@@ -226,8 +267,9 @@ def _decode(body: bytes) -> protocol.Request | protocol.ProtocolError:
     return request
 
 
-async def _read_frame(reader: BufferedByteReceiveStream) -> bytes:
-    header = await reader.receive_exactly(protocol.HEADER.size)
+async def _read_frame(reader: BufferedByteReceiveStream, start: bytes = b"") -> bytes:
+    """One frame (``start``: its first bytes, already read)."""
+    header = start + await reader.receive_exactly(protocol.HEADER.size - len(start))
     (length,) = protocol.HEADER.unpack(header)
     if length > protocol.MAX_FRAME:
         raise FrameTooLarge(f"frame of {length} bytes exceeds the {protocol.MAX_FRAME}-byte limit")

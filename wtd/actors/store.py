@@ -39,7 +39,7 @@ from wtd.messages import (
     Repair,
     StoreMessage,
 )
-from wtd.storage import atomic, timeline, trash
+from wtd.storage import atomic, safepath, timeline, trash
 from wtd.storage.backups import Backups, keep_copy, quarantine
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord, segment_path
@@ -162,7 +162,11 @@ class Store:
         backup_every: int = 50,
         journal_max_bytes: int = 8 * 1024 * 1024,
         events: MemoryObjectSendStream[EventsMessage] | None = None,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_depth: int = 100,
     ) -> None:
+        self._max_bytes = max_bytes
+        self._max_depth = max_depth
         self.paths = paths
         self._events = events
         self._inbox = inbox
@@ -186,6 +190,15 @@ class Store:
         self._view_base: model.Tracker | None = None  # the tracker the view on disk shows
         self._pending_view_merge = False  # a view edited offline, merged after opening
         self._adopted_offline = False  # the JSON was edited while wtd was not running
+
+    def _read(self, path: Path) -> bytes:
+        """A tracker file's bytes: never through a symlink, never over the size limit."""
+        return safepath.read_bytes(path, self._max_bytes)
+
+    def _guard(self) -> None:
+        """Before a write: no file or folder wtd is about to touch is a symlink (SPEC §2)."""
+        for path in (self.paths.json, self.paths.markdown, self.paths.journal):
+            safepath.check(path)
 
     @property
     def label(self) -> str:
@@ -258,12 +271,17 @@ class Store:
                     if pending:
                         await self._commit(pending)
                         pending = []
+                    if await self._answered_before(msg):
+                        continue
                     if await self._opened(msg):
-                        await answer(msg.reply_to, await anyio.to_thread.run_sync(self._delete))
+                        outcome = await anyio.to_thread.run_sync(self._delete, msg.rid)
+                        await answer(msg.reply_to, outcome)
                 case Apply(command=commands.Undo()):
                     if pending:
                         await self._commit(pending)
                         pending = []
+                    if await self._answered_before(msg):
+                        continue
                     if await self._opened(msg):
                         undo = await anyio.to_thread.run_sync(self._undo_change, msg)
                         if isinstance(undo, Outcome):
@@ -290,7 +308,11 @@ class Store:
                     if pending:
                         await self._commit(pending)
                         pending = []
-                    if await self._opened(msg):
+                    if not await self._opened(msg):
+                        continue
+                    if isinstance(msg.command, commands.Sync):  # reads, renders, may write
+                        await answer(msg.reply_to, await anyio.to_thread.run_sync(self._synced))
+                    else:
                         await answer(msg.reply_to, self._query(msg.command))
         if pending:
             await self._commit(pending)
@@ -300,9 +322,32 @@ class Store:
             else:
                 await anyio.to_thread.run_sync(self._write_view)
 
+    async def _answered_before(self, req: Apply) -> bool:
+        """Answer ``req`` with its first reply if its request id was already applied
+        (a client retry after a lost reply): undo and delete included (SPEC §6)."""
+        try:
+            record = await anyio.to_thread.run_sync(self._find_rid, req.rid)
+        except errors.WtdError as exc:
+            await answer(req.reply_to, self._error(exc))
+            return True
+        if record is None or record.reply is None:
+            return False
+        log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
+        await answer(req.reply_to, _outcome_decoder.decode(record.reply))
+        return True
+
+    def _find_rid(self, rid: str) -> JournalRecord | None:
+        if self._journal is None:
+            if self._tracker is not None:  # the journal was set aside: reopen everything
+                self._tracker = None
+            if not self.paths.journal.exists():
+                return None
+            self._journal = self._open_journal()
+        return self._journal.find_rid(rid)
+
     async def _opened(self, req: Apply) -> bool:
         """Open the tracker if needed; on failure answer ``req`` with the error."""
-        if self._tracker is not None:
+        if self._tracker is not None and self._journal is not None:
             return True
         if self._deleted:
             await answer(
@@ -402,15 +447,19 @@ class Store:
             if p.request is not None:
                 await answer(p.request.reply_to, p.outcome)
 
+    def _synced(self) -> Outcome:
+        """``sync`` (in a worker thread: it reads, renders and may write)."""
+        try:
+            return self._sync()
+        except errors.WtdError as exc:
+            return self._error(exc)
+        except OSError as exc:
+            return self._error(os_fault(exc, "store.read", "Sync failed", self.paths))
+
     def _query(self, command: commands.Command) -> Outcome:
         assert self._tracker is not None
         tracker = self._tracker
         match command:
-            case commands.Sync():
-                try:
-                    return self._sync()
-                except errors.WtdError as exc:
-                    return self._error(exc)
             case (
                 commands.ShowProgress()
                 | commands.ShowRemaining()
@@ -455,6 +504,7 @@ class Store:
         Returns (healing, notes) for the callers. Raises Fault with nothing applied.
         """
         assert self._journal is not None
+        self._guard()
         notes: list[str] = []
         data = self._encode(new)
         after = digest(data)
@@ -489,7 +539,7 @@ class Store:
             ) from exc
         try:
             healing, stamp = self._write_json(data, notes)
-        except Fault:
+        except errors.WtdError:
             self._journal.rollback_last()
             raise
         self._tracker = new
@@ -570,9 +620,9 @@ class Store:
             return
         data = self._encode(self._tracker)
         try:
-            if self.paths.json.read_bytes() == data:
+            if self._read(self.paths.json) == data:
                 return
-        except OSError:
+        except (OSError, errors.WtdError):
             pass
         try:
             stamp = atomic.atomic_write(self.paths.json, data)
@@ -655,8 +705,8 @@ class Store:
         if stamp is None or stamp == self._md.stamp or not self._md.digest:
             return False
         try:
-            return digest(self.paths.markdown.read_bytes()) != self._md.digest
-        except OSError:
+            return digest(self._read(self.paths.markdown)) != self._md.digest
+        except (OSError, errors.WtdError):
             return False
 
     def _keep_edited_view(self) -> list[str]:
@@ -665,8 +715,8 @@ class Store:
         if stamp is None or stamp == self._md.stamp or not self._md.digest:
             return []
         try:
-            current = self.paths.markdown.read_bytes()
-        except OSError:
+            current = self._read(self.paths.markdown)
+        except (OSError, errors.WtdError):
             return []
         if digest(current) == self._md.digest:
             return []
@@ -687,7 +737,7 @@ class Store:
         if stamp == expected:
             return []
         try:
-            data = self.paths.json.read_bytes()
+            data = self._read(self.paths.json)
         except FileNotFoundError:
             return [f"⚠ {self.paths.json.name} was deleted; rewritten from wtd's state"]
         if digest(data) == self._json.digest:
@@ -735,7 +785,9 @@ class Store:
 
     def _read_disk_json(self) -> bytes | None:
         try:
-            return atomic.read_bytes(self.paths.json, failpoints=self._fp, point="store.read")
+            return atomic.read_bytes(
+                self.paths.json, failpoints=self._fp, point="store.read", max_bytes=self._max_bytes
+            )
         except FileNotFoundError:
             return b""
         except OSError as exc:
@@ -768,7 +820,7 @@ class Store:
 
     def _view_stale(self) -> bool:
         try:
-            current = self.paths.markdown.read_bytes()
+            current = self._read(self.paths.markdown)
         except FileNotFoundError:
             return True
         assert self._tracker is not None
@@ -785,7 +837,9 @@ class Store:
         self._journal = self._open_journal()
         stamp = _stamp(paths.json)  # before reading: a save landing later is seen as one
         try:
-            data = atomic.read_bytes(paths.json, failpoints=self._fp, point="store.read")
+            data = atomic.read_bytes(
+                paths.json, failpoints=self._fp, point="store.read", max_bytes=self._max_bytes
+            )
         except FileNotFoundError:
             if self._journal.last_after == DELETED:
                 raise errors.NotFound(
@@ -845,7 +899,7 @@ class Store:
     def _import_markdown(self) -> bytes:
         """Build the JSON from a Markdown plan that has none (a hand-written plan)."""
         paths = self.paths
-        text = paths.markdown.read_bytes()
+        text = self._read(paths.markdown)
         result = markdown.import_plan(
             text.decode("utf-8", errors="replace"),
             title_hint=paths.name.replace("-", " ").title(),
@@ -891,19 +945,25 @@ class Store:
         self._tracker = tracker
         self._json = _FileState(digest=on_disk, stamp=stamp)
         todo = self._journal.replay_after(on_disk)
+        read_only = self._journal.read_only
         if todo is None:
             if self._journal.last_seq:
                 log.info("%s: the JSON changed while wtd was away; adopting it", self.label)
                 self._adopted_offline = True
-            self._checkpoint(on_disk, "adopted as found")
+            if not read_only:
+                self._checkpoint(on_disk, "adopted as found")
             return
         changes = [r for r in todo if not timeline.is_checkpoint(r)]
         if changes:
-            self._replay(changes)
-        elif todo:  # only markers (e.g. a delete undone by restore): re-anchor
+            self._replay(changes, write=read_only is None)
+        elif todo and not read_only:  # only markers (e.g. a delete undone by restore)
             self._checkpoint(on_disk, "found again")
+        if read_only:
+            log.warning("%s: serving reads only: %s", self.label, read_only)
 
-    def _replay(self, todo: list[JournalRecord]) -> None:
+    def _replay(self, todo: list[JournalRecord], *, write: bool = True) -> None:
+        """Apply journalled changes the JSON misses; ``write=False`` (a read-only file
+        system): in memory only, so reads show every acknowledged change."""
         tracker = self._loaded
         for record in todo:
             change = _change_decoder.decode(record.op)
@@ -912,6 +972,9 @@ class Store:
         after = digest(data)
         if todo[-1].after and todo[-1].after != after:
             log.warning("%s: replay produced a different state than journalled", self.label)
+        if not write:
+            self._tracker = tracker
+            return
         _, stamp = self._write_json(data)
         self._tracker = tracker
         self._json = _FileState(digest=after, stamp=stamp)
@@ -920,21 +983,29 @@ class Store:
         log.info("%s: replayed %d journalled change(s)", self.label, len(todo))
         self._notes.append(f"Recovered {len(todo)} journalled change(s) after a restart")
 
-    def _checkpoint(self, content_digest: str, reason: str) -> None:
+    def _checkpoint(
+        self,
+        content_digest: str,
+        reason: str,
+        *,
+        rid: str | None = None,
+        reply: Outcome | None = None,
+    ) -> None:
         """Anchor the journal to the SSOT's current content (see commands.Checkpoint)."""
         assert self._journal is not None
-        if self._journal.last_after == content_digest:
+        if self._journal.last_after == content_digest and rid is None:
             return
         at = now()
         change = commands.Checkpoint(reason=reason)
         record = JournalRecord(
             seq=self._journal.last_seq + 1,
-            rid=None,
+            rid=rid,
             at=at,
             actor=SYSTEM_ACTOR,
             before="",
             after=content_digest,
             op=msgspec.Raw(_cmd_encoder.encode(change)),
+            reply=msgspec.Raw(_cmd_encoder.encode(reply)) if reply is not None else None,
         )
         try:
             self._journal.append([record])
@@ -953,7 +1024,7 @@ class Store:
         ops.prime(self._loaded)
         stamp = _stamp(paths.markdown)
         try:
-            text = paths.markdown.read_bytes()
+            text = self._read(paths.markdown)
         except FileNotFoundError:
             self._md = _FileState(digest="", stamp=None)
             self._notes.extend(self._write_view(force=True))
@@ -996,21 +1067,15 @@ class Store:
         self._notes.extend(notes)
         log.info("%s: %s", self.label, "; ".join(applied.lines))
 
-    def _delete(self) -> Outcome:
-        """Move both files to ``.ecw/trash/`` (the journal and backups stay)."""
+    def _delete(self, rid: str | None = None) -> Outcome:
+        """Move both files to ``.ecw/trash/`` (the journal and backups stay).
+
+        The journal's "deleted" marker carries the request id and the reply, so a
+        retried request is answered again instead of failing with "not found".
+        """
         files = {"tracker.json": self.paths.json, "view.md": self.paths.markdown}
-        try:
-            self._checkpoint(DELETED, "deleted")  # so that opening it later is not a repair
-            entry = trash.trash(self.paths.state / "trash", self.paths.name, files)
-        except OSError as exc:
-            return self._error(os_fault(exc, "trash", "Tracker not deleted", self.paths))
-        except Fault as exc:
-            return self._error(exc)
-        self._close()
-        self._tracker = None
-        self._deleted = True
-        log.warning("%s: deleted; files kept in %s", self.label, entry)
-        return Outcome(
+        entry = trash.new_entry(self.paths.state / "trash", self.paths.name)
+        outcome = Outcome(
             ok=True,
             lines=[
                 f"Deleted tracker {self.paths.name}: its files are kept in {self._rel(entry)}",
@@ -1019,6 +1084,20 @@ class Store:
             result={"deleted": self.paths.name, "trash": str(entry)},
             tracker=self.label,
         )
+        try:
+            self._guard()
+            # first, so that opening it later is not a repair
+            self._checkpoint(DELETED, "deleted", rid=rid, reply=outcome)
+            trash.trash(self.paths.state / "trash", self.paths.name, files, entry=entry)
+        except OSError as exc:
+            return self._error(os_fault(exc, "trash", "Tracker not deleted", self.paths))
+        except errors.WtdError as exc:
+            return self._error(exc)
+        self._close()
+        self._tracker = None
+        self._deleted = True
+        log.warning("%s: deleted; files kept in %s", self.label, entry)
+        return outcome
 
     # ------------------------------------------------------------ hand edits
 
@@ -1061,9 +1140,13 @@ class Store:
         if stamp == self._json.stamp:
             return None
         try:
-            data = self.paths.json.read_bytes()
+            data = self._read(self.paths.json)
         except FileNotFoundError:
             return _Broken(reason="deleted", data=b"")
+        except safepath.TooLarge as exc:
+            # kept aside whole (it is too big to copy through memory), then rewritten
+            quarantine(self.paths.json, self.paths.quarantine, reason=exc.message)
+            return _Broken(reason=exc.message, data=b"")
         except OSError as exc:
             return _Broken(reason=str(exc), data=b"")
         if digest(data) == self._json.digest:
@@ -1139,8 +1222,14 @@ class Store:
         if stamp == self._md.stamp:
             return None
         try:
-            text = self.paths.markdown.read_bytes()
-        except OSError:
+            text = self._read(self.paths.markdown)
+        except safepath.TooLarge as exc:
+            where = quarantine(self.paths.markdown, self.paths.quarantine, reason=exc.message)
+            log.warning("%s: %s; kept at %s, view rendered again", self.label, exc.message, where)
+            self._md = _FileState()
+            self._write_view(force=True)
+            return None
+        except (OSError, errors.WtdError):
             return None
         if digest(text) == self._md.digest:
             self._md.stamp = stamp
@@ -1321,8 +1410,8 @@ class Store:
     def _still_valid(self) -> bool:
         """Does the SSOT on disk read as a valid tracker (e.g. repaired meanwhile)?"""
         try:
-            model.decode(self.paths.json.read_bytes())
-        except (OSError, model.TrackerError):
+            model.decode(self._read(self.paths.json))
+        except (OSError, errors.WtdError, model.TrackerError):
             return False
         return True
 
@@ -1339,6 +1428,7 @@ class Store:
             for path in segments
             if path.exists()
         ]
+        self._tracker = None  # reopened (with a fresh journal) by the request that follows
         where = ", ".join(self._rel(path) for path in kept) or "nowhere (it was gone)"
         return [
             "✓ Issue: the journal is damaged in the middle",
@@ -1359,7 +1449,7 @@ class Store:
         kept = ""
         if paths.json.exists():  # a copy: the file is replaced, never missing
             where = keep_copy(
-                paths.json.read_bytes(),
+                self._read(paths.json),
                 paths.json.name,
                 paths.quarantine,
                 reason=symptom.message or symptom.error,

@@ -14,9 +14,10 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from wtd.storage import safepath
 from wtd.storage.failpoints import CORRUPT, Failpoints, corrupted
 
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
 def fsync_dir(path: Path) -> None:
@@ -33,7 +34,11 @@ def fsync_dir(path: Path) -> None:
 
 
 def make_dirs(folder: Path) -> None:
-    """Create ``folder`` and missing parents, each made durable in its parent."""
+    """Create ``folder`` and missing parents, each made durable in its parent.
+
+    Inside a workspace no existing component may be a symlink (``safepath``).
+    """
+    safepath.check(folder)
     if folder.is_dir():
         return
     make_dirs(folder.parent)
@@ -72,9 +77,12 @@ def atomic_write(
 
     The failpoint ``point`` is hit once the temp file exists; ``corrupt`` writes
     truncated garbage and returns normally. On any error the temp file is removed,
-    the old file is untouched and the error is re-raised.
+    the old file is untouched and the error is re-raised. Inside a workspace a
+    symlinked folder on the way (or a link planted meanwhile) is ``UnsafePath``:
+    the rename replaces a link at ``path`` itself, never what it points to.
     """
     folder = path.parent
+    safepath.check(path)
     fd, tmp = _create_temp(path)
     try:
         _keep_mode(fd, path)
@@ -87,6 +95,7 @@ def atomic_write(
         fd = -1
         if before_replace is not None:
             before_replace()
+        safepath.check(path)
         os.replace(tmp, path)
     except BaseException:
         if fd >= 0:
@@ -98,11 +107,16 @@ def atomic_write(
 
 
 def read_bytes(
-    path: Path, *, failpoints: Failpoints | None = None, point: str | None = None
+    path: Path,
+    *,
+    failpoints: Failpoints | None = None,
+    point: str | None = None,
+    max_bytes: int | None = None,
 ) -> bytes:
-    """Read ``path`` after hitting ``point``; ``corrupt`` returns truncated garbage."""
+    """Read ``path`` (never through a symlink) after hitting ``point``; ``corrupt``
+    returns truncated garbage."""
     action = failpoints.hit(point) if failpoints is not None and point is not None else None
-    data = path.read_bytes()
+    data = safepath.read_bytes(path, max_bytes)
     return corrupted(data) if action == CORRUPT else data
 
 

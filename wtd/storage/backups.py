@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from wtd.storage import safepath
 from wtd.storage.atomic import atomic_write, fsync_dir, make_dirs
 
 LOG_NAME: Final = "backups.log"
@@ -73,7 +74,7 @@ class Backups:
         """The newest backup whose bytes ``validate`` accepts (it raises on bad ones)."""
         for path in self.newest():
             try:
-                data = path.read_bytes()
+                data = safepath.read_bytes(path)
                 validate(data)
             except Exception:  # whatever the caller's validator raises means "skip this one"
                 continue
@@ -90,8 +91,7 @@ class Backups:
 
     def _log(self, line: str) -> None:
         clean = " ".join(line.split())
-        with open(self.folder / LOG_NAME, "a", encoding="utf-8") as log:
-            log.write(clean + "\n")
+        safepath.append_line(self.folder / LOG_NAME, (clean + "\n").encode(), sync=False)
 
 
 def quarantine(src: Path, folder: Path, *, reason: str) -> Path:
@@ -102,6 +102,7 @@ def quarantine(src: Path, folder: Path, *, reason: str) -> Path:
     Returns the new path.
     """
     make_dirs(folder)
+    safepath.check(src)
     moment = datetime.now(UTC)
     dest = _free_name(folder, f"{utc_stamp(moment)}-{src.name}")
     try:
@@ -134,7 +135,7 @@ def _free_name(folder: Path, name: str) -> Path:
 
 
 def _copy_durably(src: Path, dest: Path) -> None:
-    shutil.copy2(src, dest)
+    shutil.copy2(src, dest, follow_symlinks=False)
     fd = os.open(dest, os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(fd)

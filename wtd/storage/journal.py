@@ -27,6 +27,7 @@ from typing import Final
 import msgspec
 
 from wtd.errors import StorageFailure
+from wtd.storage import safepath
 from wtd.storage.atomic import fsync_dir, make_dirs
 from wtd.storage.failpoints import CORRUPT, Failpoints, corrupted
 
@@ -152,7 +153,7 @@ def _scan(path: Path, data: bytes) -> _Scan:
 def _read_segment(path: Path) -> list[JournalRecord]:
     """Records of a closed segment (a missing file has none); never modifies it."""
     try:
-        data = path.read_bytes()
+        data = safepath.read_bytes(path)
     except FileNotFoundError:
         return []
     return _scan(path, data).records
@@ -186,6 +187,7 @@ class Journal:
         self._last_after: str | None = None
         self._lock = threading.Lock()
         self._broken: str | None = None
+        self._data: bytes | None = None  # the records of a read-only journal
         self._undo: tuple[int, int, str | None, list[JournalRecord]] | None = None
         self.dropped_bytes = dropped_bytes
         """Bytes of torn tail truncated away by ``open`` (0 when the file was clean)."""
@@ -206,9 +208,17 @@ class Journal:
 
         Raises ``CorruptJournal`` on damage that is not a tail.
         """
-        make_dirs(path.parent)
-        existed = path.exists()
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            make_dirs(path.parent)
+            existed = path.exists()
+            fd = safepath.open_file(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as exc:
+            if exc.errno not in _READ_ONLY_ERRNOS:
+                raise
+            # A read-only file system, or no permission on .ecw/: reads must keep
+            # working (SPEC: reads keep working when writes cannot), so the journal is
+            # opened for reading; every append says why it cannot write.
+            return cls._read_only(path, exc, failpoints, max_bytes, keep_segments, rid_capacity)
         try:
             if not existed:
                 fsync_dir(path.parent)
@@ -217,14 +227,7 @@ class Journal:
             if scan.good_end < len(data):
                 os.ftruncate(fd, scan.good_end)
                 os.fsync(fd)
-            history = scan.records
-            with_rid = sum(r.rid is not None for r in history)
-            for k in range(1, keep_segments + 1):
-                if with_rid >= rid_capacity and history:
-                    break
-                older = _read_segment(segment_path(path, k))
-                with_rid += sum(r.rid is not None for r in older)
-                history = older + history
+            history = _with_older(path, scan.records, keep_segments, rid_capacity)
         except BaseException:
             os.close(fd)
             raise
@@ -239,6 +242,45 @@ class Journal:
             rid_capacity=rid_capacity,
             dropped_bytes=len(data) - scan.good_end,
         )
+
+    @classmethod
+    def _read_only(
+        cls,
+        path: Path,
+        why: OSError,
+        failpoints: Failpoints | None,
+        max_bytes: int,
+        keep_segments: int,
+        rid_capacity: int,
+    ) -> Journal:
+        try:
+            data = safepath.read_bytes(path)
+        except FileNotFoundError:
+            data = b""
+        scan = _scan(path, data)  # a torn tail is ignored, not cut: nothing may be written
+        history = _with_older(path, scan.records, keep_segments, rid_capacity)
+        journal = cls(
+            path,
+            -1,
+            scan.good_end,
+            history,
+            failpoints=failpoints,
+            max_bytes=max_bytes,
+            keep_segments=keep_segments,
+            rid_capacity=rid_capacity,
+            dropped_bytes=0,
+        )
+        journal._data = data[: scan.good_end]
+        journal._broken = (
+            f"journal {path} cannot be written ({why.strerror or why}); "
+            "changes are refused until it can"
+        )
+        return journal
+
+    @property
+    def read_only(self) -> str | None:
+        """Why this journal cannot be written (opened on a read-only file system), or None."""
+        return self._broken if self._fd < 0 and self._data is not None else None
 
     @property
     def path(self) -> Path:
@@ -421,10 +463,14 @@ class Journal:
             del self._rids[next(iter(self._rids))]
 
     def _current_records(self) -> list[JournalRecord]:
-        data = _read_fd(self._fd, self._size) if self._fd >= 0 else self._path.read_bytes()
+        if self._data is not None:
+            return _scan(self._path, self._data).records
+        data = _read_fd(self._fd, self._size) if self._fd >= 0 else safepath.read_bytes(self._path)
         return _scan(self._path, data).records
 
     def _check_usable(self) -> None:
+        if self._broken is not None and self._data is not None:
+            raise StorageFailure(self._broken, suggestions=["make .ecw/ writable again"])
         if self._fd < 0:
             raise StorageFailure(f"journal {self._path} is closed")
         if self._broken is not None:
@@ -439,7 +485,7 @@ class Journal:
 
     def _rotate(self) -> None:
         fresh = self._path.with_name(f".{self._path.name}.new")
-        fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        fd = safepath.open_file(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         try:
             if self._keep > 0:
                 for k in range(self._keep - 1, 0, -1):
@@ -456,6 +502,24 @@ class Journal:
         os.close(self._fd)
         self._fd = fd
         self._size = 0
+
+
+_READ_ONLY_ERRNOS: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _with_older(
+    path: Path, records: list[JournalRecord], keep_segments: int, rid_capacity: int
+) -> list[JournalRecord]:
+    """``records`` preceded by the rotated segments' ones, as far as rids need."""
+    history = records
+    with_rid = sum(r.rid is not None for r in history)
+    for k in range(1, keep_segments + 1):
+        if with_rid >= rid_capacity and history:
+            break
+        older = _read_segment(segment_path(path, k))
+        with_rid += sum(r.rid is not None for r in older)
+        history = older + history
+    return history
 
 
 def segment_path(path: Path, k: int) -> Path:

@@ -11,8 +11,15 @@ import json
 import os
 from pathlib import Path
 
+from wtd.storage import safepath
 from wtd.storage.atomic import atomic_write, fsync_dir, make_dirs
 from wtd.storage.backups import utc_stamp
+
+# Where each role of a trash entry goes back to, relative to the workspace.
+_HOMES = {
+    "tracker.json": (".ecw", "plans", "{name}.json"),
+    "view.md": ("docs", "plans", "{name}.md"),
+}
 
 
 class TrashError(Exception):
@@ -21,14 +28,21 @@ class TrashError(Exception):
 
 def _move(src: Path, dst: Path) -> None:
     make_dirs(dst.parent)
+    safepath.check(src)
+    safepath.check(dst)
     os.replace(src, dst)
     fsync_dir(src.parent)
     fsync_dir(dst.parent)
 
 
-def trash(folder: Path, name: str, files: dict[str, Path]) -> Path:
+def new_entry(folder: Path, name: str) -> Path:
+    """The path of a new trash entry for ``name`` (created by ``trash``)."""
+    return folder / f"{utc_stamp()}-{name}"
+
+
+def trash(folder: Path, name: str, files: dict[str, Path], *, entry: Path | None = None) -> Path:
     """Move ``files`` (role → path; missing ones are skipped) into a new trash entry."""
-    entry = folder / f"{utc_stamp()}-{name}"
+    entry = entry or new_entry(folder, name)
     make_dirs(entry)
     present = {role: path for role, path in files.items() if path.exists()}
     manifest = {"name": name, "files": {role: str(path) for role, path in present.items()}}
@@ -52,8 +66,21 @@ def entries(folder: Path, name: str | None = None) -> list[Path]:
 
 def restore(entry: Path) -> tuple[str, list[Path]]:
     """Move an entry's files back where they were; refuses to overwrite anything."""
-    manifest = json.loads((entry / "manifest.json").read_text())
-    targets = {role: Path(path) for role, path in manifest["files"].items()}
+    try:
+        manifest = json.loads(safepath.read_bytes(entry / "manifest.json"))
+        name = str(manifest["name"])
+        roles = list(manifest["files"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TrashError(f"trash entry {entry.name} has an unreadable manifest ({exc})") from exc
+    # The manifest is a file in the repository: whatever paths it names, the files go
+    # back to where this workspace keeps that tracker, never anywhere else.
+    workspace = entry.parent.parent.parent
+    if "/" in name or name in ("", ".", "..") or any(role not in _HOMES for role in roles):
+        raise TrashError(f"trash entry {entry.name} has an unexpected manifest")
+    targets = {
+        role: workspace.joinpath(*(part.format(name=name) for part in _HOMES[role]))
+        for role in roles
+    }
     clash = [str(p) for p in targets.values() if p.exists()]
     if clash:
         raise TrashError(f"not restoring over existing files: {', '.join(clash)}")
@@ -61,4 +88,4 @@ def restore(entry: Path) -> tuple[str, list[Path]]:
         _move(entry / role, path)
     (entry / "manifest.json").unlink()
     entry.rmdir()
-    return str(manifest["name"]), list(targets.values())
+    return name, list(targets.values())

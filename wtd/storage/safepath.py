@@ -1,0 +1,162 @@
+"""wtd never follows a symlink out of a workspace (SPEC §2).
+
+Every file wtd reads or writes in a workspace lives under ``<workspace>/.ecw/`` or
+``<workspace>/docs/plans/``, so the workspace of a path is known from the path
+itself: the folder that holds its last ``.ecw`` (or ``docs/plans``) component.
+``check`` makes sure that no component from there down is a symlink; ``open_file``
+and ``read_bytes`` also open with ``O_NOFOLLOW``, so a link planted between the check
+and the open is refused by the kernel. A repository that holds such a link (a cloned
+one, say) is refused with a message naming the link: nothing outside the workspace
+is read, written or copied in. The workspace folder itself may be reached through
+links (``~/src`` → ``/data/src``); only what is inside it is checked.
+
+Checks cost one ``lstat`` per component (a few µs), so every write makes them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import Final
+
+from wtd.errors import WtdError
+
+_NOFOLLOW: Final = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class TooLarge(WtdError):
+    """A file over the size limit (config ``[storage] max_file_bytes``): refused, kept."""
+
+    code = "too_large"
+
+    def __init__(self, path: Path, size: int, limit: int) -> None:
+        super().__init__(
+            f"Refused: {path} is {size / 2**20:.1f} MiB, over the {limit / 2**20:g} MiB limit "
+            "([storage] max_file_bytes); it was left as it is",
+        )
+
+
+class UnsafePath(WtdError):
+    """A path wtd would use inside a workspace is a symlink (exit code 4)."""
+
+    code = "unsafe_path"
+
+    def __init__(self, link: Path, root: Path | None) -> None:
+        where = _relative(link, root)
+        try:
+            target = f" (→ {os.readlink(link)})"
+        except OSError:
+            target = ""
+        folder = f" in {root}" if root is not None else ""
+        super().__init__(
+            f"Refused: {where}{folder} is a symlink{target}. wtd never follows links in a "
+            "workspace's .ecw/ or docs/plans/, so that a repository cannot make it read or "
+            "write files outside it. Replace the link with a real file or folder.",
+            suggestions=[f"rm {link}"],
+        )
+        self.link = link
+
+
+def workspace_of(path: Path) -> tuple[Path, int] | None:
+    """(workspace, index of the first part to check) of a path wtd uses, or None."""
+    parts = path.parts
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] == ".ecw":
+            return Path(*parts[:i]), i
+        if parts[i] == "plans" and parts[i - 1] == "docs" and i >= 2:
+            return Path(*parts[: i - 1]), i - 1
+    return None
+
+
+def check(path: Path) -> None:
+    """Raise UnsafePath if any existing component of ``path`` inside its workspace is a
+    symlink. Paths outside the layout (no ``.ecw``/``docs/plans``) are not checked."""
+    found = workspace_of(path)
+    if found is None:
+        return
+    root, first = found
+    current = root
+    for part in path.parts[first:]:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return
+        except NotADirectoryError:
+            return
+        if stat.S_ISLNK(mode):
+            raise UnsafePath(current, root)
+
+
+def check_tree(folder: Path) -> None:
+    """Raise UnsafePath if ``folder`` (a workspace's ``.ecw`` or ``docs/plans``), or
+    anything below it, is a symlink. Used when a workspace is first served."""
+    check(folder)
+    if not folder.is_dir():
+        return
+    found = workspace_of(folder)
+    root = found[0] if found else None
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in (*dirnames, *filenames):
+            entry = Path(dirpath) / name
+            if os.path.islink(entry):
+                raise UnsafePath(entry, root)
+
+
+def open_file(path: Path, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` with ``O_NOFOLLOW`` after ``check``; a link is UnsafePath."""
+    check(path)
+    try:
+        return os.open(path, flags | _NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath(path, _root(path)) from None
+        raise
+
+
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of regular file ``path``, never through a symlink; a file over
+    ``max_bytes`` is TooLarge (and not read)."""
+    fd = open_file(path, os.O_RDONLY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "not a regular file", str(path))
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise TooLarge(path, info.st_size, max_bytes)
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(fd, max(info.st_size + 1, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def append_line(path: Path, line: bytes, *, sync: bool = True) -> None:
+    """Append ``line`` to a log file with one write (lines never interleave)."""
+    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _root(path: Path) -> Path | None:
+    found = workspace_of(path)
+    return found[0] if found else None
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
