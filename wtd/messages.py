@@ -3,7 +3,8 @@
 Commands are imperative, events past tense, replies nouns. A request that wants an
 answer carries ``reply_to``, the send side of a one-slot memory stream owned by
 the asker; the actor answers exactly once (or the stream is closed, which the asker
-sees as the actor having failed).
+sees as the actor having failed). ``wtd.actors.serve`` keeps that promise when a
+handler raises and when an actor stops with requests still queued.
 """
 
 from __future__ import annotations

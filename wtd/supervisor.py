@@ -1,10 +1,19 @@
 """The supervisor: wires the actors with memory streams and keeps them running.
 
 Each actor is a long-lived ``run(task_status=…)`` coroutine started with
-``tg.start`` so the daemon reports ready only when every actor is. A crashed actor
-is restarted (its inbox survives, so queued requests are not lost); more than
-``max_restarts`` crashes within ``period`` seconds stops the daemon with an error,
-as OTP does, so that systemd can restart it from a clean slate.
+``tg.start`` so the daemon reports ready only when every actor is.
+
+Restarts (the core is in ``wtd.actors``, re-exported here): ``supervise(run, name,
+intensity)`` runs one actor and restarts it when it crashes — its inbox survives, so
+queued requests are not lost, while the request in hand is failed by ``serve`` (its
+asker sees ``EndOfStream``). Each crash is counted in a ``RestartIntensity(max_restarts,
+period)``: more than ``max_restarts`` crashes within ``period`` seconds raises
+``ActorCrashLoop``, which stops the daemon with an error, as OTP does, so that systemd
+can restart it from a clean slate. Each top-level actor has an intensity of its own;
+the Stores, which the Executor starts on demand (one per tracker) with the same
+``supervise``, all share ``Supervisor.store_intensity``, which outlives Executor
+restarts. A crash loop below (a Store's) propagates through the actor above it
+instead of counting as its crash: a crash loop anywhere stops the daemon.
 
 Under systemd it sends ``READY=1`` once serving and, when ``$WATCHDOG_USEC`` is
 set, ``WATCHDOG=1`` every half period — but only after every actor has answered a
@@ -17,11 +26,10 @@ if it has an inbox).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +39,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import PROTOCOL_VERSION, protocol
+from wtd.actors import ActorCrashLoop, RestartIntensity, supervise
 from wtd.actors.analyzer import Analyzer
 from wtd.actors.enforcer import Enforcer
 from wtd.actors.events import Events
@@ -53,6 +62,17 @@ from wtd.messages import (
 )
 from wtd.storage.failpoints import Failpoints
 
+__all__ = [
+    "PING_TIMEOUT",
+    "Actor",
+    "ActorCrashLoop",
+    "RestartIntensity",
+    "Supervisor",
+    "notify",
+    "supervise",
+    "watchdog_interval",
+]
+
 log = logging.getLogger("wtd.supervisor")
 
 PING_TIMEOUT = 5.0
@@ -62,10 +82,6 @@ class Actor(Protocol):
     name: str
 
     async def run(self, *, task_status: TaskStatus[None] = ...) -> None: ...
-
-
-class ActorCrashLoop(RuntimeError):
-    """An actor crashed more often than the restart intensity allows."""
 
 
 class Supervisor:
@@ -86,6 +102,8 @@ class Supervisor:
         self.socket_path = socket_path
         self.max_restarts = max_restarts
         self.period = period
+        # Shared by every Store the Executor supervises (one per tracker, on demand).
+        self.store_intensity = RestartIntensity(max_restarts, period)
         self._on_ready = on_ready
         settings = settings or Settings()
         exec_send, exec_recv = anyio.create_memory_object_stream[ExecutorMessage](1024)
@@ -135,7 +153,8 @@ class Supervisor:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
             for actor in self.actors:
-                await tg.start(self._supervise, actor)
+                intensity = RestartIntensity(self.max_restarts, self.period)
+                await tg.start(supervise, actor.run, actor.name, intensity)
             log.info("all actors started: %s", ", ".join(a.name for a in self.actors))
             notify("READY=1")
             if self._on_ready is not None:
@@ -145,40 +164,21 @@ class Supervisor:
                 tg.start_soon(self._watchdog, interval)
             task_status.started()
 
-    async def _supervise(
-        self, actor: Actor, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        crashes: deque[float] = deque()
-        status: TaskStatus[None] = task_status
-        while True:
-            try:
-                await actor.run(task_status=status)
-                log.info("actor %s stopped", actor.name)
-                return
-            except Exception:
-                log.exception("actor %s crashed", actor.name)
-            status = anyio.TASK_STATUS_IGNORED
-            now = time.monotonic()
-            crashes.append(now)
-            while crashes and now - crashes[0] > self.period:
-                crashes.popleft()
-            if len(crashes) > self.max_restarts:
-                raise ActorCrashLoop(
-                    f"actor {actor.name} crashed {len(crashes)} times in {self.period:g}s"
-                )
-            log.warning(
-                "restarting actor %s (crash %d in %gs)", actor.name, len(crashes), self.period
-            )
-
     async def ping_all(self) -> list[str]:
         """Ping every actor (and the socket); the names of those that did not answer."""
         silent: list[str] = []
         for name, inbox in self._pingable.items():
             send, recv = anyio.create_memory_object_stream[str](1)
-            with anyio.move_on_after(PING_TIMEOUT) as scope, recv:
+            answered = False
+            with (
+                anyio.move_on_after(PING_TIMEOUT),
+                recv,
+                contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError),
+            ):
                 await inbox.send(Ping(reply_to=send))
-                await recv.receive()
-            if scope.cancelled_caught:
+                await recv.receive()  # EndOfStream: the actor failed or is stopping
+                answered = True
+            if not answered:
                 silent.append(name)
         if not await self._socket_answers():
             silent.append("server")

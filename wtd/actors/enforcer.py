@@ -12,13 +12,14 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import assert_never
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from wtd import protocol
-from wtd.actors import answer
+from wtd.actors import answer, serve
 from wtd.enforcement.agents import AgentRule
 from wtd.enforcement.chain import FourLevelEnforcer, HookLevel
 from wtd.messages import AnswerConsent, Answered, Check, EnforcerMessage, Ping
@@ -58,43 +59,49 @@ class Enforcer:
         return chain
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve the inbox; after a crash the chains are built again, requests that
+        wait for consent are kept."""
         self._chains = {}
         task_status.started()
-        async for msg in self._inbox:
-            match msg:
-                case Check(workspace=ws, operation=op, context=ctx, request=req, reply_to=r):
-                    chain = self._chain(ws)
-                    if op is None:
-                        # Not a guarded operation: the chain stats CLAUDE.md (reading it
-                        # only after it changed), resolves the served workspace roots if
-                        # any are configured, and appends an audit line on a denial —
-                        # small local I/O; a thread hop would cost more, on every request.
-                        result = chain.check(op, ctx)
-                    else:
-                        result = await anyio.to_thread.run_sync(chain.check, op, ctx)
-                    if result.code == "consent_required" and result.token is not None:
-                        if len(self._waiting) >= MAX_PENDING:
-                            self._waiting.pop(next(iter(self._waiting)))
-                        self._waiting[result.token] = req
-                    if not result.allowed:
-                        log.info("%s: %s (%s) → %s", ws, ctx.phrase, result.basis, result.code)
-                    await answer(r, result)
-                case AnswerConsent(workspace=ws, answer=text, token=token, agent=agent):
-                    consent = self._chain(ws).consent
-                    waiting = self._waiting.get(token) if token else None
-                    granted = await anyio.to_thread.run_sync(
-                        functools.partial(consent.grant, token, text, pending=None, agent=agent)
-                    )
-                    if granted.granted and token is not None:
-                        self._waiting.pop(token, None)
-                    await answer(
-                        msg.reply_to,
-                        Answered(
-                            granted=granted.granted,
-                            message=granted.message,
-                            request=waiting if granted.granted else None,
-                            token=granted.token.id if granted.token is not None else None,
-                        ),
-                    )
-                case Ping(reply_to=reply_to):
-                    await answer(reply_to, self.name)
+        await serve(self._inbox, self._handle, name=self.name)
+
+    async def _handle(self, msg: EnforcerMessage) -> None:
+        match msg:
+            case Check(workspace=ws, operation=op, context=ctx, request=req, reply_to=r):
+                chain = self._chain(ws)
+                if op is None:
+                    # Not a guarded operation: the chain stats CLAUDE.md (reading it
+                    # only after it changed), resolves the served workspace roots if
+                    # any are configured, and appends an audit line on a denial —
+                    # small local I/O; a thread hop would cost more, on every request.
+                    result = chain.check(op, ctx)
+                else:
+                    result = await anyio.to_thread.run_sync(chain.check, op, ctx)
+                if result.code == "consent_required" and result.token is not None:
+                    if len(self._waiting) >= MAX_PENDING:
+                        self._waiting.pop(next(iter(self._waiting)))
+                    self._waiting[result.token] = req
+                if not result.allowed:
+                    log.info("%s: %s (%s) → %s", ws, ctx.phrase, result.basis, result.code)
+                await answer(r, result)
+            case AnswerConsent(workspace=ws, answer=text, token=token, agent=agent):
+                consent = self._chain(ws).consent
+                waiting = self._waiting.get(token) if token else None
+                granted = await anyio.to_thread.run_sync(
+                    functools.partial(consent.grant, token, text, pending=None, agent=agent)
+                )
+                if granted.granted and token is not None:
+                    self._waiting.pop(token, None)
+                await answer(
+                    msg.reply_to,
+                    Answered(
+                        granted=granted.granted,
+                        message=granted.message,
+                        request=waiting if granted.granted else None,
+                        token=granted.token.id if granted.token is not None else None,
+                    ),
+                )
+            case Ping(reply_to=reply_to):
+                await answer(reply_to, self.name)
+            case _:
+                assert_never(msg)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import assert_never
 
 import anyio
 import msgspec
@@ -15,7 +16,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd import protocol
-from wtd.actors import answer
+from wtd.actors import answer, serve
 from wtd.messages import AddSubscriber, EventsMessage, Ping, Publish
 
 log = logging.getLogger("wtd.events")
@@ -36,21 +37,26 @@ class Events:
         self._seq = 0
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve the inbox; subscribers and the sequence number survive a crash."""
         task_status.started()
-        async for msg in self._inbox:
-            match msg:
-                case Publish(event=event):
-                    self._seq += 1
-                    stamped = msgspec.structs.replace(
-                        event,
-                        seq=self._seq,
-                        at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                    )
-                    self._fan_out(stamped)
-                case AddSubscriber(workspace=workspace, stream=stream):
-                    self._subscribers.append(_Subscriber(workspace=workspace, stream=stream))
-                case Ping(reply_to=reply_to):
-                    await answer(reply_to, self.name)
+        await serve(self._inbox, self._handle, name=self.name)
+
+    async def _handle(self, msg: EventsMessage) -> None:
+        match msg:
+            case Publish(event=event):
+                self._seq += 1
+                stamped = msgspec.structs.replace(
+                    event,
+                    seq=self._seq,
+                    at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                )
+                self._fan_out(stamped)
+            case AddSubscriber(workspace=workspace, stream=stream):
+                self._subscribers.append(_Subscriber(workspace=workspace, stream=stream))
+            case Ping(reply_to=reply_to):
+                await answer(reply_to, self.name)
+            case _:
+                assert_never(msg)
 
     def _fan_out(self, event: protocol.Event) -> None:
         alive: list[_Subscriber] = []

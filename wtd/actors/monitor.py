@@ -7,12 +7,13 @@ circuits, answers health queries, and hands each observed fault to the Analyzer.
 from __future__ import annotations
 
 import logging
+from typing import assert_never
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import answer, post
+from wtd.actors import answer, post, serve
 from wtd.healing import health
 from wtd.messages import (
     Analyze,
@@ -43,39 +44,45 @@ class Monitor:
         self._analyzer = analyzer
         self._window = window
         self._circuits: dict[str, str] = {}
+        self._health = health.HealthMonitor(window=window)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        monitor = health.HealthMonitor(window=self._window)
+        """Serve the inbox; after a crash the window starts empty, the circuits are kept."""
+        self._health = health.HealthMonitor(window=self._window)
         for name, state in self._circuits.items():
-            monitor.set_circuit(name, state == "OPEN")
+            self._health.set_circuit(name, state == "OPEN")
         task_status.started()
-        async for msg in self._inbox:
-            match msg:
-                case OperationFinished(counted=False):
-                    pass
-                case OperationFinished(ok=True, duration_ms=ms):
-                    monitor.record_success(ms)
-                case OperationFinished(ok=False, duration_ms=ms, error_code=code):
-                    monitor.record_failure(ms)
-                    log.info("operation failed (%s) after %.1fms", code, ms)
-                case CircuitChanged(name=name, is_open=is_open):
-                    self._circuits[name] = "OPEN" if is_open else "CLOSED"
-                    monitor.set_circuit(name, is_open)
-                    log.warning("circuit %s is now %s", name, self._circuits[name])
-                case FaultObserved(symptom=symptom, attempt=attempt, reply_to=reply_to):
-                    log.warning("fault at %s: %s %s", symptom.point, symptom.error, symptom.message)
-                    await post(
-                        self._analyzer, Analyze(symptom=symptom, attempt=attempt, reply_to=reply_to)
-                    )
-                case GetHealth(reply_to=reply_to):
-                    status = monitor.get_health_status()
-                    await answer(
-                        reply_to,
-                        HealthReport(
-                            summary=health.summary_line(status),
-                            verbose=health.verbose_lines(status),
-                            data=health.as_dict(status),
-                        ),
-                    )
-                case Ping(reply_to=reply_to):
-                    await answer(reply_to, self.name)
+        await serve(self._inbox, self._handle, name=self.name)
+
+    async def _handle(self, msg: MonitorMessage) -> None:
+        match msg:
+            case OperationFinished(counted=False):
+                pass  # a user mistake says nothing about the daemon's health
+            case OperationFinished(ok=True, duration_ms=ms):
+                self._health.record_success(ms)
+            case OperationFinished(duration_ms=ms, error_code=code):  # ok=False
+                self._health.record_failure(ms)
+                log.info("operation failed (%s) after %.1fms", code, ms)
+            case CircuitChanged(name=name, is_open=is_open):
+                self._circuits[name] = "OPEN" if is_open else "CLOSED"
+                self._health.set_circuit(name, is_open)
+                log.warning("circuit %s is now %s", name, self._circuits[name])
+            case FaultObserved(symptom=symptom, attempt=attempt, reply_to=reply_to):
+                log.warning("fault at %s: %s %s", symptom.point, symptom.error, symptom.message)
+                await post(
+                    self._analyzer, Analyze(symptom=symptom, attempt=attempt, reply_to=reply_to)
+                )
+            case GetHealth(reply_to=reply_to):
+                status = self._health.get_health_status()
+                await answer(
+                    reply_to,
+                    HealthReport(
+                        summary=health.summary_line(status),
+                        verbose=health.verbose_lines(status),
+                        data=health.as_dict(status),
+                    ),
+                )
+            case Ping(reply_to=reply_to):
+                await answer(reply_to, self.name)
+            case _:
+                assert_never(msg)

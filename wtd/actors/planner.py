@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import assert_never
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import answer, post
-from wtd.healing.analysis import RemediationPlanner
+from wtd.actors import answer, post, serve
+from wtd.healing.analysis import Diagnosis, RemediationPlanner
 from wtd.healing.retry import RetryPolicy
 from wtd.messages import Advice, Consult, KnowledgeMessage, Ping, PlannerMessage, PlanRemedy
 
@@ -42,17 +43,28 @@ class Planner:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
-        async for msg in self._inbox:
-            match msg:
-                case PlanRemedy(diagnosis=diagnosis, attempt=attempt, reply_to=reply_to):
-                    advice = Advice(outcomes={})
-                    if attempt == 1:  # learn from (and record) the first failure of a request
-                        send, recv = anyio.create_memory_object_stream[Advice](1)
-                        await post(self._knowledge, Consult(diagnosis=diagnosis, reply_to=send))
-                        with recv:
-                            advice = await recv.receive()
-                    plan = RemediationPlanner(self._policy, _Advised(advice)).plan(diagnosis)
-                    log.info("%s → %s: %s", diagnosis.symptom.key, plan.strategy.value, plan.reason)
-                    await answer(reply_to, plan)
-                case Ping(reply_to=reply_to):
-                    await answer(reply_to, self.name)
+        await serve(self._inbox, self._handle, name=self.name)
+
+    async def _handle(self, msg: PlannerMessage) -> None:
+        match msg:
+            case PlanRemedy(diagnosis=diagnosis, attempt=attempt, reply_to=reply_to):
+                # learn from (and record) the first failure of a request
+                advice = await self._consult(diagnosis) if attempt == 1 else Advice(outcomes={})
+                plan = RemediationPlanner(self._policy, _Advised(advice)).plan(diagnosis)
+                log.info("%s → %s: %s", diagnosis.symptom.key, plan.strategy.value, plan.reason)
+                await answer(reply_to, plan)
+            case Ping(reply_to=reply_to):
+                await answer(reply_to, self.name)
+            case _:
+                assert_never(msg)
+
+    async def _consult(self, diagnosis: Diagnosis) -> Advice:
+        """Knowledge's advice; none if Knowledge failed on it (a plan is still made)."""
+        send, recv = anyio.create_memory_object_stream[Advice](1)
+        await post(self._knowledge, Consult(diagnosis=diagnosis, reply_to=send))
+        try:
+            with recv:
+                return await recv.receive()
+        except anyio.EndOfStream:
+            log.warning("knowledge failed to advise on %s; planning without", diagnosis.symptom.key)
+            return Advice(outcomes={})

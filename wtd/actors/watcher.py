@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
+from typing import assert_never
 
 import anyio
 import watchfiles
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import answer, post
+from wtd.actors import answer, post, serve
 from wtd.messages import FileChanged, Ping, StoreMessage, Unwatch, Watch, WatcherMessage
 from wtd.workspace import TrackerPaths
 
@@ -50,22 +51,14 @@ class Watcher:
         self._closing = False
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        self._closing = False  # run again after a crash: watch again
+        """Serve the inbox and watch the folders; after a crash, watch them again."""
+        self._closing = False
         self._stop = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch)
             task_status.started()
             try:
-                async for msg in self._inbox:
-                    match msg:
-                        case Watch(paths=paths, store=store):
-                            self._trackers[paths.json] = (paths, store)
-                            self._index()
-                        case Unwatch(paths=paths):
-                            self._trackers.pop(paths.json, None)
-                            self._index()
-                        case Ping(reply_to=reply_to):
-                            await answer(reply_to, self.name)
+                await serve(self._inbox, self._handle, name=self.name)
             finally:
                 # Stopping (or cancelled): the watch thread cannot be cancelled, but it
                 # checks this event every step, so the daemon stops within STEP_MS.
@@ -73,6 +66,19 @@ class Watcher:
                 if self._stop is not None:
                     self._stop.set()
             tg.cancel_scope.cancel()
+
+    async def _handle(self, msg: WatcherMessage) -> None:
+        match msg:
+            case Watch(paths=paths, store=store):
+                self._trackers[paths.json] = (paths, store)
+                self._index()
+            case Unwatch(paths=paths):
+                self._trackers.pop(paths.json, None)
+                self._index()
+            case Ping(reply_to=reply_to):
+                await answer(reply_to, self.name)
+            case _:
+                assert_never(msg)
 
     def _index(self) -> None:
         self._files = {}
