@@ -226,6 +226,10 @@ def settings_from(config: Config) -> Settings:
         backups_keep=config.storage.backups_keep,
         backup_every=config.storage.backup_every,
         journal_max_bytes=config.storage.journal_max_bytes,
+        max_file_bytes=config.storage.max_file_bytes,
+        max_depth=config.storage.max_depth,
+        max_connections=config.daemon.max_connections,
+        frame_timeout=config.daemon.frame_timeout,
         advisory_rules=tuple(config.enforcement.advisory_rules),
         agent_rules={
             name: AgentRule(deny=list(rules.deny), read_only=rules.read_only)

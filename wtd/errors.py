@@ -22,7 +22,10 @@ EXIT_CODES: Final[dict[str, int]] = {
     "not_available": 2,
     "consent_required": 3,
     "denied": 4,
+    "unsafe_path": 4,
+    "too_large": 1,
     "unavailable": 5,
+    "elsewhere": 5,
     "circuit_open": 5,
 }
 

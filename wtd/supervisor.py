@@ -136,8 +136,17 @@ class Supervisor:
                 watcher=watch_send,
                 failpoints=failpoints,
                 settings=settings,
+                socket_path=socket_path,
+                store_intensity=self.store_intensity,
             ),
-            Server(socket_path, executor=exec_send, events=ev_send, listen_sock=listen_sock),
+            Server(
+                socket_path,
+                executor=exec_send,
+                events=ev_send,
+                listen_sock=listen_sock,
+                max_connections=settings.max_connections,
+                frame_timeout=settings.frame_timeout,
+            ),
         ]
         self._pingable: dict[str, MemoryObjectSendStream[Ping]] = {
             "monitor": mon_send,

@@ -171,7 +171,9 @@ def test_consent_tokens_are_one_time_and_bound_to_the_operation(ws: Workspace) -
     yes = _ask(s, "yes", ws, token)
     assert yes["ok"], yes
     assert initiative(ws, 20) == ["20-initiative.json"]
-    replay = _ask(s, "yes", ws, token)  # the same answer again: refused
+    retry = _ask(s, "yes", ws, token)  # the same request id again: the first reply (SPEC §6)
+    assert retry == yes and initiative(ws, 20) == ["20-initiative.json"]
+    replay = _ask(s, "yes ", ws, token)  # the same token in a new request: refused
     assert replay["exit_code"] == 2
     again = _ask(s, "delete tracker", ws, token)  # nor does it open another operation
     assert again["exit_code"] == 3 and ws.json.exists()

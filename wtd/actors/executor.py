@@ -12,10 +12,12 @@ are refused at once (exit 5) and reads are still served from the Store's memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd import errors, protocol, workspace
-from wtd.actors import answer, post
+from wtd.actors import RestartIntensity, answer, post, supervise
 from wtd.actors.store import Store
 from wtd.actors.store import now as store_now
 from wtd.enforcement.agents import Action, AgentRule
@@ -63,10 +65,18 @@ from wtd.messages import (
 )
 from wtd.storage import atomic, trash
 from wtd.storage.failpoints import Failpoints
+from wtd.storage.ownership import OwnedElsewhere, Ownership
+from wtd.storage.replies import Replies
 from wtd.tracker import commands, model, phrases
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.executor")
+
+ANSWERED_KEPT = 10_000  # replies remembered for retried request ids (in memory)
+# Error codes that are not faults of wtd's: health does not count them as failures.
+_NOT_FAULTS = frozenset({"not_found", "elsewhere", "unsafe_path", "too_large"})
+_outcome_encoder = msgspec.json.Encoder()
+_outcome_decoder = msgspec.json.Decoder(Outcome)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +90,10 @@ class Settings:
     backups_keep: int = 10
     backup_every: int = 50
     journal_max_bytes: int = 8 * 1024 * 1024
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 100
+    max_connections: int = 512
+    frame_timeout: float = 10.0
     advisory_rules: tuple[str, ...] = ()
     agent_rules: dict[str, AgentRule] = field(default_factory=dict)
     workspaces: tuple[Path, ...] | None = None
@@ -110,7 +124,15 @@ class Executor:
         watcher: MemoryObjectSendStream[WatcherMessage],
         failpoints: Failpoints,
         settings: Settings | None = None,
+        socket_path: Path | None = None,
+        store_intensity: RestartIntensity | None = None,
     ) -> None:
+        self._ownership = Ownership(socket_path or Path("(unknown socket)"))
+        self._owned: set[Path] = set()  # workspaces claimed, as the requests spell them
+        self._replies: dict[Path, Replies] = {}
+        self._answered: OrderedDict[str, tuple[str, protocol.Reply]] = OrderedDict()
+        self._running: dict[str, anyio.Event] = {}
+        self._store_intensity = store_intensity or RestartIntensity(5, 10.0)
         self._enforcer = enforcer
         self._watcher = watcher
         self._inbox = inbox
@@ -125,6 +147,9 @@ class Executor:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self._stores = {}
+        for waiting in self._running.values():  # askers of a crashed run: they ask again
+            waiting.set()
+        self._running = {}
         in_flight: set[MemoryObjectSendStream[protocol.Reply]] = set()
         try:
             async with anyio.create_task_group() as tg:
@@ -136,20 +161,57 @@ class Executor:
                             self._fp.hit("executor.receive")  # a crash here tests restarts
                             tg.start_soon(self._execute, msg, tg, in_flight)
                         case Ping(reply_to=pong):
-                            await answer(pong, self.name)
+                            tg.start_soon(self._pong, pong)
         finally:
             for reply_to in in_flight:  # fail loudly: the server retries them once
                 reply_to.close()
 
     # ------------------------------------------------------------ requests
 
+    async def _pong(self, pong: MemoryObjectSendStream[str]) -> None:
+        """Alive only when every Store answers too (the watchdog's ping reaches them)."""
+        for store in list(self._stores.values()):
+            send, recv = anyio.create_memory_object_stream[str](1)
+            try:
+                await post(store, Ping(reply_to=send))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                continue  # a deleted tracker's Store, ending
+            # EndOfStream: it crashed and is being restarted; its supervisor decides
+            with recv, contextlib.suppress(anyio.EndOfStream):
+                await recv.receive()
+        await answer(pong, self.name)
+
     async def _execute(
+        self, msg: Execute, tg: TaskGroup, in_flight: set[MemoryObjectSendStream[protocol.Reply]]
+    ) -> None:
+        """Answer one request, at most once per request id (SPEC §6): a retry of an
+        answered id (a client whose connection broke) gets the first reply again, and
+        one still running waits for it."""
+        request = msg.request
+        while (running := self._running.get(request.id)) is not None:
+            await running.wait()
+        done = self._answered.get(request.id)
+        if done is not None and done[0] == request.phrase:
+            in_flight.discard(msg.reply_to)
+            await answer(msg.reply_to, done[1])
+            return
+        self._running[request.id] = finished = anyio.Event()
+        try:
+            await self._execute_once(msg, tg, in_flight)
+        finally:
+            finished.set()
+            if self._running.get(request.id) is finished:
+                del self._running[request.id]
+
+    async def _execute_once(
         self, msg: Execute, tg: TaskGroup, in_flight: set[MemoryObjectSendStream[protocol.Reply]]
     ) -> None:
         request = msg.request
         start = time.perf_counter()
         try:
             outcome = await self._outcome(request, tg)
+        except OwnedElsewhere as exc:
+            outcome = msgspec.structs.replace(_failure(exc), result={"owner": exc.owner})
         except errors.WtdError as exc:
             outcome = _failure(exc)
         except Exception as exc:  # the boundary: log with an id the user can quote
@@ -168,7 +230,7 @@ class Executor:
             OperationFinished(
                 ok=outcome.ok,
                 duration_ms=duration_ms,
-                counted=exit_code != 2 and code != "not_found",  # user mistakes are not failures
+                counted=exit_code != 2 and code not in _NOT_FAULTS,  # user mistakes, refusals
                 error_code=code,
             ),
         )
@@ -191,6 +253,10 @@ class Executor:
             ),
             tracker=outcome.tracker or None,
         )
+        if reply.error is None or reply.error.code != "internal":
+            self._answered[request.id] = (request.phrase, reply)
+            if len(self._answered) > ANSWERED_KEPT:
+                self._answered.popitem(last=False)
         in_flight.discard(msg.reply_to)
         await answer(msg.reply_to, reply)
 
@@ -217,7 +283,9 @@ class Executor:
             case commands.ShowKnowledge():
                 return await self._show_knowledge(request, cwd)
         if isinstance(parsed, commands.ConsentAnswer | commands.GrantBlanket):
-            return await self._consent(parsed, request, _workspace_of(request, cwd), tg)
+            ws = _workspace_of(request, cwd)
+            await self._claim(ws, create=True)
+            return await self._once(ws, request, lambda: self._consent(parsed, request, ws, tg))
         if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker):
             paths: TrackerPaths | None = None
             implicit = False
@@ -225,6 +293,25 @@ class Executor:
         else:
             paths, implicit = workspace.resolve(request.tracker, cwd)
             ws = paths.workspace
+        await self._claim(ws, create=True)
+        if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker) or (
+            isinstance(parsed, commands.Undo) and paths is not None and not paths.json.exists()
+        ):
+            return await self._once(
+                ws, request, lambda: self._guarded(parsed, request, paths, implicit, ws, tg)
+            )
+        return await self._guarded(parsed, request, paths, implicit, ws, tg)
+
+    async def _guarded(
+        self,
+        parsed: commands.Command,
+        request: protocol.Command,
+        paths: TrackerPaths | None,
+        implicit: bool,
+        ws: Path,
+        tg: TaskGroup,
+    ) -> Outcome:
+        """Enforce, then carry out a tracker or workspace command."""
         operation = await self._operation(parsed, request, paths, tg)
         verdict = await self._enforce(ws, operation, parsed, request)
         if not verdict.allowed:
@@ -242,6 +329,44 @@ class Executor:
                 )
         if verdict.advisories:
             outcome = msgspec.structs.replace(outcome, lines=[*verdict.advisories, *outcome.lines])
+        return outcome
+
+    async def _claim(self, ws: Path, *, create: bool) -> None:
+        """Serve ``ws`` only as its one daemon (SPEC §2); refuse a symlinked one."""
+        if ws in self._owned:
+            return
+        if not await anyio.to_thread.run_sync(lambda: self._ownership.claim(ws, create=create)):
+            return
+        if len(self._owned) >= 4096:
+            self._owned.clear()
+        self._owned.add(ws)
+
+    async def _once(
+        self,
+        ws: Path,
+        request: protocol.Command,
+        run: Callable[[], Awaitable[Outcome]],
+    ) -> Outcome:
+        """Run a workspace-level request whose reply is kept on disk, so that a retry
+        of its id — even after wtd restarted — is answered, not carried out again."""
+        replies = self._replies.get(ws)
+        if replies is None:
+            replies = self._replies[ws] = Replies(ws)
+        try:
+            kept = await anyio.to_thread.run_sync(replies.get, request.id)
+        except (OSError, errors.WtdError) as exc:
+            log.warning("kept replies of %s unreadable: %s", ws, exc)
+            kept = None
+        if kept is not None:
+            log.info("request %s was answered before; answering again", request.id)
+            return _outcome_decoder.decode(kept)
+        outcome = await run()
+        if outcome.ok:  # a failure changed nothing: carrying it out again is harmless
+            data = _outcome_encoder.encode(msgspec.structs.replace(outcome, symptom=None))
+            try:
+                await anyio.to_thread.run_sync(replies.put, request.id, data)
+            except (OSError, errors.WtdError) as exc:
+                log.warning("could not keep the reply of %s: %s", request.id, exc)
         return outcome
 
     async def _tracker_command(
@@ -625,8 +750,10 @@ class Executor:
                 backup_every=settings.backup_every,
                 journal_max_bytes=settings.journal_max_bytes,
                 events=self._events,
+                max_bytes=settings.max_file_bytes,
+                max_depth=settings.max_depth,
             )
-            tg.start_soon(_keep_running, store)
+            tg.start_soon(supervise, store.run, f"store:{paths.name}", self._store_intensity)
             await post(self._watcher, Watch(paths=paths, store=send))
         return stream
 
@@ -648,6 +775,7 @@ class Executor:
         ws = workspace.find_workspace(cwd) or cwd
         if request.tracker:
             ws = workspace.resolve(request.tracker, cwd)[0].workspace
+        await self._claim(ws, create=False)
         send, recv = anyio.create_memory_object_stream[list[str]](1)
         await post(self._knowledge, ShowKnowledge(workspace=str(ws), reply_to=send))
         with recv:
@@ -658,6 +786,7 @@ class Executor:
         ws = workspace.find_workspace(cwd) or cwd
         if request.tracker:
             ws = workspace.resolve(request.tracker, cwd)[0].workspace
+        await self._claim(ws, create=False)
         names = workspace.trackers_in(ws)
         if not names:
             return Outcome(ok=True, lines=[f"No trackers in {ws}"], result=[])
@@ -742,16 +871,6 @@ def _repair_of(symptom: Symptom) -> Callable[[MemoryObjectSendStream[Outcome]], 
 
 def _label(paths: TrackerPaths) -> str:
     return str(paths.markdown.relative_to(paths.workspace))
-
-
-async def _keep_running(store: Store) -> None:
-    """Run a Store and restart it if it crashes (its inbox, and so its queue, survives)."""
-    while True:
-        try:
-            await store.run()
-            return
-        except Exception:
-            log.exception("store %s crashed; restarting it", store.paths.name)
 
 
 def _describe(symptom: Symptom) -> str:

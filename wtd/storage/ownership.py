@@ -1,0 +1,122 @@
+"""One daemon per workspace (SPEC §2): a lock in ``.ecw/`` naming its pid and socket.
+
+Two shells with different ``WTD_SOCKET`` (or one without ``XDG_RUNTIME_DIR``) start
+two daemons; both would write the same files and lose each other's changes. So the
+first daemon to serve a workspace holds ``.ecw/wtd.lock`` (``flock``, released by the
+kernel when the daemon dies, however it dies) with ``{"pid", "socket"}`` in it; the
+other daemon answers requests for that workspace with ``OwnedElsewhere``, which wtctl
+follows to the owner's socket. Claiming also checks the workspace for symlinks once
+(``safepath.check_tree``). All of it is file I/O: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Final
+
+from wtd.errors import WtdError
+from wtd.storage import safepath
+from wtd.storage.atomic import make_dirs
+
+log = logging.getLogger("wtd.ownership")
+
+LOCK_NAME: Final = "wtd.lock"
+_CANNOT_WRITE: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+class OwnedElsewhere(WtdError):
+    """Another wtd serves this workspace; ``owner`` says where (exit code 5)."""
+
+    code = "elsewhere"
+
+    def __init__(self, workspace: Path, owner: dict[str, object]) -> None:
+        pid, sock = owner.get("pid", "?"), owner.get("socket", "?")
+        super().__init__(
+            f"{workspace} is served by another wtd (pid {pid}) on {sock}; one daemon per "
+            f"workspace keeps every change. Use that daemon: WTD_SOCKET={sock} (wtctl "
+            "does this by itself when it can reach it), or stop it first.",
+            suggestions=[f"WTD_SOCKET={sock} wtctl …"],
+        )
+        self.owner = owner
+
+
+class Ownership:
+    """The workspaces this daemon owns. Not thread-safe: one caller at a time."""
+
+    def __init__(self, socket: Path) -> None:
+        self._socket = str(socket)
+        self._held: dict[Path, int] = {}  # real workspace path → lock fd (kept open)
+        self._checked: set[Path] = set()
+
+    def claim(self, workspace: Path, *, create: bool) -> bool:
+        """Own ``workspace`` (True), or not yet (False: no ``.ecw/`` to lock, or none can
+        be made), or raise OwnedElsewhere (or UnsafePath).
+
+        ``create``: make ``.ecw/`` when missing (a tracker is about to be served);
+        otherwise a workspace without one is left alone. Where the lock cannot be
+        written (read-only file system, no permission) nothing can write the
+        workspace either: it is served for reads, still refusing if another daemon
+        holds the lock.
+        """
+        key = workspace.resolve()
+        if key in self._held:
+            return True
+        ecw = workspace / ".ecw"
+        if key not in self._checked:
+            safepath.check_tree(ecw)
+            safepath.check_tree(workspace / "docs" / "plans")
+            self._checked.add(key)
+        if not ecw.is_dir():
+            if not create:
+                return False
+            try:
+                make_dirs(ecw)
+            except OSError as exc:
+                if exc.errno in _CANNOT_WRITE:
+                    return False
+                raise
+        path = ecw / LOCK_NAME
+        writable = True
+        try:
+            fd = safepath.open_file(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if exc.errno not in _CANNOT_WRITE:
+                raise
+            writable = False
+            try:
+                fd = safepath.open_file(path, os.O_RDONLY)
+            except OSError:
+                return False  # no lock file and none can be made: nobody can write here
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            owner = _read_owner(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise OwnedElsewhere(workspace, owner) from None
+            raise
+        if writable:
+            body = json.dumps({"pid": os.getpid(), "socket": self._socket}).encode() + b"\n"
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, body, 0)
+        self._held[key] = fd
+        log.info("serving workspace %s (lock %s)", workspace, path)
+        return True
+
+    def release_all(self) -> None:
+        for fd in self._held.values():
+            os.close(fd)
+        self._held.clear()
+
+
+def _read_owner(fd: int) -> dict[str, object]:
+    try:
+        found = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
