@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import time
 from collections import OrderedDict
@@ -268,6 +269,11 @@ class Executor:
                 error=protocol.ErrorInfo(
                     code=parsed.code, message=parsed.message, suggestions=list(parsed.suggestions)
                 ),
+            )
+        if not request.cwd or not os.path.isabs(request.cwd):
+            # never resolved against the daemon's own folder
+            raise errors.InvalidArgument(
+                f"the request's working folder must be an absolute path, not {request.cwd!r}"
             )
         cwd = Path(request.cwd)
         match parsed:

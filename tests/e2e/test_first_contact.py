@@ -1,0 +1,467 @@
+"""First contact: no client, shell or repository can stop wtd or lose a change.
+
+Each test drives wtd the way users and hostile repositories do: started by wtctl's
+autostart (``python -m wtd``), a second shell with another socket, raw clients that
+hang up, retried request ids, symlinks planted in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import BIN, Workspace
+from tests.tracker.conftest import make_tracker
+from wtd.tracker import model
+
+HEADER = struct.Struct(">I")
+
+
+# ---------------------------------------------------------------- raw clients
+
+
+def _connect(ws: Workspace, sock: Path | None = None) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(str(sock or ws.sock))
+    _send(s, {"type": "hello", "version": 1})
+    assert _recv(s)["type"] == "welcome"
+    return s
+
+
+def _send(s: socket.socket, message: dict[str, Any]) -> None:
+    body = json.dumps(message).encode()
+    s.sendall(HEADER.pack(len(body)) + body)
+
+
+def _recv(s: socket.socket) -> dict[str, Any]:
+    (n,) = HEADER.unpack(s.recv(4, socket.MSG_WAITALL))
+    chunks = b""
+    while len(chunks) < n:
+        chunk = s.recv(n - len(chunks))
+        assert chunk, "connection closed mid-frame"
+        chunks += chunk
+    reply: dict[str, Any] = json.loads(chunks)
+    return reply
+
+
+def _command(ws: Workspace, rid: str, phrase: str, **options: Any) -> dict[str, Any]:
+    return {
+        "type": "command",
+        "id": rid,
+        "phrase": phrase,
+        "cwd": str(ws.root),
+        "tracker": str(ws.md),
+        "options": options,
+    }
+
+
+def _ask(ws: Workspace, rid: str, phrase: str, **options: Any) -> dict[str, Any]:
+    s = _connect(ws)
+    try:
+        _send(s, _command(ws, rid, phrase, **options))
+        return _recv(s)
+    finally:
+        s.close()
+
+
+def _autostarted(ws: Workspace) -> int:
+    """Start wtd as users do: wtctl's autostart (``python -m wtd``). Its pid."""
+    ws.ok("show progress")
+    pid = ws.daemon_pid()
+    assert pid is not None
+    return pid
+
+
+def _status(ws: Workspace, task_id: str) -> str:
+    return str(ws.task(task_id)["status"])
+
+
+# ---------------------------------------------------------------- clients hanging up
+
+
+def test_clients_hanging_up_before_their_reply_leave_the_autostarted_wtd_serving(
+    ws: Workspace,
+) -> None:
+    pid = _autostarted(ws)
+    for i in range(20):
+        s = _connect(ws)
+        _send(s, _command(ws, f"hangup-{i}", "list tasks"))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # before the reply: the daemon's write gets EPIPE/ECONNRESET
+    # a partial frame and junk, as `printf '\0\0\0\5{"a":' | nc -U` sends
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(ws.sock))
+    s.sendall(b'\0\0\0\x05{"a":')
+    s.close()
+    out = ws.ok("mark task 2.3 complete")
+    assert "2.3" in out
+    assert ws.daemon_pid() == pid and _alive(pid)
+    assert _status(ws, "2.3") == "complete"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_wtctl_into_a_closed_pipe_ends_quietly(ws: Workspace) -> None:
+    ws.json.write_bytes(model.encode(make_tracker(3000)))
+    proc = subprocess.run(
+        ["bash", "-c", f'"{BIN / "wtctl"}" --tracker "{ws.md}" "list tasks" | head -1'],
+        capture_output=True,
+        text=True,
+        env=ws.env,
+        cwd=ws.root,
+        timeout=60,
+    )
+    assert proc.stdout.count("\n") == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_replies_over_a_mebibyte_arrive_whole(ws: Workspace) -> None:
+    ws.json.write_bytes(model.encode(make_tracker(20_000)))
+    proc = ws.wtctl("--json", "list tasks", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) > 1 << 20
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] and len(doc["result"]) == 20_000
+
+
+# ---------------------------------------------------------------- two daemons
+
+
+def _other_shell(ws: Workspace) -> tuple[dict[str, str], Path]:
+    folder = Path(tempfile.mkdtemp(prefix="wtd-test-2-", dir="/tmp"))
+    return {**ws.env, "WTD_SOCKET": str(folder / "wtd.sock")}, folder
+
+
+def _wtctl(env: dict[str, str], ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "wtctl"), "--tracker", str(ws.md), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ws.root,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def second_shell(ws: Workspace) -> Iterator[tuple[dict[str, str], Path]]:
+    env, folder = _other_shell(ws)
+    try:
+        yield env, folder
+    finally:
+        lock = folder / "wtd.sock.lock"
+        if lock.exists() and lock.read_text().strip():
+            pid = int(lock.read_text())
+            if _alive(pid):
+                os.kill(pid, signal.SIGTERM)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_second_shell_with_another_socket_is_served_by_the_workspace_owner(
+    ws: Workspace, second_shell: tuple[dict[str, str], Path]
+) -> None:
+    env, _folder = second_shell
+    owner = _autostarted(ws)
+    lock = json.loads((ws.root / ".ecw" / "wtd.lock").read_text())
+    assert lock == {"pid": owner, "socket": str(ws.sock)}
+    renamed = _wtctl(env, ws, "rename task 1.1 to Renamed from the second shell")
+    assert renamed.returncode == 0, renamed.stderr
+    ws.ok("mark task 3.2 complete")  # the first shell keeps working alongside
+    again = _wtctl(env, ws, "start task 2.1")
+    assert again.returncode == 0, again.stderr
+    data = ws.data()
+    assert ws.task("1.1")["name"] == "Renamed from the second shell"
+    assert _status(ws, "3.2") == "complete" and _status(ws, "2.1") == "in_progress"
+    history = ws.ok("history")
+    assert "Renamed from the second shell" in history and "2.1" in history
+    assert not (ws.root / ".ecw" / "quarantine").exists()
+    assert data["tasks"]  # and the JSON is whole
+
+
+def test_a_second_daemon_that_cannot_reach_the_owner_refuses_and_names_it(
+    ws: Workspace, second_shell: tuple[dict[str, str], Path]
+) -> None:
+    env, _folder = second_shell
+    _autostarted(ws)
+    ws.sock.unlink()  # the owner still runs and holds the lock, but cannot be reached
+    before = ws.json.read_bytes()
+    proc = _wtctl(env, ws, "mark task 1.1 complete")
+    assert proc.returncode == 5
+    assert str(ws.sock) in proc.stderr and "another wtd" in proc.stderr
+    assert ws.json.read_bytes() == before
+
+
+# ---------------------------------------------------------------- at most once
+
+
+def test_a_retried_undo_reverts_one_change_and_gets_the_first_reply(ws: Workspace) -> None:
+    _autostarted(ws)
+    ws.ok("mark task 2.3 complete")
+    ws.ok("mark task 3.1 complete")
+    first = _ask(ws, "undo-1", "undo")
+    assert first["ok"], first
+    assert [_ask(ws, "undo-1", "undo") for _ in range(2)] == [first, first]
+    assert _status(ws, "3.1") == "pending" and _status(ws, "2.3") == "complete"
+
+
+def test_a_retried_undo_after_kill_9_is_still_answered_not_applied(ws: Workspace) -> None:
+    _autostarted(ws)
+    ws.ok("mark task 2.3 complete")
+    ws.ok("mark task 3.1 complete")
+    first = _ask(ws, "undo-2", "undo")
+    assert first["ok"], first
+    ws.kill_daemon(signal.SIGKILL)
+    _autostarted(ws)
+    again = _ask(ws, "undo-2", "undo")
+    assert again["ok"] and again["lines"] == first["lines"]
+    assert _status(ws, "2.3") == "complete" and _status(ws, "3.1") == "pending"
+
+
+def test_retried_delete_and_restore_get_their_first_replies(ws: Workspace) -> None:
+    _autostarted(ws)
+    deleted = _ask(ws, "delete-1", "delete tracker", skip_consent=True)
+    assert deleted["ok"], deleted
+    assert _ask(ws, "delete-1", "delete tracker", skip_consent=True) == deleted
+    restored = _ask(ws, "restore-1", "restore tracker")
+    assert restored["ok"], restored
+    assert ws.json.exists()
+    ws.kill_daemon(signal.SIGKILL)
+    _autostarted(ws)
+    again = _ask(ws, "restore-1", "restore tracker")
+    assert again["ok"] and again["lines"] == restored["lines"]
+    retried_delete = _ask(ws, "delete-1", "delete tracker", skip_consent=True)
+    assert retried_delete["ok"] and ws.json.exists()
+
+
+def test_a_relative_or_empty_working_folder_is_refused(ws: Workspace) -> None:
+    _autostarted(ws)
+    for cwd in ("", "project", "."):
+        s = _connect(ws)
+        _send(s, {**_command(ws, f"cwd-{cwd}", "show progress"), "cwd": cwd, "tracker": None})
+        reply = _recv(s)
+        s.close()
+        assert reply["exit_code"] == 2 and "absolute" in reply["error"]["message"]
+
+
+# ---------------------------------------------------------------- symlinks
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("do not touch\n")
+    return outside
+
+
+def _untouched(victim: Path) -> None:
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
+    assert (victim / "precious.txt").read_text() == "do not touch\n"
+
+
+def test_a_symlinked_journal_is_refused_and_its_target_untouched(
+    ws: Workspace, victim: Path
+) -> None:
+    journal = ws.root / ".ecw" / "journal"
+    journal.mkdir(parents=True)
+    (journal / "my-project.wal").symlink_to(victim / "precious.txt")
+    proc = ws.wtctl("show progress")
+    assert proc.returncode == 4
+    assert "symlink" in proc.stderr and "my-project.wal" in proc.stderr
+    _untouched(victim)
+
+
+@pytest.mark.parametrize(
+    "link", [".ecw/plans/my-project.json", "docs/plans", "docs", ".ecw/audit.log"]
+)
+def test_a_workspace_with_a_symlink_is_refused_and_nothing_outside_is_read(
+    ws: Workspace, victim: Path, link: str
+) -> None:
+    path = ws.root / link
+    if link.endswith(".json"):
+        shutil.copy(ws.json, victim / "my-project.json")
+        ws.json.unlink()
+        path.symlink_to(victim / "my-project.json")
+        before = (victim / "my-project.json").read_bytes()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(victim / "precious.txt" if link.endswith(".log") else victim)
+        before = b""
+    pid = _autostarted_or_none(ws)
+    for phrase in ("show progress", "mark task 1.1 complete", "sync"):
+        proc = ws.wtctl(phrase)
+        assert proc.returncode == 4, (phrase, proc.stdout, proc.stderr)
+        assert "symlink" in proc.stderr
+    if before:
+        assert (victim / "my-project.json").read_bytes() == before
+        assert sorted(p.name for p in victim.iterdir()) == ["my-project.json", "precious.txt"]
+    else:
+        _untouched(victim)
+    conflicts = ws.root / ".ecw" / "conflicts"
+    assert not conflicts.exists() or not any(conflicts.rglob("*"))
+    assert pid is None or ws.daemon_pid() == pid
+
+
+def _autostarted_or_none(ws: Workspace) -> int | None:
+    proc = ws.wtctl("show progress")
+    assert proc.returncode in (0, 4)
+    return ws.daemon_pid()
+
+
+def test_a_symlinked_view_is_refused_and_its_content_never_copied_in(
+    ws: Workspace, victim: Path
+) -> None:
+    _autostarted(ws)
+    ws.kill_daemon(signal.SIGTERM)
+    secret = victim / "secret.md"
+    secret.write_text("# Work Tracker: secret\n\nsecret content\n")
+    ws.md.unlink()
+    ws.md.symlink_to(secret)
+    proc = ws.wtctl("mark task 1.1 complete")
+    assert proc.returncode == 4, proc.stderr
+    assert secret.read_text() == "# Work Tracker: secret\n\nsecret content\n"
+    for path in (ws.root / ".ecw").rglob("*"):
+        if path.is_file():
+            assert b"secret content" not in path.read_bytes(), path
+
+
+def test_a_lock_file_symlink_in_the_socket_folder_is_not_followed(
+    ws: Workspace, victim: Path
+) -> None:
+    ws.sock.parent.mkdir(parents=True, exist_ok=True)
+    ws.sock.with_name("wtd.sock.lock").symlink_to(victim / "precious.txt")
+    proc = subprocess.run(
+        [str(BIN / "wtd"), "--socket", str(ws.sock)],
+        capture_output=True,
+        text=True,
+        env=ws.env,
+        timeout=30,
+    )
+    assert proc.returncode == 1 and "symlink" in proc.stderr
+    _untouched(victim)
+    ws.sock.with_name("wtd.sock.lock").unlink()
+
+
+def test_a_hostile_trash_manifest_cannot_send_files_outside(ws: Workspace, victim: Path) -> None:
+    _autostarted(ws)
+    assert _ask(ws, "del", "delete tracker", skip_consent=True)["ok"]
+    (entry,) = (ws.root / ".ecw" / "trash").iterdir()
+    manifest = json.loads((entry / "manifest.json").read_text())
+    manifest["files"]["tracker.json"] = str(victim / "planted.json")
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+    restored = _ask(ws, "res", "restore tracker")
+    assert restored["ok"], restored
+    assert ws.json.exists()
+    _untouched(victim)
+
+
+# ---------------------------------------------------------------- the socket
+
+
+def _config(ws: Workspace, text: str) -> dict[str, str]:
+    path = ws.sock.parent / "wtd.toml"
+    path.write_text(text)
+    return {"WTD_CONFIG": str(path)}
+
+
+def test_a_frame_left_unfinished_is_closed_after_the_deadline(ws: Workspace) -> None:
+    ws.start_daemon(_config(ws, "[daemon]\nframe_timeout = 0.3\n"))
+    s = _connect(ws)
+    s.sendall(HEADER.pack(100) + b'{"type":')  # and never the rest
+    reply = _recv(s)
+    assert reply["type"] == "protocol_error" and reply["code"] == "timeout"
+    assert s.recv(1) == b""  # closed
+    s.close()
+    assert "Overall progress" in ws.ok("show progress")
+
+
+def test_connections_past_the_cap_are_told_busy(ws: Workspace) -> None:
+    ws.start_daemon(_config(ws, "[daemon]\nmax_connections = 3\n"))
+    held = [_connect(ws) for _ in range(3)]
+    extra = socket.socket(socket.AF_UNIX)
+    extra.settimeout(30)
+    extra.connect(str(ws.sock))
+    reply = _recv(extra)
+    assert reply["type"] == "protocol_error" and reply["code"] == "busy"
+    extra.close()
+    for s in held:
+        s.close()
+    assert "Overall progress" in ws.ok("show progress")
+
+
+def test_a_flood_to_the_fd_limit_leaves_wtd_serving(ws: Workspace) -> None:
+    import resource
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    read_fd, write_fd = os.pipe()
+    log = open(ws.sock.parent / "wtd.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(BIN / "wtd"), "--socket", str(ws.sock), "--ready-fd", str(write_fd)],
+        env=ws.env,
+        stdout=log,
+        stderr=log,
+        pass_fds=(write_fd,),
+        preexec_fn=low_limit,
+    )
+    log.close()
+    os.close(write_fd)
+    assert os.read(read_fd, 1) == b"1"
+    os.close(read_fd)
+    try:
+        ws.ok("show progress")  # the tracker's files are open too
+        flood = []
+        for _ in range(100):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(ws.sock))  # the listen backlog takes them all
+            _send(s, {"type": "hello", "version": 1})
+            flood.append(s)
+        welcomed = 0
+        for s in flood:  # accepted in order, until the daemon ran out of descriptors
+            s.settimeout(3)
+            try:
+                s.recv(4, socket.MSG_WAITALL)
+            except TimeoutError:
+                break
+            welcomed += 1
+        assert welcomed < len(flood)
+        for s in flood:
+            s.close()
+        out = ws.ok("mark task 2.3 complete")
+        assert "2.3" in out and proc.poll() is None
+        assert "accept failed" in ws.log()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_sigterm_tells_systemd_stopping(ws: Workspace) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        address = str(ws.sock.parent / "notify")
+        notify.bind(address)
+        notify.settimeout(30)
+        proc = ws.start_daemon({"NOTIFY_SOCKET": address})
+        proc.send_signal(signal.SIGTERM)
+        states: list[str] = []
+        while "STOPPING=1" not in states:
+            states += notify.recv(4096).decode().splitlines()
+        assert proc.wait(timeout=30) == 0
