@@ -59,6 +59,7 @@ JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds me
 OLD_SEGMENTS_LOOKED_AT = 9  # a damaged journal's segments set aside, with older versions' ones
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
+BIG_QUERY = 5000  # tasks: queries on bigger trackers are answered in a worker thread
 
 _cmd_encoder = msgspec.json.Encoder()
 _change_decoder = msgspec.json.Decoder(commands.Change)
@@ -312,6 +313,10 @@ class Store:
                         continue
                     if isinstance(msg.command, commands.Sync):  # reads, renders, may write
                         await answer(msg.reply_to, await anyio.to_thread.run_sync(self._synced))
+                    elif self._tracker is not None and len(self._tracker.tasks) > BIG_QUERY:
+                        # answering takes long enough to hold up other workspaces' clients
+                        reply = await anyio.to_thread.run_sync(self._query, msg.command)
+                        await answer(msg.reply_to, reply)
                     else:
                         await answer(msg.reply_to, self._query(msg.command))
         if pending:
@@ -1169,15 +1174,8 @@ class Store:
             log.warning("%s: hand-edited JSON unusable (%s): %s", self.label, found.reason, healing)
             await self._publish_lines("healed", [f"✓ Issue: {found.reason}", *healing[1:]])
             return True
-        edited = found.tracker
         base = self._loaded
-        # The editor may have read an older JSON than wtd's latest (agents kept
-        # working meanwhile): merge three ways against the state it most likely read.
-        started_from = patch.closest(self._recent_states(), edited)
-        merged, conflicts = await anyio.to_thread.run_sync(patch.merge3, started_from, base, edited)
-        if model.stale_progress(merged) is not None:
-            merged = model.with_derived_progress(merged)
-        change = patch.diff(merged, base, reason=f"hand edit of {self.paths.json.name}")
+        change, conflicts = await anyio.to_thread.run_sync(self._merge_json, found, base)
         if _stamp(self.paths.json) != found.stamp:
             return False  # saved again while this one was merged
         if patch.is_empty(change) and not conflicts:  # same content, other formatting
@@ -1207,6 +1205,18 @@ class Store:
         await self._commit([item])
         await self._publish(item)
         return True
+
+    def _merge_json(self, found: _Edited, base: model.Tracker) -> tuple[commands.Patch, list[str]]:
+        """The change a hand-edited JSON makes, merged three ways (in a worker thread:
+        it reads the journal and may be long on a big tracker)."""
+        edited = found.tracker
+        # The editor may have read an older JSON than wtd's latest (agents kept
+        # working meanwhile): merge three ways against the state it most likely read.
+        started_from = patch.closest(self._recent_states(), edited)
+        merged, conflicts = patch.merge3(started_from, base, edited)
+        if model.stale_progress(merged) is not None:
+            merged = model.with_derived_progress(merged)
+        return patch.diff(merged, base, reason=f"hand edit of {self.paths.json.name}"), conflicts
 
     def _merge_view(self, attempt: int) -> _Pending | object | None:
         """Merge a hand-edited view three ways (base: the view it was rendered from).
