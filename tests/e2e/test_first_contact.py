@@ -465,3 +465,40 @@ def test_sigterm_tells_systemd_stopping(ws: Workspace) -> None:
         while "STOPPING=1" not in states:
             states += notify.recv(4096).decode().splitlines()
         assert proc.wait(timeout=30) == 0
+
+
+# ---------------------------------------------------------------- a read-only file system
+
+
+@pytest.fixture
+def mount_point(tmp_path: Path) -> Iterator[Path]:
+    point = tmp_path / "mnt"
+    point.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(point)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_reads_keep_working_on_a_read_only_file_system(ws: Workspace, mount_point: Path) -> None:
+    project = mount_point / "project"
+    shutil.copytree(ws.root, project)
+    other = Workspace(project, ws.sock.parent)
+    other.ok("mark task 2.3 complete")
+    other.kill_daemon(signal.SIGKILL)  # the journal and files as a crash leaves them
+    subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+    out = other.ok("show progress")
+    assert "Overall progress: 56%" in out.splitlines()  # the journalled change included
+    assert "reads only" in out
+    assert "2.3" in other.ok("list tasks")
+    before = other.json.read_bytes()
+    proc = other.wtctl("mark task 3.1 complete")
+    assert proc.returncode in (1, 5) and proc.stderr.strip()
+    assert "Traceback" not in proc.stderr
+    assert other.json.read_bytes() == before
+    other.kill_daemon(signal.SIGTERM)

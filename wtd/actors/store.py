@@ -538,9 +538,10 @@ class Store:
                 self.paths,
             ) from exc
         except errors.StorageFailure as exc:
+            error = self._journal.read_only_errno or "JournalUnusable"
             raise Fault(
                 f"Change not applied: {exc.message}",
-                self._symptom("journal.append", "JournalUnusable", exc.message),
+                self._symptom("journal.append", error, exc.message),
             ) from exc
         try:
             healing, stamp = self._write_json(data, notes)
@@ -1027,6 +1028,15 @@ class Store:
     def _finish_open(self) -> None:
         paths = self.paths
         ops.prime(self._loaded)
+        assert self._journal is not None
+        if self._journal.read_only is not None:  # nothing can be written: serve reads
+            self._md = _FileState(digest="", stamp=_stamp(paths.markdown))
+            self._view_base = self._tracker
+            self._notes.append(
+                f"⚠ {self._rel(paths.state)} cannot be written "
+                f"({self._journal.read_only_errno}): reads only; changes are refused"
+            )
+            return
         stamp = _stamp(paths.markdown)
         try:
             text = self._read(paths.markdown)

@@ -188,6 +188,7 @@ class Journal:
         self._lock = threading.Lock()
         self._broken: str | None = None
         self._data: bytes | None = None  # the records of a read-only journal
+        self.read_only_errno = ""  # e.g. "EROFS" when opened read-only
         self._undo: tuple[int, int, str | None, list[JournalRecord]] | None = None
         self.dropped_bytes = dropped_bytes
         """Bytes of torn tail truncated away by ``open`` (0 when the file was clean)."""
@@ -271,6 +272,7 @@ class Journal:
             dropped_bytes=0,
         )
         journal._data = data[: scan.good_end]
+        journal.read_only_errno = errno.errorcode.get(why.errno or 0, "EROFS")
         journal._broken = (
             f"journal {path} cannot be written ({why.strerror or why}); "
             "changes are refused until it can"
