@@ -254,7 +254,9 @@ class Executor:
             ),
             tracker=outcome.tracker or None,
         )
-        if reply.error is None or reply.error.code != "internal":
+        if (reply.error is None or reply.error.code != "internal") and _changes(request.phrase):
+            # queries are not kept: asking again changes nothing, and their replies can
+            # be big (a 100k-task list)
             self._answered[request.id] = (request.phrase, reply)
             if len(self._answered) > ANSWERED_KEPT:
                 self._answered.popitem(last=False)
@@ -809,6 +811,21 @@ class Executor:
                 lines.append(f"  {name:<24} ⚠ {message}")
                 result.append({"name": name, "error": message})
         return Outcome(ok=True, lines=lines, result=result)
+
+
+def _changes(phrase: str) -> bool:
+    """Could ``phrase`` change something (so that a retry must not run it again)?"""
+    return not isinstance(phrases.parse(phrase), _READS)
+
+
+_READS: tuple[type, ...] = (
+    phrases.ParseError,
+    *commands.QUERY_TYPES,
+    commands.Help,
+    commands.ShowHealth,
+    commands.ListTrackers,
+    commands.ShowKnowledge,
+)
 
 
 def _workspace_of(request: protocol.Command, cwd: Path) -> Path:
