@@ -301,7 +301,8 @@ class Executor:
         else:
             paths, implicit = workspace.resolve(request.tracker, cwd)
             ws = paths.workspace
-        await self._claim(ws, create=True)
+        # .ecw/ (and its lock) is made only where there is something to serve
+        await self._claim(ws, create=paths is None or _exists(paths))
         if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker) or (
             isinstance(parsed, commands.Undo) and paths is not None and not paths.json.exists()
         ):
@@ -811,6 +812,10 @@ class Executor:
                 lines.append(f"  {name:<24} ⚠ {message}")
                 result.append({"name": name, "error": message})
         return Outcome(ok=True, lines=lines, result=result)
+
+
+def _exists(paths: TrackerPaths) -> bool:
+    return paths.json.exists() or paths.markdown.exists()
 
 
 def _changes(phrase: str) -> bool:
