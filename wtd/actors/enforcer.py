@@ -21,7 +21,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from wtd import protocol
 from wtd.actors import answer, serve
 from wtd.enforcement.agents import AgentRule
-from wtd.enforcement.chain import FourLevelEnforcer, HookLevel
+from wtd.enforcement.chain import EnforcementResult, FourLevelEnforcer, HookLevel
+from wtd.errors import WtdError
 from wtd.messages import AnswerConsent, Answered, Check, EnforcerMessage, Ping
 
 log = logging.getLogger("wtd.enforcer")
@@ -69,14 +70,20 @@ class Enforcer:
         match msg:
             case Check(workspace=ws, operation=op, context=ctx, request=req, reply_to=r):
                 chain = self._chain(ws)
-                if op is None:
-                    # Not a guarded operation: the chain stats CLAUDE.md (reading it
-                    # only after it changed), resolves the served workspace roots if
-                    # any are configured, and appends an audit line on a denial —
-                    # small local I/O; a thread hop would cost more, on every request.
-                    result = chain.check(op, ctx)
-                else:
-                    result = await anyio.to_thread.run_sync(chain.check, op, ctx)
+                try:
+                    if op is None:
+                        # Not a guarded operation: the chain stats CLAUDE.md (reading it
+                        # only after it changed), resolves the served workspace roots if
+                        # any are configured, and appends an audit line on a denial —
+                        # small local I/O; a thread hop would cost more, on every request.
+                        result = chain.check(op, ctx)
+                    else:
+                        result = await anyio.to_thread.run_sync(chain.check, op, ctx)
+                except (WtdError, OSError) as exc:
+                    # consent or audit files that cannot be read or written (a read-only
+                    # workspace, a symlink planted in .ecw/): refuse, never crash
+                    await answer(r, _unrecorded(exc))
+                    return
                 if result.code == "consent_required" and result.token is not None:
                     if len(self._waiting) >= MAX_PENDING:
                         self._waiting.pop(next(iter(self._waiting)))
@@ -87,9 +94,14 @@ class Enforcer:
             case AnswerConsent(workspace=ws, answer=text, token=token, agent=agent):
                 consent = self._chain(ws).consent
                 waiting = self._waiting.get(token) if token else None
-                granted = await anyio.to_thread.run_sync(
-                    functools.partial(consent.grant, token, text, pending=None, agent=agent)
-                )
+                try:
+                    granted = await anyio.to_thread.run_sync(
+                        functools.partial(consent.grant, token, text, pending=None, agent=agent)
+                    )
+                except (WtdError, OSError) as exc:
+                    refused = _unrecorded(exc)
+                    await answer(msg.reply_to, Answered(granted=False, message=refused.reason))
+                    return
                 if granted.granted and token is not None:
                     self._waiting.pop(token, None)
                 await answer(
@@ -105,3 +117,15 @@ class Enforcer:
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)
+
+
+def _unrecorded(exc: WtdError | OSError) -> EnforcementResult:
+    """The verdict when consent cannot be read or recorded: nothing goes ahead."""
+    why = exc.message if isinstance(exc, WtdError) else (exc.strerror or str(exc))
+    return EnforcementResult(
+        allowed=False,
+        level="soft",
+        code="denied",
+        reason=f"Refused: consent could not be checked or recorded ({why})",
+        basis="consent_unrecorded",
+    )

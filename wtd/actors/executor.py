@@ -28,7 +28,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd import errors, protocol, workspace
-from wtd.actors import RestartIntensity, answer, post, supervise
+from wtd.actors import ActorCrashLoop, RestartIntensity, answer, fail_queued, post, supervise
 from wtd.actors.store import Store
 from wtd.actors.store import now as store_now
 from wtd.enforcement.agents import Action, AgentRule
@@ -762,9 +762,31 @@ class Executor:
                 max_bytes=settings.max_file_bytes,
                 max_depth=settings.max_depth,
             )
-            tg.start_soon(supervise, store.run, f"store:{paths.name}", self._store_intensity)
+            tg.start_soon(self._run_store, store, key, send, recv)
             await post(self._watcher, Watch(paths=paths, store=send))
         return stream
+
+    async def _run_store(
+        self,
+        store: Store,
+        key: Path,
+        send: MemoryObjectSendStream[StoreMessage],
+        recv: MemoryObjectReceiveStream[StoreMessage],
+    ) -> None:
+        """Supervise one tracker's Store. A Store in a crash loop (a tracker file that
+        keeps breaking it) is given up alone — its queued requests failed, the next
+        request starting it afresh — so one hostile tracker never stops the daemon
+        that serves every other workspace."""
+        shared = self._store_intensity
+        intensity = RestartIntensity(shared.max_restarts, shared.period)
+        try:
+            await supervise(store.run, f"store:{store.paths.name}", intensity)
+        except ActorCrashLoop as exc:
+            log.critical("%s; given up until its next request", exc)
+            if self._stores.get(key) is send:
+                del self._stores[key]
+            send.close()
+            fail_queued(recv)
 
     async def _health(self) -> HealthReport:
         send, recv = anyio.create_memory_object_stream[HealthReport](1)

@@ -877,6 +877,12 @@ class Store:
                 f"{self._rel(paths.json)} is not valid JSON: {exc}",
                 self._symptom("store.open", "DecodeError", str(exc)),
             ) from exc
+        except RecursionError:
+            raise Fault(
+                f"{self._rel(paths.json)} nests deeper than wtd reads "
+                f"([storage] max_depth = {self._max_depth})",
+                self._symptom("store.open", "TrackerError", "nested too deep"),
+            ) from None
         except model.TrackerError as exc:
             raise Fault(
                 f"{self._rel(paths.json)} is not a valid tracker: {exc}",
@@ -1173,6 +1179,8 @@ class Store:
             return _Edited(tracker=edited, data=data, stamp=stamp)
         except model.TrackerError as exc:
             return _Broken(reason=str(exc), data=data)
+        except RecursionError:
+            return _Broken(reason="the edited JSON nests too deep", data=data)
 
     async def _adopt_json(self, found: _Edited | _Broken | None) -> bool:
         """Take over the edited JSON ``found``. False when it was saved again meanwhile
@@ -1431,7 +1439,7 @@ class Store:
         """Does the SSOT on disk read as a valid tracker (e.g. repaired meanwhile)?"""
         try:
             model.decode(self._read(self.paths.json))
-        except (OSError, errors.WtdError, model.TrackerError):
+        except (OSError, errors.WtdError, model.TrackerError, RecursionError):
             return False
         return True
 

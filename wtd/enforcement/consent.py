@@ -33,8 +33,10 @@ from typing import Final, Literal
 
 import msgspec
 
-from wtd.errors import StorageFailure
+from wtd.errors import StorageFailure, WtdError
+from wtd.storage import safepath
 from wtd.storage.atomic import atomic_write, make_dirs
+from wtd.storage.safepath import UnsafePath
 
 log = logging.getLogger(__name__)
 
@@ -234,10 +236,10 @@ class ConsentManager:
     def _load(self) -> ConsentState:
         self._seen = self._signature()
         try:
-            raw = self.state_path.read_bytes()
+            raw = safepath.read_bytes(self.state_path, 1 << 20)
         except FileNotFoundError:
             return self._fresh()
-        except OSError as exc:
+        except (OSError, WtdError) as exc:
             log.warning(
                 "consent state %s unreadable (%s); nothing is approved", self.state_path, exc
             )
@@ -270,6 +272,7 @@ class ConsentManager:
         while kept.exists():
             kept = self.state_path.with_name(f"{self.state_path.name}.corrupt-{stamp}-{n}")
             n += 1
+        safepath.check(self.state_path)
         os.replace(self.state_path, kept)
         self.recovered_from = kept
         self._seen = None
@@ -280,7 +283,7 @@ class ConsentManager:
         data = msgspec.json.format(_encoder.encode(self._state), indent=2) + b"\n"
         try:
             atomic_write(self.state_path, data)
-        except OSError as exc:
+        except (OSError, UnsafePath) as exc:
             raise StorageFailure(f"Could not save consent state {self.state_path}: {exc}") from exc
         self._seen = self._signature()
 
@@ -315,15 +318,9 @@ class ConsentManager:
         line = _encoder.encode(entry) + b"\n"
         try:
             make_dirs(self.audit_path.parent)
-            fd = os.open(
-                self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
-            )
-            try:
-                os.write(fd, line)  # one write with O_APPEND: lines never interleave
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
+            # one write with O_APPEND: lines never interleave; never through a symlink
+            safepath.append_line(self.audit_path, line)
+        except (OSError, UnsafePath) as exc:
             raise StorageFailure(f"Could not write audit log {self.audit_path}: {exc}") from exc
 
     # ------------------------------------------------------------ decisions

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from wtd.errors import WtdError
 from wtd.healing.analysis import Category, Diagnosis, Strategy
 
 log = logging.getLogger("wtd.knowledge")
@@ -57,8 +58,10 @@ class KnowledgeBase:
         if self.path is None or not self.path.exists():
             return _State()
         try:
-            return msgspec.json.decode(self.path.read_bytes(), type=_State)
-        except (OSError, msgspec.DecodeError) as exc:
+            from wtd.storage import safepath
+
+            return msgspec.json.decode(safepath.read_bytes(self.path, 16 << 20), type=_State)
+        except (OSError, msgspec.DecodeError, WtdError) as exc:
             log.warning("knowledge base %s unreadable (%s); starting afresh", self.path, exc)
             return _State()
 
@@ -69,7 +72,7 @@ class KnowledgeBase:
 
         try:
             atomic_write(self.path, msgspec.json.format(msgspec.json.encode(self._state)))
-        except OSError as exc:  # learning must never break the work itself
+        except (OSError, WtdError) as exc:  # learning must never break the work itself
             log.warning("knowledge base %s not saved: %s", self.path, exc)
 
     def _pattern(self, diagnosis: Diagnosis, now: str) -> Pattern:
