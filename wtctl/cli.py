@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from wtctl.connection import (
     Connection,
@@ -51,6 +52,7 @@ EXIT_USAGE = 2
 EXIT_CONSENT = 3
 EXIT_UNAVAILABLE = 5
 RETRIES_AFTER_LOSS = 2
+OWNER_RETRIES = (0.1, 0.3, 0.6)  # seconds between tries when the owning wtd is unreachable
 
 
 class Args:
@@ -149,19 +151,24 @@ class Session:
 
     def ask(self, message: dict[str, Any]) -> dict[str, Any]:
         reply = self._ask(message)
-        owner = owner_socket(reply, self.path)
-        if owner is None:
-            return reply
-        # Another wtd owns this workspace (another shell's socket): the same request,
-        # same id, goes to it, and so does the rest of this session (SPEC §2).
-        try:
-            moved = connect(owner, autostart=False)
-        except (Unavailable, ConnectionLost):
-            return reply  # its message names the owner's socket
-        self.close()
-        self.conn, self.path = moved, owner
-        self.args.autostart = False
-        return self._ask(message)
+        for pause in OWNER_RETRIES:
+            owner = owner_socket(reply, self.path)
+            if owner is None:
+                return reply
+            # Another wtd owns this workspace (another shell's socket): the same request,
+            # same id, goes to it, and so does the rest of this session (SPEC §2).
+            try:
+                moved = connect(owner, autostart=False)
+            except (Unavailable, ConnectionLost):
+                # unreachable: it may be stopping (its lock goes with it); ask again here
+                time.sleep(pause)
+                reply = self._ask(message)
+                continue
+            self.close()
+            self.conn, self.path = moved, owner
+            self.args.autostart = False
+            return self._ask(message)
+        return reply  # its message names the owner's socket
 
     def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(RETRIES_AFTER_LOSS + 1):

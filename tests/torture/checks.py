@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,9 @@ class Findings:
 def sync(ws: Workspace, attempts: int) -> tuple[bool, str]:
     """``wtctl sync``: reconcile now; True when it succeeded."""
     out = ""
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.5)  # e.g. "busy": a flood or the connection cap
         proc = subprocess.run(
             [str(BIN / "wtctl"), "--json", "--tracker", str(ws.md), "sync"],
             capture_output=True,
@@ -156,11 +159,18 @@ def check_usage(keeper: Keeper) -> list[str]:
         if usage.fds_max >= MAX_FDS:
             problems.append(f"wtd pid {usage.pid} held {usage.fds_max} open fds (limit {MAX_FDS})")
         growth = usage.rss_max_kib - usage.rss_first_kib
-        allowed = MAX_RSS_GROWTH_KIB + RSS_PER_JSON_BYTE * usage.json_max_kib
+        biggest = max(usage.json_max_kib, usage.input_max_kib)
+        allowed = MAX_RSS_GROWTH_KIB + RSS_PER_JSON_BYTE * biggest
         if growth >= allowed:
             problems.append(
                 f"wtd pid {usage.pid} RSS grew by {growth // 1024} MiB "
-                f"(allowed {allowed // 1024} MiB with a {usage.json_max_kib} KiB tracker)"
+                f"(allowed {allowed // 1024} MiB with a {usage.json_max_kib} KiB tracker"
+                + (
+                    f" and a {usage.input_max_kib} KiB file handed in"
+                    if usage.input_max_kib
+                    else ""
+                )
+                + ")"
             )
     return problems
 

@@ -19,9 +19,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from tests.torture.daemon import BIN, Workspace
+from tests.torture.daemon import BIN, Workspace, alive
 from tests.torture.ledger import Ledger, Op, Outcome
 
 WTCTL_TIMEOUT = 90.0
@@ -109,6 +110,9 @@ class Client(threading.Thread):
         self.tasks: list[str] = []
         self.subs: list[str] = []
         self.counter = 0
+        self.env = ws.env  # a second shell runs with another WTD_SOCKET
+        self.why = ""  # what the last failure's reply said
+        self.why_code = ""
 
     # ------------------------------------------------------------ choosing
 
@@ -159,16 +163,29 @@ class Client(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            op = self.next_op()
-            with self.quiet.shared():
-                outcome, result, detail = self.send(op)
-                self.ledger.record(op, outcome, result)
-                if outcome == "acked":
-                    self._learn(op, result)
-                    self._read_your_writes(op, detail)
+            self.step()
+
+    def step(self) -> tuple[Op, Outcome]:
+        """One change: send it, record what came back, check the files show it."""
+        op = self.next_op()
+        with self.quiet.shared():
+            outcome, result, detail = self.send(op)
+            self.ledger.record(op, outcome, result, why=self.why, code=self.why_code)
+            if outcome == "acked":
+                self._learn(op, result)
+                self._read_your_writes(op, detail)
+        return op, outcome
 
     def send(self, op: Op) -> tuple[Outcome, Any, str]:
         raise NotImplementedError
+
+    def _failure(self, via: str, doc: dict[str, Any]) -> None:
+        error = doc.get("error") or {}
+        self.why_code = str(error.get("code") or doc.get("code") or "")
+        self.why = (
+            f"{via} reply: exit {doc.get('exit_code')}, {error.get('code')}: "
+            f"{str(error.get('message'))[:150]}"
+        )
 
     def _learn(self, op: Op, result: Any) -> None:
         if not isinstance(result, dict):
@@ -225,9 +242,13 @@ def classify(doc: dict[str, Any]) -> Outcome:
 class WtctlClient(Client):
     """Runs one real ``wtctl --json`` process per change."""
 
+    no_autostart_share = 0.7
+    last_doc: dict[str, Any] | None = None  # the last --json document printed
+
     def send(self, op: Op) -> tuple[Outcome, Any, str]:
+        self.last_doc = None
         argv = [str(BIN / "wtctl"), "--json", "--tracker", str(self.ws.md)]
-        if self.rng.random() < 0.7:
+        if self.rng.random() < self.no_autostart_share:
             argv.append("--no-autostart")
         argv.append(op.phrase)
         try:
@@ -235,7 +256,7 @@ class WtctlClient(Client):
                 argv,
                 capture_output=True,
                 text=True,
-                env=self.ws.env,
+                env=self.env,
                 cwd=self.ws.root,
                 timeout=WTCTL_TIMEOUT,
             )
@@ -249,14 +270,40 @@ class WtctlClient(Client):
             )
             return "unknown", None, ""
         doc: dict[str, Any] = json.loads(lines[0])
+        self.last_doc = doc
         outcome = classify(doc)
+        self._failure(f"wtctl exit {proc.returncode}", doc)
         if (outcome == "acked") != (proc.returncode == 0):
             self.violations.append(
                 f"wtctl exit {proc.returncode} disagrees with ok={doc.get('ok')} for {op.phrase!r}"
             )
         if outcome == "failed" and proc.returncode == 1 and self._retried_unknown(doc):
             outcome = "unknown"
+        if elsewhere({"type": "reply", **doc}):
+            self._judge_elsewhere(op, doc, proc.returncode)
+            outcome = "unknown"  # whether an earlier try of its own (same id) landed: unknown
         return outcome, doc.get("result"), "\n".join(doc.get("lines") or [])
+
+    def _judge_elsewhere(self, op: Op, doc: dict[str, Any], code: int) -> None:
+        """wtctl handed 'elsewhere' to its user. SPEC §2 allows it only when the owner
+        cannot be reached; a daemon naming no owner, or its own socket, is at fault."""
+        asked = str(self.env.get("WTD_SOCKET"))
+        owner = owner_of({"type": "reply", **doc})
+        problem = self_elsewhere(owner, asked, None)
+        if problem:
+            self.violations.append(problem)
+            return
+        target = owner.get("socket")
+        try:
+            pong = ask(str(target), {"type": "ping", "id": "owner?"}, timeout=2.0)
+        except (OSError, ValueError):
+            return  # the owner is not reachable: a refusal naming it is right
+        if pong.get("type") == "pong":
+            self.violations.append(
+                f"wtctl (WTD_SOCKET={asked}) printed 'elsewhere' for {op.phrase!r} (exit {code}) "
+                f"instead of re-sending it to the owner, which answers on {target}: "
+                f"{str((doc.get('error') or {}).get('message'))[:120]!r}"
+            )
 
     @staticmethod
     def _retried_unknown(doc: dict[str, Any]) -> bool:
@@ -271,6 +318,7 @@ class RawClient(Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sock: socket.socket | None = None
+        self.peer_pid: object = None  # the pid the daemon's welcome named
 
     def _connect(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -285,6 +333,7 @@ class RawClient(Client):
         if welcome.get("type") != "welcome":
             sock.close()
             raise ConnectionError(f"handshake refused: {welcome}")
+        self.peer_pid = welcome.get("pid")
         sock.settimeout(RAW_REPLY_TIMEOUT)
         return sock
 
@@ -298,6 +347,7 @@ class RawClient(Client):
             "tracker": str(self.ws.md),
         }
         deadline = time.monotonic() + RAW_RETRY_FOR
+        dead_since = 0.0  # when an 'elsewhere' first named an owner that is gone
         while time.monotonic() < deadline:
             try:
                 if self.sock is None:
@@ -312,7 +362,33 @@ class RawClient(Client):
                 self.violations.append(f"raw client got {reply!r} for {op.phrase!r}")
                 self._drop()
                 return "unknown", None, ""
+            if elsewhere(reply):
+                owner = owner_of(reply)
+                problem = self_elsewhere(owner, str(self.ws.sock), self.peer_pid)
+                if problem:
+                    self.violations.append(problem)
+                try:
+                    reply = follow(reply, message, self.ws.sock)
+                except (OSError, ValueError) as exc:
+                    pid = owner.get("pid")
+                    if isinstance(pid, int) and not alive(pid):
+                        # The owner may have been stopping as it was named: ask again first.
+                        dead_since = dead_since or time.monotonic()
+                        if time.monotonic() - dead_since < 1.0:
+                            time.sleep(0.2)
+                            continue
+                        self.violations.append(
+                            f"wtd pid {self.peer_pid} on {self.ws.sock} answered a change with "
+                            f"'elsewhere' naming pid {pid} on {owner.get('socket')}, which is "
+                            f"gone ({exc!r}): a dead owner's lock was not taken over"
+                        )
+                        return "unknown", None, "elsewhere"
+                    time.sleep(0.1)
+                    continue
+                if elsewhere(reply):  # no owner to follow to: maybe an earlier try landed
+                    return "unknown", None, "elsewhere"
             outcome: Outcome = "acked" if reply.get("ok") else "failed"
+            self._failure(f"raw (wtd pid {self.peer_pid})", reply)
             return outcome, reply.get("result"), "\n".join(reply.get("lines") or [])
         return "unknown", None, "gave up"
 
@@ -326,6 +402,96 @@ class RawClient(Client):
             super().run()
         finally:
             self._drop()
+
+
+# ------------------------------------------------------------ raw requests
+
+
+def connect(path: Path | str, timeout: float = 10.0, client: str = "torture") -> socket.socket:
+    """A connection that passed the handshake; ConnectionError (with the answer) if refused."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+        write_frame(sock, {"type": "hello", "version": 1, "client": client})
+        welcome = read_frame(sock)
+    except BaseException:
+        sock.close()
+        raise
+    if welcome.get("type") != "welcome":
+        sock.close()
+        raise Refused(welcome)
+    return sock
+
+
+class Refused(ConnectionError):
+    """The daemon answered the handshake with something other than a welcome."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(f"handshake refused: {answer}")
+        self.answer = answer
+
+
+def command(
+    rid: str, phrase: str, cwd: Path, tracker: Path | None, **options: Any
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "command", "id": rid, "phrase": phrase, "cwd": str(cwd)}
+    if tracker is not None:
+        message["tracker"] = str(tracker)
+    if options:
+        message["options"] = options
+    return message
+
+
+def elsewhere(reply: dict[str, Any]) -> bool:
+    """A reply saying another daemon owns the workspace (SPEC §2)."""
+    error = reply.get("error") or {}
+    return reply.get("type") == "reply" and error.get("code") == "elsewhere"
+
+
+def owner_of(reply: dict[str, Any]) -> dict[str, Any]:
+    result = reply.get("result")
+    owner = result.get("owner") if isinstance(result, dict) else None
+    return owner if isinstance(owner, dict) else {}
+
+
+def self_elsewhere(owner: dict[str, Any], asked: str, peer: object) -> str | None:
+    """What is wrong with an 'elsewhere' naming no owner, or the very socket asked."""
+    target = owner.get("socket")
+    if isinstance(target, str) and os.path.abspath(target) != os.path.abspath(asked):
+        return None
+    pid = owner.get("pid")
+    if not owner:
+        named = "no owner at all (result.owner empty)"
+    elif peer is not None and pid == peer:
+        named = "itself (its own pid and socket) as the owner"
+    else:
+        state = "alive" if isinstance(pid, int) and alive(pid) else "gone"
+        named = f"a daemon on the socket it was asked on as the owner (pid {state})"
+    return f"wtd on {asked} answered a change with 'elsewhere' naming {named}"
+
+
+def follow(reply: dict[str, Any], message: dict[str, Any], asked: Path | str) -> dict[str, Any]:
+    """An 'elsewhere' reply re-sent, same request id, to the owner's socket, as wtctl
+    does; any other reply (or one naming the socket asked) as it is."""
+    if not elsewhere(reply):
+        return reply
+    target = owner_of(reply).get("socket")
+    if not isinstance(target, str) or os.path.abspath(target) == os.path.abspath(str(asked)):
+        return reply
+    answer: dict[str, Any] = ask(target, message)
+    return answer
+
+
+def ask(path: Path | str, message: dict[str, Any], timeout: float = RAW_REPLY_TIMEOUT) -> Any:
+    """One request on a fresh connection: the reply (raises OSError/ValueError on failure)."""
+    sock = connect(path, timeout=min(timeout, 10.0))
+    try:
+        sock.settimeout(timeout)
+        write_frame(sock, message)
+        return read_frame(sock)
+    finally:
+        sock.close()
 
 
 # ------------------------------------------------------------ framing

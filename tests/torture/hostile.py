@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.torture.clients import read_frame, write_frame
+from tests.torture.clients import Refused, connect, read_frame, write_frame
 from tests.torture.daemon import Keeper, Workspace, wait_gone
 
 DEADLINE = 10.0
@@ -89,7 +89,10 @@ class Hostile(threading.Thread):
         sock.connect(str(self.ws.sock))
         if hello:
             write_frame(sock, {"type": "hello", "version": 1, "client": "hostile"})
-            read_frame(sock)
+            welcome = read_frame(sock)
+            if welcome.get("type") != "welcome":  # "busy" over the connection cap: fine
+                sock.close()
+                raise ConnectionRefusedError(f"not greeted: {welcome}")
         return sock
 
     def _expect_error(self, what: str, send: Callable[[socket.socket], None], hello: bool) -> None:
@@ -198,31 +201,11 @@ class Probe(threading.Thread):
         while not self.stop_event.wait(0.25):
             n += 1
             incarnation = self.keeper.incarnation
-            if self.keeper.current() is None:
-                continue
+            if self.keeper.current() is None or self.keeper.flooding.is_set():
+                continue  # a flood holds every connection on purpose: its own check judges
             started = time.monotonic()
             try:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(DEADLINE)
-                try:
-                    sock.connect(str(self.ws.sock))
-                    write_frame(sock, {"type": "hello", "version": 1, "client": "probe"})
-                    read_frame(sock)
-                    write_frame(sock, {"type": "ping", "id": f"p{n}"})
-                    pong = read_frame(sock)
-                    write_frame(
-                        sock,
-                        {
-                            "type": "command",
-                            "id": f"probe-{n}-{time.time_ns()}",
-                            "phrase": "show progress",
-                            "cwd": str(self.ws.root),
-                            "tracker": str(self.ws.md),
-                        },
-                    )
-                    reply = read_frame(sock)
-                finally:
-                    sock.close()
+                pong, reply = self._ask(n, started)
             except (OSError, ConnectionError, ValueError) as exc:
                 # A daemon dying (an injected crash) closes its sockets before /proc
                 # shows it gone: give it a moment to finish exiting before judging.
@@ -233,6 +216,7 @@ class Probe(threading.Thread):
                     self.keeper.incarnation == incarnation
                     and self.keeper.current() is not None
                     and self.keeper.incarnation == incarnation
+                    and not self.keeper.flooding.is_set()
                 ):
                     self.violations.append(
                         f"probe: a legitimate client was not served within {DEADLINE}s "
@@ -244,3 +228,34 @@ class Probe(threading.Thread):
             if pong.get("type") != "pong" or reply.get("type") != "reply":
                 self.violations.append(f"probe: unexpected answers {pong} / {reply}")
             self.answered += 1
+
+    def _ask(self, n: int, started: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Ping and ``show progress``; "busy" (over the connection cap) is tried again."""
+        while True:
+            left = DEADLINE - (time.monotonic() - started)
+            if left <= 0:
+                raise TimeoutError("refused as busy until the deadline")
+            try:
+                sock = connect(self.ws.sock, timeout=left, client="probe")
+            except Refused as exc:
+                if exc.answer.get("code") != "busy":
+                    raise
+                time.sleep(0.1)
+                continue
+            try:
+                sock.settimeout(max(0.1, DEADLINE - (time.monotonic() - started)))
+                write_frame(sock, {"type": "ping", "id": f"p{n}"})
+                pong = read_frame(sock)
+                write_frame(
+                    sock,
+                    {
+                        "type": "command",
+                        "id": f"probe-{n}-{time.time_ns()}",
+                        "phrase": "show progress",
+                        "cwd": str(self.ws.root),
+                        "tracker": str(self.ws.md),
+                    },
+                )
+                return pong, read_frame(sock)
+            finally:
+                sock.close()

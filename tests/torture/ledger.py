@@ -15,6 +15,7 @@ allowed set of that field (today the edit is kept aside; with merging it is adop
 
 from __future__ import annotations
 
+import collections
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +30,7 @@ class FieldState:
     allowed: set[Value]
     forbidden: set[Value] = field(default_factory=set)
     acked: bool = False  # an acknowledged write (or add) stands behind ``allowed``
+    by: str = ""  # who was told so, and for what phrase (named when it is lost)
 
 
 @dataclass
@@ -60,9 +62,11 @@ class Ledger:
         self.fields: dict[Key, FieldState] = {}
         self.known_names: set[str] = set()  # every task name that may legitimately exist
         self.failed_names: set[str] = set()  # names of adds that were reported failed
+        self.why_failed: dict[Value, str] = {}  # a failed unique value → what the reply said
         self.acked_tasks: dict[str, str] = {}  # task id → the name it was added with
         self.acked_subs: dict[str, str] = {}
         self.counters = Counters()
+        self.fail_codes: collections.Counter[str] = collections.Counter()
         self.log: list[tuple[int, Outcome, Op]] = []  # in reply order
         for task in original.get("tasks", []):
             tid, name = str(task["id"]), str(task.get("name", ""))
@@ -71,8 +75,13 @@ class Ledger:
 
     # ------------------------------------------------------------ recording
 
-    def record(self, op: Op, outcome: Outcome, result: Any) -> None:
+    def record(self, op: Op, outcome: Outcome, result: Any, why: str = "", code: str = "") -> None:
+        """``why``/``code``: for a failure, what the reply said (named if the value shows up)."""
         with self._lock:
+            if outcome == "failed":
+                self.fail_codes[code or "?"] += 1
+                if why:
+                    self.why_failed[op.name or op.value] = why
             self.counters.operations += 1
             if outcome == "acked":
                 self.counters.acked += 1
@@ -98,9 +107,10 @@ class Ledger:
             if not tid:
                 return
             self.acked_tasks[tid] = op.name
-            self.fields[("task", tid, "name")] = FieldState({op.name}, acked=True)
-            self.fields[("task", tid, "status")] = FieldState({"pending"}, acked=True)
-            self.fields[("task", tid, "verification")] = FieldState({None}, acked=True)
+            by = _by(op)
+            self.fields[("task", tid, "name")] = FieldState({op.name}, acked=True, by=by)
+            self.fields[("task", tid, "status")] = FieldState({"pending"}, acked=True, by=by)
+            self.fields[("task", tid, "verification")] = FieldState({None}, acked=True, by=by)
 
     def _record_addsub(self, op: Op, outcome: Outcome, result: Any) -> None:
         if outcome != "acked" or not isinstance(result, dict):
@@ -108,8 +118,9 @@ class Ledger:
         sid = str(result.get("subtask", ""))
         if sid:
             self.acked_subs[sid] = op.name
-            self.fields[("sub", sid, "name")] = FieldState({op.name}, acked=True)
-            self.fields[("sub", sid, "completed")] = FieldState({False}, acked=True)
+            by = _by(op)
+            self.fields[("sub", sid, "name")] = FieldState({op.name}, acked=True, by=by)
+            self.fields[("sub", sid, "completed")] = FieldState({False}, acked=True, by=by)
 
     def _record_write(self, op: Op, outcome: Outcome) -> None:
         assert op.key is not None
@@ -120,6 +131,7 @@ class Ledger:
         if outcome == "acked":
             state.allowed = {op.value}
             state.acked = True
+            state.by = _by(op)
         elif outcome == "unknown":
             state.allowed.add(op.value)
         elif op.kind in ("rename", "verify"):  # unique values: must never appear
@@ -158,13 +170,15 @@ class Ledger:
         for name in sorted(set(names) - self.known_names):
             problems.append(f"unexpected task {name!r} (nobody wrote it)")
         for name in sorted(set(names) & self.failed_names):
-            problems.append(f"task {name!r} present although its change was reported failed")
+            problems.append(
+                f"task {name!r} present although its change was reported failed" + self._why(name)
+            )
         for (kind, ident, attr), state in sorted(self.fields.items(), key=_key_order):
             entity = (tasks if kind == "task" else subs).get(ident)
             if entity is None:
                 if state.acked:
                     lost += 1
-                    problems.append(f"LOST: acknowledged {kind} {ident} is missing")
+                    problems.append(f"LOST: acknowledged {kind} {ident} is missing ({state.by})")
                 continue
             value = entity.get(attr)
             if attr == "completed":
@@ -172,6 +186,7 @@ class Ledger:
             if value in state.forbidden:
                 problems.append(
                     f"{kind} {ident}.{attr} = {value!r}, a change that was reported failed"
+                    + self._why(value)
                 )
             elif value not in state.allowed:
                 if state.acked:
@@ -179,8 +194,17 @@ class Ledger:
                 problems.append(
                     f"{'LOST: ' if state.acked else ''}{kind} {ident}.{attr} = {value!r}, "
                     f"expected one of {sorted(map(repr, state.allowed))}"
+                    + (f" ({state.by})" if state.acked else "")
                 )
         return problems, lost
+
+    def _why(self, value: Value) -> str:
+        why = self.why_failed.get(value)
+        return f" ({why})" if why else ""
+
+
+def _by(op: Op) -> str:
+    return f"acknowledged to client {op.client} for {op.phrase!r}"
 
 
 def _key_order(item: tuple[Key, FieldState]) -> tuple[str, ...]:

@@ -1,11 +1,16 @@
 """The torture runner: ``python -m tests.torture.runner --seconds N --seed S [--workers K]``.
 
-Starts a real ``wtd`` on a temp workspace and, for N seconds, mixes concurrent
-clients (real ``wtctl`` processes and raw-socket clients) changing their own tasks,
-hand edits of both files, restarts with random ``WT_FAILPOINTS``, ``kill -9`` at
-random moments, and the hostile-socket mix. After each restart and at the end it
-checks the invariants (``checks``) and prints one summary line; on failure it prints
-what broke, the seed and the command that reruns it, and exits 1.
+Starts a real ``wtd`` on a temp workspace (each start, seeded, the way users start
+it: the console script, wtctl's autostart of ``python -m wtd``, or socket activation;
+sometimes with a low fd limit or a connection cap: ``daemon``) and, for N seconds,
+mixes concurrent clients (real ``wtctl`` processes and raw-socket clients) changing
+their own tasks, a client that hangs up before its replies (``hangup``), hand edits
+of both files, restarts with random ``WT_FAILPOINTS``, ``kill -9`` at random moments,
+the hostile-socket mix, and the episodes of ``scenarios`` (a second daemon for the
+same workspace, retried request ids, symlink traps, pathological files, connection
+floods). After each restart and at the end it checks the invariants (``checks``)
+and prints one summary line; on failure it prints what broke, the seed and the
+command that reruns it, and exits 1. ``--avoid NAME`` leaves one ingredient out.
 
 The seed fixes every random choice; the interleaving with the daemon is still up to
 the scheduler, so a failure may need a few reruns (or a longer one) to show again.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -23,11 +29,21 @@ from dataclasses import dataclass
 
 from tests.torture.checks import Findings, check_tracker, check_usage, scan_log
 from tests.torture.clients import Client, QuietLock, RawClient, WtctlClient
-from tests.torture.daemon import EXAMPLE, Keeper, Workspace
+from tests.torture.daemon import EXAMPLE, START_AVOIDABLE, Keeper, Workspace
 from tests.torture.edits import HandEditor
+from tests.torture.hangup import HangupClient
 from tests.torture.hostile import Hostile, Probe
 from tests.torture.ledger import Ledger
+from tests.torture.retries import Retries
+from tests.torture.scenarios import Context, Scenarios
+from tests.torture.shells import SecondShell
 
+AVOIDABLE = (
+    *Hostile.ATTACKS,
+    *START_AVOIDABLE,
+    *HangupClient.STYLES,
+    *Scenarios.names(),
+)
 POINTS = ("store.read", "store.write", "render.write", "journal.append", "executor.receive")
 
 
@@ -64,7 +80,7 @@ class Torture:
         self.opts = opts
         self.rng = random.Random(opts.seed)
         self.ws = Workspace()
-        self.keeper = Keeper(self.ws)
+        self.keeper = Keeper(self.ws, _seed(opts.seed, "keeper"), opts.avoid)
         self.ledger = Ledger(json.loads(EXAMPLE.read_text()))
         self.editor = HandEditor(self.rng.randrange(1 << 30), self.ws, self.ledger)
         self.quiet = QuietLock()
@@ -82,6 +98,30 @@ class Torture:
             opts.avoid,
         )
         self.probe = Probe(self.ws, self.keeper, self.stop, self.client_violations)
+        self.context = Context(
+            self.ws,
+            self.keeper,
+            self.ledger,
+            self.quiet,
+            self.stop,
+            self.client_violations,
+            opts.avoid,
+            say=self.say,
+        )
+        self.scenarios = Scenarios(_seed(opts.seed, "scenarios"), self.context)
+        self.hangup: HangupClient | None = None
+        if not set(HangupClient.STYLES) <= opts.avoid:
+            self.hangup = HangupClient(
+                opts.workers,
+                _seed(opts.seed, "hangup"),
+                self.ws,
+                self.ledger,
+                self.quiet,
+                self.stop,
+                self.client_violations,
+                keeper=self.keeper,
+                avoid=opts.avoid,
+            )
         self.events = 0
 
     def say(self, text: str) -> None:
@@ -108,8 +148,12 @@ class Torture:
                 )
                 self.clients.append(client)
                 client.start()
+            if self.hangup is not None:
+                self.clients.append(self.hangup)
+                self.hangup.start()
             self.hostile.start()
             self.probe.start()
+            self.scenarios.start()
             self.loop()
             self.finish()
         finally:
@@ -182,21 +226,30 @@ class Torture:
                 self.findings.violations.append(f"{client.name} did not finish in 120s")
         self.hostile.join(30)
         self.probe.join(30)
+        self.scenarios.join(120)
+        if self.scenarios.is_alive():
+            self.findings.violations.append("the scenarios did not finish in 120s")
         self.say("final: kill -9, clean restart, strict check")
-        self.keeper.restart("")
+        self.keeper.restart("", plan=self.keeper.choose(limits=False))
         self.checkpoint("final", strict=True)
         self.keeper.stop()
         log = scan_log(self.ws.log_path.read_text(errors="replace"))
         self.log = log
+        seen: set[str] = set()
         for tb in log.unexpected_tracebacks:
-            self.findings.violations.append(f"[log] unexpected traceback:\n{tb}")
+            same = re.sub(r"^\S+ \S+ ", "", tb)  # the same traceback at another time: once
+            if same not in seen:
+                seen.add(same)
+                self.findings.violations.append(f"[log] unexpected traceback:\n{tb}")
         if self.probe.answered == 0:
             self.findings.violations.append("the probe was never answered")
 
     # ------------------------------------------------------------ the summary
 
     def report(self) -> int:
-        violations = self.findings.violations + self.client_violations
+        violations = _dedupe(
+            self.findings.violations + self.keeper.violations + self.client_violations
+        )
         counters = self.ledger.counters
         stats = self.keeper.stats
         log = getattr(self, "log", None)
@@ -220,12 +273,13 @@ class Torture:
                 f"expected_tracebacks={log.expected_tracebacks if log else 0} "
                 f"max_fds={max((u.fds_max for u in usages), default=0)} "
                 f"max_rss_growth_kib="
-                f"{max((u.rss_max_kib - u.rss_first_kib for u in usages), default=0)}",
+                f"{max((u.rss_max_kib - u.rss_first_kib for u in usages), default=0)} "
+                + self._scenario_details(),
                 file=sys.stderr,
             )
         failed = bool(violations) or self.findings.lost > 0
         if failed:
-            for v in _dedupe(violations)[:40]:
+            for v in violations[:40]:
                 print(f"VIOLATION {v}", file=sys.stderr)
             print(
                 f"workspace kept at {self.ws.root} (daemon log {self.ws.log_path})", file=sys.stderr
@@ -239,6 +293,34 @@ class Torture:
         print(summary, flush=True)
         self.ws.cleanup(keep=failed)
         return 1 if failed else 0
+
+    def _scenario_details(self) -> str:
+        stats = self.keeper.stats
+        counts = self.context.counts
+        hang = self.hangup.counts if self.hangup is not None else {}
+        retried = ",".join(
+            f"{name.removeprefix('retry-')}:{counts[name]}" for name in Retries.NAMES
+        )
+        return (
+            f"start_modes={stats.describe_modes()} lowfd_starts={stats.lowfd_starts} "
+            f"config_starts={stats.config_starts}"
+            f"{'' if self.keeper.config_supported else '(config rejected)'} "
+            f"hangups="
+            + ",".join(f"{s.removeprefix('hangup-')}:{hang.get(s, 0)}" for s in HangupClient.STYLES)
+            + f" second_shell={counts[SecondShell.NAME]}/{self.scenarios.shell.commands}cmds "
+            f"retries={retried}(skipped:{counts['retry-skipped']}) "
+            f"symlink_traps={counts['symlink']} "
+            f"pathological={counts['pathological']}(skipped:{counts['pathological-skipped']}) "
+            f"floods={counts['flood']} partial_frames={counts['partial-frame']}"
+            f"(skipped:{counts['partial-frame-skipped']}) "
+            "fail_codes=" + ",".join(f"{c}:{n}" for c, n in self.ledger.fail_codes.most_common(5))
+        )
+
+
+def _seed(seed: int, part: str) -> int:
+    """A seed of its own for each newer ingredient, so that the draws of the older ones
+    (hand edits, kills, failpoints, clients, hostiles) stay what a seed always gave."""
+    return random.Random(f"{seed}:{part}").randrange(1 << 30)
 
 
 def _count_files(ws: Workspace, folder: str) -> int:
@@ -268,14 +350,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--avoid",
         action="append",
         default=[],
-        metavar="ATTACK",
-        help="leave out one hostile attack (to look past a known bug): "
-        + ", ".join(Hostile.ATTACKS),
+        metavar="NAME",
+        help="leave out one ingredient (to look past a known bug): " + ", ".join(AVOIDABLE),
     )
     args = parser.parse_args(argv)
-    unknown = set(args.avoid) - set(Hostile.ATTACKS)
+    unknown = set(args.avoid) - set(AVOIDABLE)
     if unknown:
-        parser.error(f"unknown attack(s): {', '.join(sorted(unknown))}")
+        parser.error(f"unknown ingredient(s) to avoid: {', '.join(sorted(unknown))}")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     return Options(args.seconds, seed, max(1, args.workers), args.quiet, frozenset(args.avoid))
 

@@ -1,7 +1,13 @@
 """A 30-second torture pass against the real programs (see ``runner``).
 
+The whole mix runs, the scenarios included: wtd started as the console script, by
+wtctl's autostart and by socket activation (some starts with a low fd limit or a
+connection cap), clients hanging up, a second daemon for the workspace, retried
+request ids, symlink traps, pathological files, floods and unfinished frames.
+
 ``WT_TORTURE_SEED`` fixes the seed (default: a fresh one, printed on failure);
-``WT_TORTURE_SECONDS`` changes the length; ``WT_TORTURE_ARGS`` adds runner options.
+``WT_TORTURE_SECONDS`` changes the length; ``WT_TORTURE_ARGS`` adds runner options
+(e.g. ``--avoid second-daemon`` to look past a known bug).
 """
 
 from __future__ import annotations

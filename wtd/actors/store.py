@@ -18,6 +18,7 @@ import errno
 import logging
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -272,7 +273,7 @@ class Store:
                     if pending:
                         await self._commit(pending)
                         pending = []
-                    if await self._answered_before(msg):
+                    if await self._answered_before(msg, finish=self._finish_delete):
                         continue
                     if await self._opened(msg):
                         outcome = await anyio.to_thread.run_sync(self._delete, msg.rid)
@@ -327,9 +328,12 @@ class Store:
             else:
                 await anyio.to_thread.run_sync(self._write_view)
 
-    async def _answered_before(self, req: Apply) -> bool:
+    async def _answered_before(
+        self, req: Apply, *, finish: Callable[[Outcome], None] | None = None
+    ) -> bool:
         """Answer ``req`` with its first reply if its request id was already applied
-        (a client retry after a lost reply): undo and delete included (SPEC §6)."""
+        (a client retry after a lost reply): undo and delete included (SPEC §6).
+        ``finish`` completes what a crash interrupted after the journal recorded it."""
         try:
             record = await anyio.to_thread.run_sync(self._find_rid, req.rid)
         except errors.WtdError as exc:
@@ -338,8 +342,39 @@ class Store:
         if record is None or record.reply is None:
             return False
         log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
-        await answer(req.reply_to, _outcome_decoder.decode(record.reply))
+        outcome = _outcome_decoder.decode(record.reply)
+        if finish is not None:
+            try:
+                await anyio.to_thread.run_sync(finish, outcome)
+            except (OSError, errors.WtdError) as exc:
+                log.error("%s: could not finish request %s: %s", self.label, req.rid, exc)
+                await answer(req.reply_to, self._error(errors.WtdError(str(exc))))
+                return True
+        await answer(req.reply_to, outcome)
         return True
+
+    def _finish_delete(self, outcome: Outcome) -> None:
+        """A delete journalled just before a crash, its files not yet in the trash:
+        move them there now (only when nothing happened to the tracker since)."""
+        assert self._journal is not None
+        result = outcome.result if isinstance(outcome.result, dict) else {}
+        trash_entry = result.get("trash")
+        if not outcome.ok or not isinstance(trash_entry, str):
+            return
+        if self._journal.last_after != DELETED:
+            return  # deleted, then restored or changed since: the retry changes nothing
+        files = {"tracker.json": self.paths.json, "view.md": self.paths.markdown}
+        if not any(path.exists() for path in files.values()):
+            return
+        self._guard()
+        entry = Path(trash_entry)
+        if entry.parent != self.paths.state / "trash":
+            entry = trash.new_entry(self.paths.state / "trash", self.paths.name)
+        trash.trash(self.paths.state / "trash", self.paths.name, files, entry=entry)
+        self._close()
+        self._tracker = None
+        self._deleted = True
+        log.warning("%s: finished a delete interrupted by a crash (%s)", self.label, entry)
 
     def _find_rid(self, rid: str) -> JournalRecord | None:
         if self._journal is None:

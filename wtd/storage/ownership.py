@@ -16,6 +16,8 @@ import fcntl
 import json
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Final
 
@@ -26,6 +28,7 @@ from wtd.storage.atomic import make_dirs
 log = logging.getLogger("wtd.ownership")
 
 LOCK_NAME: Final = "wtd.lock"
+OWNER_READS: Final = 40  # × 5 ms: how long the owner may take to write its name
 _CANNOT_WRITE: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
@@ -46,9 +49,11 @@ class OwnedElsewhere(WtdError):
 
 
 class Ownership:
-    """The workspaces this daemon owns. Not thread-safe: one caller at a time."""
+    """The workspaces this daemon owns (claims from several worker threads are serialised:
+    two first requests at once must not take each other for another daemon)."""
 
     def __init__(self, socket: Path) -> None:
+        self._lock = threading.Lock()
         self._socket = str(socket)
         self._held: dict[Path, int] = {}  # real workspace path → lock fd (kept open)
         self._checked: set[Path] = set()
@@ -63,6 +68,10 @@ class Ownership:
         workspace either: it is served for reads, still refusing if another daemon
         holds the lock.
         """
+        with self._lock:
+            return self._claim(workspace, create=create)
+
+    def _claim(self, workspace: Path, *, create: bool) -> bool:
         key = workspace.resolve()
         if key in self._held:
             return True
@@ -95,15 +104,16 @@ class Ownership:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            owner = _read_owner(fd)
+            owner = _current_owner(fd)
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise OwnedElsewhere(workspace, owner) from None
             raise
         if writable:
             body = json.dumps({"pid": os.getpid(), "socket": self._socket}).encode() + b"\n"
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, body, 0)
+            # written before it is cut to size: a reader never sees it empty
+            os.pwrite(fd, body.ljust(max(len(body), os.fstat(fd).st_size)), 0)
+            os.ftruncate(fd, len(body))
         self._held[key] = fd
         log.info("serving workspace %s (lock %s)", workspace, path)
         return True
@@ -112,6 +122,29 @@ class Ownership:
         for fd in self._held.values():
             os.close(fd)
         self._held.clear()
+
+
+def _current_owner(fd: int) -> dict[str, object]:
+    """The lock's owner as written there. The owner writes it right after taking the
+    lock, so a read that finds nothing or a dead pid is tried again a few times."""
+    owner: dict[str, object] = {}
+    for _ in range(OWNER_READS):
+        owner = _read_owner(fd)
+        pid = owner.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
+            return owner
+        time.sleep(0.005)
+    return owner
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _read_owner(fd: int) -> dict[str, object]:

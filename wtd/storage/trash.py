@@ -45,7 +45,8 @@ def trash(folder: Path, name: str, files: dict[str, Path], *, entry: Path | None
     entry = entry or new_entry(folder, name)
     make_dirs(entry)
     present = {role: path for role, path in files.items() if path.exists()}
-    manifest = {"name": name, "files": {role: str(path) for role, path in present.items()}}
+    listed = {role: str(path) for role, path in files.items() if (entry / role).exists()}
+    manifest = {"name": name, "files": {**listed, **{r: str(p) for r, p in present.items()}}}
     atomic_write(entry / "manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
     for role, path in present.items():
         _move(path, entry / role)
