@@ -52,7 +52,8 @@ EXIT_USAGE = 2
 EXIT_CONSENT = 3
 EXIT_UNAVAILABLE = 5
 RETRIES_AFTER_LOSS = 2
-OWNER_RETRIES = (0.1, 0.3, 0.6)  # seconds between tries when the owning wtd is unreachable
+OWNER_RETRIES = (0.1, 0.3, 0.6)
+UNKNOWN_RETRIES = (0.2, 1.0)  # seconds between tries when the owning wtd is unreachable
 
 
 class Args:
@@ -151,6 +152,11 @@ class Session:
 
     def ask(self, message: dict[str, Any]) -> dict[str, Any]:
         reply = self._ask(message)
+        for pause in UNKNOWN_RETRIES:  # wtd failed mid-request: the same id settles it
+            if (reply.get("error") or {}).get("code") != "outcome_unknown":
+                break
+            time.sleep(pause)
+            reply = self._ask(message)
         for pause in OWNER_RETRIES:
             owner = owner_socket(reply, self.path)
             if owner is None:
@@ -368,21 +374,41 @@ def _stdin_phrases() -> Any:
 
 
 EXIT_SIGPIPE = 128 + 13
+EXIT_INTERRUPTED = 128 + 2
+_OUTPUT_ERRNOS = frozenset({5, 9, 27, 28, 122})  # EIO EBADF EFBIG ENOSPC EDQUOT: stdout
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run wtctl. A reader that goes away (``wtctl … | head -1``) ends it quietly,
-    as it ends ``cat``: no traceback, exit status 141 (128 + SIGPIPE)."""
+    as it ends ``cat``: no traceback, exit status 141 (128 + SIGPIPE). Ctrl-C ends it
+    with 130; an unwritable stdout (closed, disk full) with a one-line message."""
+    if sys.stdout is None:  # started with stdout closed (``>&-``)
+        print("wtctl: standard output is closed", file=sys.stderr)
+        return 1
     try:
         code = _main(argv)
         sys.stdout.flush()
     except BrokenPipeError:
-        # Python would complain again when it flushes stdout at exit: point it at null.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        _stdout_to_null()
         return EXIT_SIGPIPE
+    except KeyboardInterrupt:
+        # a change already sent may still be applied: the daemon answers at most once
+        print("\nwtctl: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        _stdout_to_null()
+        print(f"wtctl: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return 1
     return code
+
+
+def _stdout_to_null() -> None:
+    """Python would complain again when it flushes stdout at exit: point it at null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ EXIT_CODES: Final[dict[str, int]] = {
     "too_large": 1,
     "unavailable": 5,
     "elsewhere": 5,
+    "outcome_unknown": 5,
     "circuit_open": 5,
 }
 
@@ -67,3 +68,10 @@ class CircuitOpen(WtdError):
     """A dependency's circuit breaker is OPEN: writes are paused (exit 5)."""
 
     code = "circuit_open"
+
+
+class OutcomeUnknown(WtdError):
+    """wtd failed while carrying the request out: it may or may not have been applied.
+    Not a failure (exit 5): a retry with the same request id settles it."""
+
+    code = "outcome_unknown"

@@ -502,3 +502,24 @@ def test_reads_keep_working_on_a_read_only_file_system(ws: Workspace, mount_poin
     assert "Traceback" not in proc.stderr
     assert other.json.read_bytes() == before
     other.kill_daemon(signal.SIGTERM)
+
+
+def test_a_view_saved_slowly_in_place_is_merged_not_lost(ws: Workspace) -> None:
+    """A writer that truncates the view, writes half, pauses, then writes the rest."""
+    import time
+
+    from tests.e2e.test_watch import eventually
+
+    _autostarted(ws)
+    text = ws.md.read_text().replace(
+        "| 3.2 | Tag and publish | ⏳ Pending |", "| 3.2 | Tag and publish | ✅ Complete |"
+    )
+    assert "✅ Complete |" in text
+    data = text.encode()
+    with ws.md.open("wb") as f:
+        f.write(data[: len(data) // 2])
+        f.flush()
+        time.sleep(1.0)  # the pause under test, not a wait for readiness
+        f.write(data[len(data) // 2 :])
+    eventually(lambda: _status(ws, "3.2") == "complete", "the edit merged", ws.log)
+    assert "⏳ Pending |" not in ws.md.read_text().split("3.2", 1)[1].split("\n", 1)[0]

@@ -73,8 +73,11 @@ from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.executor")
 
+STORE_ASKS = 4  # tries of one request on a Store that keeps failing
 ANSWERED_KEPT = 10_000  # replies remembered for retried request ids (in memory)
 # Error codes that are not faults of wtd's: health does not count them as failures.
+# Replies that settle nothing: a retry of their id must be carried out, not answered.
+_UNSETTLED = frozenset({"internal", "outcome_unknown"})
 _NOT_FAULTS = frozenset({"not_found", "elsewhere", "unsafe_path", "too_large"})
 _outcome_encoder = msgspec.json.Encoder()
 _outcome_decoder = msgspec.json.Decoder(Outcome)
@@ -254,7 +257,8 @@ class Executor:
             ),
             tracker=outcome.tracker or None,
         )
-        if (reply.error is None or reply.error.code != "internal") and _changes(request.phrase):
+        unsettled = reply.error is not None and reply.error.code in _UNSETTLED
+        if not unsettled and _changes(request.phrase):
             # queries are not kept: asking again changes nothing, and their replies can
             # be big (a 100k-task list)
             self._answered[request.id] = (request.phrase, reply)
@@ -726,19 +730,29 @@ class Executor:
         tg: TaskGroup,
         make: Callable[[MemoryObjectSendStream[Outcome]], StoreMessage],
     ) -> Outcome:
-        store = await self._store(paths, tg)
-        # A Store that crashes mid-request is restarted with its inbox; asking once more
-        # is safe because a change's request id is applied at most once.
-        for _attempt in range(2):
+        # A Store that crashes mid-request is restarted with its inbox; asking again is
+        # safe because a change's request id is applied at most once. One given up
+        # (a crash loop) is replaced by a fresh one.
+        for _attempt in range(STORE_ASKS):
+            store = await self._store(paths, tg)
             send, recv = anyio.create_memory_object_stream[Outcome](1)
-            await post(store, make(send))
+            try:
+                await post(store, make(send))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                send.close()
+                recv.close()
+                continue
             try:
                 with recv:
                     return await recv.receive()
             except anyio.EndOfStream:
                 log.warning("store %s dropped a request; asking again", paths.name)
-        raise errors.WtdError(
-            f"the store of {paths.name} keeps failing on this request; see the wtd log"
+        # The change may have been journalled before the Store failed: not a failure,
+        # an unknown outcome, which a retry with the same request id settles.
+        raise errors.OutcomeUnknown(
+            f"the store of {paths.name} keeps failing on this request, so whether it was "
+            "applied is not known; retry it (the same request id is applied at most once) "
+            "and see the wtd log"
         )
 
     async def _store(

@@ -18,6 +18,7 @@ import errno
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,7 @@ _CHECKSUM = re.compile(r"JSON checksum:\*\* `([0-9a-f]+)`")
 HAND_EDIT = "hand-edit"
 _INCOMPLETE = object()  # a view caught mid-save: read it again
 MID_WRITE_RETRIES = 4
+INCOMPLETE_GRACE = 2.0  # seconds a view may stay half-saved before wtd renders it anew
 SUPERSEDED_RETRIES = 3  # a JSON saved again while the last save was being merged
 RECENT = 1000  # how far back undo, history and merge bases look in the journal
 JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds memory)
@@ -192,6 +194,7 @@ class Store:
         self._view_base: model.Tracker | None = None  # the tracker the view on disk shows
         self._pending_view_merge = False  # a view edited offline, merged after opening
         self._adopted_offline = False  # the JSON was edited while wtd was not running
+        self._incomplete: tuple[atomic.Stamp, float] | None = None  # a view mid-save, since
 
     def _read(self, path: Path) -> bytes:
         """A tracker file's bytes: never through a symlink, never over the size limit."""
@@ -218,7 +221,10 @@ class Store:
         self._reset()
         task_status.started()
         try:
-            async for first in self._inbox:
+            while True:
+                first = await self._next()
+                if first is None:
+                    return
                 batch = [first]
                 while len(batch) < MAX_BATCH:
                     try:
@@ -236,6 +242,22 @@ class Store:
                     raise
         finally:
             self._close()
+
+    async def _next(self) -> StoreMessage | None:
+        """The next message (None once the inbox closed). While a view sits half-saved,
+        waiting ends when its grace period does, to render it anew if still so."""
+        if self._incomplete is None:
+            try:
+                return await self._inbox.receive()
+            except anyio.EndOfStream:
+                return None
+        wait = max(0.0, self._incomplete[1] + INCOMPLETE_GRACE - time.monotonic()) + 0.01
+        with anyio.move_on_after(wait):
+            try:
+                return await self._inbox.receive()
+            except anyio.EndOfStream:
+                return None
+        return FileChanged(path=str(self.paths.markdown), kind="markdown")
 
     def _close(self) -> None:
         if getattr(self, "_journal", None) is not None:
@@ -1284,6 +1306,12 @@ class Store:
             return None
         if stamp == self._md.stamp:
             return None
+        if (
+            self._incomplete is not None
+            and self._incomplete[0] == stamp
+            and time.monotonic() - self._incomplete[1] < INCOMPLETE_GRACE
+        ):
+            return None  # the same incomplete save: still waiting for its writer
         try:
             text = self._read(self.paths.markdown)
         except safepath.TooLarge as exc:
@@ -1300,10 +1328,20 @@ class Store:
         if _CHECKSUM.search(text.decode("utf-8", errors="replace")) is None:
             if attempt < MID_WRITE_RETRIES:
                 return _INCOMPLETE
+            # A writer may pause mid-save for a while (an editor, a slow script): its
+            # file is left alone — changes meanwhile reach the JSON, and the view once
+            # the save is complete — until it has stayed incomplete for a grace period.
+            clock = time.monotonic()
+            if self._incomplete is None or self._incomplete[0] != stamp:
+                self._incomplete = (stamp, clock)
+            if clock - self._incomplete[1] < INCOMPLETE_GRACE:
+                return None
             log.warning("%s: edited view is incomplete; kept, and rendered again", self.label)
+            self._incomplete = None
             self._md = _FileState(digest="incomplete")  # _write_view keeps a copy first
             self._write_view(force=True)
             return None
+        self._incomplete = None
         return self._merge_markdown(text, stamp)
 
     def _merge_markdown(self, text: bytes, stamp: atomic.Stamp | None) -> _Pending | None:
