@@ -101,6 +101,8 @@ def parse_args(argv: list[str]) -> Args:
                     raise UsageError(f"{name} needs a value")
                 value = argv[i]
                 i += 1
+            if not value:
+                raise UsageError(f"{name} needs a non-empty value")
             setattr(args, _VALUE_FLAGS[name], value)
         elif arg in _BOOL_FLAGS:
             setattr(args, _BOOL_FLAGS[arg], True)

@@ -31,7 +31,7 @@ IDLE_TIMEOUT = 3600.0
 REPLY_TIMEOUT = 120.0
 FRAME_TIMEOUT = 10.0  # once a frame has started, the rest must come within this
 MAX_CONNECTIONS = 512
-SEND_TIMEOUT = 30.0
+SEND_TIMEOUT = 10.0
 SEND_RATE_FLOOR = 1 << 20  # bytes/s: a big reply gets more time, a stalled reader none
 ACCEPT_BACKOFF = 0.05  # after a failed accept (EMFILE: out of file descriptors)
 
@@ -72,6 +72,7 @@ class Server:
         self._max_connections = max_connections
         self._frame_timeout = frame_timeout
         self._connections = 0
+        self._last_refusal_logged = -1.0
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         if self._sock is None:
@@ -88,7 +89,10 @@ class Server:
                     # EMFILE/ENFILE (a flood of clients used every descriptor), ECONNABORTED:
                     # anyio reports them as BrokenResourceError. Back off and keep serving;
                     # the connections already open finish and give descriptors back.
-                    log.warning("accept failed: %s", exc.__cause__ or exc)
+                    now = anyio.current_time()
+                    if now - self._last_refusal_logged >= 1.0:
+                        self._last_refusal_logged = now
+                        log.warning("accept failed: %s", exc.__cause__ or exc)
                     await anyio.sleep(ACCEPT_BACKOFF)
                     continue
                 tg.start_soon(self._client, stream)
@@ -105,7 +109,10 @@ class Server:
     async def _client_within_cap(self, stream: SocketStream) -> None:
         async with stream:
             if self._connections > self._max_connections:
-                log.warning("refused a connection: %d open (cap)", self._connections - 1)
+                now = anyio.current_time()
+                if now - self._last_refusal_logged >= 1.0:  # a flood must not flood the log
+                    self._last_refusal_logged = now
+                    log.warning("refusing connections: %d open (cap)", self._connections - 1)
                 await _try_send(
                     stream,
                     protocol.ProtocolError(
@@ -189,8 +196,7 @@ class Server:
             if isinstance(msg, protocol.Subscribe):
                 await self._stream_events(stream, reader, msg)
                 return
-            reply = await self._answer(msg, uid)
-            data = protocol.frame(reply)
+            data = protocol.frame(await self._answer(msg, uid))  # the Reply itself is dropped
             # A client that stops reading must not hold its connection (and the
             # reply's memory) for ever: the reply must drain within a deadline.
             with anyio.fail_after(SEND_TIMEOUT + len(data) / SEND_RATE_FLOOR):

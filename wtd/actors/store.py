@@ -819,6 +819,14 @@ class Store:
 
     def _sync(self) -> Outcome:
         """Reconcile now: the SSOT on disk must be what wtd holds; the view is re-rendered."""
+        assert self._journal is not None
+        if self._journal.read_only is not None:
+            raise Fault(
+                f"Nothing synced: {self._journal.read_only}",
+                self._symptom(
+                    "journal.append", self._journal.read_only_errno, self._journal.read_only
+                ),
+            )
         healing: list[str] = []
         on_disk = self._read_disk_json()
         if on_disk is not None and digest(on_disk) != self._json.digest:
@@ -897,6 +905,7 @@ class Store:
         Raises Fault (with a symptom the Analyzer can classify) or NotFound.
         """
         paths = self.paths
+        self._guard()
         self._journal = self._open_journal()
         stamp = _stamp(paths.json)  # before reading: a save landing later is seen as one
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import re
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
@@ -20,9 +21,20 @@ from wtd.tracker import status as st
 
 SCHEMA_VERSION: Final = "2.1.0"
 
+MAX_BYTES: Final = 64 * 1024 * 1024
+"""The default size limit of a tracker or view file (SPEC §2)."""
+MAX_DEPTH: Final = 100
+"""The default nesting limit of tracker JSON: arrays and objects, the top-level object
+being level 1 (SPEC §2). wtd's own fields nest 4 deep; the rest is for unknown fields."""
+
 
 class TrackerError(Exception):
     """The tracker document cannot be understood (not a schema-valid v1/v2 tracker)."""
+
+
+class LimitExceeded(TrackerError):
+    """The document is over a size limit (bytes, or nesting depth): it is refused before it
+    is parsed, so a runaway or hostile file costs neither memory, nor the stack, nor time."""
 
 
 class Meta(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,21 +124,34 @@ class Tracker(msgspec.Struct, frozen=True, kw_only=True):
 S = TypeVar("S", bound=msgspec.Struct)
 
 _TUPLE_FIELDS: Final = {"evidence", "dependencies"}
+# How many arrays and objects enclose an entity's field values: the top level (1),
+# ``phases`` / ``tasks`` / ``subtasks`` (2), the entity (3); the meta's are at 2.
+_ENTITY_LEVEL: Final = 3
+_META_LEVEL: Final = 2
 
 
-def _from_raw(cls: type[S], raw: Any, where: str, **override: Any) -> S:
+def _from_raw(cls: type[S], raw: Any, where: str, max_depth: int, /, **override: Any) -> S:
     if not isinstance(raw, dict):
         raise TrackerError(f"{where}: expected an object, got {type(raw).__name__}")
     known = set(cls.__struct_fields__) - {"extra"}
+    level = _META_LEVEL if cls is Meta else _ENTITY_LEVEL
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in raw.items():
         if key in known:
-            kwargs[key] = (
-                tuple(value) if key in _TUPLE_FIELDS and isinstance(value, list) else value
-            )
+            if key in _TUPLE_FIELDS and isinstance(value, list):
+                if key == "evidence":  # free-form objects: may nest
+                    _check_nesting(value, f"{where}.{key}", max_depth, level)
+                value = tuple(value)
+            kwargs[key] = value
         else:
             extra[key] = value
+    if extra:  # kept verbatim: may nest
+        for key, value in extra.items():
+            if isinstance(value, dict | list):
+                _check_nesting(value, f"{where}.{key}", max_depth, level)
+    if cls is Meta and isinstance(kwargs.get("progress"), dict):  # free-form too
+        _check_nesting(kwargs["progress"], f"{where}.progress", max_depth, level)
     kwargs.update(override)
     kwargs["extra"] = extra
     try:
@@ -144,18 +169,42 @@ def _canonical_status(value: Any, where: str) -> str:
     return canon
 
 
-def entity_from_raw(cls: type[S], raw: Any, where: str) -> S:
-    """One entity (Meta, Phase, Task, Subtask) from its JSON object, status normalised."""
+def entity_from_raw(cls: type[S], raw: Any, where: str, *, max_depth: int = MAX_DEPTH) -> S:
+    """One entity (Meta, Phase, Task, Subtask) from its JSON object, status normalised.
+
+    Raises LimitExceeded when a value nests deeper than ``max_depth`` levels counted
+    from the top of the tracker the entity belongs to.
+    """
     if isinstance(raw, dict) and "status" in raw and cls is not Meta:
-        return _from_raw(cls, raw, where, status=_canonical_status(raw["status"], where))
-    return _from_raw(cls, raw, where)
+        return _from_raw(cls, raw, where, max_depth, status=_canonical_status(raw["status"], where))
+    return _from_raw(cls, raw, where, max_depth)
 
 
-def from_raw(raw: Any) -> Tracker:
+def _entities(cls: type[S], items: list[Any], name: str, max_depth: int) -> tuple[S, ...]:
+    return tuple(
+        _from_raw(
+            cls,
+            item,
+            f"{name}[{i}]",
+            max_depth,
+            **(
+                {"status": _canonical_status(item["status"], f"{name}[{i}]")}
+                if isinstance(item, dict) and "status" in item
+                else {}
+            ),
+        )
+        for i, item in enumerate(items)
+    )
+
+
+def from_raw(raw: Any, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Tracker:
     """Build a Tracker from decoded JSON (v2, or v1 which is migrated first).
 
     Statuses are normalised to the canonical vocabulary; everything else is kept.
-    Raises TrackerError naming the first field that is not a valid tracker.
+    Raises TrackerError naming the first field that is not a valid tracker, and
+    LimitExceeded (a TrackerError) naming the first value that nests deeper than
+    ``max_depth`` levels. Decoded data has no byte size: ``max_bytes`` is accepted so
+    every decode path takes the same limits, and is checked where bytes are read.
     """
     if not isinstance(raw, dict):
         raise TrackerError("tracker: expected a JSON object at the top level")
@@ -170,53 +219,20 @@ def from_raw(raw: Any) -> Tracker:
     for key in ("phases", "tasks", "subtasks", "events"):
         if key in raw and not isinstance(raw[key], list):
             raise TrackerError(f"{key}: expected an array")
-    meta = _from_raw(Meta, raw["meta"], "meta")
-    phases = tuple(
-        _from_raw(
-            Phase,
-            p,
-            f"phases[{i}]",
-            **(
-                {"status": _canonical_status(p["status"], f"phases[{i}]")}
-                if isinstance(p, dict) and "status" in p
-                else {}
-            ),
-        )
-        for i, p in enumerate(raw["phases"])
-    )
-    tasks = tuple(
-        _from_raw(
-            Task,
-            t,
-            f"tasks[{i}]",
-            **(
-                {"status": _canonical_status(t["status"], f"tasks[{i}]")}
-                if isinstance(t, dict) and "status" in t
-                else {}
-            ),
-        )
-        for i, t in enumerate(raw["tasks"])
-    )
+    known = {"schema_version", "meta", "phases", "tasks", "subtasks", "events"}
+    extra = {k: v for k, v in raw.items() if k not in known}
+    for key, value in [*extra.items(), ("events", raw.get("events"))]:
+        if isinstance(value, dict | list):
+            _check_nesting(value, key, max_depth, 1)
+    meta = _from_raw(Meta, raw["meta"], "meta", max_depth)
+    phases = _entities(Phase, raw["phases"], "phases", max_depth)
+    tasks = _entities(Task, raw["tasks"], "tasks", max_depth)
     subtasks: tuple[Subtask, ...] | UnsetType = UNSET
     if "subtasks" in raw:
-        subtasks = tuple(
-            _from_raw(
-                Subtask,
-                s,
-                f"subtasks[{i}]",
-                **(
-                    {"status": _canonical_status(s["status"], f"subtasks[{i}]")}
-                    if isinstance(s, dict) and "status" in s
-                    else {}
-                ),
-            )
-            for i, s in enumerate(raw["subtasks"])
-        )
+        subtasks = _entities(Subtask, raw["subtasks"], "subtasks", max_depth)
     events: tuple[dict[str, Any], ...] | UnsetType = UNSET
     if "events" in raw:
         events = tuple(raw["events"])
-    known = {"schema_version", "meta", "phases", "tasks", "subtasks", "events"}
-    extra = {k: v for k, v in raw.items() if k not in known}
     tracker = Tracker(
         schema_version=version,
         meta=meta,
@@ -360,8 +376,16 @@ _CANONICAL: Final = frozenset(st.STATUSES)
 _CANONICAL_START: Final = b'{\n  "schema_version": "2.'
 
 
-def decode(data: bytes, *, encoder: Encoder | None = None) -> Tracker:
-    """Parse tracker JSON bytes. Raises TrackerError when they are not a valid tracker.
+def decode(
+    data: bytes,
+    *,
+    encoder: Encoder | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Tracker:
+    """Parse tracker JSON bytes. Raises TrackerError when they are not a valid tracker,
+    LimitExceeded (a TrackerError) when they are over ``max_bytes`` or nest deeper than
+    ``max_depth`` levels.
 
     Bytes that wtd wrote itself (canonical v2, statuses canonical, ids well formed)
     are decoded straight into the model, which is several times faster on big
@@ -369,23 +393,49 @@ def decode(data: bytes, *, encoder: Encoder | None = None) -> Tracker:
     proves nothing (an unknown field, an alias) was dropped. Anything else takes the
     general path. ``encoder`` (the Store's) is warmed by that check.
     """
-    fast = decode_canonical(data, encoder or Encoder())
+    fast = decode_canonical(data, encoder or Encoder(), max_bytes=max_bytes, max_depth=max_depth)
     if fast is not None:
         return fast
     try:
         raw = _decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise TrackerError(f"not valid JSON: {exc}") from None
-    return from_raw(raw)
+    except RecursionError:  # only when the caller's own stack is already deep
+        raise _too_deep(data, max_depth) from None
+    return from_raw(raw, max_depth=max_depth)
 
 
-def decode_canonical(data: bytes, encoder: Encoder) -> Tracker | None:
-    """The tracker when ``data`` is exactly what ``encoder`` writes for it, else None."""
+def decode_canonical(
+    data: bytes,
+    encoder: Encoder,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Tracker | None:
+    """The tracker when ``data`` is exactly what ``encoder`` writes for it, else None.
+
+    Raises LimitExceeded when ``data`` is over ``max_bytes`` or nests deeper than
+    ``max_depth`` levels, canonical or not: after None, a caller may decode the same
+    bytes in any other way without risking the stack (msgspec recurses once a level).
+    """
+    check_size(data, max_bytes=max_bytes, what="the tracker JSON")
+    tracker = _decode_canonical(data, encoder)
+    if tracker is None or b"\n" + _INDENT * max_depth in data:
+        # Canonical bytes show their depth in their indentation: no line indented
+        # 2 × max_depth spaces means at most max_depth levels, a find of a few ms.
+        # Anything else is scanned.
+        check_depth(data, max_depth=max_depth)
+    return tracker
+
+
+def _decode_canonical(data: bytes, encoder: Encoder) -> Tracker | None:
     if not data.startswith(_CANONICAL_START):  # formatted by someone else: not worth trying
         return None
     try:
         tracker = _typed_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        if encoder.encode(tracker) != data:
+            return None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
     if not tracker.schema_version.startswith("2."):
         return None
@@ -394,13 +444,119 @@ def decode_canonical(data: bytes, encoder: Encoder) -> Tracker | None:
     statuses.update(s.status for s in tracker.all_subtasks() if isinstance(s.status, str))
     if not statuses <= _CANONICAL:
         return None
-    if encoder.encode(tracker) != data:
-        return None
     try:
         _check_ids(tracker)
     except TrackerError:
         return None
     return tracker
+
+
+# ---------------------------------------------------------------- limits
+
+_MIB: Final = 1024 * 1024
+_INDENT: Final = b"  "  # × depth, after a newline: see decode_canonical
+# The structure of JSON text: quotes and brackets ({ } read as [ ]); all else dropped.
+_STRUCTURE: Final = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE: Final = bytes(c for c in range(256) if c not in b'"[]{}')
+_QUOTED: Final = re.compile(rb'"[^"]*"?')  # over structure bytes only: linear
+# One bracket outside strings, and everything before it (possessive: linear).
+_NEXT_BRACKET: Final = re.compile(
+    rb'(?:[^"\[\]{}]++|"(?:[^"\\]++|\\.)*+"?)*+'  # text and strings, never backtracked into
+    rb"([\[\]{}])",
+    re.DOTALL,
+)
+
+
+def _size(n: int) -> str:
+    if n >= _MIB:
+        return f"{n / _MIB:.1f}".removesuffix(".0") + " MiB"
+    if n >= 1024:
+        return f"{n / 1024:.1f}".removesuffix(".0") + " KiB"
+    return f"{n} bytes"
+
+
+def check_size(data: bytes | str, *, max_bytes: int, what: str) -> None:
+    """Raise LimitExceeded when ``data`` (a ``str`` counted as UTF-8) is over ``max_bytes``.
+
+    ``what`` names the document in the message, e.g. "the tracker JSON".
+    """
+    size = len(data)
+    if isinstance(data, str) and max_bytes < size * 4:  # else it fits however it encodes
+        size = len(data.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        shown, limit = _size(size), _size(max_bytes)
+        if shown == limit:  # just over: the rounded sizes would read the same
+            shown, limit = f"{size} bytes", f"{max_bytes} bytes"
+        raise LimitExceeded(f"{what} is {shown}, over the {limit} limit")
+
+
+def check_depth(data: bytes, *, max_depth: int) -> None:
+    """Raise LimitExceeded when the JSON text ``data`` nests arrays and objects deeper
+    than ``max_depth`` levels, naming the byte offset where it first does.
+
+    Linear, without recursion, and at C speed for valid JSON: the text is reduced to its
+    brackets outside strings (escapes, then string contents, dropped by ``translate``,
+    ``replace`` and a one-character-class regex), then innermost ``[]`` pairs are dropped
+    once per level. Only a text that may be too deep is walked bracket by bracket to
+    find the offset. Invalid JSON is left to the decoder to refuse.
+    """
+    if _may_nest_deeper(data, max_depth) and _deep_at(data, max_depth) is not None:
+        raise _too_deep(data, max_depth)
+
+
+def _may_nest_deeper(data: bytes, max_depth: int) -> bool:
+    """False when ``data``, if it is valid JSON, nests at most ``max_depth`` levels."""
+    if b"\\" in data:
+        # escaped backslashes, then escaped quotes: what is left of "…" pairs up
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = data.translate(_STRUCTURE, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in marks:  # strings holding brackets
+        marks = _QUOTED.sub(b"", marks)
+    room = max_depth
+    while marks:
+        if room <= 0 or b"[" * (room + 1) in marks:
+            return True
+        inner = marks.replace(b"[]", b"")  # one level less everywhere
+        if len(inner) == len(marks):
+            return False  # unbalanced: not JSON, the decoder says so
+        marks = inner
+        room -= 1
+    return False
+
+
+def _deep_at(data: bytes, max_depth: int) -> int | None:
+    """The offset of the first bracket deeper than ``max_depth`` levels, or None."""
+    depth = 0
+    pos = 0
+    while (m := _NEXT_BRACKET.match(data, pos)) is not None:
+        pos = m.end()
+        if data[pos - 1] in b"[{":
+            depth += 1
+            if depth > max_depth:
+                return pos - 1
+        else:
+            depth -= 1
+    return None
+
+
+def _too_deep(data: bytes, max_depth: int) -> LimitExceeded:
+    at = _deep_at(data, max_depth)
+    where = f" (at byte {at})" if at is not None else ""
+    return LimitExceeded(f"the tracker JSON nests deeper than {max_depth} levels{where}")
+
+
+def _check_nesting(value: Any, where: str, max_depth: int, level: int) -> None:
+    """Raise LimitExceeded when ``value``, enclosed in ``level`` arrays and objects,
+    takes the document deeper than ``max_depth`` levels (walked with a stack: no
+    recursion, so a value nested 100,000 deep is refused, not a RecursionError)."""
+    stack: list[tuple[Any, int]] = [(value, level + 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise LimitExceeded(f"the tracker nests deeper than {max_depth} levels (at {where})")
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list | tuple):
+                stack.append((child, depth + 1))
 
 
 def migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
