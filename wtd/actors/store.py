@@ -719,6 +719,11 @@ class Store:
             # Someone saved the view after wtd last wrote it and the Watcher has not
             # merged it yet: do not write over it; merging it renders the view anew.
             self._view_dirty = True
+            if self._incomplete is not None:
+                return [
+                    f"⚠ Saved, but the view {self.label} could not be written yet: someone "
+                    "is saving it (incomplete); it shows this change once that save is done."
+                ]
             return []
 
         def abort_if_edited() -> None:
@@ -1334,9 +1339,16 @@ class Store:
         if digest(text) == self._md.digest:
             self._md.stamp = stamp
             return None
-        if _CHECKSUM.search(text.decode("utf-8", errors="replace")) is None:
+        decoded = text.decode("utf-8", errors="replace")
+        if _CHECKSUM.search(decoded) is None:
             if attempt < MID_WRITE_RETRIES:
                 return _INCOMPLETE
+            if not decoded.lstrip("\ufeff \n").startswith("# Work Tracker"):
+                self._incomplete = None  # not the start of a view: damage, not a slow save
+                log.warning("%s: edited view is not a view; kept, and rendered again", self.label)
+                self._md = _FileState(digest="incomplete")  # _write_view keeps a copy first
+                self._write_view(force=True)
+                return None
             # A writer may pause mid-save for a while (an editor, a slow script): its
             # file is left alone — changes meanwhile reach the JSON, and the view once
             # the save is complete — until it has stayed incomplete for a grace period.
