@@ -169,6 +169,10 @@ class Executor:
         finally:
             for reply_to in in_flight:  # fail loudly: the server retries them once
                 reply_to.close()
+            # Every Store has ended with the task group: nothing of this daemon writes a
+            # workspace now, so another daemon may take them over at once.
+            self._ownership.release_all()
+            self._owned.clear()
 
     # ------------------------------------------------------------ requests
 

@@ -229,7 +229,7 @@ class Store:
                 while len(batch) < MAX_BATCH:
                     try:
                         batch.append(self._inbox.receive_nowait())
-                    except anyio.WouldBlock:
+                    except (anyio.WouldBlock, anyio.EndOfStream):  # EndOfStream: closed
                         break
                 try:
                     await self._handle(batch)

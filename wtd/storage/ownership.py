@@ -29,6 +29,7 @@ log = logging.getLogger("wtd.ownership")
 
 LOCK_NAME: Final = "wtd.lock"
 OWNER_READS: Final = 40  # × 5 ms: how long the owner may take to write its name
+STOPPING_WAIT: Final = 3.0  # seconds a stopping owner (socket gone) may take to exit
 _CANNOT_WRITE: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
@@ -102,7 +103,7 @@ class Ownership:
             except OSError:
                 return False  # no lock file and none can be made: nobody can write here
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_or_wait_for_a_stopping_owner(fd)
         except OSError as exc:
             owner = _current_owner(fd)
             os.close(fd)
@@ -122,6 +123,25 @@ class Ownership:
         for fd in self._held.values():
             os.close(fd)
         self._held.clear()
+
+
+def _lock_or_wait_for_a_stopping_owner(fd: int) -> None:
+    """Take the lock; when its owner is stopping (its socket already gone, the process
+    not yet), wait for it to go (up to STOPPING_WAIT) instead of sending clients to a
+    daemon that no longer answers."""
+    deadline = time.monotonic() + STOPPING_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            sock = _read_owner(fd).get("socket")
+            stopping = isinstance(sock, str) and not os.path.exists(sock)
+            if not stopping or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _current_owner(fd: int) -> dict[str, object]:

@@ -194,7 +194,6 @@ Edit = (
 
 # --------------------------------------------------------------- line syntax
 
-_HEADING: Final = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _PHASE: Final = re.compile(r"Phase[ \t]+(-?\d+)[ \t]*(?::[ \t]*(.*))?$", re.IGNORECASE)
 _KEY: Final = re.compile(r">[ \t]*\*\*([^*]+?):\*\*[ \t]?(.*)$")
 _CHECKBOX: Final = re.compile(r"(?:[-*+]|\d+[.)])[ \t]+\[([ xX])\](?:[ \t]+(.*))?$")
@@ -220,6 +219,36 @@ _COLUMNS: Final[dict[str, str]] = {
     "verification": "verification",
     "verify": "verification",
 }
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    r"""(level, text) of an ATX heading line (``## Text ##``), or None.
+
+    Exactly what the regex ``(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`` matched, in
+    linear time: that regex took quadratic time on a long run of spaces (a ``#`` line
+    with 16,000 spaces took 8 s) and held the GIL all along. ``line`` has no newline.
+    """
+    level = len(line) - len(line.lstrip("#"))
+    if not 1 <= level <= 6:
+        return None
+    rest = line[level:]
+    if not rest:
+        return level, ""
+    if rest[0] != " " and rest[0] != "\t":
+        return None  # "#5" is not a heading
+    text = rest.lstrip(" \t").rstrip(" \t")
+    unclosed = text.rstrip("#")  # an optional closing sequence, after a space or tab
+    if len(unclosed) < len(text) and unclosed[-1:] in (" ", "\t"):
+        text = unclosed.rstrip(" \t")
+    return level, text
+
+
+def _number(digits: str) -> int | None:
+    """``int(digits)``, or None where Python refuses (over 4,300 digits, or "²")."""
+    try:
+        return int(digits)
+    except ValueError:
+        return None
 
 
 def _cells(line: str) -> list[str]:
@@ -323,8 +352,8 @@ class _Parser:
             stripped = line.lstrip()
             if not stripped:
                 continue
-            if stripped[0] == "#" and (m := _HEADING.match(stripped)):
-                self.heading(n, line, len(m.group(1)), m.group(2) or "")
+            if stripped[0] == "#" and (h := _heading(stripped)):
+                self.heading(n, line, *h)
             else:
                 self.body(n, line, stripped)
         phases = tuple(
@@ -362,8 +391,12 @@ class _Parser:
                 self.state = "unknown"
                 self.lost(n, line, "a second title")
             return
-        if (m := _PHASE.match(text)) and self.state not in ("missing", "summary", "checksum"):
-            self.phases.append(_PhaseBuild(int(m.group(1)), unescape_cell(m.group(2) or "")))
+        if (
+            (m := _PHASE.match(text))
+            and self.state not in ("missing", "summary", "checksum")
+            and (number := _number(m.group(1))) is not None
+        ):
+            self.phases.append(_PhaseBuild(number, unescape_cell(m.group(2) or "")))
             self.rows.append([])
             self.state = "phase"
             return
@@ -572,9 +605,14 @@ def _sub_lines(subs: list[tuple[str, str, bool]], task_ids: set[str]) -> tuple[S
     )
 
 
-def parse_view(text: str) -> View:
+def parse_view(text: str, *, max_bytes: int = model.MAX_BYTES) -> View:
     """The View a Markdown file shows (tolerant of editors and people: blank lines,
-    trailing spaces, CRLF, padded cells, any status spelling, ``[X]``)."""
+    trailing spaces, CRLF, padded cells, any status spelling, ``[X]``).
+
+    Linear in the size of ``text``. Raises model.LimitExceeded when ``text`` is over
+    ``max_bytes`` (counted as UTF-8).
+    """
+    model.check_size(text, max_bytes=max_bytes, what="the Markdown view")
     return _Parser().run(_lines(text))
 
 
@@ -771,6 +809,7 @@ def diff_views(base: View, edited: View) -> list[Edit]:
         (edited.orphan_subtasks, None)
     ]:
         owner = ""
+        phase_ids: set[str] | None = None
         for line in lines:
             old_sub = base_subs.get(line.id) if line.id else None
             if old_sub is not None and line.id not in subs_seen:
@@ -791,7 +830,9 @@ def diff_views(base: View, edited: View) -> list[Edit]:
             if line.id and not _SUB_ID.match(line.id):
                 name = f"{line.id}: {line.name}" if line.name else line.id
             elif line.id and not task_id and in_phase is not None:
-                task_id = _owner(line.id, {r.id for r in in_phase.tasks})
+                if phase_ids is None:  # built once per phase, not once per line
+                    phase_ids = {r.id for r in in_phase.tasks}
+                task_id = _owner(line.id, phase_ids)
             task_id = task_id or owner
             if not task_id:
                 lost.append(_semantic(f"- [ ] {name}", "a sub-task line that names no task"))
@@ -830,7 +871,9 @@ class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
     unmapped: list[Unmapped]
 
 
-def import_plan(text: str, *, title_hint: str, source: str = "") -> ImportResult:
+def import_plan(
+    text: str, *, title_hint: str, source: str = "", max_bytes: int = model.MAX_BYTES
+) -> ImportResult:
     """A schema-valid v2 Tracker built from a Markdown plan that has no JSON yet.
 
     Understands the ECW layout exactly (a rendered view round-trips), and the
@@ -838,7 +881,11 @@ def import_plan(text: str, *, title_hint: str, source: str = "") -> ImportResult
     any ``## Name``, level 2 or deeper) over checkbox lists (nested checkboxes are
     sub-tasks) or over tables with ID / Task / Status columns. Text that becomes no
     part of the tracker is returned as ``unmapped``, with its line number.
+
+    Linear in the size of ``text``. Raises model.LimitExceeded when ``text`` is over
+    ``max_bytes`` (counted as UTF-8).
     """
+    model.check_size(text, max_bytes=max_bytes, what="the plan")
     lines = _lines(text)
     first = next((ln.strip() for ln in lines if ln.strip()), "")
     if first.startswith("# Work Tracker:"):
@@ -881,20 +928,25 @@ class _Build:
         self.renumbered = 0
         self.ids: set[str] = set()  # task and sub-task ids given so far
         self.top: dict[str, int] = {}  # "2." → the largest N of the ids "2.N" given so far
+        self.numbers: set[int] = set()  # phase numbers given so far
+        self.last_number = 0  # the largest of them
 
     def _take(self, wanted: str, prefix: str) -> str:
         """``wanted`` when it is ``prefix`` + a number and free, else the next free id."""
         tail = wanted[len(prefix) :] if wanted.startswith(prefix) else ""
-        if not (tail.isdigit() and tail.isascii()) or wanted in self.ids:
-            wanted = f"{prefix}{self.top.get(prefix, 0) + 1}"
-        self.top[prefix] = max(self.top.get(prefix, 0), int(wanted[len(prefix) :]))
+        number = _number(tail) if tail.isdigit() and tail.isascii() else None
+        if number is None or wanted in self.ids:
+            number = self.top.get(prefix, 0) + 1
+            wanted = f"{prefix}{number}"
+        self.top[prefix] = max(self.top.get(prefix, 0), number)
         self.ids.add(wanted)
         return wanted
 
     def phase(self, number: int | None, name: str, status: str = "pending") -> int:
-        taken = {p["number"] for p in self.phases}
-        if number is None or number < 1 or number in taken:
-            number = max(taken, default=0) + 1
+        if number is None or number < 1 or number in self.numbers:
+            number = self.last_number + 1
+        self.numbers.add(number)
+        self.last_number = max(self.last_number, number)
         entry: dict[str, Any] = {"number": number, "name": name or f"Phase {number}"}
         entry["status"] = status
         self.phases.append(entry)
@@ -1007,7 +1059,7 @@ def _from_plan(lines: list[str], title_hint: str) -> _Build:
             phase = build.phase(wanted, name)
             pending_heading = None
         if phase is None:
-            number = int(id_hint.split(".")[0]) if _TASK_ID.match(id_hint) else None
+            number = _number(id_hint.split(".")[0]) if _TASK_ID.match(id_hint) else None
             phase = build.phase(number, "Tasks")
         return phase
 
@@ -1017,17 +1069,17 @@ def _from_plan(lines: list[str], title_hint: str) -> _Build:
         if not s:
             columns = None
             continue
-        if s[0] == "#" and (m := _HEADING.match(s)):
+        if s[0] == "#" and (h := _heading(s)):
             columns = None
             last_task = None
-            text = m.group(2) or ""
-            if len(m.group(1)) == 1 and title is None:
+            level, text = h
+            if level == 1 and title is None:
                 title = unescape_cell(text)
                 build.meta["title"] = title or title_hint
                 continue
             pm = _PHASE.match(text)
-            if pm is not None:
-                pending_heading = (int(pm.group(1)), unescape_cell(pm.group(2) or ""))
+            if pm is not None and (number := _number(pm.group(1))) is not None:
+                pending_heading = (number, unescape_cell(pm.group(2) or ""))
             else:
                 pending_heading = (None, unescape_cell(text))
             phase = None

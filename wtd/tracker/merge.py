@@ -249,7 +249,7 @@ class _Merge:
         wanted = edit.requested_id
         if wanted is not None and wanted != task_id:
             head, _, tail = wanted.partition(".")
-            if not (head.isdigit() and tail.isdigit() and int(head) == phase):
+            if not (head.isdigit() and tail.isdigit() and _number(head) == phase):
                 note = f" (ID {wanted} is not an ID of phase {phase})"
             elif _find_task(self.tracker, wanted) is not None:
                 note = f" (ID {wanted} is taken)"
@@ -347,6 +347,14 @@ class _Merge:
         if edit.status != "pending":
             self.run(c.SetPhaseStatus(number=got, status=edit.status, given=edit.status))
         self.done(f"Added phase {got}: {edit.name}")
+
+
+def _number(digits: str) -> int | None:
+    """``int(digits)``, or None where Python refuses (over 4,300 digits, or "²")."""
+    try:
+        return int(digits)
+    except ValueError:
+        return None
 
 
 def _field(task: Task, field: str) -> Value:

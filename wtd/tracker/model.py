@@ -25,7 +25,8 @@ MAX_BYTES: Final = 64 * 1024 * 1024
 """The default size limit of a tracker or view file (SPEC §2)."""
 MAX_DEPTH: Final = 100
 """The default nesting limit of tracker JSON: arrays and objects, the top-level object
-being level 1 (SPEC §2). wtd's own fields nest 4 deep; the rest is for unknown fields."""
+being level 1 (SPEC §2). wtd's own fields nest at most 5 deep (a task's evidence); the
+rest is room for unknown fields."""
 
 
 class TrackerError(Exception):
@@ -433,10 +434,8 @@ def _decode_canonical(data: bytes, encoder: Encoder) -> Tracker | None:
         return None
     try:
         tracker = _typed_decoder.decode(data)
-        if encoder.encode(tracker) != data:
-            return None
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return None
+        return None  # RecursionError: far too deep, which the caller's check reports
     if not tracker.schema_version.startswith("2."):
         return None
     statuses = {t.status for t in tracker.tasks}
@@ -445,8 +444,10 @@ def _decode_canonical(data: bytes, encoder: Encoder) -> Tracker | None:
     if not statuses <= _CANONICAL:
         return None
     try:
+        if encoder.encode(tracker) != data:
+            return None
         _check_ids(tracker)
-    except TrackerError:
+    except (RecursionError, TrackerError):
         return None
     return tracker
 
