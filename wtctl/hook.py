@@ -256,9 +256,10 @@ _WRAPPERS = frozenset(
 )
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _INTERPRETERS = re.compile(r"(python[0-9.]*|pypy[0-9.]*|node|ruby|perl|php|deno|bun)")
-_SCRIPT_WRITES = re.compile(
-    r"write|unlink|remove|rmtree|rename|replace|truncate|open\([^)]*['\"][wax]", re.IGNORECASE
-)
+_SCRIPT_WRITES = re.compile(r"write|unlink|remove|rmtree|rename|replace|truncate", re.IGNORECASE)
+# "open(" then a quoted mode w/a/x before the next ")": scanned token by token. The regex
+# r"open\([^)]*['\"][wax]" took quadratic time on a script of many "open(" (13 s at 100 kB).
+_OPEN_TOKENS = re.compile(r"open\(|\)|['\"][wax]", re.IGNORECASE)
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh"})
 _FALSY = frozenset({"", "0", "false", "no", "off"})
 
@@ -365,6 +366,57 @@ def _writes(words: list[str], cwd: str) -> tuple[list[str], list[str]]:
     return [], []
 
 
+def _script_writes(script: str) -> bool:
+    """Does an inline program look like it writes (a write call, or ``open(…, "w")``)?"""
+    if _SCRIPT_WRITES.search(script):
+        return True
+    in_open = False
+    for token in _OPEN_TOKENS.finditer(script):
+        text = token.group()
+        if text == ")":
+            in_open = False
+        elif text[0] in "'\"":
+            if in_open:
+                return True
+        else:
+            in_open = True
+    return False
+
+
+# "$(" … the last ")" of its line, or `…`: the regex r"\$\((.*)\)|`([^`]*)`" took quadratic
+# time on a word of many "$(" with no ")" after them; found here in one pass.
+_SUBSTITUTION_STARTS = re.compile(r"\$\(|`")
+
+
+def substitutions(word: str) -> list[str]:
+    r"""The commands substituted in ``word``: ``$(…)`` up to the last ``)`` of its line,
+    and backquoted ones, as ``re.findall(r"\$\((.*)\)|`([^`]*)`", word)`` found them."""
+    found: list[str] = []
+    pos = 0
+    dead = -1  # up to here, no "$(" can find a ")" before the end of its line
+    for start in _SUBSTITUTION_STARTS.finditer(word):
+        at = start.start()
+        if at < pos:
+            continue
+        if start.group() == "`":
+            end = word.find("`", at + 1)
+            if end < 0:
+                continue  # the last backquote: this find is not repeated
+            found.append(word[at + 1 : end])
+            pos = end + 1
+            continue
+        if at < dead:
+            continue
+        line_end = word.find("\n", at)
+        line_end = len(word) if line_end < 0 else line_end
+        dead = line_end
+        end = word.rfind(")", at + 2, line_end)
+        if end >= 0:
+            found.append(word[at + 2 : end])
+            pos = end + 1
+    return found
+
+
 def _script_of(words: list[str]) -> str | None:
     """The inline program of ``python -c``/``node -e``/``bash -c``…, if any."""
     for k, arg in enumerate(words[1:], start=1):
@@ -400,8 +452,8 @@ class _Walk:
         if assigned.get("WT_SUBAGENT", "1").lower() in _FALSY:
             self.cleared_subagent = True
         for word in simple.words:
-            for inner in re.findall(r"\$\((.*)\)|`([^`]*)`", word):
-                self.command(inner[0] or inner[1], depth + 1)
+            for inner in substitutions(word):
+                self.command(inner, depth + 1)
         if not words or self.reason is not None:
             return
         name = os.path.basename(words[0])
@@ -425,7 +477,7 @@ class _Walk:
                 return
         if _INTERPRETERS.fullmatch(name):
             script = _script_of(words)
-            if script and ".ecw" in script and _SCRIPT_WRITES.search(script):
+            if script and ".ecw" in script and _script_writes(script):
                 self.reason = f"Blocked: this {name} one-liner writes under .ecw/. {ECW_WHY}"
                 return
         creates, changes = _writes(words, self.cwd)
