@@ -75,3 +75,9 @@ class OutcomeUnknown(WtdError):
     Not a failure (exit 5): a retry with the same request id settles it."""
 
     code = "outcome_unknown"
+
+
+class LimitRefused(WtdError):
+    """A file over the size or nesting limits: refused and left as it is (exit 1)."""
+
+    code = "too_large"

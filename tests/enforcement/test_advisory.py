@@ -127,3 +127,26 @@ def test_a_changed_claude_md_is_reread(tmp_path: Path) -> None:
 def test_unreadable_claude_md_never_raises(tmp_path: Path) -> None:
     (tmp_path / "CLAUDE.md").mkdir()  # a folder where the file should be
     assert AdvisoryLevel(tmp_path, []).advise("delete_tracker", "delete tracker") == []
+
+
+def test_a_claude_md_heading_with_a_long_run_of_hashes_is_read_in_linear_time() -> None:
+    from tests.tracker.test_hostile_input import finishes
+    from wtd.enforcement.advisory import parse_rules
+
+    hostile = "# " + "#" * 200_000 + " x\n## Work tracker rules\n- Always add a verification\n"
+    assert finishes(lambda: parse_rules(hostile)) == ["Always add a verification"]
+
+
+def test_headings_are_found_as_the_former_pattern_found_them() -> None:
+    import random
+    import re
+
+    from wtd.enforcement.advisory import _heading
+
+    former = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+    rng = random.Random(7)
+    pieces = ["#", " ", "\t", "a", "x #", "##", "  "]
+    for _ in range(20_000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        m = former.match(line)
+        assert _heading(line) == ((len(m.group(1)), m.group(2)) if m else None), repr(line)

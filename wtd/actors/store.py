@@ -939,10 +939,18 @@ class Store:
         raw: object = None
         try:
             with gcpause.paused():
-                tracker = model.decode_canonical(data, self._encoder)
+                limits = {"max_bytes": self._max_bytes, "max_depth": self._max_depth}
+                tracker = model.decode_canonical(data, self._encoder, **limits)
                 if tracker is None:  # not as wtd writes it: the general path
                     raw = msgspec.json.decode(data)
-                    tracker = model.from_raw(raw)
+                    tracker = model.from_raw(raw, **limits)
+        except model.LimitExceeded as exc:
+            # refused and left as it is: never "repaired" over (it may be a real, big
+            # tracker); the user decides
+            raise errors.LimitRefused(
+                f"Refused: {self._rel(paths.json)}: {exc} ([storage] max_file_bytes, "
+                "max_depth); the file was left as it is"
+            ) from None
         except msgspec.DecodeError as exc:
             raise Fault(
                 f"{self._rel(paths.json)} is not valid JSON: {exc}",
@@ -1246,7 +1254,7 @@ class Store:
             return None
         try:
             with gcpause.paused():
-                edited = model.decode(data)
+                edited = model.decode(data, max_bytes=self._max_bytes, max_depth=self._max_depth)
             return _Edited(tracker=edited, data=data, stamp=stamp)
         except model.TrackerError as exc:
             return _Broken(reason=str(exc), data=data)

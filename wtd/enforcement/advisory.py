@@ -17,7 +17,24 @@ from typing import Final
 
 ADVISORY_PREFIX: Final = "ℹ Advisory: "
 
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+
+def _heading(line: str) -> tuple[int, str] | None:
+    r"""(depth, text) of an ATX heading line, else None. The same as the pattern
+    ``^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$`` but linear on long runs of ``#`` or spaces."""
+    body = line.lstrip()
+    indent = len(line) - len(body)
+    if indent > 3 or not body.startswith("#"):
+        return None
+    rest = body.lstrip("#")
+    depth = len(body) - len(rest)
+    if depth > 6 or not rest[:1].isspace():
+        return None
+    text = rest.strip()
+    if text.endswith("#"):
+        text = text.rstrip("#").rstrip()
+    return depth, text
+
+
 _TOPIC = re.compile(r"work[\s_-]*tracker", re.IGNORECASE)
 _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -58,13 +75,13 @@ def parse_rules(markdown: str) -> list[str]:
             continue
         if fenced:
             continue
-        heading = _HEADING.match(line)
+        heading = _heading(line)
         if heading:
-            depth = len(heading.group(1))
+            depth, title = heading
             if level and depth <= level:
                 close()
                 level = 0
-            if not level and _TOPIC.search(heading.group(2)):
+            if not level and _TOPIC.search(title):
                 level = depth
             current = None
             continue
