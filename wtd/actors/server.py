@@ -113,6 +113,10 @@ class Server:
                 if now - self._last_refusal_logged >= 1.0:  # a flood must not flood the log
                     self._last_refusal_logged = now
                     log.warning("refusing connections: %d open (cap)", self._connections - 1)
+                # the refusal answers the client's hello, so that it reads it instead of
+                # finding the connection closed under its first write
+                with anyio.move_on_after(1), contextlib.suppress(Exception):
+                    await _read_frame(BufferedByteReceiveStream(stream))
                 await _try_send(
                     stream,
                     protocol.ProtocolError(
