@@ -618,7 +618,8 @@ class Executor:
                 await self._learned(plan, success=False)
                 healing.append(f"✗ Attempt {attempt}: {_describe(symptom)}")
                 message = f"Gave up after {attempt} attempts: {_message(outcome)}"
-                return _with_healing(_failure(errors.WtdError(message), label, symptom), healing)
+                failed = _given_up(message, symptom, is_write)
+                return _with_healing(_failure(failed, label, symptom), healing)
             if plan.strategy is Strategy.REPAIR and not repaired:
                 repair = await self._store_call(paths, tg, _repair_of(symptom))
                 await self._learned(plan, success=repair.ok)
@@ -634,7 +635,8 @@ class Executor:
             advice = f" — {plan.advice}" if plan.advice else ""
             healing += [f"✓ Issue: {_describe(symptom)}", f"✓ Recovery: Escalated ({plan.reason})"]
             message = f"{_message(outcome)}{advice}"
-            return _with_healing(_failure(errors.WtdError(message), label, symptom), healing)
+            failed = _given_up(message, symptom, is_write)
+            return _with_healing(_failure(failed, label, symptom), healing)
 
     async def _publish(
         self, kind: str, paths: TrackerPaths, actor: str, outcome: Outcome | None = None
@@ -855,6 +857,22 @@ class Executor:
                 lines.append(f"  {name:<24} ⚠ {message}")
                 result.append({"name": name, "error": message})
         return Outcome(ok=True, lines=lines, result=result)
+
+
+# Faults that stop a Store before it could look up the request id in the journal.
+_BEFORE_RID_CHECK = frozenset({"journal.open", "store.open", "store.read"})
+
+
+def _given_up(message: str, symptom: Symptom, is_write: bool) -> errors.WtdError:
+    """The error for a request self-healing gave up on. A change whose tracker could
+    not even be opened may be a retry of one applied before (its journal unread): its
+    outcome is unknown (exit 5, retry later), never a definite "failed"."""
+    if is_write and symptom.point in _BEFORE_RID_CHECK:
+        return errors.OutcomeUnknown(
+            f"{message} (if this request was sent before, whether that try was applied is "
+            "not known until the tracker can be opened)"
+        )
+    return errors.WtdError(message)
 
 
 def _exists(paths: TrackerPaths) -> bool:
