@@ -78,9 +78,7 @@ ANSWERED_KEPT = 10_000  # replies remembered for retried request ids (in memory)
 # Error codes that are not faults of wtd's: health does not count them as failures.
 # Replies that settle nothing: a retry of their id must be carried out, not answered.
 # (exit 5: try again later or elsewhere; "internal": wtd's own failure)
-_UNSETTLED = frozenset(
-    {"internal", "outcome_unknown", "elsewhere", "circuit_open", "unavailable"}
-)
+_UNSETTLED = frozenset({"internal", "outcome_unknown", "elsewhere", "circuit_open", "unavailable"})
 _NOT_FAULTS = frozenset({"not_found", "elsewhere", "unsafe_path", "too_large"})
 _outcome_encoder = msgspec.json.Encoder()
 _outcome_decoder = msgspec.json.Decoder(Outcome)

@@ -7,6 +7,7 @@ same bytes) and a ``manifest.json`` saying where they came from.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -88,5 +89,8 @@ def restore(entry: Path) -> tuple[str, list[Path]]:
     for role, path in targets.items():
         _move(entry / role, path)
     (entry / "manifest.json").unlink()
-    entry.rmdir()
+    for stale in entry.glob(".*.tmp"):  # what a crash in an earlier write left behind
+        stale.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # something else is there: the files are back anyway
+        entry.rmdir()
     return name, list(targets.values())
