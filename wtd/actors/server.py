@@ -127,6 +127,7 @@ class Server:
                         ),
                     ),
                 )
+                await _close_gently(stream)
                 return
             try:
                 await self._converse(stream)
@@ -284,6 +285,15 @@ async def _read_frame(reader: BufferedByteReceiveStream, start: bytes = b"") -> 
     if length > protocol.MAX_FRAME:
         raise FrameTooLarge(f"frame of {length} bytes exceeds the {protocol.MAX_FRAME}-byte limit")
     return await reader.receive_exactly(length)
+
+
+async def _close_gently(stream: SocketStream) -> None:
+    """Half-close and read what the client still sends (briefly), so that closing does
+    not reset the connection before the client has read the answer."""
+    with anyio.move_on_after(1), contextlib.suppress(Exception):
+        await stream.send_eof()
+        while await stream.receive():
+            pass
 
 
 async def _try_send(stream: SocketStream, msg: msgspec.Struct) -> None:
