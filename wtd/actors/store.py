@@ -719,12 +719,7 @@ class Store:
             # Someone saved the view after wtd last wrote it and the Watcher has not
             # merged it yet: do not write over it; merging it renders the view anew.
             self._view_dirty = True
-            if self._incomplete is not None:
-                return [
-                    f"⚠ Saved, but the view {self.label} could not be written yet: someone "
-                    "is saving it (incomplete); it shows this change once that save is done."
-                ]
-            return []
+            return [self._view_busy_note()]
 
         def abort_if_edited() -> None:
             # the last moment before the rename: a save that landed while wtd rendered
@@ -745,7 +740,7 @@ class Store:
                 stamp = atomic.atomic_write(self.paths.markdown, data)
         except _SavedMeanwhile:
             self._view_dirty = True
-            return []
+            return [self._view_busy_note()]
         except OSError as exc:
             self._view_dirty = True
             log.warning("%s: view not written: %s", self.label, exc)
@@ -757,6 +752,14 @@ class Store:
         self._md = _FileState(digest=new_digest, stamp=stamp)
         self._view_base = self._tracker
         return notes
+
+    def _view_busy_note(self) -> str:
+        """What a reply says when the view was not written because someone saved it."""
+        doing = "is saving it (incomplete)" if self._incomplete is not None else "saved it"
+        return (
+            f"⚠ Saved, but the view {self.label} could not be written yet: someone {doing}; "
+            "it shows this change once that save is merged."
+        )
 
     def _view_bytes(self) -> bytes:
         assert self._tracker is not None
@@ -838,7 +841,7 @@ class Store:
             healing = self._repair_from_memory(on_disk)
         stale = self._view_stale()
         notes = self._write_view(force=stale)
-        failed = any(n.startswith("⚠ Saved") for n in notes)
+        failed = any(n.startswith("⚠ Saved") and "written yet" not in n for n in notes)
         if stale and not failed:
             healing += [
                 "✓ Issue: JSON and Markdown out of sync",
