@@ -160,7 +160,10 @@ class Floods:
         cut = self.rng.randint(0, len(body) - 1)
         wait = FRAME_TIMEOUT + FRAME_SLACK
         try:
-            sock.sendall(struct.pack(">I", len(body)) + body[:cut])
+            try:
+                sock.sendall(struct.pack(">I", len(body)) + body[:cut])
+            except OSError:
+                return  # the daemon went away (a kill -9 of the mix) before the frame
             started = time.monotonic()
             sock.settimeout(wait)
             answer = b""
