@@ -236,6 +236,8 @@ def classify(doc: dict[str, Any]) -> Outcome:
         "wtd unavailable"
     ):
         return "unknown"
+    if error.get("code") == "outcome_unknown":  # wtd failed mid-request: not a failure
+        return "unknown"
     return "failed"
 
 
@@ -387,7 +389,7 @@ class RawClient(Client):
                     continue
                 if elsewhere(reply):  # no owner to follow to: maybe an earlier try landed
                     return "unknown", None, "elsewhere"
-            outcome: Outcome = "acked" if reply.get("ok") else "failed"
+            outcome: Outcome = classify(reply)
             self._failure(f"raw (wtd pid {self.peer_pid})", reply)
             return outcome, reply.get("result"), "\n".join(reply.get("lines") or [])
         return "unknown", None, "gave up"

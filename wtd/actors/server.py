@@ -246,12 +246,19 @@ class Server:
                         # connection tells the client to retry with the same request id.
                         log.error("request %s unanswered after %gs", msg.id, REPLY_TIMEOUT)
                         raise ReplyOverdue(msg.id) from None
+                # It may have been applied before the Executor failed: not a failure
+                # but an unknown outcome, settled by a retry with the same id.
                 return protocol.Reply(
                     id=msg.id,
                     ok=False,
-                    exit_code=1,
+                    exit_code=5,
                     error=protocol.ErrorInfo(
-                        code="internal", message="the daemon could not finish this request"
+                        code="outcome_unknown",
+                        message=(
+                            "the daemon could not finish this request, so whether it was "
+                            "applied is not known; retry it (the same request id is applied "
+                            "at most once)"
+                        ),
                     ),
                 )
             case protocol.Ping():

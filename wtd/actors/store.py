@@ -307,7 +307,7 @@ class Store:
                     if await self._answered_before(msg):
                         continue
                     if await self._opened(msg):
-                        undo = await anyio.to_thread.run_sync(self._undo_change, msg)
+                        undo = await anyio.to_thread.run_sync(self._journal_guarded, msg)
                         if isinstance(undo, Outcome):
                             await answer(msg.reply_to, undo)
                         else:
@@ -317,9 +317,8 @@ class Store:
                         await self._commit(pending)
                         pending = []
                     if await self._opened(msg):
-                        await answer(
-                            msg.reply_to, await anyio.to_thread.run_sync(self._history, history)
-                        )
+                        reply = await anyio.to_thread.run_sync(self._history_guarded, history)
+                        await answer(msg.reply_to, reply)
                 case Apply(command=command) if isinstance(command, commands.CHANGE_TYPES):
                     if not await self._opened(msg):
                         continue
@@ -427,6 +426,12 @@ class Store:
             self._close()
             self._tracker = None
             await answer(req.reply_to, self._error(exc))
+            return False
+        except OSError as exc:  # e.g. EMFILE reading the view: a fault, never a crash
+            self._close()
+            self._tracker = None
+            fault = os_fault(exc, "store.read", "the tracker could not be opened", self.paths)
+            await answer(req.reply_to, self._error(fault))
             return False
         if self._pending_view_merge:
             self._pending_view_merge = False
@@ -1462,6 +1467,25 @@ class Store:
         await self._events.send(Publish(event=event))
 
     # ------------------------------------------------------------ undo, history
+
+    def _journal_damaged(self, exc: CorruptJournal) -> Outcome:
+        """A damaged journal found while reading back through it: the MAPE-K loop
+        repairs it (as when opening finds one), the Store never crashes on it."""
+        return self._error(
+            Fault(exc.message, self._symptom("journal.open", "CorruptJournal", exc.message))
+        )
+
+    def _journal_guarded(self, req: Apply) -> _Pending | Outcome:
+        try:
+            return self._undo_change(req)
+        except CorruptJournal as exc:
+            return self._journal_damaged(exc)
+
+    def _history_guarded(self, query: commands.ShowHistory) -> Outcome:
+        try:
+            return self._history(query)
+        except CorruptJournal as exc:
+            return self._journal_damaged(exc)
 
     def _undo_change(self, req: Apply) -> _Pending | Outcome:
         """The newest change not yet undone, reverted (as a Patch to journal), or why not."""
