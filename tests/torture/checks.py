@@ -20,7 +20,10 @@ MAX_FDS = 200
 # RSS may grow by this much over a daemon's life, plus RSS_PER_JSON_BYTE per byte of
 # the tracker's JSON (the torture tracker grows from 12 tasks to thousands). SPEC §10
 # allows 200 MiB for a 100k-task tracker (16 MB of JSON): about 10 bytes per byte.
-MAX_RSS_GROWTH_KIB = 50 * 1024
+# The base is 80 MiB, not 50, since the mix also opens scratch workspaces in the same
+# daemon (retries, symlink traps, initiatives: a Store, its caches and a watch each);
+# 30 s passes measured up to 51 MiB with no pathological input handed in.
+MAX_RSS_GROWTH_KIB = 80 * 1024
 RSS_PER_JSON_BYTE = 10
 _SCHEMA: dict[str, Any] = json.loads(SCHEMA.read_text())
 
