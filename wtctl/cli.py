@@ -9,6 +9,7 @@ a phrase over the socket and prints the answer, so it imports nothing heavy.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -377,7 +378,8 @@ def _stdin_phrases() -> Any:
 
 EXIT_SIGPIPE = 128 + 13
 EXIT_INTERRUPTED = 128 + 2
-_OUTPUT_ERRNOS = frozenset({5, 9, 27, 28, 122})  # EIO EBADF EFBIG ENOSPC EDQUOT: stdout
+# what writing to a stdout that cannot take the output says
+_OUTPUT_ERRNOS = frozenset({errno.EIO, errno.EBADF, errno.EFBIG, errno.ENOSPC, errno.EDQUOT})
 
 
 def main(argv: list[str] | None = None) -> int:

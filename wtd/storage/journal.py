@@ -214,7 +214,7 @@ class Journal:
             existed = path.exists()
             fd = safepath.open_file(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as exc:
-            if exc.errno not in _READ_ONLY_ERRNOS:
+            if exc.errno not in safepath.CANNOT_WRITE:
                 raise
             # A read-only file system, or no permission on .ecw/: reads must keep
             # working (SPEC: reads keep working when writes cannot), so the journal is
@@ -504,9 +504,6 @@ class Journal:
         os.close(self._fd)
         self._fd = fd
         self._size = 0
-
-
-_READ_ONLY_ERRNOS: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 def _with_older(

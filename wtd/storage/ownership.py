@@ -30,7 +30,6 @@ log = logging.getLogger("wtd.ownership")
 LOCK_NAME: Final = "wtd.lock"
 OWNER_READS: Final = 40  # × 5 ms: how long the owner may take to write its name
 STOPPING_WAIT: Final = 3.0  # seconds a stopping owner (socket gone) may take to exit
-_CANNOT_WRITE: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 class OwnedElsewhere(WtdError):
@@ -87,7 +86,7 @@ class Ownership:
             try:
                 make_dirs(ecw)
             except OSError as exc:
-                if exc.errno in _CANNOT_WRITE:
+                if exc.errno in safepath.CANNOT_WRITE:
                     return False
                 raise
         path = ecw / LOCK_NAME
@@ -95,7 +94,7 @@ class Ownership:
         try:
             fd = safepath.open_file(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            if exc.errno not in _CANNOT_WRITE:
+            if exc.errno not in safepath.CANNOT_WRITE:
                 raise
             writable = False
             try:

@@ -10,7 +10,6 @@ The newest ``CAPACITY`` are kept; the file is rewritten when it holds twice that
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Final
 
@@ -59,7 +58,3 @@ class Replies:
                     self._replies[rid.decode(errors="replace")] = body
                     self._lines += 1
         return self._replies
-
-
-def forget_all_in(folder: Path) -> None:  # pragma: no cover - used by tests' cleanup only
-    os.unlink(folder / FILE_NAME)

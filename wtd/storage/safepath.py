@@ -24,6 +24,9 @@ from typing import Final
 from wtd.errors import WtdError
 
 _NOFOLLOW: Final = os.O_NOFOLLOW | os.O_CLOEXEC
+# What opening a file for writing says when nothing in that folder can be written
+# (a read-only file system, no permission): wtd then serves reads only.
+CANNOT_WRITE: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 class TooLarge(WtdError):
