@@ -77,6 +77,12 @@ class OutcomeUnknown(WtdError):
     code = "outcome_unknown"
 
 
+class Denied(WtdError):
+    """Enforcement refused the request (exit 4); nothing the caller says lifts it."""
+
+    code = "denied"
+
+
 class LimitRefused(WtdError):
     """A file over the size or nesting limits: refused and left as it is (exit 1)."""
 

@@ -16,7 +16,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import protocol
 from wtd.enforcement.chain import EnforcementContext, EnforcementResult
-from wtd.enforcement.consent import Operation
+from wtd.enforcement.consent import Operation, Revoked
 from wtd.healing.analysis import Diagnosis, RemediationPlan, Symptom
 from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
@@ -223,6 +223,7 @@ class Answered(_Msg, frozen=True):
     message: str
     request: protocol.Command | None = None  # the request that waited for this answer
     token: str | None = None  # the approved token to carry it out with
+    declined: bool = False  # "no": recorded, the waiting request is dropped
 
 
 class AnswerConsent(_Msg, frozen=True):
@@ -233,7 +234,27 @@ class AnswerConsent(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[Answered]
 
 
-EnforcerMessage = Check | AnswerConsent | Ping
+class ConsentReport(_Msg, frozen=True):
+    """The approvals in force after ``ManageConsent``: ``(kind, how)`` pairs, and what
+    a revoke withdrew."""
+
+    approvals: list[tuple[str, str]]
+    approved_initiatives: list[int] = []
+    revoked: Revoked | None = None
+    error: str | None = None  # the consent state could not be read or saved
+
+
+class ManageConsent(_Msg, frozen=True):
+    """``show consent`` (``revoke`` false) or ``revoke consent [for kind]``."""
+
+    workspace: str
+    revoke: bool
+    kind: str | None
+    agent: str | None
+    reply_to: MemoryObjectSendStream[ConsentReport]
+
+
+EnforcerMessage = Check | AnswerConsent | ManageConsent | Ping
 
 
 # -------------------------------------------------------- → Watcher

@@ -113,14 +113,25 @@ def test_approved_initiatives_in_the_state_file_pass(ws: Path, clock: Clock) -> 
     assert not consent.check(Operation.create_initiative(21), skip_consent=False).allowed
 
 
-def test_blanket_approval_in_the_state_file_passes_every_kind(ws: Path, clock: Clock) -> None:
+def test_blanket_approval_covers_initiative_creation_only(ws: Path, clock: Clock) -> None:
     (ws / ".ecw" / "consent-state.json").write_text(
         '{"session_id": "s", "approved_initiatives": [], "blanket_approval": true,'
         ' "last_updated": "2024-01-01T00:00:00Z"}'
     )
     consent = manager(ws, clock)
-    for op in (INIT20, DELETE, BULK):
-        assert consent.check(op, skip_consent=False).reason == "blanket"
+    assert consent.check(INIT20, skip_consent=False).reason == "blanket"
+    for op in (DELETE, BULK):
+        decision = consent.check(op, skip_consent=False)
+        assert not decision.allowed and decision.reason == "consent_required"
+
+
+def test_the_blanket_phrase_does_not_approve_delete_or_bulk(ws: Path, clock: Clock) -> None:
+    consent = manager(ws, clock)
+    grant = consent.grant(None, "you may create initiatives as needed", pending=None)
+    assert grant.granted and "initiative creation" in grant.message
+    assert consent.check(Operation.create_initiative(3), skip_consent=False).allowed
+    assert not consent.check(DELETE, skip_consent=False).allowed
+    assert not consent.check(BULK, skip_consent=False).allowed
 
 
 def test_yes_approves_once_and_adds_the_initiative(ws: Path, clock: Clock) -> None:
@@ -142,13 +153,90 @@ def test_approved_without_a_token_approves_the_pending_operation(ws: Path, clock
     assert consent.state.blanket_approval is False
 
 
-def test_always_grants_blanket_approval_and_persists_it(ws: Path, clock: Clock) -> None:
+def test_always_is_a_standing_approval_for_that_kind_only(ws: Path, clock: Clock) -> None:
     consent = manager(ws, clock)
     token = consent.request(BULK)
     grant = consent.grant(token.id, "always", pending=BULK)
-    assert grant.granted and grant.answer == "always"
-    assert state_file(ws)["blanket_approval"] is True
-    assert consent.check(BULK, skip_consent=False).reason == "blanket"
+    assert grant.granted and grant.answer == "always" and grant.token is not None
+    assert consent.redeem(grant.token.id, BULK)  # the question asked goes ahead
+    data = state_file(ws)
+    assert data["blanket_approval"] is False
+    assert list(data["standing_approvals"]) == ["bulk_change"]
+    other_bulk = Operation.bulk_change("other", "mark phase 4 pending", 3)
+    assert consent.check(other_bulk, skip_consent=False).reason == "standing"
+    assert not consent.check(DELETE, skip_consent=False).allowed
+    assert not consent.check(INIT20, skip_consent=False).allowed
+    # and it survives a restart
+    assert manager(ws, clock).check(BULK, skip_consent=False).reason == "standing"
+
+
+def test_always_to_delete_tracker_approves_deleting_only(ws: Path, clock: Clock) -> None:
+    consent = manager(ws, clock)
+    consent.grant(consent.request(DELETE).id, "Always.", pending=DELETE)
+    assert consent.check(Operation.delete_tracker("x"), skip_consent=False).allowed
+    assert not consent.check(BULK, skip_consent=False).allowed
+    assert not consent.check(INIT20, skip_consent=False).allowed
+
+
+def test_no_declines_records_and_forgets_the_question(ws: Path, clock: Clock) -> None:
+    consent = manager(ws, clock)
+    token = consent.request(DELETE)
+    grant = consent.grant(token.id, "No", pending=DELETE)
+    assert not grant.granted and grant.declined and grant.key == DELETE.key
+    assert grant.token is None
+    assert not consent.check(DELETE, skip_consent=False).allowed
+    again = consent.grant(token.id, "yes", pending=None)  # the question is gone
+    assert not again.granted and not again.declined
+    assert [e["decision"] for e in audit(ws)][:1] == ["declined"]
+    assert not (ws / ".ecw" / "consent-state.json").exists()  # nothing persisted
+
+
+def test_no_with_nothing_pending_is_refused(ws: Path, clock: Clock) -> None:
+    grant = manager(ws, clock).grant(None, "no", pending=None)
+    assert not grant.granted and not grant.declined
+    assert "nothing is waiting" in grant.message
+
+
+def test_revoke_one_kind_keeps_the_others(ws: Path, clock: Clock) -> None:
+    consent = manager(ws, clock)
+    consent.grant(None, "always", pending=DELETE)
+    consent.grant(None, "always", pending=BULK)
+    consent.grant(None, "you may create initiatives as needed", pending=None)
+    assert [k for k, _ in consent.show()] == ["create_initiative", "delete_tracker", "bulk_change"]
+    revoked = consent.revoke("delete_tracker")
+    assert revoked.kinds == ["delete_tracker"] and not revoked.blanket
+    assert not consent.check(DELETE, skip_consent=False).allowed
+    assert consent.check(BULK, skip_consent=False).allowed
+    assert consent.check(INIT20, skip_consent=False).allowed
+    assert "delete_tracker" not in state_file(ws)["standing_approvals"]
+
+
+def test_revoke_all_withdraws_blanket_and_approved_initiatives(ws: Path, clock: Clock) -> None:
+    consent = manager(ws, clock)
+    consent.grant(None, "yes", pending=INIT20)
+    consent.grant(None, "always", pending=BULK)
+    consent.grant(None, "you may create initiatives as needed", pending=None)
+    revoked = consent.revoke(None)
+    assert revoked.kinds == ["bulk_change"] and revoked.blanket and revoked.initiatives == [20]
+    assert consent.show() == []
+    data = state_file(ws)
+    assert data["blanket_approval"] is False and data["approved_initiatives"] == []
+    assert data["standing_approvals"] == {}
+    for op in (INIT20, DELETE, BULK):
+        assert not consent.check(op, skip_consent=False).allowed
+    assert not consent.revoke(None).anything  # nothing left: still fine
+
+
+def test_an_unknown_standing_kind_in_the_file_approves_nothing(ws: Path, clock: Clock) -> None:
+    (ws / ".ecw" / "consent-state.json").write_text(
+        '{"session_id": "s", "approved_initiatives": [], "blanket_approval": false,'
+        ' "last_updated": "2024-01-01T00:00:00Z",'
+        ' "standing_approvals": {"everything": {"granted_at": "x"}}}'
+    )
+    consent = manager(ws, clock)
+    assert consent.show() == []
+    for op in (INIT20, DELETE, BULK):
+        assert not consent.check(op, skip_consent=False).allowed
 
 
 def test_blanket_phrase_needs_no_pending_operation(ws: Path, clock: Clock) -> None:
@@ -162,7 +250,14 @@ def test_state_file_has_exactly_the_guides_shape(ws: Path, clock: Clock) -> None
     consent = manager(ws, clock)
     consent.grant(None, "yes", pending=INIT20)
     data = state_file(ws)
-    assert list(data) == ["session_id", "approved_initiatives", "blanket_approval", "last_updated"]
+    # the ECW guide's keys first, in its order; ours after them
+    assert list(data)[:4] == [
+        "session_id",
+        "approved_initiatives",
+        "blanket_approval",
+        "last_updated",
+    ]
+    assert list(data)[4:] == ["standing_approvals"]
     assert isinstance(data["session_id"], str) and data["session_id"]
     assert data["approved_initiatives"] == [20]
     assert data["blanket_approval"] is False
@@ -183,9 +278,10 @@ def test_a_change_to_the_file_on_disk_is_picked_up(ws: Path, clock: Clock) -> No
     assert not consent.check(DELETE, skip_consent=False).allowed
     (ws / ".ecw" / "consent-state.json").write_text(
         '{"session_id": "x", "approved_initiatives": [], "blanket_approval": true,'
-        ' "last_updated": "2024-01-01T00:00:00Z", "extra": 1}'
+        ' "last_updated": "2024-01-01T00:00:00Z", "extra": 1,'
+        ' "standing_approvals": {"delete_tracker": {"granted_at": "2024-01-01"}}}'
     )
-    assert consent.check(DELETE, skip_consent=False).reason == "blanket"
+    assert consent.check(DELETE, skip_consent=False).reason == "standing"
 
 
 def test_missing_state_file_means_nothing_approved(ws: Path, clock: Clock) -> None:
@@ -296,8 +392,11 @@ def test_a_replayed_token_in_check_is_refused_with_a_prompt(ws: Path, clock: Clo
         ('"approved"', "once"),
         ("Always", "always"),
         ("you  may create initiatives as needed.", "blanket"),
-        ("no", None),
+        ("no", "decline"),
+        ("N", "decline"),
+        ("y", "once"),
         ("yes please", None),
+        ("nope", None),
     ],
 )
 def test_classify_answer(text: str, kind: str | None) -> None:

@@ -223,7 +223,9 @@ class Client(threading.Thread):
             md = self.ws.md.read_text(errors="replace") if self.ws.md.exists() else ""
             if f"| {op.value} |" not in md:
                 self.violations.append(
-                    f"read-your-writes: {op.phrase!r} acked but the Markdown view lacks it"
+                    f"read-your-writes: {op.phrase!r} acked but the Markdown view lacks it "
+                    f"(reply lines: {detail[-200:]!r}; view {len(md)} chars, "
+                    f"starts {md[:80]!r}, at {time.strftime('%H:%M:%S')})"
                 )
 
 

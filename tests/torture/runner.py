@@ -37,6 +37,7 @@ from tests.torture.ledger import Ledger
 from tests.torture.retries import Retries
 from tests.torture.scenarios import Context, Scenarios
 from tests.torture.shells import SecondShell
+from wtd.storage import failpoints
 
 AVOIDABLE = (
     *Hostile.ATTACKS,
@@ -44,7 +45,7 @@ AVOIDABLE = (
     *HangupClient.STYLES,
     *Scenarios.names(),
 )
-POINTS = ("store.read", "store.write", "render.write", "journal.append", "executor.receive")
+POINTS = failpoints.POINTS
 
 
 def failpoint_spec(rng: random.Random) -> str:

@@ -2,7 +2,9 @@
 
 Every request passes ``FourLevelEnforcer.check`` before it runs. When consent is
 required the original request is kept under the consent token, so that the
-answer — ``yes``/``approved`` (once) or ``always`` (blanket) — carries it out.
+answer — ``yes``/``approved`` (once) or ``always`` (a standing approval for that kind)
+— carries it out, and ``no`` drops it. ``show consent``/``revoke consent`` read and
+withdraw the standing approvals.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from wtd.actors import answer, serve
 from wtd.enforcement.agents import AgentRule
 from wtd.enforcement.chain import EnforcementResult, FourLevelEnforcer, HookLevel
 from wtd.errors import WtdError
-from wtd.messages import AnswerConsent, Answered, Check, EnforcerMessage, Ping
+from wtd.messages import (
+    AnswerConsent,
+    Answered,
+    Check,
+    ConsentReport,
+    EnforcerMessage,
+    ManageConsent,
+    Ping,
+)
+from wtd.vocabulary import GUARDED_KINDS
 
 log = logging.getLogger("wtd.enforcer")
 
@@ -102,7 +113,7 @@ class Enforcer:
                     refused = _unrecorded(exc)
                     await answer(msg.reply_to, Answered(granted=False, message=refused.reason))
                     return
-                if granted.granted and token is not None:
+                if (granted.granted or granted.declined) and token is not None:
                     self._waiting.pop(token, None)
                 await answer(
                     msg.reply_to,
@@ -111,6 +122,32 @@ class Enforcer:
                         message=granted.message,
                         request=waiting if granted.granted else None,
                         token=granted.token.id if granted.token is not None else None,
+                        declined=granted.declined,
+                    ),
+                )
+            case ManageConsent(workspace=ws, revoke=revoke, kind=kind, agent=agent):
+                consent = self._chain(ws).consent
+                which = next((k for k in GUARDED_KINDS if k == kind), None)
+                try:
+                    revoked = (
+                        await anyio.to_thread.run_sync(
+                            functools.partial(consent.revoke, which, agent=agent)
+                        )
+                        if revoke
+                        else None
+                    )
+                    shown = await anyio.to_thread.run_sync(consent.show)
+                    initiatives = consent.state.approved_initiatives
+                except (WtdError, OSError) as exc:
+                    why = _unrecorded(exc).reason
+                    await answer(msg.reply_to, ConsentReport(approvals=[], error=why))
+                    return
+                await answer(
+                    msg.reply_to,
+                    ConsentReport(
+                        approvals=[(k, how) for k, how in shown],
+                        approved_initiatives=initiatives,
+                        revoked=revoked,
                     ),
                 )
             case Ping(reply_to=reply_to):

@@ -33,7 +33,7 @@ from wtd.actors.store import Store
 from wtd.actors.store import now as store_now
 from wtd.enforcement.agents import Action, AgentRule
 from wtd.enforcement.chain import EnforcementContext, EnforcementResult
-from wtd.enforcement.consent import Operation
+from wtd.enforcement.consent import Operation, Revoked
 from wtd.healing.analysis import RemediationPlan, Strategy, Symptom
 from wtd.healing.circuit import CircuitBreaker, CircuitState
 from wtd.healing.retry import RetryPolicy
@@ -43,6 +43,7 @@ from wtd.messages import (
     Apply,
     Check,
     CircuitChanged,
+    ConsentReport,
     EnforcerMessage,
     EventsMessage,
     Execute,
@@ -51,6 +52,7 @@ from wtd.messages import (
     GetHealth,
     HealthReport,
     KnowledgeMessage,
+    ManageConsent,
     MonitorMessage,
     OperationFinished,
     Outcome,
@@ -65,10 +67,12 @@ from wtd.messages import (
     WatcherMessage,
 )
 from wtd.storage import atomic, trash
+from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.ownership import OwnedElsewhere, Ownership
 from wtd.storage.replies import Replies
 from wtd.tracker import commands, model, phrases
+from wtd.vocabulary import KIND_LABELS
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.executor")
@@ -80,6 +84,9 @@ ANSWERED_KEPT = 10_000  # replies remembered for retried request ids (in memory)
 # (exit 5: try again later or elsewhere; "internal": wtd's own failure)
 _UNSETTLED = frozenset({"internal", "outcome_unknown", "elsewhere", "circuit_open", "unavailable"})
 _NOT_FAULTS = frozenset({"not_found", "elsewhere", "unsafe_path", "too_large"})
+_USER_EXITS = frozenset({2, 3, 4})  # invalid input, consent questions, denials: not faults
+_ACTIONS: dict[commands.Access, Action] = {"read": "read", "write": "change", "admin": "admin"}
+_CONSENT_COMMANDS = (commands.ConsentAnswer, commands.GrantBlanket, commands.RevokeConsent)
 _outcome_encoder = msgspec.json.Encoder()
 _outcome_decoder = msgspec.json.Decoder(Outcome)
 
@@ -102,6 +109,17 @@ class Settings:
     advisory_rules: tuple[str, ...] = ()
     agent_rules: dict[str, AgentRule] = field(default_factory=dict)
     workspaces: tuple[Path, ...] | None = None
+
+
+def _revoked_line(revoked: Revoked) -> str:
+    if not revoked.anything:
+        return "Nothing to revoke."
+    parts = [KIND_LABELS[k] for k in revoked.kinds if k in KIND_LABELS]
+    if revoked.blanket:
+        parts.append("the blanket approval for initiative creation")
+    if revoked.initiatives:
+        parts.append("approved initiatives " + ", ".join(str(n) for n in revoked.initiatives))
+    return "Revoked: " + "; ".join(dict.fromkeys(parts)) + "."
 
 
 def caller(options: protocol.Options) -> str:
@@ -163,7 +181,7 @@ class Executor:
                     match msg:
                         case Execute():
                             in_flight.add(msg.reply_to)
-                            self._fp.hit("executor.receive")  # a crash here tests restarts
+                            self._fp.hit(fp.EXECUTOR_RECEIVE)  # a crash here tests restarts
                             tg.start_soon(self._execute, msg, tg, in_flight)
                         case Ping(reply_to=pong):
                             tg.start_soon(self._pong, pong)
@@ -239,7 +257,8 @@ class Executor:
             OperationFinished(
                 ok=outcome.ok,
                 duration_ms=duration_ms,
-                counted=exit_code != 2 and code not in _NOT_FAULTS,  # user mistakes, refusals
+                # faults only: not user mistakes, questions, denials or "not found"
+                counted=exit_code not in _USER_EXITS and code not in _NOT_FAULTS,
                 error_code=code,
             ),
         )
@@ -295,7 +314,10 @@ class Executor:
                 return Outcome(ok=True, lines=[report.summary, *report.verbose], result=report.data)
             case commands.ListTrackers():
                 return await self._list_trackers(request, cwd, tg)
-            case commands.ResetCircuit():
+            case commands.ResetCircuit():  # admin: agent restrictions apply
+                verdict = await self._enforce(_workspace_of(request, cwd), None, parsed, request)
+                if not verdict.allowed:
+                    return _blocked(verdict)
                 return await self._reset_circuits()
             case commands.ShowKnowledge():
                 return await self._show_knowledge(request, cwd)
@@ -303,6 +325,10 @@ class Executor:
             ws = _workspace_of(request, cwd)
             await self._claim(ws, create=True)
             return await self._once(ws, request, lambda: self._consent(parsed, request, ws, tg))
+        if isinstance(parsed, commands.ShowConsent | commands.RevokeConsent):
+            ws = _workspace_of(request, cwd)
+            await self._claim(ws, create=isinstance(parsed, commands.RevokeConsent))
+            return await self._manage_consent(parsed, request, ws)
         if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker):
             paths: TrackerPaths | None = None
             implicit = False
@@ -340,6 +366,8 @@ class Executor:
             outcome = await anyio.to_thread.run_sync(_restore, ws, parsed.name)
         else:
             assert paths is not None
+            if isinstance(parsed, commands.Undo) and self._is_subagent(request.options):
+                parsed = commands.Undo(by_subagent=True)
             outcome = await self._tracker_command(paths, parsed, request, tg)
             if implicit and outcome.ok:
                 outcome = msgspec.structs.replace(
@@ -348,6 +376,10 @@ class Executor:
         if verdict.advisories:
             outcome = msgspec.structs.replace(outcome, lines=[*verdict.advisories, *outcome.lines])
         return outcome
+
+    def _is_subagent(self, options: protocol.Options) -> bool:
+        rule = self._settings.agent_rules.get(options.agent) if options.agent else None
+        return options.subagent or (rule is not None and rule.subagent)
 
     async def _claim(self, ws: Path, *, create: bool) -> None:
         """Serve ``ws`` only as its one daemon (SPEC §2); refuse a symlinked one."""
@@ -423,6 +455,8 @@ class Executor:
         tg: TaskGroup,
     ) -> Operation | None:
         """The guarded operation ``command`` is (SPEC §7), or None."""
+        if command.guarded is None:  # declared on the command class
+            return None
         match command:
             case commands.CreateInitiative(number=number):
                 return Operation.create_initiative(number)
@@ -458,8 +492,8 @@ class Executor:
         request: protocol.Command,
     ) -> EnforcementResult:
         options = request.options
-        action: Action = "read" if isinstance(command, commands.QUERY_TYPES) else "change"
-        if isinstance(command, commands.ConsentAnswer | commands.GrantBlanket):
+        action: Action = _ACTIONS[command.access]
+        if isinstance(command, _CONSENT_COMMANDS):
             action = "consent"
         context = EnforcementContext(
             agent=options.agent,
@@ -508,6 +542,12 @@ class Executor:
         )
         with recv:
             answered = await recv.receive()
+        if answered.declined:
+            return Outcome(
+                ok=True,
+                lines=[f"✓ Consent: {answered.message}. Nothing was changed."],
+                result={"declined": True},
+            )
         if not answered.granted:
             raise errors.InvalidArgument(
                 f"{answered.message}. Consent answers the question of the command before it "
@@ -526,6 +566,65 @@ class Executor:
         outcome = await self._outcome(approved, tg)
         return msgspec.structs.replace(
             outcome, lines=[f"✓ Consent: {answered.message}", *outcome.lines]
+        )
+
+    async def _manage_consent(
+        self,
+        command: commands.ShowConsent | commands.RevokeConsent,
+        request: protocol.Command,
+        ws: Path,
+    ) -> Outcome:
+        """``show consent`` and ``revoke consent [for KIND]`` (SPEC §7)."""
+        verdict = await self._enforce(ws, None, command, request)
+        if not verdict.allowed:  # a subagent may not change consent
+            return _blocked(verdict)
+        revoke = isinstance(command, commands.RevokeConsent)
+        send, recv = anyio.create_memory_object_stream[ConsentReport](1)
+        await post(
+            self._enforcer,
+            ManageConsent(
+                workspace=str(ws),
+                revoke=revoke,
+                kind=command.kind if isinstance(command, commands.RevokeConsent) else None,
+                agent=request.options.agent,
+                reply_to=send,
+            ),
+        )
+        with recv:
+            report = await recv.receive()
+        if report.error is not None:
+            raise errors.Denied(report.error)
+        lines: list[str] = []
+        if report.revoked is not None:
+            lines.append(_revoked_line(report.revoked))
+        if report.approvals:
+            lines.append(f"Standing approvals in {ws}:")
+            lines.extend(f"  {KIND_LABELS[kind]}: {how}" for kind, how in report.approvals)
+        else:
+            lines.append(f"No standing approvals in {ws}: every guarded operation asks first.")
+        if report.approved_initiatives:
+            numbers = ", ".join(str(n) for n in report.approved_initiatives)
+            lines.append(f"  approved initiatives: {numbers}")
+        revoked = report.revoked
+        return Outcome(
+            ok=True,
+            lines=[*verdict.advisories, *lines],
+            result={
+                "workspace": str(ws),
+                "approvals": {kind: how for kind, how in report.approvals},
+                "approved_initiatives": report.approved_initiatives,
+                **(
+                    {
+                        "revoked": {
+                            "kinds": revoked.kinds,
+                            "blanket": revoked.blanket,
+                            "initiatives": revoked.initiatives,
+                        }
+                    }
+                    if revoked is not None
+                    else {}
+                ),
+            },
         )
 
     # ------------------------------------------------------------ workspace operations
@@ -858,7 +957,7 @@ class Executor:
 
 
 # Faults that stop a Store before it could look up the request id in the journal.
-_BEFORE_RID_CHECK = frozenset({"journal.open", "store.open", "store.read"})
+_BEFORE_RID_CHECK = frozenset({"journal.open", "store.open", fp.STORE_READ})
 
 
 def _given_up(message: str, symptom: Symptom, is_write: bool) -> errors.WtdError:
@@ -989,9 +1088,8 @@ def help_lines(topic: str | None) -> list[str]:
         words = [w.rstrip("s") or w for w in topic.lower().split()]
         chosen = [p for p in templates if any(w in p for w in words)]
         if not chosen:
-            return [
-                f"No help on {topic!r}. Topics: tasks, phases, subtasks, evidence, sync, health"
-            ]
+            topics = "tasks, phases, subtasks, evidence, sync, health, consent"
+            return [f"No help on {topic!r}. Topics: {topics}"]
         templates = tuple(chosen)
     return [
         "Phrases (X.Y = task id, N = phase number, S = status, T = text):",

@@ -42,6 +42,7 @@ from wtd.messages import (
     StoreMessage,
 )
 from wtd.storage import atomic, safepath, timeline, trash
+from wtd.storage import failpoints as fp
 from wtd.storage.backups import Backups, keep_copy, quarantine
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord, segment_path
@@ -430,7 +431,7 @@ class Store:
         except OSError as exc:  # e.g. EMFILE reading the view: a fault, never a crash
             self._close()
             self._tracker = None
-            fault = os_fault(exc, "store.read", "the tracker could not be opened", self.paths)
+            fault = os_fault(exc, fp.STORE_READ, "the tracker could not be opened", self.paths)
             await answer(req.reply_to, self._error(fault))
             return False
         if self._pending_view_merge:
@@ -521,7 +522,7 @@ class Store:
         except errors.WtdError as exc:
             return self._error(exc)
         except OSError as exc:
-            return self._error(os_fault(exc, "store.read", "Sync failed", self.paths))
+            return self._error(os_fault(exc, fp.STORE_READ, "Sync failed", self.paths))
 
     def _query(self, command: commands.Command) -> Outcome:
         assert self._tracker is not None
@@ -595,7 +596,7 @@ class Store:
         except OSError as exc:
             raise os_fault(
                 exc,
-                "journal.append",
+                fp.JOURNAL_APPEND,
                 "Change not applied: the journal could not be written",
                 self.paths,
             ) from exc
@@ -603,7 +604,7 @@ class Store:
             error = self._journal.read_only_errno or "JournalUnusable"
             raise Fault(
                 f"Change not applied: {exc.message}",
-                self._symptom("journal.append", error, exc.message),
+                self._symptom(fp.JOURNAL_APPEND, error, exc.message),
             ) from exc
         try:
             healing, stamp = self._write_json(data, notes)
@@ -647,14 +648,14 @@ class Store:
                     self.paths.json,
                     data,
                     failpoints=self._fp,
-                    point="store.write",
+                    point=fp.STORE_WRITE,
                     before_replace=keep_foreign if notes is not None else None,
                 )
             except OSError as exc:
                 self._restore_json(own=damaged)
                 raise os_fault(
                     exc,
-                    "store.write",
+                    fp.STORE_WRITE,
                     f"Change not applied: {name} could not be written",
                     self.paths,
                 ) from exc
@@ -670,7 +671,7 @@ class Store:
         self._restore_json(own=damaged)
         raise Fault(
             f"Change not applied: {name} keeps reading back damaged after writing",
-            self._symptom("store.write", "ChecksumMismatch", "written file reads back damaged"),
+            self._symptom(fp.STORE_WRITE, "ChecksumMismatch", "written file reads back damaged"),
         )
 
     def _restore_json(self, own: atomic.Stamp | None = None) -> None:
@@ -738,7 +739,7 @@ class Store:
                 self.paths.markdown,
                 data,
                 failpoints=self._fp,
-                point="render.write",
+                point=fp.RENDER_WRITE,
                 before_replace=None if force else abort_if_edited,
             )
             if stamp[1] != len(data):  # damaged write: once more
@@ -837,7 +838,7 @@ class Store:
             raise Fault(
                 f"Nothing synced: {self._journal.read_only}",
                 self._symptom(
-                    "journal.append", self._journal.read_only_errno, self._journal.read_only
+                    fp.JOURNAL_APPEND, self._journal.read_only_errno, self._journal.read_only
                 ),
             )
         healing: list[str] = []
@@ -870,13 +871,13 @@ class Store:
     def _read_disk_json(self) -> bytes | None:
         try:
             return atomic.read_bytes(
-                self.paths.json, failpoints=self._fp, point="store.read", max_bytes=self._max_bytes
+                self.paths.json, failpoints=self._fp, point=fp.STORE_READ, max_bytes=self._max_bytes
             )
         except FileNotFoundError:
             return b""
         except OSError as exc:
             raise os_fault(
-                exc, "store.read", f"{self.paths.json.name} could not be read", self.paths
+                exc, fp.STORE_READ, f"{self.paths.json.name} could not be read", self.paths
             ) from exc
 
     def _repair_from_memory(self, on_disk: bytes) -> list[str]:
@@ -923,7 +924,7 @@ class Store:
         stamp = _stamp(paths.json)  # before reading: a save landing later is seen as one
         try:
             data = atomic.read_bytes(
-                paths.json, failpoints=self._fp, point="store.read", max_bytes=self._max_bytes
+                paths.json, failpoints=self._fp, point=fp.STORE_READ, max_bytes=self._max_bytes
             )
         except FileNotFoundError:
             if self._journal.last_after == DELETED:
@@ -941,7 +942,7 @@ class Store:
             stamp = _stamp(paths.json)
         except OSError as exc:
             raise os_fault(
-                exc, "store.read", f"{paths.json.name} could not be read", paths
+                exc, fp.STORE_READ, f"{paths.json.name} could not be read", paths
             ) from exc
         on_disk = digest(data)
         raw: object = None
@@ -1110,12 +1111,12 @@ class Store:
             self._journal.append([record])
         except OSError as exc:
             raise os_fault(
-                exc, "journal.append", "the journal could not be written", self.paths
+                exc, fp.JOURNAL_APPEND, "the journal could not be written", self.paths
             ) from exc
         except errors.StorageFailure as exc:
             raise Fault(
                 f"the journal could not be written: {exc.message}",
-                self._symptom("journal.append", "JournalUnusable", exc.message),
+                self._symptom(fp.JOURNAL_APPEND, "JournalUnusable", exc.message),
             ) from exc
 
     def _finish_open(self) -> None:
@@ -1493,8 +1494,15 @@ class Store:
         target = timeline.undo_target(self._journal.recent(RECENT), skip_actor=SYSTEM_ACTOR)
         if target is None:
             return self._error(errors.InvalidArgument("Nothing to undo"))
-        if target is None:
-            return self._error(errors.InvalidArgument("Nothing to undo"))
+        undo = req.command
+        if isinstance(undo, commands.Undo) and undo.by_subagent and timeline.guarded(target):
+            return self._error(
+                errors.Denied(
+                    f"Denied: subagents may not undo a guarded change (#{target.seq}: "
+                    f"{timeline.op_name(target)} by {target.actor}). "
+                    "Ask the main agent or the user to do it."
+                )
+            )
         inverse = timeline.inverse_of(target)
         assert inverse is not None
         what = "; ".join(timeline.reply_lines(target)) or timeline.op_name(target)

@@ -1,9 +1,10 @@
 """Medium enforcement (SPEC §7): what a caller may do, by who it says it is.
 
 A caller marked subagent (``--subagent`` / ``WT_SUBAGENT=1``) may not create
-initiatives, delete trackers, make bulk changes, answer consent questions (or grant
-blanket approval) or use ``--skip-consent``. Named agents (``--agent NAME`` /
-``WT_AGENT``) may be restricted further by config::
+initiatives, delete trackers, make bulk changes, answer or change consent (a consent
+answer, blanket approval, revoking, presenting a consent token) or use
+``--skip-consent``; the Store refuses a subagent's ``undo`` of a guarded change.
+Named agents (``--agent NAME`` / ``WT_AGENT``) may be restricted further by config::
 
     [agents.reviewer]
     read_only = true
@@ -20,12 +21,24 @@ from typing import Final, Literal
 
 import msgspec
 
-Action = Literal["read", "change", "create_initiative", "delete_tracker", "bulk_change", "consent"]
-"""What a request does: ``read`` (a query), ``change`` (an ordinary change),
-one of the three guarded ``OperationKind``s, or ``consent`` (a consent answer)."""
+Action = Literal[
+    "read", "change", "admin", "create_initiative", "delete_tracker", "bulk_change", "consent"
+]
+"""What a request does, from its command's declared access (``commands.Access``):
+``read`` (changes nothing), ``change`` (a write), ``admin`` (wtd itself: circuit
+breakers), one of the three guarded ``OperationKind``s, or ``consent`` (answering or
+changing consent)."""
 
 DENIABLE: Final[frozenset[str]] = frozenset(
-    {"change", "create_initiative", "delete_tracker", "bulk_change", "consent", "skip_consent"}
+    {
+        "change",
+        "admin",
+        "create_initiative",
+        "delete_tracker",
+        "bulk_change",
+        "consent",
+        "skip_consent",
+    }
 )
 """Names allowed in ``AgentRule.deny``; ``change`` denies every change, guarded or not."""
 
@@ -38,8 +51,10 @@ _WHAT: Final[dict[str, str]] = {
     "create_initiative": "create initiatives",
     "delete_tracker": "delete trackers",
     "bulk_change": "change many tasks at once",
-    "consent": "answer consent questions or grant approval",
+    "admin": "reset circuit breakers or change wtd's own state",
+    "consent": "answer, grant or revoke consent",
     "skip_consent": "use --skip-consent",
+    "consent_token": "present a consent token (consent is the user's answer)",
 }
 _GUARDED: Final = frozenset({"create_initiative", "delete_tracker", "bulk_change"})
 
@@ -83,20 +98,35 @@ class AgentRestrictionEnforcer:
     def rule_for(self, agent: str | None) -> AgentRule | None:
         return self._rules.get(agent) if agent else None
 
+    def is_subagent(self, agent: str | None, subagent: bool) -> bool:
+        """Marked subagent, or a named agent the config treats as one."""
+        rule = self.rule_for(agent)
+        return subagent or (rule is not None and rule.subagent)
+
     def check(
-        self, action: Action, *, agent: str | None, subagent: bool, skip_consent: bool = False
+        self,
+        action: Action,
+        *,
+        agent: str | None,
+        subagent: bool,
+        skip_consent: bool = False,
+        consent_token: bool = False,
     ) -> AgentDecision:
-        """May caller (``agent``, ``subagent``) do ``action`` (with ``skip_consent``)?
+        """May caller (``agent``, ``subagent``) do ``action`` (with ``skip_consent``, or
+        presenting a consent token)?
 
         Subagent restrictions first, then the named agent's ``read_only``, then its
-        ``deny`` list. ``skip_consent`` by a subagent is denied whatever the action.
+        ``deny`` list. ``skip_consent`` or a consent token from a subagent is denied
+        whatever the action.
         """
         rule = self.rule_for(agent)
         who = f"agent {agent!r}" if agent else "this caller"
-        if subagent or (rule is not None and rule.subagent):
+        if self.is_subagent(agent, subagent):
             barred: str | None = action if action in SUBAGENT_DENIED else None
             if barred is None and skip_consent:
                 barred = "skip_consent"
+            if barred is None and consent_token:
+                barred = "consent_token"
             if barred is not None:
                 return AgentDecision(
                     allowed=False,

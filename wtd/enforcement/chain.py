@@ -45,7 +45,7 @@ AUDIT_LOG: Final = Path(".ecw") / "audit.log"
 
 class EnforcementContext(msgspec.Struct, frozen=True, kw_only=True):
     """Who asks, and how. ``action`` matters when there is no guarded ``Operation``:
-    ``read`` (a query), ``change`` (an ordinary change) or ``consent`` (an answer)."""
+    ``read``, ``change``, ``admin`` or ``consent`` (see ``agents.Action``)."""
 
     agent: str | None = None
     subagent: bool = False
@@ -64,7 +64,7 @@ class EnforcementResult(msgspec.Struct, frozen=True, kw_only=True):
     let a guarded operation through; ``None`` when nothing needed deciding.
     ``code``: ``consent_required`` (exit 3) or ``denied`` (exit 4) when blocked.
     ``reason``: a sentence for the person; ``basis``: the machine-readable why
-    (``skip_consent``, ``approved_initiative``, ``blanket``, ``token``,
+    (``skip_consent``, ``approved_initiative``, ``blanket``, ``standing``, ``token``,
     ``consent_required``, ``token_refused``, ``subagent``, ``read_only``,
     ``agent_rule``, ``foreign_user``, ``outside_workspace``).
     ``advisories``: ``ℹ Advisory:`` lines to show first, always.
@@ -183,6 +183,7 @@ class FourLevelEnforcer:
             agent=context.agent,
             subagent=context.subagent,
             skip_consent=context.skip_consent,
+            consent_token=context.consent_token is not None,
         )
         if not verdict.allowed:
             self.consent.record(key, "denied", verdict.basis, agent=context.agent)

@@ -6,15 +6,24 @@ and changing many tasks at once. ``ConsentManager`` answers "may this go ahead?"
 user's answer (``grant``) and spends a token on exactly the operation it was issued
 for (``redeem``).
 
-Persisted state is ``.ecw/consent-state.json`` in the ECW guide's shape::
+Persisted state is ``.ecw/consent-state.json`` in the ECW guide's shape, plus the
+standing approvals (ECW readers ignore the extra key)::
 
     {"session_id": "…", "approved_initiatives": [20], "blanket_approval": false,
-     "last_updated": "2024-05-01T12:00:00+00:00"}
+     "last_updated": "2024-05-01T12:00:00+00:00",
+     "standing_approvals": {"delete_tracker": {"granted_at": "…", "agent": null}}}
 
+Answers mean exactly their scope (SPEC §7; the words are ``wtd.vocabulary``'s):
+
+- ``yes``/``approved``: the one operation asked about, once;
+- ``always``: a standing approval for that *kind* of operation (create initiative,
+  delete tracker, bulk change) in this workspace — never the other kinds;
+- ``no``: declined; recorded, nothing applied, the question is gone;
+- "you may create initiatives as needed": ``blanket_approval``, initiative creation only.
+
+``revoke`` withdraws standing approvals (one kind, or all); ``show`` lists them.
 Tokens live in memory only: a daemon restart forgets pending questions (the user is
 simply asked again). Every decision is appended as one JSON line to the audit log.
-Blanket approval (``always`` or "you may create initiatives as needed") covers every
-guarded kind, not only initiatives: the guide's state has a single flag.
 
 All methods are synchronous and do small, durable file I/O; call them from a worker
 thread (``anyio.to_thread.run_sync``) or accept the short block.
@@ -24,12 +33,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import msgspec
 
@@ -37,40 +45,46 @@ from wtd.errors import StorageFailure, WtdError
 from wtd.storage import safepath
 from wtd.storage.atomic import atomic_write, make_dirs
 from wtd.storage.safepath import UnsafePath
+from wtd.vocabulary import (
+    BLANKET_PHRASE,
+    CONSENT_ANSWERS,
+    GUARDED_KINDS,
+    KIND_LABELS,
+    classify_answer,
+)
+from wtd.vocabulary import normalise_answer as _normalise
+
+if TYPE_CHECKING:
+    from wtd.vocabulary import AnswerKind, OperationKind
+else:  # the same types at run time, for msgspec, built from the one definition
+    OperationKind = Literal[GUARDED_KINDS]
+    AnswerKind = Literal[tuple(dict.fromkeys(CONSENT_ANSWERS.values()))]
+
+__all__ = [
+    "BLANKET_PHRASE",
+    "CONSENT_ANSWERS",
+    "AnswerKind",
+    "ConsentManager",
+    "Operation",
+    "OperationKind",
+    "classify_answer",
+]
 
 log = logging.getLogger(__name__)
 
-OperationKind = Literal["create_initiative", "delete_tracker", "bulk_change"]
-AnswerKind = Literal["once", "always", "blanket"]
 DecisionReason = Literal[
-    "skip_consent", "approved_initiative", "blanket", "token", "consent_required", "token_refused"
+    "skip_consent",
+    "approved_initiative",
+    "blanket",
+    "standing",
+    "token",
+    "consent_required",
+    "token_refused",
 ]
 
 PROMPT_HEADER: Final = "? This operation requires consent."
 PROMPT_FOOTER: Final = 'Respond with "yes" or "approved" to proceed.'
-BLANKET_PHRASE: Final = "you may create initiatives as needed"
-CONSENT_ANSWERS: Final[dict[str, AnswerKind]] = {
-    "yes": "once",
-    "approved": "once",
-    "always": "always",
-    BLANKET_PHRASE: "blanket",
-}
 DEFAULT_TOKEN_TTL: Final = 300.0
-
-_SPACES = re.compile(r"\s+")
-
-
-def _normalise(text: str) -> str:
-    return _SPACES.sub(" ", text.strip().strip("\"'“”‘’`").strip(" .!?").lower())
-
-
-def classify_answer(text: str) -> AnswerKind | None:
-    """What a consent answer means: ``once`` (yes/approved), ``always``, ``blanket``.
-
-    Case, surrounding quotes, extra spaces and trailing ``.``/``!`` are forgiven;
-    anything else is ``None`` (not a consent answer).
-    """
-    return CONSENT_ANSWERS.get(_normalise(text))
 
 
 class Operation(msgspec.Struct, frozen=True, kw_only=True):
@@ -142,22 +156,44 @@ class ConsentToken(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GrantResult(msgspec.Struct, frozen=True, kw_only=True):
-    """``grant``'s answer. ``token`` is set for a one-time (``once``) approval only."""
+    """``grant``'s answer. ``token`` is set for a one-time (``once``) approval only;
+    ``declined`` when the answer was ``no`` (recorded; the question is gone)."""
 
     granted: bool
     answer: AnswerKind | None
     message: str
     token: ConsentToken | None = None
-    key: str | None = None  # the operation approved, if any
+    key: str | None = None  # the operation approved (or declined), if any
+    declined: bool = False
+
+
+class Standing(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One standing approval (``always``): when, and by whom."""
+
+    granted_at: str = ""
+    agent: str | None = None
 
 
 class ConsentState(msgspec.Struct, kw_only=True):
-    """``.ecw/consent-state.json``, field order as in the ECW guide."""
+    """``.ecw/consent-state.json``: the ECW guide's keys in its order, then ours."""
 
     session_id: str = ""
     approved_initiatives: list[int] = []
     blanket_approval: bool = False
     last_updated: str = ""
+    standing_approvals: dict[str, Standing] = {}  # OperationKind → when it was given
+
+
+class Revoked(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``revoke`` withdrew (empty lists: there was nothing to withdraw)."""
+
+    kinds: list[str] = []  # standing approvals withdrawn
+    blanket: bool = False  # blanket approval withdrawn
+    initiatives: list[int] = []  # approved initiative numbers withdrawn
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.kinds or self.blanket or self.initiatives)
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -216,7 +252,9 @@ class ConsentManager:
         """A copy of the current persisted state (re-read if the file changed)."""
         self._refresh()
         return msgspec.structs.replace(
-            self._state, approved_initiatives=list(self._state.approved_initiatives)
+            self._state,
+            approved_initiatives=list(self._state.approved_initiatives),
+            standing_approvals=dict(self._state.standing_approvals),
         )
 
     def _signature(self) -> tuple[int, int, int] | None:
@@ -263,6 +301,12 @@ class ConsentManager:
         if not state.session_id:
             state.session_id = secrets.token_hex(16)
         state.approved_initiatives = sorted(set(state.approved_initiatives))
+        unknown = sorted(set(state.standing_approvals) - set(GUARDED_KINDS))
+        for kind in unknown:  # a hand edit or a newer wtd: approve nothing by accident
+            log.warning(
+                "consent state %s: unknown standing approval %r ignored", self.state_path, kind
+            )
+            del state.standing_approvals[kind]
         return state
 
     def _keep_corrupt(self) -> Path:
@@ -337,7 +381,8 @@ class ConsentManager:
         """May ``op`` go ahead? Checked in order, first match wins:
 
         ``skip_consent`` (ignored for a subagent) → ``approved_initiative`` (create
-        initiative N with N approved) → ``blanket`` → ``token`` (``token_id``
+        initiative N with N approved) → ``blanket`` (create initiative only) →
+        ``standing`` (``always`` was answered for this kind) → ``token`` (``token_id``
         redeemed for this very operation) → not allowed: ``consent_required``, or
         ``token_refused`` when a token was given but is used, expired or for another
         operation. A token is only spent when nothing else allows the operation.
@@ -352,8 +397,14 @@ class ConsentManager:
                 reason="approved_initiative",
                 message=f"initiative {op.initiative} is approved",
             )
-        elif self._state.blanket_approval:
+        elif op.kind == "create_initiative" and self._state.blanket_approval:
             decision = Decision(allowed=True, reason="blanket", message="blanket approval")
+        elif op.kind in self._state.standing_approvals:
+            decision = Decision(
+                allowed=True,
+                reason="standing",
+                message=f"standing approval for {KIND_LABELS[op.kind]}",
+            )
         elif token_id is not None:
             if self.redeem(token_id, op, agent=agent):
                 return Decision(allowed=True, reason="token", message="approved once")
@@ -397,9 +448,11 @@ class ConsentManager:
         - ``yes``/``approved``: approves that one operation; the returned token is
           valid for ``token_ttl`` and redeemable exactly once. For create initiative N,
           N is also added to ``approved_initiatives`` (persisted).
-        - ``always``: ``blanket_approval`` (persisted) plus that operation.
+        - ``always``: a standing approval (persisted) for that operation's kind, plus
+          that operation (a token, as for ``yes``).
+        - ``no``: declined; audited, the question is forgotten, nothing is approved.
         - ``you may create initiatives as needed``: ``blanket_approval``, no
-          operation needed.
+          operation needed; it covers initiative creation only.
 
         Refused (``granted=False``, nothing changes) when the answer is not a consent
         answer, nothing is pending, the token is unknown/expired/already answered, or
@@ -416,11 +469,12 @@ class ConsentManager:
             if isinstance(target, Operation) and target.kind == "create_initiative":
                 self._approve_initiative(target)
             self._save()
-            if token_id is not None:
-                self._pending.pop(token_id, None)
             self.record(BLANKET_PHRASE, "granted", "blanket", agent=agent)
             return GrantResult(
-                granted=True, answer=kind, message="Blanket approval granted", key=None
+                granted=True,
+                answer=kind,
+                message="Blanket approval granted for initiative creation",
+                key=None,
             )
         if target is None:
             why = (
@@ -431,32 +485,85 @@ class ConsentManager:
             return self._refuse(None, why, agent, token_id)
         if isinstance(target, str):
             return self._refuse(None, target, agent, token_id)
+        if kind == "decline":
+            if token_id is not None:
+                self._pending.pop(token_id, None)
+            self.record(target.key, "declined", "no", agent=agent, token=token_id)
+            return GrantResult(
+                granted=False,
+                answer=kind,
+                message=f"Declined: {target.reason_line.removesuffix(' requires user approval.')}",
+                key=target.key,
+                declined=True,
+            )
         if target.kind == "create_initiative":
             self._approve_initiative(target)
         if kind == "always":
-            self._state.blanket_approval = True
-            self._save()
-            if token_id is not None:
-                self._pending.pop(token_id, None)
-            self.record(target.key, "granted", "always", agent=agent)
-            return GrantResult(
-                granted=True, answer=kind, message="Approved always (blanket)", key=target.key
+            self._state.standing_approvals[target.kind] = Standing(
+                granted_at=self._now().isoformat(), agent=agent
             )
-        if target.kind == "create_initiative":
+        if kind == "always" or target.kind == "create_initiative":
             self._save()
         new_id = token_id if token_id is not None else secrets.token_urlsafe(18)
         entry = _Pending(operation=target, expires_at=self._now() + self._ttl, approved=True)
         self._pending[new_id] = entry
-        self.record(target.key, "granted", "once", agent=agent, token=new_id)
+        self.record(target.key, "granted", kind, agent=agent, token=new_id)
+        message = (
+            f"Approved always for {KIND_LABELS[target.kind]} in this workspace "
+            "(revoke consent to withdraw)"
+            if kind == "always"
+            else "Approved once"
+        )
         return GrantResult(
             granted=True,
             answer=kind,
-            message="Approved once",
+            message=message,
             key=target.key,
             token=ConsentToken(
                 id=new_id, key=target.key, expires_at=entry.expires_at, approved=True
             ),
         )
+
+    def revoke(self, kind: OperationKind | None = None, *, agent: str | None = None) -> Revoked:
+        """Withdraw the standing approvals for ``kind`` (every kind when ``None``).
+
+        For initiative creation that includes ``blanket_approval`` and the approved
+        initiative numbers. Persisted and audited; pending questions are kept.
+        """
+        self._refresh()
+        kinds = [k for k in GUARDED_KINDS if kind is None or k == kind]
+        state = self._state
+        withdrawn: list[str] = [
+            k for k in kinds if state.standing_approvals.pop(k, None) is not None
+        ]
+        blanket = "create_initiative" in kinds and state.blanket_approval
+        initiatives = list(state.approved_initiatives) if "create_initiative" in kinds else []
+        if "create_initiative" in kinds:
+            state.blanket_approval = False
+            state.approved_initiatives = []
+        revoked = Revoked(kinds=withdrawn, blanket=blanket, initiatives=initiatives)
+        if revoked.anything:
+            self._save()
+        self.record(
+            f"consent:{kind or 'all'}",
+            "revoked",
+            ", ".join([*withdrawn, *(["blanket"] if blanket else [])]) or "nothing to revoke",
+            agent=agent,
+        )
+        return revoked
+
+    def show(self) -> list[tuple[OperationKind, str]]:
+        """The approvals in force: ``(kind, how)`` for each kind that needs no question."""
+        state = self.state
+        shown: list[tuple[OperationKind, str]] = []
+        for kind in GUARDED_KINDS:
+            standing = state.standing_approvals.get(kind)
+            if standing is not None:
+                by = f" by {standing.agent}" if standing.agent else ""
+                shown.append((kind, f"always (since {standing.granted_at}{by})"))
+            elif kind == "create_initiative" and state.blanket_approval:
+                shown.append((kind, f'blanket ("{BLANKET_PHRASE}")'))
+        return shown
 
     def redeem(self, token_id: str, op: Operation, *, agent: str | None = None) -> bool:
         """Spend an approved token on ``op``: true only once, only for ``op.key``,

@@ -11,8 +11,8 @@ append, ``store.write=1+2*eagain`` fails the second and third writes.
 Actions: ``eagain``, ``timeout``, ``eacces``, ``enospc`` raise the matching error;
 ``corrupt`` makes the caller write truncated garbage and report success; ``crash``
 ends the process at once with ``os._exit(137)``; ``delay(MS)`` sleeps MS ms, then
-proceeds. Points are dotted names; the daemon uses ``store.read``, ``store.write``,
-``render.write`` and ``journal.append``.
+proceeds. Points are dotted names; the daemon has the five of ``POINTS``, and
+``WT_FAILPOINTS`` naming any other is an error (a typo would otherwise test nothing).
 """
 
 from __future__ import annotations
@@ -27,6 +27,13 @@ from dataclasses import dataclass
 from typing import Final
 
 ENV_VAR: Final = "WT_FAILPOINTS"
+STORE_READ: Final = "store.read"
+STORE_WRITE: Final = "store.write"
+RENDER_WRITE: Final = "render.write"
+JOURNAL_APPEND: Final = "journal.append"
+EXECUTOR_RECEIVE: Final = "executor.receive"
+POINTS: Final = (STORE_READ, STORE_WRITE, RENDER_WRITE, JOURNAL_APPEND, EXECUTOR_RECEIVE)
+"""Every failpoint the daemon passes through, defined once (README, torture runner)."""
 CORRUPT: Final = "corrupt"
 CRASH_EXIT_CODE: Final = 137
 ACTIONS: Final = ("eagain", "timeout", "eacces", "enospc", "corrupt", "crash", "delay(MS)")
@@ -72,9 +79,17 @@ class Failpoints:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Failpoints:
-        """Parse ``WT_FAILPOINTS`` from ``env`` (default ``os.environ``); unset = disabled."""
+        """Parse ``WT_FAILPOINTS`` from ``env`` (default ``os.environ``); unset = disabled.
+        A point that is not one of ``POINTS`` is a ValueError naming them."""
         source = os.environ if env is None else env
-        return cls.parse(source.get(ENV_VAR, ""))
+        parsed = cls.parse(source.get(ENV_VAR, ""))
+        unknown = sorted(set(parsed._rules) - set(POINTS))
+        if unknown:
+            raise ValueError(
+                f"{ENV_VAR}: unknown failpoint {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(POINTS)})"
+            )
+        return parsed
 
     @classmethod
     def parse(cls, spec: str) -> Failpoints:

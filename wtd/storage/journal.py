@@ -29,9 +29,9 @@ import msgspec
 from wtd.errors import StorageFailure
 from wtd.storage import safepath
 from wtd.storage.atomic import fsync_dir, make_dirs
-from wtd.storage.failpoints import CORRUPT, Failpoints, corrupted
+from wtd.storage.failpoints import CORRUPT, JOURNAL_APPEND, Failpoints, corrupted
 
-APPEND_POINT: Final = "journal.append"
+APPEND_POINT: Final = JOURNAL_APPEND
 DEFAULT_MAX_BYTES: Final = 8 * 1024 * 1024
 DEFAULT_KEEP_SEGMENTS: Final = 3
 DEFAULT_RID_CAPACITY: Final = 10_000

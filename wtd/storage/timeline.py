@@ -103,6 +103,18 @@ def reply_lines(record: JournalRecord) -> list[str]:
     ]
 
 
+def guarded(record: JournalRecord) -> bool:
+    """Was this a guarded change (SPEC §7): a bulk phrase, or any change — a hand edit
+    included — whose undo touches two or more tasks? Subagents may not undo these."""
+    try:
+        if isinstance(change_of(record), commands.SetPhaseTasks):
+            return True
+        inverse = inverse_of(record)
+    except msgspec.DecodeError:
+        return True  # cannot tell: treat it as the user's
+    return inverse is not None and len(inverse.tasks_put) + len(inverse.tasks_remove) >= 2
+
+
 def op_name(record: JournalRecord) -> str:
     try:
         return str(msgspec.json.decode(record.op).get("cmd", "change"))

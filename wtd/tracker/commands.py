@@ -7,52 +7,62 @@ ones through the journal (so they must stay encodable and deterministic), and th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
+Access = Literal["read", "write", "admin"]
+"""What a command may touch (SPEC §7): ``read`` changes nothing; ``write`` changes a
+tracker (or creates, deletes, restores one); ``admin`` changes wtd itself or the
+workspace's consent (circuit breakers, consent answers and approvals)."""
+
 
 class _Cmd(msgspec.Struct, frozen=True, kw_only=True, tag_field="cmd"):
-    pass
+    access: ClassVar[Access] = "write"
+    guarded: ClassVar[str | None] = None  # the consent kind (``vocabulary.GUARDED_KINDS``)
 
 
 # ------------------------------------------------------------------- queries
 
 
 class ShowProgress(_Cmd, tag="show_progress", frozen=True):
-    pass
+    access: ClassVar[Access] = "read"
 
 
 class ShowRemaining(_Cmd, tag="show_remaining", frozen=True):
-    pass
+    access: ClassVar[Access] = "read"
 
 
 class ShowNext(_Cmd, tag="show_next", frozen=True):
-    pass
+    access: ClassVar[Access] = "read"
 
 
 class ShowTask(_Cmd, tag="show_task", frozen=True):
+    access: ClassVar[Access] = "read"
     task_id: str
 
 
 class ShowPhase(_Cmd, tag="show_phase", frozen=True):
+    access: ClassVar[Access] = "read"
     number: int
 
 
 class ListTasks(_Cmd, tag="list_tasks", frozen=True):
+    access: ClassVar[Access] = "read"
     phase: int | None = None
     status: str | None = None  # canonical
 
 
 class ShowHealth(_Cmd, tag="show_health", frozen=True):
-    pass
+    access: ClassVar[Access] = "read"
 
 
 class ListTrackers(_Cmd, tag="list_trackers", frozen=True):
-    pass
+    access: ClassVar[Access] = "read"
 
 
 class Help(_Cmd, tag="help", frozen=True):
+    access: ClassVar[Access] = "read"
     topic: str | None = None
 
 
@@ -159,6 +169,8 @@ class Checkpoint(_Cmd, tag="checkpoint", frozen=True):
 class SetPhaseTasks(_Cmd, tag="set_phase_tasks", frozen=True):
     """Bulk change: every task of phase ``number`` gets ``status`` (consent-protected)."""
 
+    guarded: ClassVar[str | None] = "bulk_change"
+
     number: int
     status: str  # canonical
     given: str
@@ -170,12 +182,16 @@ class SetPhaseTasks(_Cmd, tag="set_phase_tasks", frozen=True):
 class CreateInitiative(_Cmd, tag="create_initiative", frozen=True):
     """A new tracker ``NN-<slug>`` in the workspace (consent-protected)."""
 
+    guarded: ClassVar[str | None] = "create_initiative"
+
     number: int
     title: str | None = None
 
 
 class DeleteTracker(_Cmd, tag="delete_tracker", frozen=True):
     """Move the tracker's files to ``.ecw/trash/`` (consent-protected; restorable)."""
+
+    guarded: ClassVar[str | None] = "delete_tracker"
 
 
 class RestoreTracker(_Cmd, tag="restore_tracker", frozen=True):
@@ -185,13 +201,31 @@ class RestoreTracker(_Cmd, tag="restore_tracker", frozen=True):
 
 
 class ConsentAnswer(_Cmd, tag="consent_answer", frozen=True):
-    """``yes`` / ``approved`` / ``always``: the answer to a consent question."""
+    """``yes`` / ``approved`` / ``always`` / ``no``: the answer to a consent question
+    (``wtd.vocabulary.CONSENT_ANSWERS``)."""
+
+    access: ClassVar[Access] = "admin"
 
     answer: str
 
 
 class GrantBlanket(_Cmd, tag="grant_blanket", frozen=True):
     """ "you may create initiatives as needed": blanket approval, persisted."""
+
+    access: ClassVar[Access] = "admin"
+
+
+class ShowConsent(_Cmd, tag="show_consent", frozen=True):
+    """``show consent``: the workspace's standing approvals."""
+
+    access: ClassVar[Access] = "read"
+
+
+class RevokeConsent(_Cmd, tag="revoke_consent", frozen=True):
+    """``revoke consent [for KIND]``: withdraw standing approvals (all kinds when None)."""
+
+    access: ClassVar[Access] = "admin"
+    kind: str | None = None  # an OperationKind
 
 
 class Patch(_Cmd, tag="patch", frozen=True):
@@ -214,10 +248,16 @@ class Patch(_Cmd, tag="patch", frozen=True):
 
 
 class Undo(_Cmd, tag="undo", frozen=True):
-    """Revert the most recent change not already undone (hand edits included)."""
+    """Revert the most recent change not already undone (hand edits included).
+
+    ``by_subagent``: the caller is a subagent, which may not undo a guarded change
+    (SPEC §7); set by the Executor, never by the grammar."""
+
+    by_subagent: bool = False
 
 
 class ShowHistory(_Cmd, tag="show_history", frozen=True):
+    access: ClassVar[Access] = "read"
     task_id: str | None = None
     limit: int = 20
 
@@ -225,9 +265,13 @@ class ShowHistory(_Cmd, tag="show_history", frozen=True):
 class ResetCircuit(_Cmd, tag="reset_circuit", frozen=True):
     """Force every circuit breaker CLOSED."""
 
+    access: ClassVar[Access] = "admin"
+
 
 class ShowKnowledge(_Cmd, tag="show_knowledge", frozen=True):
     """Failure patterns and recovery outcomes."""
+
+    access: ClassVar[Access] = "read"
 
 
 EVIDENCE_TYPES = (
@@ -280,7 +324,15 @@ Change = (
 )
 
 # Handled by the Executor and the Enforcer, not by a tracker's Store alone.
-Workspace = CreateInitiative | DeleteTracker | RestoreTracker | ConsentAnswer | GrantBlanket
+Workspace = (
+    CreateInitiative
+    | DeleteTracker
+    | RestoreTracker
+    | ConsentAnswer
+    | GrantBlanket
+    | ShowConsent
+    | RevokeConsent
+)
 
 Command = Query | Change | Workspace
 

@@ -22,6 +22,7 @@ from typing import Final
 
 import msgspec
 
+from wtd import vocabulary as v
 from wtd.tracker import commands as c
 from wtd.tracker import status as st
 
@@ -86,7 +87,10 @@ PHRASES: Final[tuple[str, ...]] = (
     "yes",
     "approved",
     "always",
-    "you may create initiatives as needed",
+    "no",
+    v.BLANKET_PHRASE,
+    "show consent",
+    "revoke consent [for KIND]",
     "list trackers",
     "help [topic]",
 )
@@ -103,7 +107,7 @@ _NUMBER = re.compile(r"[+-]?[0-9]+")
 _TRAILING_REVERSED = re.compile(r"[\s.?!]*")
 _QUOTES: Final[dict[str, str]] = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`"}
 _PLACEHOLDERS: Final[frozenset[str]] = frozenset(
-    {"X.Y", "X.Y.Z", "A.B", "N", "S", "T", "R", "TYPE", '"text"', "N:", "X.Y:"}
+    {"X.Y", "X.Y.Z", "A.B", "N", "S", "T", "R", "TYPE", '"text"', "N:", "X.Y:", "KIND"}
 )
 
 
@@ -232,9 +236,7 @@ def _evidence(raw: str) -> tuple[str, str]:
 _Build = Callable[[dict[str, str]], c.Command]
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
-    """Compile a phrase pattern: a literal space matches any run of whitespace."""
-    return re.compile(pattern.replace(" ", r"\s+"), re.IGNORECASE | re.DOTALL)
+_rx = v.compile_phrase  # a literal space matches any run of whitespace
 
 
 def _missing(what: str, template: str) -> _Build:
@@ -296,6 +298,23 @@ def _phase_tasks(g: dict[str, str]) -> c.Command:
     return c.SetPhaseTasks(number=number, status=canonical, given=given)
 
 
+def _revoke_consent(g: dict[str, str]) -> c.Command:
+    named = g.get("k")
+    if named is None:
+        return c.RevokeConsent()
+    key = " ".join(named.lower().replace("-", " ").split())
+    kind = v.KIND_NAMES.get(key) or v.KIND_NAMES.get(key.removesuffix(" operations"))
+    if kind is None:
+        raise _Reject(
+            ParseError(
+                code="invalid_argument",
+                message=f"Unknown kind of operation: '{named}'",
+                suggestions=[f"revoke consent for {k.replace('_', ' ')}" for k in v.GUARDED_KINDS],
+            )
+        )
+    return c.RevokeConsent(kind=kind)
+
+
 def _help(g: dict[str, str]) -> c.Command:
     topic = " ".join((g.get("topic") or "").split()).lower()
     return c.Help(topic=topic or None)
@@ -332,27 +351,22 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
         _list_tasks,
         False,
     ),
-    # guarded operations and consent (SPEC §7)
-    (
-        _rx(r"create initiative (?P<n>[^\s:]+)(?:(?:\s*:\s*| called )(?P<t>.+))?"),
-        _create_initiative,
-        True,
-    ),
-    (_rx(r"delete (?:this )?tracker"), lambda g: c.DeleteTracker(), False),
+    # guarded operations and consent (SPEC §7): the patterns live in wtd.vocabulary,
+    # which the consent manager and the Claude Code hook read too
+    (_rx(v.CREATE_INITIATIVE), _create_initiative, True),
+    (_rx(v.DELETE_TRACKER), lambda g: c.DeleteTracker(), False),
     (
         _rx(r"restore tracker(?: (?P<name>\S+))?"),
         lambda g: c.RestoreTracker(name=g.get("name")),
         False,
     ),
-    (_rx(r"mark all tasks in phase (?P<n>\S+) (?:as )?(?P<s>.+)"), _phase_tasks, False),
-    (_rx(r"mark phase (?P<n>\S+) (?:as )?(?P<s>.+)"), _phase_tasks, False),
-    (
-        _rx(r"(?P<a>yes|approved?|always|y)"),
-        lambda g: c.ConsentAnswer(answer=g["a"].lower()),
-        False,
-    ),
-    (_rx(r"you may create initiatives as needed"), lambda g: c.GrantBlanket(), False),
-    (_rx(r"undo(?: (?:the )?last change)?"), lambda g: c.Undo(), False),
+    (_rx(v.MARK_ALL_TASKS), _phase_tasks, False),
+    (_rx(v.MARK_PHASE), _phase_tasks, False),
+    (_rx(v.CONSENT_ANSWER), lambda g: c.ConsentAnswer(answer=g["a"].lower()), False),
+    (_rx(v.GRANT_BLANKET), lambda g: c.GrantBlanket(), False),
+    (_rx(v.SHOW_CONSENT), lambda g: c.ShowConsent(), False),
+    (_rx(v.REVOKE_CONSENT), _revoke_consent, False),
+    (_rx(v.UNDO), lambda g: c.Undo(), False),
     (
         _rx(r"(?:show )?history(?: (?:of |for )?task (?P<id>\S+))?"),
         lambda g: c.ShowHistory(task_id=_task_id(g["id"]) if g.get("id") else None),
