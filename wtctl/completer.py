@@ -6,7 +6,9 @@ without touching this file. Each template is split into words; optional groups
 they fit proposes its next step: the run of literal words up to the next
 placeholder or optional group (``show task``), or the live values for a
 placeholder — ``X.Y``/``A.B`` task IDs, ``N`` phase numbers, ``S`` statuses,
-``TYPE`` evidence types. Free text (``T``, ``R``, ``"text"``) ends completion.
+``TYPE`` evidence types, ``TRACKER`` tracker names. Free text (``T``, ``R``,
+``"text"``) ends completion. The REPL's own commands (``use TRACKER``) complete
+like phrases.
 
 ``PhraseCompleter`` completes by prefix; ``make_completer`` wraps it in
 prompt-toolkit's ``FuzzyCompleter`` (``shw`` → ``show progress``, ``2.`` → ``2.1`` …).
@@ -26,7 +28,9 @@ from wtd.tracker.commands import EVIDENCE_TYPES
 from wtd.tracker.phrases import PHRASES
 from wtd.tracker.status import STATUSES
 
-Kind = Literal["literal", "task", "subtask", "phase", "number", "status", "evidence", "free"]
+Kind = Literal[
+    "literal", "task", "subtask", "phase", "number", "status", "evidence", "tracker", "free"
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Vocabulary:
     phases: tuple[Phase, ...] = ()
     statuses: tuple[str, ...] = STATUSES
     evidence_types: tuple[str, ...] = EVIDENCE_TYPES
+    trackers: tuple[str, ...] = ()  # the workspace's tracker names (for ``use``)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ _PLACEHOLDERS: Final[dict[str, Kind]] = {
     "N": "phase",
     "S": "status",
     "TYPE": "evidence",
+    "TRACKER": "tracker",
 }
 _MATCHERS: Final[dict[Kind, re.Pattern[str]]] = {
     "task": re.compile(r"[0-9]+\.[0-9]+"),
@@ -80,6 +86,7 @@ _MATCHERS: Final[dict[Kind, re.Pattern[str]]] = {
     "phase": re.compile(r"[+-]?[0-9]+"),
     "number": re.compile(r"[+-]?[0-9]+"),
     "evidence": re.compile(r"\S+"),
+    "tracker": re.compile(r"\S+"),
 }
 _OPTIONAL: Final = re.compile(r"\[([^\]]*)\]")
 
@@ -116,7 +123,11 @@ def variants(template: str) -> list[Variant]:
     return [Variant(template, tuple(tokens)) for tokens in result]
 
 
-VARIANTS: Final[tuple[Variant, ...]] = tuple(v for t in PHRASES for v in variants(t))
+# Handled by the REPL itself, never sent to wtd.
+REPL_COMMANDS: Final[tuple[str, ...]] = ("use TRACKER",)
+VARIANTS: Final[tuple[Variant, ...]] = tuple(
+    v for t in (*PHRASES, *REPL_COMMANDS) for v in variants(t)
+)
 
 
 def _fits(token: Token, word: str) -> bool:
@@ -205,6 +216,9 @@ class PhraseCompleter(Completer):
         elif token.kind == "evidence":
             for kind in vocabulary.evidence_types:
                 yield Completion(kind, display_meta="evidence type")
+        elif token.kind == "tracker":
+            for name in vocabulary.trackers:
+                yield Completion(name, display_meta="tracker")
 
 
 def make_completer(vocabulary: Vocabulary | None = None) -> tuple[PhraseCompleter, Completer]:

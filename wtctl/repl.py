@@ -1,15 +1,28 @@
 """The interactive REPL (SPEC §9): ``wtctl`` with no PHRASE on a terminal.
 
 Assembled here, from small parts: ``completer`` (phrases, IDs, statuses — fuzzy),
-``toolbar`` (tracker, progress, health, circuits), ``aio`` (the asyncio client).
+``toolbar`` (tracker, progress, health, circuits), ``pin`` (which tracker it is
+on), ``aio`` (the asyncio client).
+
+The REPL acts on the tracker its prompt shows: it pins one at start (``--tracker``
+/ ``$WT_TRACKER``, else the one wtd reports for the workspace) and every request
+names it, so a change to another tracker of the workspace never moves it. Only
+``use TRACKER`` (handled here, never sent to wtd) switches. A workspace with no
+tracker yet leaves it unpinned until one exists (``create initiative``, or one made
+elsewhere): it pins that. A pinned tracker that is deleted stays pinned, shown as
+``(deleted)``, so ``undo``/``restore tracker`` bring it back and nothing falls
+through to another tracker.
+
 Three connections to wtd, each with one job:
 
 - ``client``: the user's commands, one at a time;
 - ``background``: refreshes of the toolbar and the completion vocabulary
   (``show progress`` with health, ``list tasks``), after each command and each
   event, coalesced — drawing the toolbar only reads the last result;
-- an event subscription for the tracker's workspace: changes made by other
-  clients or by hand edits are printed above the prompt as they arrive.
+- an event subscription for the pinned tracker's workspace: changes to that
+  tracker made by other clients or by hand edits are printed above the prompt as
+  they arrive. It follows the pin to another workspace, and the commands to the
+  daemon that owns the workspace when wtd redirects them (SPEC §2).
 
 Consent is answered inline: a ``consent_required`` reply that carries a
 ``consent_token`` arms it, and the next command sent (``yes``, ``approved``,
@@ -39,17 +52,19 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
-from wtctl import toolbar
+from wtctl import pin, toolbar
 from wtctl.aio import Client, ConnectionLost, Unavailable, subscribe
 from wtctl.cli import (
     _ALTERNATIVES,
     EXIT_UNAVAILABLE,
+    EXIT_USAGE,
     Args,
     command_message,
     consent_token_of,
     socket_path,
 )
 from wtctl.completer import Phase, Task, Vocabulary, make_completer
+from wtd.errors import WtdError
 
 Echo = Callable[[StyleAndTextTuples], None]
 
@@ -73,7 +88,8 @@ STYLE = Style.from_dict(
 )
 
 REPL_HELP = (
-    "In the REPL: Tab completes (fuzzy), → accepts the grey suggestion, "
+    "In the REPL: 'use TRACKER' switches the tracker every command acts on "
+    "('use' alone lists them). Tab completes (fuzzy), → accepts the grey suggestion, "
     "↑ searches history, Ctrl-C cancels the line, Ctrl-D leaves."
 )
 _WARNING_MARKS = ("⚠", "ℹ", "?", "Advisory")
@@ -92,20 +108,6 @@ def file_history(path: Path | None = None) -> History:
     path = path or history_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileHistory(str(path))
-
-
-def workspace_of(args: Args) -> str:
-    """The workspace whose events the REPL follows (that of ``--tracker``, else of cwd)."""
-    from wtctl.events import workspace_of as resolve_workspace
-    from wtd.errors import WtdError
-
-    try:
-        return resolve_workspace(args)
-    except WtdError:
-        from wtd.workspace import find_workspace
-
-        cwd = Path(os.getcwd())
-        return str(find_workspace(cwd) or cwd)
 
 
 def format_event(event: dict[str, Any]) -> StyleAndTextTuples:
@@ -159,6 +161,7 @@ class Repl:
 
     ``input``/``output`` default to the terminal; ``echo`` receives everything the
     REPL prints (tests capture it; by default it is printed above the prompt).
+    ``pin`` is the tracker every request names (None: the workspace has none yet).
     """
 
     def __init__(
@@ -171,11 +174,12 @@ class Repl:
         echo: Echo | None = None,
     ) -> None:
         self.args = args
-        path = socket_path(args)
-        self.client = Client(path, autostart=args.autostart)
-        self.background = Client(path, autostart=args.autostart)
+        self._socket = socket_path(args)
+        self.client = Client(self._socket, autostart=args.autostart)
+        self.background = Client(self._socket, autostart=args.autostart)
         self.phrases, completer = make_completer()
-        self.status = toolbar.Status(tracker=args.tracker or "")
+        self.pin: pin.Pin | None = None
+        self.status = toolbar.Status()
         self.consent_token: str | None = None
         self.session: PromptSession[str] = PromptSession(
             completer=completer,
@@ -188,6 +192,8 @@ class Repl:
             output=output,
         )
         self._echo = echo or self._print
+        self._cwd = Path(os.getcwd())
+        self._home = self._cwd  # the workspace of cwd, as wtd sees it (set by run)
         # Set after the first refresh / once events flow (tests wait on them).
         self.refreshed = asyncio.Event()
         self.subscribed = asyncio.Event()
@@ -196,6 +202,9 @@ class Repl:
         self._in_flight = False
         self._held: list[dict[str, Any]] = []
         self._own: deque[frozenset[str]] = deque(maxlen=_OWN_MEMORY)
+        self._tg: asyncio.TaskGroup | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._following: tuple[str, str] | None = None  # (socket, workspace) of the events
 
     # ------------------------------------------------------------ lifecycle
 
@@ -206,16 +215,31 @@ class Repl:
             self._echo([("class:error", f"wtd unavailable: {exc}\n")])
             return EXIT_UNAVAILABLE
         try:
+            self._home = await asyncio.to_thread(pin.default_workspace, self._cwd)
+            if self.args.tracker:
+                try:
+                    given = await asyncio.to_thread(pin.given, self.args.tracker, self._cwd)
+                except WtdError as exc:
+                    self._echo([("class:error", f"wtctl: {exc.message}\n")])
+                    return EXIT_USAGE
+                self._set_pin(given)
+            else:
+                # not reachable now: the first command (or refresh) asks again
+                with contextlib.suppress(Unavailable, ConnectionLost):
+                    await self._find_pin(self.client)
             async with asyncio.TaskGroup() as tg:
+                self._tg = tg
                 refresher = tg.create_task(self._refresh_forever())
-                follower = tg.create_task(self._follow_events())
+                self._retarget_events()
                 self._mark_dirty()
                 try:
                     return await self._loop()
                 finally:
                     refresher.cancel()
-                    follower.cancel()
+                    if self._follower is not None:
+                        self._follower.cancel()
         finally:
+            self._tg = None
             await self.client.close()
             await self.background.close()
 
@@ -237,12 +261,19 @@ class Repl:
     # ------------------------------------------------------------ commands
 
     async def execute(self, phrase: str) -> dict[str, Any] | None:
-        """Send ``phrase`` (with an armed consent token), print the answer, refresh."""
-        message = command_message(self.args, phrase, self.consent_token)
-        self.consent_token = None  # an answer is only ever sent once
+        """Send ``phrase`` to the pinned tracker (with an armed consent token), print
+        the answer, refresh. ``use …`` is the REPL's own: it switches the pin."""
+        words = phrase.split(maxsplit=1)
+        if words and words[0].lower() == "use":
+            await self.use(words[1] if len(words) > 1 else "")
+            return None
+        token, self.consent_token = self.consent_token, None  # an answer is sent once
         self._in_flight = True
         try:
             with self._interruptible() as interrupted:
+                if self.pin is None:  # a tracker may exist by now: pin it before acting
+                    await self._find_pin(self.client)
+                message = self._aim(command_message(self.args, phrase, token))
                 reply = await self.client.request(message, retries=2)
         except (Unavailable, ConnectionLost) as exc:
             self.status = replace(self.status, connected=False)
@@ -264,9 +295,49 @@ class Repl:
             self._echo([("class:hint", REPL_HELP + "\n")])
         self.consent_token = consent_token_of(reply)
         self._own.append(frozenset(reply.get("lines", [])))
+        self._follow_reply(reply)
+        self._retarget_events()
         self._release_held()
         self._mark_dirty()
         return reply
+
+    async def use(self, text: str) -> None:
+        """``use TRACKER``: act on TRACKER from now on; ``use`` alone: where, and the choices.
+
+        An unknown TRACKER leaves the pin as it was. A consent question still open
+        is dropped: it was about the tracker the prompt showed when it was asked.
+        """
+        self.consent_token = None
+        if not text.strip():
+            await self._show_choices()
+            return
+        workspace = self.pin.workspace if self.pin is not None else self._home
+        chosen = await asyncio.to_thread(pin.choose, text, workspace, self._cwd)
+        if isinstance(chosen, pin.Refused):
+            error = {"code": "not_found", "message": chosen.message}
+            self._echo(format_reply({"type": "reply", "error": {**error, "suggestions": []}}))
+            if chosen.suggestions:
+                quoted = " or ".join(f"'{s}'" for s in chosen.suggestions)
+                self._echo([("class:hint", f"Did you mean {quoted}?\n")])
+            return
+        self._set_pin(chosen)
+        await self.refresh()
+        progress = "" if self.status.progress is None else f" ({self.status.progress}%)"
+        missing = f" ({self.status.missing})" if self.status.missing else ""
+        self._echo([("class:hint", f"Now on {chosen.label}{progress}{missing}\n")])
+
+    async def _show_choices(self) -> None:
+        try:
+            reply = await self.client.request(self._query("list trackers"), retries=2)
+        except (Unavailable, ConnectionLost) as exc:
+            self._echo([("class:error", f"wtd unavailable: {exc}\n")])
+            return
+        if not reply.get("ok"):
+            self._echo(format_reply(reply))
+            return
+        rows = reply.get("result")
+        lines = pin.listing(self.pin, self.status.missing, rows if isinstance(rows, list) else [])
+        self._echo([("", "".join(line + "\n" for line in lines))])
 
     def _release_held(self) -> None:
         held, self._held = self._held, []
@@ -297,13 +368,95 @@ class Repl:
             if interrupted and task is not None:
                 task.uncancel()
 
+    # ------------------------------------------------------------ the pinned tracker
+
+    def _aim(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Name the pinned tracker in ``message`` — never leave the choice to wtd."""
+        if self.pin is None:
+            message.pop("tracker", None)
+        else:
+            message["tracker"] = self.pin.request
+        return message
+
+    async def _find_pin(self, client: Client) -> dict[str, Any]:
+        """Pin the tracker wtd reports for the workspace (its only or most recently
+        changed one), if there is one; the reply (``show progress``) either way."""
+        reply = await client.request(self._query("show progress"))
+        named = reply.get("tracker") if reply.get("ok") else None
+        if isinstance(named, str) and named:
+            home = await asyncio.to_thread(pin.default_workspace, self._cwd)
+            if self.pin is None:  # (and not pinned meanwhile, by a command or a refresh)
+                self._home = home
+                self._set_pin(pin.reported(named, home))
+                self._echo([("class:hint", f"Tracker: {named} ('use TRACKER' switches)\n")])
+        return reply
+
+    def _set_pin(self, chosen: pin.Pin) -> None:
+        if chosen == self.pin:
+            return
+        self.pin = chosen
+        self.status = replace(
+            self.status, tracker=chosen.label, missing="", progress=None, complete=0, total=0
+        )
+        self.phrases.vocabulary = replace(self.phrases.vocabulary, tasks=(), phases=())
+        self._retarget_events()
+        self._mark_dirty()
+        self._invalidate()
+
+    def _set_missing(self, why: str) -> None:
+        """Show that the pinned tracker is gone (``why``: "deleted", "not found") or back."""
+        if why == self.status.missing or self.pin is None:
+            return
+        was = self.status.missing
+        self.status = replace(self.status, missing=why, progress=None)
+        if why:
+            self.phrases.vocabulary = replace(self.phrases.vocabulary, tasks=(), phases=())
+            self._echo([("class:warning", pin.gone(self.pin, why) + "\n")])
+        elif was:
+            self._echo([("class:hint", f"Tracker {self.pin.label} is back.\n")])
+        self._invalidate()
+
+    def _follow_reply(self, reply: dict[str, Any]) -> None:
+        """Keep the pin true to what a reply says happened to the trackers."""
+        news = pin.after_reply(self.pin, self.status.missing, reply)
+        if news.missing is not None:
+            self._set_missing(news.missing)
+        if news.switch_to:
+            workspace = self.pin.workspace if self.pin is not None else self._home
+            self._set_pin(pin.reported(news.switch_to, workspace))
+            self._echo([("class:hint", f"Now on {news.switch_to}\n")])
+        elif news.other and self.pin is not None:
+            hint = f"Still on {self.pin.label}; 'use {news.other}' switches to it."
+            self._echo([("class:hint", hint + "\n")])
+
     # ------------------------------------------------------------ events
 
-    async def _follow_events(self) -> None:
-        workspace = await asyncio.to_thread(workspace_of, self.args)
+    def _daemon_path(self) -> str:
+        """The socket of the wtd serving the workspace: where a client was redirected."""
+        for client in (self.client, self.background):
+            if client.path != self._socket:
+                return client.path
+        return self._socket
+
+    def _retarget_events(self) -> None:
+        """(Re)subscribe when the pinned workspace, or the daemon serving it, changed."""
+        if self._tg is None:
+            return  # not running yet: run() subscribes
+        workspace = self.pin.workspace if self.pin is not None else self._home
+        target = (self._daemon_path(), str(workspace))
+        if target == self._following:
+            return
+        self._following = target
+        if self._follower is not None:
+            self._follower.cancel()
+        self.subscribed.clear()
+        self._follower = self._tg.create_task(self._follow_events(*target))
+
+    async def _follow_events(self, path: str, workspace: str) -> None:
+        autostart = self.args.autostart and path == self._socket
         while True:
             try:
-                stream = await subscribe(self.client.path, workspace, autostart=self.args.autostart)
+                stream = await subscribe(path, workspace, autostart=autostart)
             except (Unavailable, ConnectionLost, OSError):
                 await self._wait_for_daemon()
                 continue
@@ -329,13 +482,15 @@ class Repl:
         if self._in_flight:
             self._held.append(event)  # may be our own change: decide once the reply is in
             return
+        # every tracker of the workspace (SPEC §9: changes others make show up live);
+        # each event names its tracker, so one that is not the prompt's is told apart
+        self._mark_dirty()
         lines = frozenset(event.get("lines") or ())
         own = next((seen for seen in self._own if lines and lines <= seen), None)
         if own is not None:
             self._own.remove(own)  # the echo of our own command: already printed
         else:
             self._echo([*format_event(event), ("", "\n")])
-        self._mark_dirty()
 
     # ------------------------------------------------------------ toolbar & vocabulary
 
@@ -349,16 +504,39 @@ class Repl:
             await self.refresh()
 
     async def refresh(self) -> None:
-        """Fetch progress, health and the task list; update toolbar and completions."""
+        """Fetch progress, health and the task list of the pinned tracker (pinning one
+        first if there is none yet); update toolbar and completions."""
+        current = self.pin
         try:
-            progress = await self.background.request(self._query("show progress"))
-            tasks = await self.background.request(self._query("list tasks"))
+            progress = None
+            if current is None:
+                progress = await self._find_pin(self.background)
+                current = self.pin
+            tasks: dict[str, Any] = {}
+            if current is not None:
+                progress = await self.background.request(self._query("show progress"))
+                tasks = await self.background.request(self._query("list tasks"))
+            workspace = current.workspace if current is not None else self._home
+            names = await asyncio.to_thread(pin.names, workspace)
         except (Unavailable, ConnectionLost):
             self.status = replace(self.status, connected=False)
             self._invalidate()
             return
+        if self.pin != current:
+            self._mark_dirty()  # switched meanwhile: these answers are about the old one
+            return
+        self._retarget_events()  # the background client may have been redirected
+        assert progress is not None
         self.status = toolbar.with_progress(self.status, progress)
-        self.phrases.vocabulary = _vocabulary(progress, tasks, self.phrases.vocabulary)
+        error = progress.get("error") or {}
+        if current is not None and error.get("code") == "not_found":
+            self._set_missing("deleted" if "deleted" in error.get("message", "") else "not found")
+        elif progress.get("ok"):
+            self._set_missing("")
+        vocabulary = _vocabulary(progress, tasks, self.phrases.vocabulary)
+        if self.status.missing or current is None:
+            vocabulary = replace(vocabulary, tasks=(), phases=())
+        self.phrases.vocabulary = replace(vocabulary, trackers=tuple(names))
         self.refreshed.set()
         self._invalidate()
 
@@ -367,19 +545,24 @@ class Repl:
             "type": "command",
             "id": os.urandom(12).hex(),
             "phrase": phrase,
-            "cwd": os.getcwd(),
+            "cwd": str(self._cwd),
             "options": {"show_health": True},
         }
-        if self.args.tracker:
-            message["tracker"] = self.args.tracker
-        return message
+        return self._aim(message)
 
     def _toolbar(self) -> StyleAndTextTuples:
         return toolbar.render(self.status)
 
     def _prompt(self) -> StyleAndTextTuples:
-        name = Path(self.status.tracker).stem if self.status.tracker else "wtctl"
-        return [("class:prompt", f"{name}> ")]
+        if self.pin is None:
+            return [("class:prompt", "wtctl> ")]
+        if self.status.missing:
+            return [
+                ("class:prompt", f"{self.pin.name} "),
+                ("class:warning", f"({self.status.missing})"),
+                ("class:prompt", "> "),
+            ]
+        return [("class:prompt", f"{self.pin.name}> ")]
 
     def _invalidate(self) -> None:
         self.session.app.invalidate()

@@ -16,6 +16,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 @dataclass(frozen=True)
 class Status:
     tracker: str = ""
+    missing: str = ""  # why the pinned tracker is not there ("deleted", "not found"); "" = it is
     progress: int | None = None
     complete: int = 0
     total: int = 0
@@ -60,8 +61,12 @@ def render(status: Status) -> StyleAndTextTuples:
     """The toolbar's text: `` docs/plans/x.md │ 44% (4/9) │ HEALTHY 100% │ circuits CLOSED ``."""
     sep = ("class:toolbar.sep", " │ ")
     parts: StyleAndTextTuples = [("class:toolbar.tracker", f" {status.tracker or '(no tracker)'}")]
+    if status.missing:
+        parts.append(("class:toolbar.bad", f" ({status.missing})"))
     parts.append(sep)
-    if status.progress is None:
+    if status.missing or not status.tracker:
+        parts.append(("class:toolbar", "progress —"))
+    elif status.progress is None:
         parts.append(("class:toolbar", "progress …"))
     else:
         parts.append(

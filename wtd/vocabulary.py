@@ -83,6 +83,14 @@ KIND_NAMES: Final[dict[str, OperationKind]] = {
     "bulk change": "bulk_change",
     "bulk changes": "bulk_change",
     "bulk": "bulk_change",
+    "initiative": "create_initiative",
+    "creating an initiative": "create_initiative",
+    "deleting a tracker": "delete_tracker",
+    "a tracker deletion": "delete_tracker",
+    "tracker deletions": "delete_tracker",
+    "deleting": "delete_tracker",
+    "bulk changing": "bulk_change",
+    "many tasks": "bulk_change",
 }
 """What ``revoke consent for KIND`` accepts (normalised: lower case, single spaces)."""
 
@@ -109,12 +117,19 @@ CONSENT_ANSWER: Final = (
     + ")"
 )
 GRANT_BLANKET: Final = BLANKET_PHRASE
-REVOKE_CONSENT: Final = r"revoke (?:all )?consents?(?: (?:for|to|of) (?P<k>.+))?"
+REVOKE_CONSENT: Final = r"revoke (?:all )?consents?(?: (?:for|to|of|on) (?P<k>.+))?"
+REVOKE_ALL: Final = frozenset({"all", "everything", "all kinds", "every kind", "all operations"})
+"""What ``revoke consent for …`` accepts as "every kind"."""
 SHOW_CONSENT: Final = r"(?:show|list) consents?(?: state)?|consents?"
 CONSENT_PHRASES: Final[tuple[str, ...]] = (CONSENT_ANSWER, GRANT_BLANKET, REVOKE_CONSENT)
 """Phrases that answer or change consent: never a subagent's to send."""
 
 UNDO: Final = r"undo(?: (?:the )?last change)?"
+RESTORE_TRACKER: Final = r"restore tracker(?: (?P<name>\S+))?"
+SUBAGENT_BARRED: Final[tuple[str, ...]] = (UNDO, RESTORE_TRACKER)
+"""Phrases a subagent may not send although they are not guarded: undoing (wtd refuses
+a subagent's undo of a guarded change; the hook cannot tell which change an undo
+reverts) and restoring a deleted tracker (the undo of a guarded ``delete tracker``)."""
 
 
 def compile_phrase(pattern: str) -> re.Pattern[str]:

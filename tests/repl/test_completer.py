@@ -14,6 +14,7 @@ VOCABULARY = Vocabulary(
         for task_id in ("1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "3.1", "12.1")
     ),
     phases=(Phase(1, "Foundations"), Phase(2, "Core"), Phase(3, "Release")),
+    trackers=("02-auth", "20-payments", "my-project"),
 )
 STATUSES = ["pending", "in_progress", "complete", "blocked", "skipped", "superseded"]
 END = -1  # cursor at the end of the text
@@ -50,12 +51,17 @@ EXACT = [
     ("task 2.2 depends on ", END, ["1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "3.1", "12.1"]),
     ("move task 2.2 to phase 3", END, ["3"]),
     ("check subtask 2.2", END, ["2.2."]),
-    ("show ", END, ["progress", "remaining", "task", "phase", "health", "knowledge"]),
+    ("show ", END, ["progress", "remaining", "task", "phase", "health", "knowledge", "consent"]),
     ("show pro", END, ["progress"]),
     ("list tasks in phase 2 with status complete ", END, []),  # the status ends the phrase
     ("rename task 2.2 to ", END, []),  # free text: nothing to offer
     ("create initiative ", END, []),  # a new number: not a phase
     ("frobnicate ", END, []),
+    ("use ", END, ["02-auth", "20-payments", "my-project"]),  # the REPL's own command
+    ("use 02", END, ["02-auth"]),
+    ("USE my", END, ["my-project"]),
+    ("use pay", END, ["20-payments"]),
+    ("use my-project ", END, []),  # one tracker: nothing follows
     (
         "attach evidence to task 2.1: ",
         END,
@@ -84,6 +90,7 @@ INCLUDES = [
     ("whats", END, {"what's next", "what's remaining"}, {"show progress"}),
     ("mark ", END, {"task", "phase", "all tasks in phase", "2.2"}, {"progress"}),
     ("  ", END, {"show progress"}, set()),
+    ("us", END, {"use"}, {"show progress"}),
 ]
 
 

@@ -3,109 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import pytest
-from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from tests.e2e.conftest import EXAMPLE, Workspace
-from wtctl.cli import Args
+from tests.e2e.conftest import Workspace
+from tests.repl.harness import (
+    CTRL_C,
+    ENTER,
+    TIMEOUT,
+    Transcript,
+    repl_args,
+    running_repl,
+)
 from wtctl.repl import Repl, file_history, format_event, history_path
-
-TIMEOUT = 30
-ENTER = "\r"
-CTRL_C = "\x03"
-CTRL_D = "\x04"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    """The e2e Workspace (example tracker, private socket) with its daemon running."""
-    root = tmp_path / "project"
-    (root / ".ecw" / "plans").mkdir(parents=True)
-    shutil.copy(EXAMPLE, root / ".ecw" / "plans" / "my-project.json")
-    sock_dir = Path(tempfile.mkdtemp(prefix="wtd-test-", dir="/tmp"))
-    ws = Workspace(root, sock_dir)
-    daemon = ws.start_daemon()
-    try:
-        yield ws
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=TIMEOUT)
-        shutil.rmtree(sock_dir, ignore_errors=True)
-
-
-class Transcript:
-    """What the REPL printed, as plain text; ``wait_for`` waits (no sleeping) for a line."""
-
-    def __init__(self) -> None:
-        self.text = ""
-        self._changed = asyncio.Event()
-
-    def __call__(self, fragments: StyleAndTextTuples) -> None:
-        self.text += "".join(fragment[1] for fragment in fragments)
-        self._changed.set()
-
-    async def wait_for(self, needle: str, start: int = 0) -> int:
-        """Wait until ``needle`` is printed after ``start``; the offset just past it."""
-        while (found := self.text.find(needle, start)) < 0:
-            self._changed.clear()
-            await self._changed.wait()
-        return found + len(needle)
-
-
-@dataclass
-class Running:
-    repl: Repl
-    keys: PipeInput
-    out: Transcript
-    task: asyncio.Task[int]
-
-    def type(self, text: str) -> None:
-        self.keys.send_text(text)
-
-    async def leave(self) -> int:
-        self.type(CTRL_D)
-        return await self.task
-
-
-def repl_args(ws: Workspace, *, tracker: bool = True) -> Args:
-    args = Args()
-    args.tracker = str(ws.md) if tracker else None
-    args.agent = None
-    args.subagent = False
-    args.socket = str(ws.sock)
-    args.autostart = False
-    return args
-
-
-@asynccontextmanager
-async def running_repl(ws: Workspace) -> AsyncIterator[Running]:
-    with create_pipe_input() as keys:
-        out = Transcript()
-        repl = Repl(repl_args(ws), input=keys, output=DummyOutput(), echo=out)
-        async with asyncio.TaskGroup() as tg:
-            task = tg.create_task(repl.run())
-            try:
-                with anyio.fail_after(TIMEOUT):
-                    await repl.refreshed.wait()
-                    yield Running(repl, keys, out, task)
-            finally:
-                task.cancel()
 
 
 @pytest.mark.anyio

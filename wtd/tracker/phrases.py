@@ -302,7 +302,9 @@ def _revoke_consent(g: dict[str, str]) -> c.Command:
     named = g.get("k")
     if named is None:
         return c.RevokeConsent()
-    key = " ".join(named.lower().replace("-", " ").split())
+    key = " ".join(named.lower().replace("-", " ").replace("_", " ").split())
+    if key in v.REVOKE_ALL:
+        return c.RevokeConsent()
     kind = v.KIND_NAMES.get(key) or v.KIND_NAMES.get(key.removesuffix(" operations"))
     if kind is None:
         raise _Reject(
@@ -356,7 +358,7 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
     (_rx(v.CREATE_INITIATIVE), _create_initiative, True),
     (_rx(v.DELETE_TRACKER), lambda g: c.DeleteTracker(), False),
     (
-        _rx(r"restore tracker(?: (?P<name>\S+))?"),
+        _rx(v.RESTORE_TRACKER),
         lambda g: c.RestoreTracker(name=g.get("name")),
         False,
     ),
