@@ -23,6 +23,7 @@ from wtctl.connection import (
     connect,
     owner_socket,
 )
+from wtd.vocabulary import classify_answer
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the one-shot path ~4 ms
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ class Args:
         self.skip_consent = False
         self.json = False
         self.agent: str | None = os.environ.get("WT_AGENT") or None
-        self.subagent = os.environ.get("WT_SUBAGENT", "") not in ("", "0", "false", "no")
+        marked = os.environ.get("WT_SUBAGENT", "").strip().lower()
+        self.subagent = marked not in ("", "0", "false", "no", "off")
         self.socket: str | None = None
         self.autostart = True
         self.phrase_words: list[str] = []
@@ -285,15 +287,23 @@ def unavailable(exc: Exception, args: Args, out: TextIO, err: TextIO) -> int:
 
 
 def run_phrases(args: Args, phrases: list[str] | None, out: TextIO, err: TextIO) -> int:
-    """Answer one phrase (``phrases`` given) or each line of stdin (batch mode)."""
+    """Answer one phrase (``phrases`` given) or each line of stdin (batch mode).
+
+    In batch mode a consent question (exit 3) is answered by the next line when that
+    line is a consent answer (``wtd.vocabulary``); only then does it carry the
+    question's token. A question left unanswered, or declined, keeps the batch's
+    exit status at 3: nothing was done without consent.
+    """
     session = Session(args)
     first_failure = 0
     waiting: str | None = None  # the consent token of the last question, for the answer
     try:
         source = phrases if phrases is not None else _stdin_phrases()
         for phrase in source:
+            answering = waiting is not None and classify_answer(phrase) is not None
+            token = waiting if answering else None
             try:
-                reply = session.ask(command_message(args, phrase, waiting))
+                reply = session.ask(command_message(args, phrase, token))
             except (Unavailable, ConnectionLost) as exc:
                 return unavailable(exc, args, out, err)
             except RequestTooLarge as exc:
@@ -305,7 +315,9 @@ def run_phrases(args: Args, phrases: list[str] | None, out: TextIO, err: TextIO)
                 }
             code = print_reply(reply, as_json=args.json, out=out, err=err)
             out.flush()
-            answered = waiting is not None and code == 0
+            result = reply.get("result")
+            declined = isinstance(result, dict) and result.get("declined") is True
+            answered = answering and code == 0 and not declined
             waiting = consent_token_of(reply)
             if answered and first_failure == EXIT_CONSENT:
                 first_failure = 0  # the question was answered: it is no longer a failure

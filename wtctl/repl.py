@@ -25,8 +25,9 @@ Three connections to wtd, each with one job:
   daemon that owns the workspace when wtd redirects them (SPEC §2).
 
 Consent is answered inline: a ``consent_required`` reply that carries a
-``consent_token`` arms it, and the next command sent (``yes``, ``approved``,
-``always``) carries it as ``options.consent_token``; then it is forgotten.
+``consent_token`` arms it, and the next line, when it is a consent answer (``yes``,
+``approved``, ``always``, ``no``: ``wtd.vocabulary``), carries it as
+``options.consent_token``; then it is forgotten.
 
 Only this package's REPL modules import prompt-toolkit: the one-shot path never does.
 """
@@ -65,6 +66,7 @@ from wtctl.cli import (
 )
 from wtctl.completer import Phase, Task, Vocabulary, make_completer
 from wtd.errors import WtdError
+from wtd.vocabulary import classify_answer
 
 Echo = Callable[[StyleAndTextTuples], None]
 
@@ -267,7 +269,10 @@ class Repl:
         if words and words[0].lower() == "use":
             await self.use(words[1] if len(words) > 1 else "")
             return None
-        token, self.consent_token = self.consent_token, None  # an answer is sent once
+        # an armed token goes with the next line only if that line is a consent answer;
+        # any other line drops the question (it is asked again if the command is)
+        token = self.consent_token if classify_answer(phrase) is not None else None
+        self.consent_token = None
         self._in_flight = True
         try:
             with self._interruptible() as interrupted:

@@ -99,7 +99,7 @@ def test_show_and_revoke_consent(ws: Workspace) -> None:
     assert ws.wtctl("create initiative 4").returncode == 3
     assert ws.wtctl("mark phase 1 pending").returncode == 3
     assert "No standing approvals" in ws.ok("show consent")
-    assert ws.wtctl("revoke consent for everything").returncode == 2
+    assert ws.wtctl("revoke consent for lunch").returncode == 2
     decisions = [e["decision"] for e in audit(ws)]
     assert decisions.count("revoked") == 2
 
@@ -150,3 +150,44 @@ def test_read_only_agents_may_not_sync_or_reset_circuits(ws: Workspace) -> None:
         proc = ws.wtctl("--agent", "reviewer", phrase)
         assert proc.returncode == 4, (phrase, proc.stdout, proc.stderr)
         assert "read-only" in proc.stderr
+
+
+def test_a_subagent_may_not_bring_back_a_deleted_tracker(ws: Workspace) -> None:
+    ws.ok("--skip-consent", "delete tracker")
+    for phrase in ("undo", "restore tracker", "restore tracker my-project"):
+        proc = ws.wtctl("--subagent", phrase)
+        assert proc.returncode == 4, (phrase, proc.stdout, proc.stderr)
+        assert "restore a deleted tracker" in proc.stderr
+        assert not ws.json.exists()
+    assert [e["decision"] for e in audit(ws)].count("denied") == 3
+    ws.ok("restore tracker")  # the user may
+    assert ws.json.exists()
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "mark phase 2 complete\nshow progress\n",  # the question is never answered
+        "mark phase 2 complete\nno\n",  # declined
+        "mark phase 3 complete\ncreate initiative 30\nno\n",  # a new question drops it
+    ],
+)
+def test_batch_mode_without_consent_given_exits_3(ws: Workspace, lines: str) -> None:
+    ws.ok("show progress")
+    before = ws.json.read_bytes()
+    proc = ws.wtctl(stdin=lines)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert ws.json.read_bytes() == before
+    assert not (ws.root / ".ecw" / "plans" / "30-initiative.json").exists()
+    refused = [e for e in audit(ws) if e["decision"] == "refused"]
+    assert refused == []  # no line carried a question's token it did not answer
+
+
+def test_a_consent_question_names_its_tracker(ws: Workspace) -> None:
+    proc = ws.wtctl("--json", "delete tracker")
+    assert proc.returncode == 3
+    doc = json.loads(proc.stdout)
+    assert doc["tracker"] == "docs/plans/my-project.md"
+    assert "Deleting the tracker my-project" in doc["error"]["message"] + str(doc)
+    ghost = ws.wtctl("--tracker", "ghost", "delete tracker", tracker=False)
+    assert ghost.returncode == 1 and "No tracker 'ghost'" in ghost.stderr

@@ -129,7 +129,10 @@ def test_bulk_changes_need_consent(ws: Workspace) -> None:
     json_before = ws.wtctl("show progress") and ws.json.read_bytes()
     proc = ws.wtctl("mark all tasks in phase 2 complete")
     assert proc.returncode == 3
-    assert "  Changing 3 tasks at once requires user approval." in proc.stderr
+    assert (
+        "  Changing 3 tasks of my-project at once (mark all tasks in phase 2 complete) "
+        "requires user approval." in proc.stderr
+    )
     assert ws.json.read_bytes() == json_before
     out = ws.ok("--skip-consent", "mark phase 2 complete")
     assert "Phase 2: 3 tasks marked complete." in out

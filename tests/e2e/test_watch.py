@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -323,3 +324,54 @@ def test_a_json_edited_while_wtd_was_stopped_is_not_undone_by_a_stale_view(ws: W
     ws.ok("show progress")
     assert ws.task("1.1")["name"] == "Renamed while wtd was stopped"
     eventually(lambda: "Renamed while wtd was stopped" in ws.md.read_text(), "the view")
+
+
+def _set(data: dict[str, Any], task_id: str, status: str) -> None:
+    for task in data["tasks"]:
+        if task["id"] == task_id:
+            task["status"] = status
+
+
+def test_a_change_redone_by_hand_after_an_undo_is_adopted(ws: Workspace) -> None:
+    ws.ok("mark task 2.3 complete")
+    ws.ok("undo")
+    data = ws.data()
+    _set(data, "2.3", "complete")  # the same value an older state had: still a real edit
+    editor_save(ws.json, json.dumps(data))
+    eventually(lambda: "hand-edit" in ws.ok("history"), "the hand edit in history", ws.log)
+    assert ws.task("2.3")["status"] == "complete"
+    ws.ok("start task 3.1")  # the next change keeps it
+    assert ws.task("2.3")["status"] == "complete"
+
+
+def test_a_whole_edit_is_adopted_even_where_an_older_state_agreed(ws: Workspace) -> None:
+    ws.ok("--skip-consent", "mark phase 2 complete")
+    ws.ok("undo")
+    data = ws.data()
+    for task in data["tasks"]:
+        task["status"] = "complete"
+    editor_save(ws.json, json.dumps(data))
+    eventually(lambda: "hand-edit" in ws.ok("history"), "the hand edit in history", ws.log)
+    assert {t["status"] for t in ws.data()["tasks"]} == {"complete"}
+
+
+def test_a_save_of_an_older_copy_keeps_wtds_later_change_and_its_own(ws: Workspace) -> None:
+    ws.ok("show progress")
+    older = ws.data()  # an editor reads the file …
+    ws.ok("mark task 1.1 blocked")  # … wtd changes it meanwhile …
+    _set(older, "3.1", "in_progress")  # … and the editor saves its copy with its own edit
+    editor_save(ws.json, json.dumps(older))
+    eventually(lambda: "hand-edit" in ws.ok("history"), "the hand edit in history", ws.log)
+    assert ws.task("3.1")["status"] == "in_progress"
+    assert ws.task("1.1")["status"] == "blocked"
+
+
+def test_a_save_of_an_unchanged_older_copy_takes_nothing_and_loses_nothing(ws: Workspace) -> None:
+    ws.ok("show progress")
+    older = ws.json.read_text()
+    ws.ok("mark task 1.1 blocked")
+    editor_save(ws.json, older)
+    conflicts = ws.root / ".ecw" / "conflicts"
+    eventually(lambda: conflicts.exists() and any(conflicts.iterdir()), "a kept copy", ws.log)
+    eventually(lambda: ws.task("1.1")["status"] == "blocked", "wtd's state on disk", ws.log)
+    assert "blocked" in ws.ok("show task 1.1").lower()

@@ -77,8 +77,12 @@ def test_without_consent_the_prompt_of_the_spec_is_returned(ws: Path, clock: Clo
 @pytest.mark.parametrize(
     ("op", "line"),
     [
-        (DELETE, "Deleting a tracker requires user approval."),
-        (BULK, "Changing 5 tasks at once requires user approval."),
+        (DELETE, "Deleting the tracker my-project requires user approval."),
+        (
+            BULK,
+            "Changing 5 tasks of my-project at once (mark phase 2 complete) "
+            "requires user approval.",
+        ),
     ],
 )
 def test_prompt_reason_line_names_the_operation(

@@ -359,7 +359,10 @@ class Executor:
         operation = await self._operation(parsed, request, paths, tg)
         verdict = await self._enforce(ws, operation, parsed, request)
         if not verdict.allowed:
-            return _blocked(verdict)
+            blocked = _blocked(verdict)
+            if paths is not None:  # the question names the tracker it is about
+                blocked = msgspec.structs.replace(blocked, tracker=_label(paths))
+            return blocked
         if isinstance(parsed, commands.CreateInitiative):
             outcome = await self._create_initiative(parsed, ws, request, tg)
         elif isinstance(parsed, commands.RestoreTracker):
@@ -430,13 +433,7 @@ class Executor:
             gone = trash.entries(paths.state / "trash", paths.name)
             if gone:  # undo of "delete tracker"
                 return await anyio.to_thread.run_sync(_restore, paths.workspace, paths.name)
-        if not (paths.json.exists() or paths.markdown.exists() or paths.journal.exists()):
-            known = workspace.trackers_in(paths.workspace)
-            raise errors.NotFound(
-                f"No tracker {paths.name!r} in {paths.workspace}"
-                + (f" (trackers here: {', '.join(known)})" if known else ""),
-                suggestions=known[:3],
-            )
+        _must_exist(paths)
         outcome = await self._heal(paths, command, request, tg)
         if isinstance(command, commands.DeleteTracker) and outcome.ok:
             stream = self._stores.pop(self._key(paths), None)
@@ -462,6 +459,7 @@ class Executor:
                 return Operation.create_initiative(number)
             case commands.DeleteTracker():
                 assert paths is not None
+                _must_exist(paths)  # never ask consent for a tracker that is not there
                 return Operation.delete_tracker(paths.name)
             case commands.SetPhaseTasks(number=number, status=status):
                 assert paths is not None
@@ -495,6 +493,10 @@ class Executor:
         action: Action = _ACTIONS[command.access]
         if isinstance(command, _CONSENT_COMMANDS):
             action = "consent"
+        elif isinstance(command, commands.RestoreTracker) or (
+            isinstance(command, commands.Undo) and _undoes_a_delete(request, ws)
+        ):
+            action = "restore_tracker"
         context = EnforcementContext(
             agent=options.agent,
             subagent=options.subagent,
@@ -989,6 +991,25 @@ _READS: tuple[type, ...] = (
     commands.ListTrackers,
     commands.ShowKnowledge,
 )
+
+
+def _must_exist(paths: TrackerPaths) -> None:
+    if not (paths.json.exists() or paths.markdown.exists() or paths.journal.exists()):
+        known = workspace.trackers_in(paths.workspace)
+        raise errors.NotFound(
+            f"No tracker {paths.name!r} in {paths.workspace}"
+            + (f" (trackers here: {', '.join(known)})" if known else ""),
+            suggestions=known[:3],
+        )
+
+
+def _undoes_a_delete(request: protocol.Command, ws: Path) -> bool:
+    """Is this ``undo`` the undo of ``delete tracker`` (its tracker is in the trash)?"""
+    try:
+        paths, _ = workspace.resolve(request.tracker, Path(request.cwd))
+    except errors.WtdError:
+        return False
+    return not paths.json.exists() and bool(trash.entries(paths.state / "trash", paths.name))
 
 
 def _workspace_of(request: protocol.Command, cwd: Path) -> Path:

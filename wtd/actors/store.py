@@ -880,6 +880,17 @@ class Store:
                 exc, fp.STORE_READ, f"{self.paths.json.name} could not be read", self.paths
             ) from exc
 
+    def _rewrite_json(self) -> None:
+        """Write wtd's state over the JSON on disk (already kept where needed)."""
+        assert self._tracker is not None
+        data = self._encode(self._tracker)
+        try:
+            _, stamp = self._write_json(data)
+        except Fault as exc:  # the journal has the state; the next change writes it
+            log.warning("%s: %s", self.label, exc)
+            return
+        self._json = _FileState(digest=digest(data), stamp=stamp)
+
     def _repair_from_memory(self, on_disk: bytes) -> list[str]:
         """The SSOT on disk differs from wtd's state: keep it aside and rewrite it."""
         name = self.paths.json.name
@@ -1281,9 +1292,27 @@ class Store:
             await self._publish_lines("healed", [f"✓ Issue: {found.reason}", *healing[1:]])
             return True
         base = self._loaded
-        change, conflicts = await anyio.to_thread.run_sync(self._merge_json, found, base)
+        change, conflicts, stale = await anyio.to_thread.run_sync(self._merge_json, found, base)
         if _stamp(self.paths.json) != found.stamp:
             return False  # saved again while this one was merged
+        if stale:
+            # every value it changed is one wtd had before and has changed since: the
+            # save of an older copy. Nothing is taken, nothing is thrown away.
+            kept = keep_copy(
+                found.data,
+                self.paths.json.name,
+                self.paths.conflicts,
+                reason="a save of an older copy: its values are older than wtd's",
+            )
+            self._json.stamp = found.stamp
+            lines = [
+                f"⚠ A save of {self.paths.json.name} held only older values than wtd's "
+                f"(it was written from an older copy): not taken; kept at {self._rel(kept)}"
+            ]
+            log.warning("%s: %s", self.label, lines[0])
+            await anyio.to_thread.run_sync(self._rewrite_json)
+            await self._publish_lines("healed", lines)
+            return True
         if patch.is_empty(change) and not conflicts:  # same content, other formatting
             self._json.stamp = found.stamp
             return True
@@ -1312,17 +1341,26 @@ class Store:
         await self._publish(item)
         return True
 
-    def _merge_json(self, found: _Edited, base: model.Tracker) -> tuple[commands.Patch, list[str]]:
+    def _merge_json(
+        self, found: _Edited, base: model.Tracker
+    ) -> tuple[commands.Patch, list[str], bool]:
         """The change a hand-edited JSON makes, merged three ways (in a worker thread:
-        it reads the journal and may be long on a big tracker)."""
+        it reads the journal and may be long on a big tracker); and whether the file
+        differs from wtd's state only in values older than wtd's (a stale save)."""
         edited = found.tracker
         # The editor may have read an older JSON than wtd's latest (agents kept
-        # working meanwhile): merge three ways against the state it most likely read.
-        started_from = patch.closest(self._recent_states(), edited)
+        # working meanwhile): merge three ways against the state it read.
+        started_from = patch.base_of(self._recent_states(), edited)
         merged, conflicts = patch.merge3(started_from, base, edited)
         if model.stale_progress(merged) is not None:
             merged = model.with_derived_progress(merged)
-        return patch.diff(merged, base, reason=f"hand edit of {self.paths.json.name}"), conflicts
+        change = patch.diff(merged, base, reason=f"hand edit of {self.paths.json.name}")
+        stale = (
+            patch.is_empty(change)
+            and not conflicts
+            and not patch.is_empty(patch.diff(model.with_derived_progress(edited), base, reason=""))
+        )
+        return change, conflicts, stale
 
     def _merge_view(self, attempt: int) -> _Pending | object | None:
         """Merge a hand-edited view three ways (base: the view it was rendered from).

@@ -22,11 +22,19 @@ from typing import Final, Literal
 import msgspec
 
 Action = Literal[
-    "read", "change", "admin", "create_initiative", "delete_tracker", "bulk_change", "consent"
+    "read",
+    "change",
+    "admin",
+    "create_initiative",
+    "delete_tracker",
+    "bulk_change",
+    "restore_tracker",
+    "consent",
 ]
 """What a request does, from its command's declared access (``commands.Access``):
 ``read`` (changes nothing), ``change`` (a write), ``admin`` (wtd itself: circuit
-breakers), one of the three guarded ``OperationKind``s, or ``consent`` (answering or
+breakers), one of the three guarded ``OperationKind``s, ``restore_tracker`` (bringing
+back a deleted tracker: the undo of a guarded change) or ``consent`` (answering or
 changing consent)."""
 
 DENIABLE: Final[frozenset[str]] = frozenset(
@@ -36,6 +44,7 @@ DENIABLE: Final[frozenset[str]] = frozenset(
         "create_initiative",
         "delete_tracker",
         "bulk_change",
+        "restore_tracker",
         "consent",
         "skip_consent",
     }
@@ -43,7 +52,7 @@ DENIABLE: Final[frozenset[str]] = frozenset(
 """Names allowed in ``AgentRule.deny``; ``change`` denies every change, guarded or not."""
 
 SUBAGENT_DENIED: Final[frozenset[str]] = frozenset(
-    {"create_initiative", "delete_tracker", "bulk_change", "consent"}
+    {"create_initiative", "delete_tracker", "bulk_change", "restore_tracker", "consent"}
 )
 
 _WHAT: Final[dict[str, str]] = {
@@ -51,12 +60,15 @@ _WHAT: Final[dict[str, str]] = {
     "create_initiative": "create initiatives",
     "delete_tracker": "delete trackers",
     "bulk_change": "change many tasks at once",
+    "restore_tracker": "restore a deleted tracker (the undo of a guarded change)",
     "admin": "reset circuit breakers or change wtd's own state",
     "consent": "answer, grant or revoke consent",
     "skip_consent": "use --skip-consent",
     "consent_token": "present a consent token (consent is the user's answer)",
 }
-_GUARDED: Final = frozenset({"create_initiative", "delete_tracker", "bulk_change"})
+_GUARDED: Final = frozenset(
+    {"create_initiative", "delete_tracker", "bulk_change", "restore_tracker"}
+)
 
 
 class AgentRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

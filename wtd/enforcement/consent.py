@@ -128,9 +128,11 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
         if self.kind == "create_initiative":
             return "Creating new Initiative requires user approval."
         if self.kind == "delete_tracker":
-            return "Deleting a tracker requires user approval."
+            return f"Deleting the tracker {self.tracker} requires user approval."
         many = str(self.count) if self.count >= 2 else "many"
-        return f"Changing {many} tasks at once requires user approval."
+        of = f" of {self.tracker}" if self.tracker else ""
+        what = f" ({self.phrase})" if self.phrase else ""
+        return f"Changing {many} tasks{of} at once{what} requires user approval."
 
     @property
     def prompt(self) -> list[str]:

@@ -202,8 +202,27 @@ def merge3(base: Tracker, ours: Tracker, edited: Tracker) -> tuple[Tracker, list
     return apply_patch(result, tasks_only), conflicts
 
 
+def base_of(candidates: list[Tracker], edited: Tracker) -> Tracker:
+    """The state a hand edit started from, among ``candidates`` (newest first).
+
+    wtd stamps every state it writes with ``meta.updated`` (to the microsecond), and
+    editors leave that stamp alone: the newest candidate carrying the edited file's
+    stamp is the state the editor read. Without one (the stamp was edited, or the
+    state is out of reach), the candidate that differs least, the newest on a tie.
+    Matching by content alone is wrong when an edit sets fields back to values an
+    older state had (a change redone by hand after an undo): that older state then
+    looks like the base and the edit looks like no change at all.
+    """
+    stamp = edited.meta.updated
+    if isinstance(stamp, str) and stamp:
+        for state in candidates:
+            if state.meta.updated == stamp:
+                return state
+    return closest(candidates, edited)
+
+
 def closest(candidates: list[Tracker], edited: Tracker) -> Tracker:
-    """The candidate state that differs least from ``edited`` (the likely base)."""
+    """The candidate state that differs least from ``edited``; the first on a tie."""
 
     def distance(state: Tracker) -> int:
         d = diff(edited, state, reason="")

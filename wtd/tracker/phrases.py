@@ -502,7 +502,19 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
 # Phrases of the contract (SPEC §4, §7) that later work implements. Each is
 # recognised so the user learns it exists but is not in this version; replace a row
 # with a real rule (above) when its command lands. Checked before ``_RULES``.
-_NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = ()
+# Phrases of the contract (SPEC §4) that this version does not carry out yet: a clear
+# "not available" (exit 2), never "Unknown command … Did you mean 'help'?".
+_NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = tuple(
+    _rx(p)
+    for p in (
+        r"import plan .+",
+        r"claim (?:next|task .+)(?: in phase .+)?",
+        r"release task .+",
+        r"renew claims?",
+        r"list claims?",
+    )
+)
+_REPL_ONLY: Final = _rx(r"use(?: .+)?")
 
 
 # ------------------------------------------------------------------ parse
@@ -527,6 +539,15 @@ def parse(text: str) -> c.Command | ParseError:
     cleaned = _drop_trailing(body)
     if not cleaned:  # "?" alone
         return c.Help()
+    if _REPL_ONLY.fullmatch(cleaned):
+        return ParseError(
+            code="invalid_argument",
+            message=(
+                "'use TRACKER' switches the REPL's tracker; one-shot, name it with "
+                "--tracker TRACKER (or $WT_TRACKER)"
+            ),
+            suggestions=["--tracker TRACKER"],
+        )
     for pattern in _NOT_AVAILABLE:
         if pattern.fullmatch(cleaned):
             shown = " ".join(cleaned.split())
