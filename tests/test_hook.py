@@ -40,12 +40,14 @@ def payload(
     tool_input: Any,
     agent: str | None = None,
     agent_type: str | None = None,
+    cwd: Path | None = None,
 ) -> str:
-    """A PreToolUse input as Claude Code sends it; ``agent`` makes it a subagent's."""
+    """A PreToolUse input as Claude Code sends it; ``agent`` makes it a subagent's;
+    ``cwd`` is the session's working folder (the workspace ``ws`` by default)."""
     doc: dict[str, Any] = {
         "session_id": "abc123",
         "transcript_path": str(ws / "transcript.jsonl"),
-        "cwd": str(ws),
+        "cwd": str(cwd or ws),
         "permission_mode": "default",
         "hook_event_name": "PreToolUse",
         "tool_name": tool,
@@ -59,8 +61,14 @@ def payload(
     return json.dumps(doc)
 
 
-def bash(ws: Path, command: str, agent: str | None = None, agent_type: str | None = None) -> str:
-    return payload(ws, "Bash", {"command": command, "description": "run"}, agent, agent_type)
+def bash(
+    ws: Path,
+    command: str,
+    agent: str | None = None,
+    agent_type: str | None = None,
+    cwd: Path | None = None,
+) -> str:
+    return payload(ws, "Bash", {"command": command, "description": "run"}, agent, agent_type, cwd)
 
 
 class Outcome(NamedTuple):
@@ -331,7 +339,8 @@ def test_an_empty_agent_id_is_not_a_subagent(ws: Path, hook_run: Run) -> None:
         ("python -m wtctl yes", "runs 'python'"),
         (".venv/bin/python -m wtctl 'create initiative 3 called X'", "runs '.venv/bin/python'"),
         ("uv run wtctl yes", "runs 'uv'"),
-        ("wtctlx yes", "runs 'wtctlx'"),
+        ("./run_wtctl.sh yes", "runs './run_wtctl.sh'"),
+        ("WTD_SOCKET=/tmp/other.sock python3 client.py", "sets a variable"),
         ("/usr/bin/wtctl.sh yes", "runs '/usr/bin/wtctl.sh'"),
         ("$'\\x77tctl' yes", "expands a variable"),
         (".venv/bin/wt* yes", "glob"),
@@ -506,6 +515,11 @@ def test_a_subagent_may_repeat_its_own_name(ws: Path, hook_run: Run) -> None:
         "ls docs",
         "echo 'delete tracker'",
         "bash -c 'echo create initiative 3'",
+        # wtctl and wtd count as whole words only
+        "wtctlx yes",
+        "ls newtdir",
+        "python3 scripts/showtdiff.py",
+        "grep -rn 'newtd' src",
     ],
 )
 def test_a_subagent_command_mentioning_nothing_is_left_alone(
@@ -544,6 +558,18 @@ def test_the_hook_knows_exactly_wtctl_options() -> None:
         ("ls *", None),
         ("ls docs plans", None),
         ("echo $'\\x41'", None),
+        # whole words: not next to a letter or digit; "_", "-", ".", "/" separate words
+        ("ls newtdir", None),
+        ("python3 scripts/showtdiff.py", None),
+        ("wtctlx yes", None),
+        ("echo swtd wtd2 éwtd wtdé", None),
+        ("./run_wtctl.sh", "wtctl"),
+        ("bash wtctl-batch.sh", "wtctl"),
+        ("WTD_SOCKET=/tmp/s python3 x.py", "wtd"),
+        ("pytest tests/test_wtd_integration.py", "wtd"),
+        ("pip install wtd-client", "wtd"),
+        ("cat /srv/wtd/x", "wtd"),
+        ("python -m wtd.tracker", "wtd"),
     ],
 )
 def test_mentioned_sees_through_spelling(command: str, word: str | None) -> None:
@@ -658,6 +684,374 @@ def test_single_task_changes_pass(phrase: str) -> None:
     assert not isinstance(parse(phrase), GUARDED_COMMANDS)
     code, out, _ = hook.decide(bash(Path("/p"), f"wtctl {shlex.quote(phrase)}", SUBAGENT))
     assert code == 0 and json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "allow"
+
+
+# ------------------------------------------------------------ Bash writes: more ways
+
+
+@pytest.fixture
+def linked(ws: Path) -> Path:
+    """The workspace with symlinks to its guarded folders: d → docs, state → .ecw."""
+    (ws / "d").symlink_to(ws / "docs")
+    (ws / "state").symlink_to(ws / ".ecw")
+    (ws / "build" / "lib").mkdir(parents=True)
+    return ws
+
+
+@pytest.mark.parametrize("agent", [None, SUBAGENT])
+@pytest.mark.parametrize(
+    "command",
+    [
+        # here-documents, here-strings and pipes feeding an interpreter or a shell
+        "python3 - <<'EOF'\nimport json\nopen('.ecw/consent-state.json', 'w').write('{}')\nEOF",
+        "python3 <<EOF\nopen('.ecw/consent-state.json', 'w').write('{}')\nEOF",
+        "python3 -u - <<-'PY'\n\topen('.ecw/plans/my-project.json', 'a')\n\tPY",
+        "bash <<EOF\nrm -rf .ecw\nEOF",
+        "sh -s <<'EOF'\necho '{}' > .ecw/plans/my-project.json\nEOF",
+        "node <<'EOF'\nrequire('fs').writeFileSync('.ecw/plans/my-project.json', '{}')\nEOF",
+        "perl <<'EOF'\nopen(my $f, '>', '.ecw/plans/my-project.json'); print $f '{}';\nEOF",
+        'perl -e \'open my $f, ">", ".ecw/plans/my-project.json"\'',
+        "cat <<'EOF' | python3\nopen('.ecw/plans/my-project.json', 'w')\nEOF",
+        "echo \"open('.ecw/plans/my-project.json', 'w')\" | python3 -",
+        "printf 'rm -rf .ecw\\n' | bash",
+        "python3 <<< \"open('.ecw/plans/my-project.json', 'w')\"",
+        "cat <<EOF > notes.md\n$(rm -rf .ecw)\nEOF",
+        "bash -e -c 'rm .ecw/consent-state.json'",
+        "bash -lc 'rm .ecw/consent-state.json'",
+        # in-place editors
+        "awk -i inplace '{print}' .ecw/plans/my-project.json",
+        "gawk -i inplace -v x=1 '{print}' .ecw/plans/my-project.json",
+        "awk --include=inplace -f fix.awk .ecw/plans/my-project.json",
+        "ruby -i -pe 'gsub(/a/, \"b\")' .ecw/plans/my-project.json",
+        "jq . x.json | sponge .ecw/plans/my-project.json",
+        "ex -sc '%s/pending/complete/|x' .ecw/plans/my-project.json",
+        "vim -c '%s/a/b/' -c wq .ecw/plans/my-project.json",
+        "vi -c 'w! .ecw/plans/my-project.json' -c q /tmp/y",
+        "ed -s .ecw/plans/my-project.json <<< $',s/a/b/\\nw'",
+        "ed -s /tmp/y <<'EOF'\nw .ecw/plans/my-project.json\nEOF",
+        # globs and braces, expanded in the real working folder
+        "rm -rf .e*",
+        "rm -rf ./.ec?",
+        "mv .e* /tmp/",
+        "cp -r /tmp/x .[e]cw",
+        "rm -rf {.ecw,build}",
+        "rm -rf ~/.ecw",
+        "touch .ecw/plans/*.json",
+        "echo '{}' > .e*/plans/my-project.json",
+        # a folder holding .ecw/, and find from one
+        "rm -rf .",
+        "rm -r ./",
+        "find . -name '*.json' -delete",
+        "find -L . -name 'my-project.*' -exec rm {} +",
+        "find . -path '*/plans/*' -exec sed -i s/a/b/ {} +",
+        "find . -type f -delete",
+        "find . ! -name '*.pyc' -delete",
+        # symlinked folders, the working folder
+        "cp /tmp/x.md d/plans/new.md",
+        "cd d && cp /tmp/x.md plans/new.md",
+        "touch d/plans/{a,b}.md",
+        "python3 -c \"open('d/plans/new.md', 'w').write('x')\"",
+        "python3 -c \"open('state/plans/my-project.json', 'w').write('{}')\"",
+        "echo x > state/consent-state.json",
+        "cd .ecw/plans && python3 -c \"open('my-project.json', 'w').write('{}')\"",
+        "cd state && truncate -s 0 plans/my-project.json",
+    ],
+)
+def test_bash_writing_protected_paths_in_other_ways_is_blocked(
+    linked: Path, hook_run: Run, monkeypatch: pytest.MonkeyPatch, command: str, agent: str | None
+) -> None:
+    monkeypatch.setenv("HOME", str(linked))
+    code, out, err = hook_run(bash(linked, command, agent))
+    assert (code, out) == (2, ""), err
+    assert err.startswith(("Blocked: the command ", "Blocked: this ")), err
+    assert "wtctl" in err
+
+
+@pytest.mark.parametrize(
+    ("cwd", "command"),
+    [
+        (".ecw/plans", "python3 -c \"import json; open('my-project.json', 'w').write('{}')\""),
+        (".ecw", "sed -i s/a/b/ plans/my-project.json"),
+        (".ecw/plans", "touch new.json"),
+        ("docs/plans", "touch new.md"),
+        ("docs", "cp /tmp/x.md plans/new.md"),
+        ("src", "rm -rf ../.e*"),
+    ],
+)
+def test_bash_writes_are_resolved_from_the_payload_cwd(
+    ws: Path, hook_run: Run, cwd: str, command: str
+) -> None:
+    code, out, err = hook_run(bash(ws, command, cwd=ws / cwd))
+    assert (code, out) == (2, ""), err
+
+
+def test_write_creating_a_plan_through_a_symlinked_folder_is_blocked(
+    linked: Path, hook_run: Run
+) -> None:
+    brand_new = {"file_path": str(linked / "d" / "plans" / "brandnew.md"), "content": "# x"}
+    code, _, err = hook_run(payload(linked, "Write", brand_new))
+    assert code == 2 and "new docs/plans/*.md" in err
+    existing = {"file_path": "d/plans/my-project.md", "content": "# x"}
+    assert hook_run(payload(linked, "Write", existing)) == SILENT
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "find . -name '*.pyc' -delete",
+        "find . -type d -name __pycache__ -exec rm -rf {} +",
+        "find . -name '*.md' -exec grep -l TODO {} +",
+        "find . -newer x -exec cp {} /tmp/backup/ \\;",
+        "git status",
+        "git reset --hard",
+        "git stash",
+        "git checkout .",
+        "rm -rf build/",
+        "rm -rf build/*",
+        "rm -rf ./build ./dist *.egg-info",
+        "python3 - <<'EOF'\nprint(open('.ecw/plans/my-project.json').read())\nEOF",
+        "cat <<'EOF' > notes.md\nrm -rf .ecw, then write it again\nEOF",
+        "python3 -c \"open('out.json', 'w').write('{}')\"",
+        "python3 tool.py <<'EOF'\nhello\nEOF",
+        "bash scripts/build.sh",
+        "sed -i 's/| ⏳ Pending |/| ✅ Complete |/g' docs/*/my-project.md",
+        "sed -i s/a/b/ d/plans/my-project.md",
+        "cp .ecw/plans/my-project.json /tmp/",
+        "vim -c 'w /tmp/x' -c q src/app.py",
+        "awk '{print > \"out.txt\"}' src/app.py",
+        "echo '{}' > /dev/null 2>&1",
+    ],
+)
+def test_the_main_agent_may_still_run_ordinary_commands(
+    linked: Path, hook_run: Run, command: str
+) -> None:
+    assert hook_run(bash(linked, command)) == SILENT
+
+
+def test_heredoc_bodies_are_kept_apart_from_the_words() -> None:
+    simples = hook.simple_commands("python3 - <<'EOF' > out\nx = 1\nEOF\necho <<-X y\n\tz\n\tX")
+    assert [s.words for s in simples] == [["python3", "-"], ["echo", "y"]]
+    assert simples[0].stdin == [("x = 1\n", False)]
+    assert simples[0].writes == ["out"]
+    assert simples[1].stdin == [("\tz\n", True)]
+
+
+# ------------------------------------------------------------ subagents: paths
+
+SED = "sed -i 's/| ⏳ Pending |/| ✅ Complete |/g' "
+
+
+@pytest.mark.parametrize(
+    ("cwd", "command"),
+    [
+        # the bulk edit of the view, without writing docs/plans
+        ("docs", SED + "plans/my-project.md"),
+        ("", "cd docs && " + SED + "plans/my-project.md"),
+        ("", "cd docs; " + SED + "plans/my-project.md"),
+        ("", SED + "docs/*/my-project.md"),
+        ("", SED + "do?s/pla[n]s/my-project.md"),
+        ("", SED + "d/plans/my-project.md"),
+        ("", SED + "{docs,x}/plans/my-project.md"),
+        ("", "cd d && " + SED + "plans/*.md"),
+        ("src", SED + "../docs/plans/my-project.md"),
+        ("src", SED + "~/plans/my-project.md"),
+        ("docs", "perl -pi -e 's/Pending/Complete/' plans/*"),
+        ("", "bash -c 'cd docs && " + SED.replace("'", '"') + "plans/my-project.md'"),
+        ("", "find . -name '*.md' -exec " + SED + "{} +"),
+        ("docs", "find . -name 'my-*' -exec " + SED + "{} \\;"),
+        # the tracker JSON
+        (".ecw/plans", "python3 -c \"import json; json.load(open('my-project.json'))\""),
+        ("", "python3 -c \"import json; json.load(open('state/plans/my-project.json'))\""),
+        # interpreters writing the view
+        ("docs", "python3 -c \"open('plans/my-project.md', 'w').write('x')\""),
+        ("", "python3 -c \"open('d/plans/my-project.md', 'w').write('x')\""),
+        ("", "python3 - <<'EOF'\nopen('d/plans/my-project.md', 'w').write('x')\nEOF"),
+        # writes from inside a guarded folder, or from docs/ next to plans/
+        ("docs/plans", "touch notes.txt"),
+        ("docs", "echo x > plans.bak"),
+        ("docs", "python3 -c \"import os; os.rename('pl' + 'ans', 'x')\""),
+        ("", "cd d/plans"),
+        # reads and moves through paths
+        ("docs", "cat plans/my-project.md"),
+        ("", "cat d/plans/my-project.md"),
+        ("", "cat < d/plans/my-project.md"),
+        ("", "mv d/plans/my-project.md /tmp/x.md"),
+        ("", "tee d/plans/my-project.md < /tmp/x"),
+        ("docs", "ls plans"),
+        ("", "ls docs/*"),
+        ("", "rm -rf docs"),
+        ("docs", "rm -rf *"),
+        ("", "TARGET=d/plans/my-project.md make"),
+        ("", "dd if=/tmp/x of=d/plans/my-project.md"),
+    ],
+)
+def test_a_subagent_reaching_the_tracker_through_paths_must_call_wtctl(
+    linked: Path, hook_run: Run, monkeypatch: pytest.MonkeyPatch, cwd: str, command: str
+) -> None:
+    monkeypatch.setenv("HOME", str(linked / "docs"))
+    code, out, err = hook_run(bash(linked, command, SUBAGENT, "Explore", cwd=linked / cwd))
+    assert (code, out) == (2, ""), err
+    assert err.startswith(("Blocked: this command mentions ", "Blocked: this command writes "))
+    assert "docs/plans/" in err or ".ecw/" in err
+    assert "one plain wtctl call" in err and "Read tool" in err
+
+
+@pytest.mark.parametrize(
+    ("cwd", "command"),
+    [
+        ("docs", SED + "plans/my-project.md"),
+        ("", "cd docs && " + SED + "plans/my-project.md"),
+        ("", SED + "d/plans/my-project.md"),
+        ("", "find . -name '*.md' -exec " + SED + "{} +"),
+    ],
+)
+def test_the_main_agent_may_edit_the_view_through_paths(
+    linked: Path, hook_run: Run, cwd: str, command: str
+) -> None:
+    assert hook_run(bash(linked, command, cwd=linked / cwd)) == SILENT
+
+
+@pytest.mark.parametrize(
+    ("cwd", "command"),
+    [
+        ("", "ls docs"),
+        ("", "cat docs/*.md"),
+        ("", "grep -rn TODO src"),
+        ("", "sed -i s/a/b/ src/*.py"),
+        ("", "find . -name '*.pyc' -delete"),
+        ("", "find docs -name '*.md'"),
+        ("", "rm -rf build/"),
+        ("", "cp -r src /tmp/backup"),
+        ("", "python3 -c \"open('out.txt', 'w').write('x')\""),
+        ("", "git diff -- src"),
+        ("", "ls -la ."),
+        ("src", "echo x > notes.md"),
+        ("src", "cat ../README.md"),
+        ("docs", "ls"),
+        ("docs", "cat notes.md"),
+        (".ecw/plans", "git status"),
+        (".ecw/plans", "ls"),
+    ],
+)
+def test_a_subagent_command_leading_nowhere_guarded_is_left_alone(
+    linked: Path, hook_run: Run, cwd: str, command: str
+) -> None:
+    assert hook_run(bash(linked, command, SUBAGENT, cwd=linked / cwd)) == SILENT
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls " + "many/*/ " * 50,
+        "echo " + "{a,b}" * 20,
+        "echo " + " ".join(f"many/d{i % 100}/f{i}" for i in range(41_000)),
+    ],
+)
+def test_a_subagent_command_naming_too_many_paths_is_blocked(
+    ws: Path, hook_run: Run, command: str
+) -> None:
+    for i in range(100):
+        (ws / "many" / f"d{i}").mkdir(parents=True)
+    code, out, err = hook_run(bash(ws, command, SUBAGENT))
+    assert (code, out) == (2, "")
+    assert "names more files than the hook resolves" in err
+    assert hook_run(bash(ws, command)) == SILENT  # the main agent: judged on what was resolved
+
+
+PATHOLOGICAL_PATHS = {
+    "deep glob": "ls " + "*/" * 200,
+    "nested braces": "ls " + "{" * 3000 + "a,b" + "}" * 3000,
+    "unmatched braces": "ls " + "{," * 3000,
+    "a long path": "ls " + "a/" * 3000,
+    "many cds": "cd a && " * 5000 + "ls",
+    "many string literals": "python3 - <<'EOF'\n" + "x = 'a/b'\n" * 20_000 + "EOF",
+    "a glob of the root": "ls /*/*/*/*",
+}
+
+
+@pytest.mark.parametrize("command", PATHOLOGICAL_PATHS.values(), ids=PATHOLOGICAL_PATHS.keys())
+def test_a_pathological_path_is_decided(ws: Path, command: str) -> None:
+    for agent in (None, SUBAGENT):
+        decided = hook.decide(bash(ws, command, agent))
+        assert decided[0] in (0, 2) and "warning" not in decided[2], decided
+
+
+@pytest.mark.parametrize("junk", ["\x00", "~\ud800", "\ud800", "~\x00x", "$'\\x00'"])
+def test_odd_characters_never_make_the_hook_give_up(ws: Path, hook_run: Run, junk: str) -> None:
+    command = f"cd docs && {SED}plans/my-project.md {junk}"
+    code, out, err = hook_run(bash(ws, command, SUBAGENT))
+    assert (code, out) == (2, "") and "warning" not in err, err
+
+
+# ------------------------------------------------------------ subagents: where wtctl may point
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ('wtctl --socket /tmp/x.sock "show progress"', "--socket"),
+        ('wtctl --socket=/tmp/x.sock "show progress"', "--socket"),
+        ('wtctl "show progress" --socket /tmp/x.sock', "--socket"),
+        ("wtctl daemon --socket /tmp/x.sock", "--socket"),
+        ("wtctl events --socket /tmp/x.sock", "--socket"),
+        ('wtctl --tracker /etc/docs/plans/x.md "show progress"', "outside this workspace"),
+        ('wtctl --tracker ../elsewhere.md "show progress"', "outside this workspace"),
+        ('wtctl --tracker=~/x.md "show progress"', "outside this workspace"),
+        ('wtctl --tracker .. "show progress"', "outside this workspace"),
+        ('wtctl --tracker out/plan.md "show progress"', "outside this workspace"),
+        ("wtctl events --tracker /tmp/x.md", "outside this workspace"),
+        ('wtctl "restore tracker"', "restore a tracker"),
+        ('wtctl "restore tracker my-project"', "restore a tracker"),
+        ("wtctl Restore  Tracker  old-plan.", "restore a tracker"),
+        ("wtctl 'undo last change'", "undo"),
+    ],
+)
+def test_a_subagent_wtctl_call_stays_in_its_workspace(
+    ws: Path, hook_run: Run, monkeypatch: pytest.MonkeyPatch, command: str, words: str
+) -> None:
+    monkeypatch.setenv("HOME", "/nonexistent-home")
+    (ws / "out").symlink_to(ws.parent)
+    code, out, err = hook_run(bash(ws, command, SUBAGENT, "Explore"))
+    assert (code, out) == (2, ""), err
+    assert err.startswith("Blocked: ") and words in err
+    assert "Ask the main agent or the user" in err
+
+
+@pytest.mark.parametrize(
+    ("cwd", "command"),
+    [
+        ("", 'wtctl --tracker my-project "show progress"'),
+        ("", 'wtctl --tracker my-project.md "show progress"'),
+        ("", 'wtctl --tracker docs/plans/my-project.md "show progress"'),
+        ("", 'wtctl --tracker {ws}/docs/plans/my-project.md "show progress"'),
+        ("", 'wtctl --tracker ./docs/plans/my-project.md "show progress"'),
+        ("src", 'wtctl --tracker ../docs/plans/my-project.md "show progress"'),
+        ("docs/plans", 'wtctl --tracker my-project.md "show progress"'),
+        ("", 'wtctl "restore trackers" '),
+    ],
+)
+def test_a_subagent_wtctl_call_in_its_workspace_is_allowed(
+    ws: Path, hook_run: Run, cwd: str, command: str
+) -> None:
+    command = command.format(ws=ws)
+    updated = allowed_input(hook_run(bash(ws, command, SUBAGENT, "Explore", cwd=ws / cwd)))
+    assert updated["command"] == f"WT_SUBAGENT=1 WT_AGENT=Explore {command.strip()}"
+
+
+def test_a_git_checkout_is_a_workspace_too(tmp_path: Path, hook_run: Run) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "sub").mkdir()
+    inside = 'wtctl --tracker ../docs/plans/x.md "show progress"'
+    assert allowed_input(hook_run(bash(repo, inside, SUBAGENT, cwd=repo / "sub")))
+    outside = 'wtctl --tracker ../../x.md "show progress"'
+    assert hook_run(bash(repo, outside, SUBAGENT, cwd=repo / "sub")).code == 2
+
+
+def test_the_hook_blocks_every_phrase_the_vocabulary_bars_subagents() -> None:
+    barred = {pattern for pattern, _ in hook._patterns()}
+    for phrase in vocabulary.SUBAGENT_BARRED:
+        assert vocabulary.compile_phrase(phrase) in barred
 
 
 # ------------------------------------------------------------ bad input never wedges

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,20 +22,28 @@ pytestmark = pytest.mark.e2e
 AGENT = "tracker-helper"
 
 
-def hook(ws: Workspace, command: str, agent_type: str = AGENT) -> subprocess.CompletedProcess[str]:
-    """Run the hook (the console script, as settings.json names it) on a subagent's call."""
+def hook(
+    ws: Workspace,
+    command: str,
+    agent_type: str = AGENT,
+    *,
+    cwd: Path | None = None,
+    subagent: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run the hook (the console script, as settings.json names it) on a subagent's call
+    (``subagent=False``: the main agent's), made from ``cwd`` (the project by default)."""
     payload = {
         "session_id": "0b7e6f2a-session",
         "transcript_path": str(ws.root / "transcript.jsonl"),
-        "cwd": str(ws.root),
+        "cwd": str(cwd or ws.root),
         "permission_mode": "default",
         "hook_event_name": "PreToolUse",
         "tool_name": "Bash",
         "tool_input": {"command": command, "description": "Update the work tracker"},
         "tool_use_id": "toolu_01E2E",
-        "agent_id": "a7f3c2d1e4b5",
-        "agent_type": agent_type,
     }
+    if subagent:
+        payload |= {"agent_id": "a7f3c2d1e4b5", "agent_type": agent_type}
     return subprocess.run(
         [str(BIN / "wtctl"), "hook", "pre-tool-use"],
         input=json.dumps(payload),
@@ -133,3 +142,78 @@ def test_a_hidden_batch_never_reaches_wtd(ws: Workspace, command: str) -> None:
     assert (done.returncode, done.stdout) == (2, "")
     assert "must be one plain wtctl call" in done.stderr
     assert not list((ws.root / ".ecw" / "plans").glob("20-*.json"))
+
+
+SED = "sed -i 's/| ⏳ Pending |/| ✅ Complete |/g' "
+
+
+@pytest.mark.parametrize(
+    ("cwd", "command"),
+    [
+        ("docs", SED + "plans/my-project.md"),
+        ("", "cd docs && " + SED + "plans/my-project.md"),
+        ("", SED + "docs/*/my-project.md"),
+        ("", SED + "d/plans/my-project.md"),
+        ("docs", "find . -name '*.md' -exec " + SED + "{} +"),
+    ],
+)
+def test_a_bulk_edit_of_the_view_without_naming_it_is_blocked(
+    ws: Workspace, cwd: str, command: str
+) -> None:
+    ws.ok("show progress")  # wtd renders the view
+    (ws.root / "d").symlink_to(ws.root / "docs")
+    view = ws.md.read_text()
+    assert "| ⏳ Pending |" in view  # what the sed would turn into "Complete", many rows at once
+    done = hook(ws, command, cwd=ws.root / cwd)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert "plain wtctl call" in done.stderr and "docs/plans/" in done.stderr
+    # the main agent may edit the view (edits sync back): the same call is left alone
+    assert hook(ws, command, cwd=ws.root / cwd, subagent=False).returncode == 0
+    assert ws.md.read_text() == view
+
+
+def test_a_subagent_wtctl_call_stays_with_this_workspace_and_its_wtd(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    ws.ok("show progress")
+    stray = tmp_path / "stray.sock"
+    for command, words in [
+        (f'wtctl --socket {stray} --tracker {ws.md} "show progress"', "--socket"),
+        (f'wtctl --tracker {tmp_path}/other/docs/plans/x.md "show progress"', "outside"),
+        ('wtctl "restore tracker my-project"', "restore a tracker"),
+    ]:
+        done = hook(ws, command)
+        assert (done.returncode, done.stdout) == (2, ""), command
+        assert words in done.stderr
+    assert not stray.exists()
+    # from a subfolder, a relative path into the workspace is fine, and runs
+    (ws.root / "src").mkdir()
+    command = allowed_command(
+        hook(ws, 'wtctl --tracker ../docs/plans/my-project.md "show task 2.2"', cwd=ws.root / "src")
+    )
+    env = {**ws.env, "PATH": f"{BIN}{os.pathsep}{ws.env.get('PATH', '')}"}
+    done = subprocess.run(
+        ["bash", "-c", command],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ws.root / "src",
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2.2" in done.stdout
+
+
+def test_a_heredoc_program_writing_the_consent_state_is_blocked_for_everyone(
+    ws: Workspace,
+) -> None:
+    command = (
+        "python3 - <<'EOF'\nimport json\n"
+        "open('.ecw/consent-state.json', 'w').write(json.dumps({'blanket_approval': True}))\n"
+        "EOF"
+    )
+    for subagent in (True, False):
+        done = hook(ws, command, subagent=subagent)
+        assert (done.returncode, done.stdout) == (2, "")
+        assert "under .ecw/" in done.stderr
+    assert not (ws.root / ".ecw" / "consent-state.json").exists()
