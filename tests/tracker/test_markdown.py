@@ -1,4 +1,5 @@
-"""Specification of reading the Markdown view back (SPEC §3): parse, diff, import."""
+"""Specification of reading the Markdown view back (SPEC §3): parse, diff, and the
+import of a view or a plan through ``importers.import_plan`` (SPEC §2a)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from msgspec import UNSET, UnsetType
 
+from wtd.tracker import importers
 from wtd.tracker import markdown as md
 from wtd.tracker import status as st
 from wtd.tracker.model import Meta, Phase, Subtask, Task, Tracker
@@ -57,6 +59,58 @@ _SPECIAL = hs.sampled_from(
 )
 _TEXT = hs.lists(hs.one_of(_SPECIAL, hs.text(max_size=6)), max_size=5).map("".join)
 _NAME = _TEXT.filter(lambda s: 0 < len(s) <= 200)
+# Lines a person writes in notes, and the ones that could break the view's layout.
+_NOTE_SPECIAL = hs.sampled_from(
+    [
+        "",
+        " ",
+        "\t",
+        "  indented",
+        "    code",
+        "- item",
+        "- **1.1**",
+        "- **1.1** first",
+        "  - **2.1**",
+        "_Requirements: 1.2_",
+        "| a | b |",
+        "|---|---|",
+        "---",
+        "```",
+        "```python",
+        "~~~",
+        "````",
+        "<!-- hidden",
+        "-->",
+        "<pre>",
+        "</pre>",
+        "## Progress Summary",
+        "## Notes",
+        "## Phases",
+        "### Phase 2: Later",
+        "#### Notes",
+        "#### Tasks",
+        "# Work Tracker: x",
+        "\\escaped",
+        "a\\b",
+        "a\rb",
+        "\u2028",
+        "\x00",
+        "trailing  ",
+        "&amp; <br>",
+    ]
+)
+_NOTE_LINE = hs.one_of(_NOTE_SPECIAL, _TEXT)
+_NOTES = hs.one_of(
+    hs.lists(_NOTE_LINE, max_size=6),
+    hs.sampled_from(["a string", [1, "x"], {"k": "v"}, None]),  # not lines: never shown
+)
+
+
+def _with_notes(draw: hs.DrawFn) -> dict[str, object]:
+    if not draw(hs.booleans()):
+        return {}
+    notes = draw(_NOTES)
+    return {} if notes is None else {"notes": notes}
 
 
 def _maybe(*values: str) -> hs.SearchStrategy[str | UnsetType]:
@@ -75,6 +129,7 @@ def trackers(draw: hs.DrawFn, *, valid: bool = False) -> Tracker:
             name=draw(text),
             status=draw(hs.sampled_from(st.STATUSES)),
             description=draw(hs.one_of(hs.just(UNSET), _TEXT)),
+            extra=_with_notes(draw),
         )
         for n in numbers
     )
@@ -98,6 +153,7 @@ def trackers(draw: hs.DrawFn, *, valid: bool = False) -> Tracker:
                     status=draw(hs.sampled_from(st.STATUSES)),
                     verification=draw(hs.one_of(hs.just(UNSET), _TEXT)),
                     dependencies=tuple(deps) if deps else UNSET,
+                    extra=_with_notes(draw),
                 )
             )
     draw(hs.randoms()).shuffle(tasks)  # the view groups them by phase anyway
@@ -113,6 +169,7 @@ def trackers(draw: hs.DrawFn, *, valid: bool = False) -> Tracker:
                     name=draw(text),
                     status="complete" if done else "pending",
                     completed=done,
+                    extra=_with_notes(draw),
                 )
             )
     keep_empty = draw(hs.booleans())
@@ -127,6 +184,7 @@ def trackers(draw: hs.DrawFn, *, valid: bool = False) -> Tracker:
         phases=phases,
         tasks=tuple(tasks),
         subtasks=tuple(subtasks) if subtasks or keep_empty else UNSET,
+        extra=_with_notes(draw),
     )
 
 
@@ -147,12 +205,12 @@ def test_parse_of_render_is_view_of(tracker: Tracker) -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trackers(valid=True))
+@given(trackers(valid=True).filter(lambda t: bool(t.tasks)))  # no task: refused (below)
 def test_importing_a_rendered_view_renders_the_same_view(
     tracker: Tracker,
 ) -> None:
     text = view(tracker)
-    result = md.import_plan(text, title_hint="fallback")
+    result = importers.import_plan(text, title_hint="fallback")
     assert result.unmapped == []
     assert view(result.tracker) == text
 
@@ -160,11 +218,19 @@ def test_importing_a_rendered_view_renders_the_same_view(
 def test_an_imported_view_is_schema_valid(
     example: Tracker, validate: Callable[[Tracker], None]
 ) -> None:
-    result = md.import_plan(view(example), title_hint="x", source="docs/plans/my-project.md")
+    result = importers.import_plan(view(example), title_hint="x", source="docs/plans/my-project.md")
     validate(result.tracker)
     assert result.summary[0] == (
-        "Imported 3 phases, 10 tasks (4 complete), 3 sub-tasks from docs/plans/my-project.md"
+        "Imported 3 phases, 10 tasks (4 complete), 3 sub-tasks from docs/plans/my-project.md "
+        "(format: ecw)"
     )
+    assert (result.format, result.phases, result.tasks, result.not_understood) == ("ecw", 3, 10, 0)
+
+
+def test_a_view_without_tasks_is_refused() -> None:
+    empty = Tracker(schema_version="2.1.0", meta=Meta(title="Nothing yet"), phases=(), tasks=())
+    with pytest.raises(importers.NothingToImport, match="nothing was imported"):
+        importers.import_plan(view(empty), title_hint="x")
 
 
 def test_crlf_trailing_spaces_blank_lines_and_padding_are_tolerated(example: Tracker) -> None:
@@ -320,13 +386,22 @@ def test_free_text_is_unmapped_with_its_line_number(example: Tracker) -> None:
 
 
 def test_unknown_sections_are_unmapped_line_by_line(example: Tracker) -> None:
-    text = view(example) + "\n## Notes\n\nsome note\n| 3.1 | x | y |\n"
+    text = view(example) + "\n## Ideas\n\nsome note\n| 3.1 | x | y |\n"
     lost = md.parse_view(text).unmapped
-    assert [u.text for u in lost] == ["## Notes", "some note", "| 3.1 | x | y |"]
+    assert [u.text for u in lost] == ["## Ideas", "some note", "| 3.1 | x | y |"]
     assert lost[2].ref == "3.1"
     assert md.DeleteTask(task_id="3.1") not in md.diff_views(
         md.view_of(example), md.parse_view(text)
     )
+
+
+def test_a_notes_section_added_anywhere_is_the_trackers_notes(example: Tracker) -> None:
+    text = view(example) + "\n## Notes\n\nsome note\n| 3.1 | x | y |\n"
+    parsed = md.parse_view(text)
+    assert parsed.unmapped == ()
+    assert md.diff_views(md.view_of(example), parsed) == [
+        md.SetNotes(of=None, notes=("some note", "| 3.1 | x | y |"))
+    ]
 
 
 def test_unmapped_fragments_already_in_the_base_are_not_reported_again(example: Tracker) -> None:
@@ -354,7 +429,7 @@ Some intro text.
 * [ ] 2.1: Code it
 * [X] Test it
 """
-    result = md.import_plan(plan, title_hint="x", source="docs/plans/launch.md")
+    result = importers.import_plan(plan, title_hint="x", source="docs/plans/launch.md")
     t = result.tracker
     assert t.meta.title == "Launch plan"
     assert [(p.number, p.name) for p in t.phases] == [(1, "Prepare"), (2, "Build")]
@@ -369,9 +444,12 @@ Some intro text.
         ("1.2.2", "1.2", "with Bob", False),
     ]
     assert result.summary[0] == (
-        "Imported 2 phases, 4 tasks (2 complete), 2 sub-tasks from docs/plans/launch.md"
+        "Imported 2 phases, 4 tasks (2 complete), 2 sub-tasks from docs/plans/launch.md "
+        "(format: roadmap)"
     )
-    assert [(u.line, u.text) for u in result.unmapped] == [(3, "Some intro text.")]
+    assert result.unmapped == []  # the intro is not a task: kept as the plan's notes
+    assert t.extra["notes"] == ["Some intro text."]
+    assert result.notes == 1
 
 
 def test_import_tables_with_id_task_status_columns(validate: Callable[[Tracker], None]) -> None:
@@ -390,7 +468,7 @@ def test_import_tables_with_id_task_status_columns(validate: Callable[[Tracker],
 | Page | finished |
 | Widget | bogus |
 """
-    result = md.import_plan(plan, title_hint="plan-x")
+    result = importers.import_plan(plan, title_hint="plan-x")
     t = result.tracker
     validate(t)
     assert t.meta.title == "plan-x"
@@ -406,14 +484,14 @@ def test_import_tables_with_id_task_status_columns(validate: Callable[[Tracker],
 
 
 def test_import_without_headings_puts_tasks_in_one_phase() -> None:
-    t = md.import_plan("- [ ] a\n- [x] b\n", title_hint="quick").tracker
+    t = importers.import_plan("- [ ] a\n- [x] b\n", title_hint="quick").tracker
     assert [p.name for p in t.phases] == ["Tasks"]
     assert [x.id for x in t.tasks] == ["1.1", "1.2"]
     assert t.meta.progress == {"overall": 50}
 
 
 def test_import_of_the_ecw_layout_keeps_ids_dependencies_and_meta(example: Tracker) -> None:
-    t = md.import_plan(view(example), title_hint="x").tracker
+    t = importers.import_plan(view(example), title_hint="x").tracker
     assert [x.id for x in t.tasks] == [x.id for x in example.tasks]
     assert t.task("3.2") is not None and t.task("3.2").dependencies == ("3.1",)  # type: ignore[union-attr]
     assert (t.meta.initiative_id, t.meta.status) == ("19", "active")

@@ -442,3 +442,71 @@ def test_commands_are_encodable(phase: int, task: int, spelled: str) -> None:
     assert result.task_id == f"{phase}.{task}"
     decoded = msgspec.json.decode(msgspec.json.encode(result), type=c.Command)
     assert decoded == result
+
+
+# ------------------------------------------------------------------ import plan
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("import plan tasks.md", c.ImportPlan(path="tasks.md")),
+        (
+            "Import Plan .kiro/specs/login/tasks.md.",
+            c.ImportPlan(path=".kiro/specs/login/tasks.md"),
+        ),
+        ("import plan /tmp/plan.md as launch", c.ImportPlan(path="/tmp/plan.md", name="launch")),
+        (
+            'import plan "My Plans/road map.md" as q3',
+            c.ImportPlan(path="My Plans/road map.md", name="q3"),
+        ),
+        (
+            "import plan notes/as is.md as as-is.md",
+            c.ImportPlan(path="notes/as is.md", name="as-is"),
+        ),
+    ],
+)
+def test_import_plan_phrases(text: str, expected: c.Command) -> None:
+    assert parse(text) == expected
+
+
+def test_import_plan_is_a_write_that_the_executor_carries_out() -> None:
+    assert c.ImportPlan.access == "write"
+    assert c.ImportPlan in c.WORKSPACE_TYPES
+    assert "import plan PATH [as NAME]" in PHRASES
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "suggestion"),
+    [
+        ("import plan", "Missing plan", "import plan PATH [as NAME]"),
+        ('import plan x.md as "Road Map"', "Invalid tracker name", "import plan x.md as road-map"),
+        ("import plan x.md as ../evil", "Invalid tracker name", "import plan x.md as evil"),
+    ],
+)
+def test_import_plan_refuses_what_cannot_name_a_tracker(
+    text: str, fragment: str, suggestion: str
+) -> None:
+    error = _error(text)
+    assert (error.code, error.suggestions) == ("invalid_argument", [suggestion])
+    assert fragment in error.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add task to phase 1: " + "x" * 201,
+        "add task to phase 1 called " + "x" * 201,
+        "rename task 1.1 to " + "x" * 201,
+        "add phase " + "x" * 201,
+        "add phase 2 called " + "x" * 201,
+        "add subtask to task 1.1: " + "x" * 201,
+        "create initiative 3 called " + "x" * 201,
+    ],
+)
+def test_a_phrase_never_sets_a_name_the_schema_cannot_hold(text: str) -> None:
+    # phrases refuse (exit 2, nothing changed); hand edits of the view are cut instead
+    error = _error(text)
+    assert error.code == "invalid_argument" and "too long (201 characters, at most 200)" in (
+        error.message
+    )

@@ -66,10 +66,11 @@ from wtd.messages import (
     Watch,
     WatcherMessage,
 )
-from wtd.storage import atomic, trash
+from wtd.storage import atomic, safepath, trash
 from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.ownership import OwnedElsewhere, Ownership
+from wtd.storage.plans import Prepared, import_lines, import_report, prepare, read_plan
 from wtd.storage.replies import Replies
 from wtd.tracker import commands, model, phrases
 from wtd.vocabulary import KIND_LABELS
@@ -329,6 +330,16 @@ class Executor:
             ws = _workspace_of(request, cwd)
             await self._claim(ws, create=isinstance(parsed, commands.RevokeConsent))
             return await self._manage_consent(parsed, request, ws)
+        if isinstance(parsed, commands.ImportPlan):
+            ws = _workspace_of(request, cwd)
+            if not (ws / ".ecw").is_dir():
+                # no reply can have been kept for a retry: a plan refused now (not found,
+                # nothing understood, the name taken) leaves the workspace untouched
+                await anyio.to_thread.run_sync(self._prepare, parsed, cwd, ws)
+            await self._claim(ws, create=True)
+            return await self._once(
+                ws, request, lambda: self._guarded(parsed, request, None, False, ws, tg)
+            )
         if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker):
             paths: TrackerPaths | None = None
             implicit = False
@@ -336,6 +347,10 @@ class Executor:
         else:
             paths, implicit = workspace.resolve(request.tracker, cwd)
             ws = paths.workspace
+        if paths is not None and not (ws / ".ecw").is_dir() and not paths.json.exists():
+            # a hand-written plan in a workspace wtd never served: tried before .ecw/ is
+            # made, so that one refused (nothing understood) leaves the workspace as it was
+            await anyio.to_thread.run_sync(self._try_plan, paths)
         # .ecw/ (and its lock) is made only where there is something to serve
         await self._claim(ws, create=paths is None or _exists(paths))
         if isinstance(parsed, commands.CreateInitiative | commands.RestoreTracker) or (
@@ -365,6 +380,8 @@ class Executor:
             return blocked
         if isinstance(parsed, commands.CreateInitiative):
             outcome = await self._create_initiative(parsed, ws, request, tg)
+        elif isinstance(parsed, commands.ImportPlan):
+            outcome = await self._import_plan(parsed, ws, request, tg)
         elif isinstance(parsed, commands.RestoreTracker):
             outcome = await anyio.to_thread.run_sync(_restore, ws, parsed.name)
         else:
@@ -656,6 +673,57 @@ class Executor:
             result={"initiative": number, "tracker": name, "json": str(paths.json)},
             tracker=_label(paths),
             progress=0,
+        )
+
+    def _try_plan(self, paths: TrackerPaths) -> None:
+        """Raise NothingToImport (or LimitRefused) when the plan ``paths.markdown``, if
+        there is one, would be refused; its Store imports it for real."""
+        try:
+            data = safepath.read_bytes(paths.markdown, self._settings.max_file_bytes)
+        except (FileNotFoundError, IsADirectoryError):
+            return
+        read_plan(
+            data,
+            title_hint=paths.name,
+            source=_label(paths),
+            max_bytes=self._settings.max_file_bytes,
+        )
+
+    def _prepare(self, command: commands.ImportPlan, cwd: Path, ws: Path) -> Prepared:
+        return prepare(
+            command.path, command.name, cwd=cwd, ws=ws, max_bytes=self._settings.max_file_bytes
+        )
+
+    async def _import_plan(
+        self, command: commands.ImportPlan, ws: Path, request: protocol.Command, tg: TaskGroup
+    ) -> Outcome:
+        """``import plan PATH [as NAME]`` (SPEC §2a): the plan becomes a tracker of the
+        workspace (JSON written, view rendered); the plan itself is never written."""
+        plan = await anyio.to_thread.run_sync(self._prepare, command, Path(request.cwd), ws)
+        paths, result = plan.paths, plan.result
+
+        def write() -> None:
+            safepath.check(paths.json)
+            safepath.check(paths.markdown)
+            atomic.atomic_write(paths.json, model.encode(result.tracker))
+
+        await anyio.to_thread.run_sync(write)
+        opened = await self._heal(paths, commands.ShowProgress(), request, tg)  # renders the view
+        if not opened.ok:
+            return opened
+        label = _label(paths)
+        return Outcome(
+            ok=True,
+            lines=[*import_lines(result), f"Created tracker {paths.name} → {label}"],
+            result={
+                "tracker": paths.name,
+                "json": str(paths.json),
+                "markdown": str(paths.markdown),
+                "source": str(plan.source),
+                **import_report(result),
+            },
+            tracker=label,
+            progress=opened.progress,
         )
 
     # ------------------------------------------------------------ healing
@@ -1109,11 +1177,11 @@ def help_lines(topic: str | None) -> list[str]:
         words = [w.rstrip("s") or w for w in topic.lower().split()]
         chosen = [p for p in templates if any(w in p for w in words)]
         if not chosen:
-            topics = "tasks, phases, subtasks, evidence, sync, health, consent"
+            topics = "tasks, phases, subtasks, evidence, sync, health, consent, import"
             return [f"No help on {topic!r}. Topics: {topics}"]
         templates = tuple(chosen)
     return [
-        "Phrases (X.Y = task id, N = phase number, S = status, T = text):",
+        "Phrases (X.Y = task id, N = phase number, S = status, T = text, PATH = a file):",
         *(f"  {p}" for p in templates),
         'Example: wtctl --tracker docs/plans/my-project.md "mark task 2.2 complete"',
     ]

@@ -46,7 +46,18 @@ from wtd.storage import failpoints as fp
 from wtd.storage.backups import Backups, keep_copy, quarantine
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord, segment_path
-from wtd.tracker import commands, markdown, merge, model, ops, patch, queries, render
+from wtd.storage.plans import import_lines, import_report, read_plan
+from wtd.tracker import (
+    commands,
+    importers,
+    markdown,
+    merge,
+    model,
+    ops,
+    patch,
+    queries,
+    render,
+)
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
@@ -144,6 +155,14 @@ class _FileState(msgspec.Struct, kw_only=True):
     stamp: atomic.Stamp | None = None
 
 
+def _has_records(journal: Path) -> bool:
+    """Does the journal hold anything (an empty file is a journal opened, never used)?"""
+    try:
+        return os.stat(journal).st_size > 0
+    except FileNotFoundError:
+        return False
+
+
 def _stamp(path: os.PathLike[str]) -> atomic.Stamp | None:
     try:
         st = os.stat(path)
@@ -196,6 +215,8 @@ class Store:
         self._pending_view_merge = False  # a view edited offline, merged after opening
         self._adopted_offline = False  # the JSON was edited while wtd was not running
         self._incomplete: tuple[atomic.Stamp, float] | None = None  # a view mid-save, since
+        self._imported: dict[str, object] | None = None  # counts told to the next caller
+        self._imported_view = ""  # the digest of the plan imported at opening (not an edit)
 
     def _read(self, path: Path) -> bytes:
         """A tracker file's bytes: never through a symlink, never over the size limit."""
@@ -474,11 +495,12 @@ class Store:
             item.outcome = self._error(exc)
             pending.append(item)
             return
+        lines, result = self._told(applied.lines, applied.result)
         item.outcome = Outcome(
             ok=True,
-            lines=applied.lines,
+            lines=lines,
             healing=applied.healing,
-            result=applied.result,
+            result=result,
             tracker=self.label,
             progress=_stored_progress(applied.tracker),
         )
@@ -540,17 +562,27 @@ class Store:
                     reply = queries.answer(tracker, command)
                 except errors.WtdError as exc:
                     return self._error(exc)
-                notes, self._notes = self._notes, []
+                lines, result = self._told(reply.lines, reply.result)
                 return Outcome(
                     ok=True,
-                    lines=[*notes, *reply.lines],
-                    result=reply.result,
+                    lines=lines,
+                    result=result,
                     tracker=self.label,
                     progress=_stored_progress(tracker),
                 )
         return self._error(
             errors.InvalidArgument(f"{type(command).__name__} is not a tracker query")
         )
+
+    def _told(self, lines: list[str], result: object) -> tuple[list[str], object]:
+        """A reply's lines and result with what opening found for the first caller: its
+        notes first (an import's summary, recovered changes…), and an import's counts
+        in a dict result under ``imported``."""
+        notes, self._notes = self._notes, []
+        imported, self._imported = self._imported, None
+        if imported is not None and isinstance(result, dict):
+            result = {**result, "imported": imported}
+        return [*notes, *lines], result
 
     def _error(self, exc: errors.WtdError) -> Outcome:
         return Outcome(
@@ -931,6 +963,9 @@ class Store:
         """
         paths = self.paths
         self._guard()
+        # A plan without its JSON is read first: one that is refused leaves nothing
+        # behind (no journal, no copy, no JSON, the plan as it was).
+        plan = self._plan_to_import()
         self._journal = self._open_journal()
         stamp = _stamp(paths.json)  # before reading: a save landing later is seen as one
         try:
@@ -947,9 +982,9 @@ class Store:
                     f"{self._rel(paths.json)} is missing",
                     self._symptom("store.open", "MissingSSOT", "the tracker JSON was deleted"),
                 ) from None
-            if not paths.markdown.exists():
+            if plan is None:
                 raise errors.NotFound(f"No tracker {paths.name!r} in {paths.workspace}") from None
-            data = self._import_markdown()
+            data = self._write_import(*plan)
             stamp = _stamp(paths.json)
         except OSError as exc:
             raise os_fault(
@@ -992,6 +1027,7 @@ class Store:
         self._adopt(tracker, on_disk, stamp)
         if is_v1:
             self._apply_system(commands.Migrate())
+        self._fit_schema()
         if model.stale_progress(self._loaded) is not None:
             self._apply_system(commands.CorrectProgress())
         self._finish_open()
@@ -1007,23 +1043,50 @@ class Store:
         except Fault as exc:
             log.warning("%s: %s not written yet: %s", self.label, type(change).__name__, exc)
 
-    def _import_markdown(self) -> bytes:
-        """Build the JSON from a Markdown plan that has none (a hand-written plan)."""
+    def _fit_schema(self) -> None:
+        """Adapt, at opening, what the v2 schema cannot hold (a file written by another
+        tool or an older wtd, or edited while wtd was away): journalled as wtd's own
+        change, after the backup opening took, and told to the next caller."""
+        fitted, lines = model.fit_schema(self._loaded)
+        if not lines:
+            return
+        summary = [f"Adapted to the v2 schema: {line}" for line in lines]
+        change = patch.diff(fitted, self._loaded, reason="adapted to the v2 schema")
+        self._apply_system(msgspec.structs.replace(change, summary=summary))
+        self._notes.extend(summary)
+        log.info("%s: %s", self.label, "; ".join(summary))
+
+    def _plan_to_import(self) -> tuple[bytes, importers.ImportResult] | None:
+        """The view's bytes and what they import as, when the tracker is a plan without
+        its JSON and with no past (no journal, no backup): a hand-written plan. Raises
+        NothingToImport when no task is found in it (nothing is written)."""
         paths = self.paths
-        text = self._read(paths.markdown)
-        result = markdown.import_plan(
-            text.decode("utf-8", errors="replace"),
-            title_hint=paths.name.replace("-", " ").title(),
+        if paths.json.exists() or self._backups.newest() or _has_records(paths.journal):
+            return None
+        try:
+            text = self._read(paths.markdown)
+        except FileNotFoundError:
+            return None
+        result = read_plan(
+            text,
+            title_hint=paths.name.replace("-", " ").replace("_", " ").title(),
             source=self._rel(paths.markdown),
+            max_bytes=self._max_bytes,
         )
-        tracker = model.with_derived_progress(result.tracker)
-        data = self._encode(tracker)
+        return text, result
+
+    def _write_import(self, text: bytes, result: importers.ImportResult) -> bytes:
+        """Write the JSON of an imported plan, keeping the plan as it was under
+        ``.ecw/imported/`` (the view rendered next replaces it)."""
+        paths = self.paths
+        data = self._encode(result.tracker)
         kept = paths.state / "imported" / f"{now().replace(':', '')}-{paths.name}.md"
         atomic.atomic_write(kept, text)
         atomic.atomic_write(paths.json, data)
+        self._imported_view = digest(text)
+        self._imported = import_report(result)
         self._notes.extend(
-            [*result.summary, f"The original plan is kept at {self._rel(kept)}"]
-            + [f"⚠ Not understood (line {u.line}): {u.text[:80]!r}" for u in result.unmapped[:10]]
+            [*import_lines(result), f"The original plan is kept at {self._rel(kept)}"]
         )
         log.info("%s: imported from Markdown: %s", self.label, "; ".join(result.summary))
         return data
@@ -1152,6 +1215,12 @@ class Store:
         self._md = _FileState(digest=digest(text), stamp=stamp)
         if not self._view_stale():
             self._view_base = self._tracker
+            return
+        if self._imported_view and self._imported_view == self._md.digest:
+            # the plan just imported: the tracker holds it (and a copy was kept), so the
+            # view is rendered over it with no "edits not made through wtd" copy
+            self._imported_view = ""
+            self._notes.extend(self._write_view(force=True))
             return
         rendered_from = _CHECKSUM.search(text.decode("utf-8", errors="replace"))
         if (
@@ -1292,7 +1361,9 @@ class Store:
             await self._publish_lines("healed", [f"✓ Issue: {found.reason}", *healing[1:]])
             return True
         base = self._loaded
-        change, conflicts, stale = await anyio.to_thread.run_sync(self._merge_json, found, base)
+        change, conflicts, stale, fitted = await anyio.to_thread.run_sync(
+            self._merge_json, found, base
+        )
         if _stamp(self.paths.json) != found.stamp:
             return False  # saved again while this one was merged
         if stale:
@@ -1317,6 +1388,7 @@ class Store:
             self._json.stamp = found.stamp
             return True
         summary = [f"Adopted a hand edit of {self.paths.json.name}"]
+        summary += [f"Adapted to the v2 schema: {line}" for line in fitted]
         if conflicts:
             kept = keep_copy(
                 found.data, self.paths.json.name, self.paths.conflicts, reason="; ".join(conflicts)
@@ -1343,15 +1415,18 @@ class Store:
 
     def _merge_json(
         self, found: _Edited, base: model.Tracker
-    ) -> tuple[commands.Patch, list[str], bool]:
+    ) -> tuple[commands.Patch, list[str], bool, list[str]]:
         """The change a hand-edited JSON makes, merged three ways (in a worker thread:
-        it reads the journal and may be long on a big tracker); and whether the file
-        differs from wtd's state only in values older than wtd's (a stale save)."""
+        it reads the journal and may be long on a big tracker); whether the file
+        differs from wtd's state only in values older than wtd's (a stale save); and
+        what was adapted to the schema (a name over 200 characters, a date-only date…:
+        ``model.fit_schema``), so that what wtd writes back validates."""
         edited = found.tracker
         # The editor may have read an older JSON than wtd's latest (agents kept
         # working meanwhile): merge three ways against the state it read.
         started_from = patch.base_of(self._recent_states(), edited)
         merged, conflicts = patch.merge3(started_from, base, edited)
+        merged, fitted = model.fit_schema(merged)
         if model.stale_progress(merged) is not None:
             merged = model.with_derived_progress(merged)
         change = patch.diff(merged, base, reason=f"hand edit of {self.paths.json.name}")
@@ -1360,7 +1435,7 @@ class Store:
             and not conflicts
             and not patch.is_empty(patch.diff(model.with_derived_progress(edited), base, reason=""))
         )
-        return change, conflicts, stale
+        return change, conflicts, stale, fitted
 
     def _merge_view(self, attempt: int) -> _Pending | object | None:
         """Merge a hand-edited view three ways (base: the view it was rendered from).

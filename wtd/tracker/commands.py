@@ -200,6 +200,15 @@ class RestoreTracker(_Cmd, tag="restore_tracker", frozen=True):
     name: str | None = None
 
 
+class ImportPlan(_Cmd, tag="import_plan", frozen=True):
+    """``import plan PATH [as NAME]``: the plan at ``path`` (absolute, or relative to the
+    request's folder; never changed) becomes the tracker ``name`` of the workspace
+    (default: from the file's name). A write: it creates a tracker."""
+
+    path: str
+    name: str | None = None
+
+
 class ConsentAnswer(_Cmd, tag="consent_answer", frozen=True):
     """``yes`` / ``approved`` / ``always`` / ``no``: the answer to a consent question
     (``wtd.vocabulary.CONSENT_ANSWERS``)."""
@@ -326,6 +335,7 @@ Change = (
 # Handled by the Executor and the Enforcer, not by a tracker's Store alone.
 Workspace = (
     CreateInitiative
+    | ImportPlan
     | DeleteTracker
     | RestoreTracker
     | ConsentAnswer

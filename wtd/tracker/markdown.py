@@ -1,8 +1,12 @@
-"""Reading the Markdown view back: ``parse_view``, ``view_of``, ``diff_views``, ``import_plan``.
+"""Reading the Markdown view back: ``parse_view``, ``view_of``, ``diff_views``.
 
 Pure: no I/O, no clock. A ``View`` is what a person can edit in the rendered file
 (``render.render``): the title, the header fields, per phase its heading, status,
-description, task rows, dependency line and sub-task checkboxes. Derived figures
+description, task rows, dependency line, sub-task checkboxes and Notes block (the
+notes of the phase, its tasks and their sub-tasks), and the tracker's Notes section.
+Notes are read line for line as written (``render.unescape_note``); a changed block
+is one ``SetNotes`` edit. Importing a plan that is not a view is
+``wtd.tracker.importers``' job. Derived figures
 (progress lines, the Progress Summary table, the Recovery Checksum) are not part of
 it: they are regenerated, so editing them means nothing.
 
@@ -27,7 +31,16 @@ from msgspec import UnsetType
 from wtd.tracker import model
 from wtd.tracker import status as st
 from wtd.tracker.model import Subtask, Task, Tracker
-from wtd.tracker.render import UNLISTED, unescape_cell
+from wtd.tracker.render import (
+    PHASE_HEADING,
+    UNLISTED,
+    ends_notes,
+    heading,
+    note_key,
+    note_lines,
+    unescape_cell,
+    unescape_note,
+)
 
 __all__ = [
     "AddPhase",
@@ -37,10 +50,10 @@ __all__ = [
     "DeleteSubtask",
     "DeleteTask",
     "Edit",
-    "ImportResult",
     "PhaseView",
     "Rename",
     "RenamePhase",
+    "SetNotes",
     "SetPhaseStatus",
     "SetStatus",
     "SetVerification",
@@ -49,7 +62,6 @@ __all__ = [
     "Unmapped",
     "View",
     "diff_views",
-    "import_plan",
     "parse_view",
     "view_of",
 ]
@@ -87,6 +99,8 @@ class PhaseView(msgspec.Struct, frozen=True, kw_only=True):
     tasks: tuple[TaskRow, ...] = ()
     dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()
     subtasks: tuple[SubtaskLine, ...] = ()
+    # (whose: "Phase N", a task id or a sub-task id, its note lines): the "#### Notes"
+    notes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 class _Edit(msgspec.Struct, frozen=True, kw_only=True, tag_field="edit"):
@@ -110,6 +124,7 @@ class View(msgspec.Struct, frozen=True, kw_only=True):
     meta: tuple[tuple[str, str], ...] = ()  # ("Initiative", "19"), ("Status", "Active"), ...
     phases: tuple[PhaseView, ...] = ()
     orphan_subtasks: tuple[SubtaskLine, ...] = ()  # "Sub-tasks of missing tasks"
+    notes: tuple[str, ...] = ()  # the tracker's notes (its "## Notes" section)
     unmapped: tuple[Unmapped, ...] = ()
 
 
@@ -176,6 +191,14 @@ class DeleteSubtask(_Edit, tag="delete_subtask", frozen=True):
     subtask_id: str
 
 
+class SetNotes(_Edit, tag="set_notes", frozen=True):
+    """The notes of ``of`` as the view now shows them (``render.note_lines``). ``of``:
+    None for the tracker, ``Phase N`` for a phase, else a task or sub-task id."""
+
+    of: str | None
+    notes: tuple[str, ...]
+
+
 Edit = (
     SetStatus
     | Rename
@@ -188,21 +211,24 @@ Edit = (
     | AddPhase
     | AddSubtask
     | DeleteSubtask
+    | SetNotes
     | Unmapped
 )
 
 
 # --------------------------------------------------------------- line syntax
 
-_PHASE: Final = re.compile(r"Phase[ \t]+(-?\d+)[ \t]*(?::[ \t]*(.*))?$", re.IGNORECASE)
+_PHASE: Final = PHASE_HEADING
+_heading = heading
+_NOTE_ITEM: Final = re.compile(
+    r"[-*+][ \t]+\*\*(Phase[ \t]+\d+|\d+\.\d+(?:\.\d+)?)\*\*[ \t]*:?(?:[ \t]+(.*))?$",
+    re.IGNORECASE,
+)
 _KEY: Final = re.compile(r">[ \t]*\*\*([^*]+?):\*\*[ \t]?(.*)$")
 _CHECKBOX: Final = re.compile(r"(?:[-*+]|\d+[.)])[ \t]+\[([ xX])\](?:[ \t]+(.*))?$")
 _BULLET: Final = re.compile(r"[-*+][ \t]")
-_RULE_CELL: Final = re.compile(r"[ \t]*:?-+:?[ \t]*$")
 _PIPE_OR_ESCAPE: Final = re.compile(r"\\.|\|")
-_TASK_ID: Final = re.compile(r"\d+\.\d+$")
 _SUB_ID: Final = re.compile(r"\d+\.\d+\.\d+$")
-_LEADING_ID: Final = re.compile(r"(\d+\.\d+)(?:[:.)]|[ \t]+[-–—:])?[ \t]+(.*)$")
 
 _META_KEYS: Final = ("Initiative", "Status", "Created", "Updated")
 _DERIVED_KEYS: Final = frozenset({"Progress", "Source"})
@@ -219,28 +245,6 @@ _COLUMNS: Final[dict[str, str]] = {
     "verification": "verification",
     "verify": "verification",
 }
-
-
-def _heading(line: str) -> tuple[int, str] | None:
-    r"""(level, text) of an ATX heading line (``## Text ##``), or None.
-
-    Exactly what the regex ``(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`` matched, in
-    linear time: that regex took quadratic time on a long run of spaces (a ``#`` line
-    with 16,000 spaces took 8 s) and held the GIL all along. ``line`` has no newline.
-    """
-    level = len(line) - len(line.lstrip("#"))
-    if not 1 <= level <= 6:
-        return None
-    rest = line[level:]
-    if not rest:
-        return level, ""
-    if rest[0] != " " and rest[0] != "\t":
-        return None  # "#5" is not a heading
-    text = rest.lstrip(" \t").rstrip(" \t")
-    unclosed = text.rstrip("#")  # an optional closing sequence, after a space or tab
-    if len(unclosed) < len(text) and unclosed[-1:] in (" ", "\t"):
-        text = unclosed.rstrip(" \t")
-    return level, text
 
 
 def _number(digits: str) -> int | None:
@@ -305,7 +309,17 @@ def _lines(text: str) -> list[str]:
 
 
 class _PhaseBuild:
-    __slots__ = ("deps", "description", "given", "listed", "name", "number", "status", "subs")
+    __slots__ = (
+        "deps",
+        "description",
+        "given",
+        "listed",
+        "name",
+        "notes",
+        "number",
+        "status",
+        "subs",
+    )
 
     def __init__(self, number: int, name: str) -> None:
         self.number = number
@@ -316,6 +330,7 @@ class _PhaseBuild:
         self.description: str | None = None
         self.deps: list[tuple[str, tuple[str, ...]]] = []
         self.subs: list[tuple[str, str, bool]] = []
+        self.notes: dict[str, list[str]] = {}  # task id → note lines (the "#### Notes")
 
 
 class _Parser:
@@ -333,6 +348,10 @@ class _Parser:
         self.layout = (0, 0, -1, -1, 0)  # id, name, status, verification columns; width
         self.statuses: dict[str, str | None] = {}  # status cell → canonical (memo)
         self.orphan_task = ""
+        self.notes: list[str] = []  # the tracker's notes ("## Notes")
+        self.note_task: list[str] | None = None  # the notes of the "- **X.Y**" item in hand
+        self.blanks = 0  # blank lines seen since the last note line
+        self.lazy = False  # the line before was part of a notes item
 
     def lost(self, n: int, line: str, reason: str, ref: str = "") -> None:
         self.unmapped.append(Unmapped(line=n, text=line, reason=reason, ref=ref))
@@ -349,6 +368,8 @@ class _Parser:
             i += 1
             n = i
             line = raw.rstrip()
+            if (self.state == "notes" or self.state == "task_notes") and self.note_line(n, line):
+                continue
             stripped = line.lstrip()
             if not stripped:
                 continue
@@ -367,6 +388,11 @@ class _Parser:
                 tasks=tuple(rows),
                 dependencies=tuple(p.deps),
                 subtasks=_sub_lines(p.subs, {r.id for r in rows}),
+                notes=tuple(
+                    (task_id, kept)
+                    for task_id, lines in p.notes.items()
+                    if (kept := note_lines(lines))
+                ),
             )
             for p, rows in zip(self.phases, self.rows, strict=True)
         )
@@ -375,13 +401,74 @@ class _Parser:
             meta=tuple(self.meta),
             phases=phases,
             orphan_subtasks=tuple(self.orphans),
+            notes=note_lines(self.notes),
             unmapped=tuple(self.unmapped),
         )
+
+    # -- notes
+
+    def note_line(self, n: int, line: str) -> bool:
+        """A line of the tracker's Notes section or of a phase's Notes block: True when
+        taken as such, False when it ends them (the caller reads it as usual)."""
+        if self.state == "notes":
+            if not line:
+                self.blanks += 1
+            elif ends_notes(line):
+                return False
+            else:
+                self.notes.extend([""] * self.blanks)  # paragraph breaks (none leading)
+                self.blanks = 0
+                self.notes.append(unescape_note(line))
+            return True
+        if not line:
+            self.blanks += 1
+            self.lazy = False
+            return True
+        if line[:2] == "  " or line[0] == "\t":
+            if self.note_task is None:
+                self.lost(n, line, "free text in a phase's Notes (not under a task)")
+            else:
+                self.add_note(line[2:] if line[0] == " " else line[1:])
+            return True
+        stripped = line.lstrip()
+        m = _NOTE_ITEM.match(stripped)
+        if m is not None:
+            key = m.group(1)
+            if key[0] in "Pp":
+                number = _number(key[5:].strip(" \t"))
+                key = note_key(number) if number is not None else key
+            self.note_task = self.phases[-1].notes.setdefault(key, [])
+            self.blanks = 0
+            self.lazy = True
+            if m.group(2):
+                self.add_note(m.group(2))
+            return True
+        if stripped[0] == "#" and _heading(stripped):
+            return False
+        if stripped in ("---", "***", "___"):
+            self.state = "phases"
+            self.note_task = None
+            return True
+        if self.lazy and self.note_task is not None:
+            self.add_note(line)  # a lazy continuation of the item's last line
+        else:
+            self.lost(n, line, "free text in a phase's Notes (not under a task)")
+        return True
+
+    def add_note(self, text: str) -> None:
+        assert self.note_task is not None
+        if self.note_task:
+            self.note_task.extend([""] * self.blanks)  # paragraph breaks (none leading)
+        self.blanks = 0
+        self.lazy = True
+        self.note_task.append(unescape_note(text))
 
     # -- headings
 
     def heading(self, n: int, line: str, level: int, text: str) -> None:
         self.columns = None
+        self.note_task = None
+        self.blanks = 0
         if level == 1:
             if self.title is None and self.state == "top":
                 head, sep, rest = text.partition("Work Tracker:")
@@ -401,18 +488,25 @@ class _Parser:
             self.state = "phase"
             return
         label = text.strip().lower()
+        if level == 2 and label == "notes":
+            self.state = "notes"
+            return
         if level == 2 and label in ("phases", "progress summary", "recovery checksum"):
             self.state = {"phases": "phases", "progress summary": "summary"}.get(label, "checksum")
             return
         if level == 3 and label == "sub-tasks of missing tasks":
             self.state = "missing"
             return
-        if level == 4 and self.state in ("phase", "tasks", "subtasks"):
+        if level == 4 and self.state in ("phase", "tasks", "subtasks", "task_notes"):
             if label == "tasks":
                 self.state = "tasks"
                 return
             if label == "sub-tasks":
                 self.state = "subtasks"
+                return
+            if label == "notes":
+                self.state = "task_notes"
+                self.lazy = False
                 return
         if level == 4 and self.state in ("missing", "orphans") and text[:4].lower() == "task":
             self.orphan_task = unescape_cell(text[4:])
@@ -640,7 +734,9 @@ def view_of(tracker: Tracker) -> View:
         subs_by_task.setdefault(sub.task_id, []).append(sub)
     cells: dict[str, tuple[str, str]] = {}
 
-    def section(number: int, name: str, tasks: list[Task], **extra: Any) -> PhaseView:
+    def section(
+        number: int, name: str, tasks: list[Task], own: object = None, **extra: Any
+    ) -> PhaseView:
         ids = {t.id for t in tasks}
         subs = [s for t in tasks for s in subs_by_task.get(t.id, ())]
         return PhaseView(
@@ -656,6 +752,7 @@ def view_of(tracker: Tracker) -> View:
                 SubtaskLine(id=s.id, task_id=_owner(s.id, ids), name=s.name, checked=s.done)
                 for s in subs
             ),
+            notes=_notes_in(number, own, tasks, subs),
             **extra,
         )
 
@@ -670,6 +767,7 @@ def view_of(tracker: Tracker) -> View:
                 phase.number,
                 phase.name,
                 tasks,
+                phase.extra.get(model.NOTES) if phase.extra else None,
                 status=st.normalize(phase.status) or "pending",
                 given=st.cell(phase.status),
                 description=description if isinstance(description, str) and description else None,
@@ -685,7 +783,32 @@ def view_of(tracker: Tracker) -> View:
         if tid not in known
         for s in subs
     )
-    return View(title=meta.title, meta=tuple(fields), phases=tuple(phases), orphan_subtasks=orphans)
+    return View(
+        title=meta.title,
+        meta=tuple(fields),
+        phases=tuple(phases),
+        orphan_subtasks=orphans,
+        notes=note_lines(tracker.extra.get(model.NOTES)) if tracker.extra else (),
+    )
+
+
+def _notes_in(
+    number: int, own: object, tasks: list[Task], subs: list[Subtask]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A phase's Notes items as render writes them: the phase's, then each task's
+    followed by its sub-tasks'."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    if lines := note_lines(own):
+        out.append((note_key(number), lines))
+    by_task: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for sub in subs:
+        if sub.extra and (lines := note_lines(sub.extra.get(model.NOTES))):
+            by_task.setdefault(sub.task_id, []).append((sub.id, lines))
+    for task in tasks:
+        if task.extra and (lines := note_lines(task.extra.get(model.NOTES))):
+            out.append((task.id, lines))
+        out.extend(by_task.get(task.id, ()))
+    return tuple(out)
 
 
 def _row(task: Task, cells: dict[str, tuple[str, str]]) -> TaskRow:
@@ -843,6 +966,11 @@ def diff_views(base: View, edited: View) -> list[Edit]:
         if sub_id not in subs_seen and old_sub.task_id not in gone:
             edits.append(DeleteSubtask(subtask_id=sub_id))
 
+    known = set(base_rows) | seen | set(base_subs) | subs_seen
+    known.update(note_key(p.number) for v in (base, edited) for p in v.phases if p.listed)
+    removed = gone | {e.subtask_id for e in edits if isinstance(e, DeleteSubtask)}
+    edits.extend(_note_edits(base, edited, known, removed, lost))
+
     before = Counter((u.text, u.reason) for u in base.unmapped)
     for u in edited.unmapped:
         fragment = (u.text, u.reason)
@@ -854,297 +982,44 @@ def diff_views(base: View, edited: View) -> list[Edit]:
     return edits
 
 
+def _notes_by_key(view: View) -> dict[str, tuple[str, ...]]:
+    """Whose ("Phase N", task or sub-task id) → its note lines, over every phase's Notes
+    (a key listed twice: joined)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for phase in view.phases:
+        for key, lines in phase.notes:
+            out[key] = (*out[key], "", *lines) if key in out else lines
+    return out
+
+
+def _note_edits(
+    base: View, edited: View, known: set[str], deleted: set[str], lost: list[Unmapped]
+) -> list[Edit]:
+    """SetNotes for each holder whose notes the edit changed, and for the tracker.
+    Notes of what is in neither view (``known``: phase keys, task and sub-task ids), or
+    changed notes of a row or line that was deleted, are kept in ``lost``."""
+    edits: list[Edit] = []
+    before, after = _notes_by_key(base), _notes_by_key(edited)
+    for key in [*after, *(k for k in before if k not in after)]:
+        mine = after.get(key, ())
+        if mine == before.get(key, ()):
+            continue
+        text = "\n".join([f"- **{key}**", *(f"  {line}" for line in mine)])
+        if key in deleted:
+            if mine:
+                lost.append(_semantic(text, f"notes of {key}, which was deleted"))
+        elif key not in known:
+            lost.append(_semantic(text, f"notes of {key}, which is not in the tracker"))
+        else:
+            edits.append(SetNotes(of=key, notes=mine))
+    if edited.notes != base.notes:
+        edits.append(SetNotes(of=None, notes=edited.notes))
+    return edits
+
+
 def _semantic(text: str, reason: str, ref: str = "") -> Unmapped:
     return Unmapped(line=0, text=text, reason=reason, ref=ref)
 
 
 def _row_text(row: TaskRow) -> str:
     return f"| {row.id} | {row.name} | {row.given} | {row.verification or ''} |"
-
-
-# ------------------------------------------------------------------- import
-
-
-class ImportResult(msgspec.Struct, frozen=True, kw_only=True):
-    tracker: Tracker
-    summary: list[str]
-    unmapped: list[Unmapped]
-
-
-def import_plan(
-    text: str, *, title_hint: str, source: str = "", max_bytes: int = model.MAX_BYTES
-) -> ImportResult:
-    """A schema-valid v2 Tracker built from a Markdown plan that has no JSON yet.
-
-    Understands the ECW layout exactly (a rendered view round-trips), and the
-    common hand-written shapes: ``# Title``; phase headings (``## Phase 1: Name`` or
-    any ``## Name``, level 2 or deeper) over checkbox lists (nested checkboxes are
-    sub-tasks) or over tables with ID / Task / Status columns. Text that becomes no
-    part of the tracker is returned as ``unmapped``, with its line number.
-
-    Linear in the size of ``text``. Raises model.LimitExceeded when ``text`` is over
-    ``max_bytes`` (counted as UTF-8).
-    """
-    model.check_size(text, max_bytes=max_bytes, what="the plan")
-    lines = _lines(text)
-    first = next((ln.strip() for ln in lines if ln.strip()), "")
-    if first.startswith("# Work Tracker:"):
-        view = _Parser().run(lines)
-        build = _from_view(view, title_hint)
-    else:
-        build = _from_plan(lines, title_hint)
-    tracker = build.finish()
-    tasks = tracker.tasks
-    done = sum(1 for t in tasks if t.status == "complete")
-    subs = len(tracker.all_subtasks())
-    where = f" from {source}" if source else ""
-    summary = [
-        f"Imported {_plural(len(tracker.phases), 'phase')}, {_plural(len(tasks), 'task')} "
-        f"({done} complete), {_plural(subs, 'sub-task')}{where}",
-        *build.notes,
-    ]
-    if build.unmapped:
-        summary.append(
-            f"{_plural(len(build.unmapped), 'line')} could not be imported "
-            f"(first at line {build.unmapped[0].line})"
-        )
-    return ImportResult(tracker=tracker, summary=summary, unmapped=build.unmapped)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-class _Build:
-    """Raw JSON under construction (validated and normalised by model.from_raw)."""
-
-    def __init__(self, title: str) -> None:
-        self.meta: dict[str, Any] = {"title": title}
-        self.phases: list[dict[str, Any]] = []
-        self.tasks: list[dict[str, Any]] = []
-        self.subtasks: list[dict[str, Any]] = []
-        self.unmapped: list[Unmapped] = []
-        self.notes: list[str] = []
-        self.renumbered = 0
-        self.ids: set[str] = set()  # task and sub-task ids given so far
-        self.top: dict[str, int] = {}  # "2." → the largest N of the ids "2.N" given so far
-        self.numbers: set[int] = set()  # phase numbers given so far
-        self.last_number = 0  # the largest of them
-
-    def _take(self, wanted: str, prefix: str) -> str:
-        """``wanted`` when it is ``prefix`` + a number and free, else the next free id."""
-        tail = wanted[len(prefix) :] if wanted.startswith(prefix) else ""
-        number = _number(tail) if tail.isdigit() and tail.isascii() else None
-        if number is None or wanted in self.ids:
-            number = self.top.get(prefix, 0) + 1
-            wanted = f"{prefix}{number}"
-        self.top[prefix] = max(self.top.get(prefix, 0), number)
-        self.ids.add(wanted)
-        return wanted
-
-    def phase(self, number: int | None, name: str, status: str = "pending") -> int:
-        if number is None or number < 1 or number in self.numbers:
-            number = self.last_number + 1
-        self.numbers.add(number)
-        self.last_number = max(self.last_number, number)
-        entry: dict[str, Any] = {"number": number, "name": name or f"Phase {number}"}
-        entry["status"] = status
-        self.phases.append(entry)
-        return number
-
-    def task(
-        self,
-        phase: int,
-        wanted: str,
-        name: str,
-        status: str,
-        verification: str | None = None,
-    ) -> str:
-        task_id = self._take(wanted, f"{phase}.")
-        if wanted and task_id != wanted:
-            self.renumbered += 1
-        entry: dict[str, Any] = {"id": task_id, "phase": phase, "name": name, "status": status}
-        if verification:
-            entry["verification"] = verification
-        self.tasks.append(entry)
-        return task_id
-
-    def subtask(self, task_id: str, name: str, done: bool, wanted: str = "") -> None:
-        wanted = self._take(wanted, f"{task_id}.")
-        self.subtasks.append(
-            {
-                "id": wanted,
-                "task_id": task_id,
-                "name": name,
-                "status": "complete" if done else "pending",
-                "completed": done,
-            }
-        )
-
-    def finish(self) -> Tracker:
-        if self.renumbered:
-            self.notes.append(
-                f"{_plural(self.renumbered, 'task')} got a new ID (theirs was not free)"
-            )
-        raw: dict[str, Any] = {
-            "schema_version": model.SCHEMA_VERSION,
-            "meta": self.meta,
-            "phases": self.phases,
-            "tasks": self.tasks,
-        }
-        if self.subtasks:
-            raw["subtasks"] = self.subtasks
-        return model.with_derived_progress(model.from_raw(raw))
-
-
-_META_FIELDS: Final = {"Initiative": "initiative_id", "Created": "created", "Updated": "updated"}
-_META_STATUSES: Final = frozenset({"active", "complete", "blocked", "archived"})
-
-
-def _from_view(view: View, title_hint: str) -> _Build:
-    build = _Build(view.title or title_hint)
-    build.unmapped = list(view.unmapped)
-    for key, value in view.meta:
-        if key == "Status":
-            if value.lower() in _META_STATUSES:
-                build.meta["status"] = value if value == value.lower() else value.lower()
-        elif value:
-            build.meta[_META_FIELDS[key]] = value
-    renamed: dict[str, str] = {}
-    links: list[tuple[dict[str, Any], tuple[str, ...]]] = []
-    for phase in view.phases:
-        if phase.listed:
-            number = build.phase(phase.number, phase.name, phase.status or "pending")
-            if phase.description is not None:
-                build.phases[-1]["description"] = phase.description
-        else:
-            number = phase.number
-        deps = dict(phase.dependencies)
-        for row in phase.tasks:
-            if not row.name:
-                build.unmapped.append(_semantic(_row_text(row), "a task row without a name"))
-                continue
-            new_id = build.task(number, row.id, row.name, row.status or "pending", row.verification)
-            if row.id:
-                renamed[row.id] = new_id
-            if row.id in deps:
-                links.append((build.tasks[-1], deps[row.id]))
-        for line in phase.subtasks:
-            owner = renamed.get(line.task_id, "")
-            if owner and line.name:
-                build.subtask(owner, line.name, line.checked, line.id)
-            else:
-                build.unmapped.append(_semantic(f"{line.id}: {line.name}", "a sub-task of no task"))
-    for entry, wanted in links:
-        kept = [renamed.get(d, d) for d in wanted]
-        entry["dependencies"] = [d for d in kept if _TASK_ID.match(d)]
-    for line in view.orphan_subtasks:
-        build.unmapped.append(_semantic(f"{line.id}: {line.name}", "a sub-task of a missing task"))
-    return build
-
-
-def _from_plan(lines: list[str], title_hint: str) -> _Build:
-    """Hand-written plans: headings over checkbox lists or ID/Task/Status tables."""
-    title: str | None = None
-    build = _Build(title_hint)
-    phase: int | None = None
-    pending_heading: tuple[int | None, str] | None = None
-    columns: dict[str, int] | None = None
-    last_task: tuple[str, int] | None = None  # (task id, indent of its checkbox)
-
-    def current_phase(id_hint: str = "") -> int:
-        nonlocal phase, pending_heading
-        if pending_heading is not None:
-            wanted, name = pending_heading
-            phase = build.phase(wanted, name)
-            pending_heading = None
-        if phase is None:
-            number = _number(id_hint.split(".")[0]) if _TASK_ID.match(id_hint) else None
-            phase = build.phase(number, "Tasks")
-        return phase
-
-    for n, raw in enumerate(lines, start=1):
-        line = raw.rstrip()
-        s = line.strip()
-        if not s:
-            columns = None
-            continue
-        if s[0] == "#" and (h := _heading(s)):
-            columns = None
-            last_task = None
-            level, text = h
-            if level == 1 and title is None:
-                title = unescape_cell(text)
-                build.meta["title"] = title or title_hint
-                continue
-            pm = _PHASE.match(text)
-            if pm is not None and (number := _number(pm.group(1))) is not None:
-                pending_heading = (number, unescape_cell(pm.group(2) or ""))
-            else:
-                pending_heading = (None, unescape_cell(text))
-            phase = None
-            continue
-        if s[0] == "|":
-            cells = _cells(s)
-            if columns is None:
-                columns = _columns(cells)
-                if columns is None:
-                    build.unmapped.append(
-                        Unmapped(line=n, text=line, reason="a table without a Task column")
-                    )
-                    columns = {}
-                continue
-            if not columns or all(_RULE_CELL.match(c) for c in cells):
-                if not columns:
-                    build.unmapped.append(Unmapped(line=n, text=line, reason="not a task table"))
-                continue
-            values = [unescape_cell(c) for c in cells]
-            values += [""] * (max(columns.values()) + 1 - len(values))
-            name = values[columns["name"]]
-            wanted = values[columns["id"]] if "id" in columns else ""
-            given = values[columns["status"]] if "status" in columns else ""
-            status = st.normalize(given) if given else "pending"
-            if not name:
-                build.unmapped.append(
-                    Unmapped(line=n, text=line, reason="a row without a task name")
-                )
-                continue
-            if status is None:
-                build.unmapped.append(
-                    Unmapped(
-                        line=n, text=line, reason=f"unknown status {given!r} (imported as pending)"
-                    )
-                )
-                status = "pending"
-            ver = values[columns["verification"]] if "verification" in columns else ""
-            build.task(current_phase(wanted), wanted, name, status, ver or None)
-            continue
-        columns = None
-        m = _CHECKBOX.match(s)
-        if m is None:
-            build.unmapped.append(Unmapped(line=n, text=line, reason="free text (not a task)"))
-            continue
-        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
-        done = m.group(1) != " "
-        text = m.group(2) or ""
-        if last_task is not None and indent > last_task[1]:
-            sub_id, sub_name = _split_subtask(text)
-            if not _SUB_ID.match(sub_id):
-                sub_id, sub_name = "", unescape_cell(text)
-            if sub_name:
-                build.subtask(last_task[0], sub_name, done, sub_id)
-            continue
-        name = unescape_cell(text)
-        wanted = ""
-        if im := _LEADING_ID.match(name):
-            wanted, name = im.group(1), im.group(2)
-        if not name:
-            build.unmapped.append(Unmapped(line=n, text=line, reason="a checkbox without text"))
-            continue
-        task_id = build.task(current_phase(wanted), wanted, name, "complete" if done else "pending")
-        last_task = (task_id, indent)
-    if title is None:
-        build.meta["title"] = title_hint
-    if pending_heading is not None and not build.phases:
-        build.notes.append("No tasks found")
-    return build

@@ -12,6 +12,11 @@ gone) is a Conflict whose ``reason`` says why. Every other edit is applied to
 ``ours`` through ``ops.apply`` where a command exists, so derived progress and every
 other invariant hold. Nothing is dropped: ``Unmapped`` fragments come back in
 ``unmapped`` for the caller to keep.
+
+What the schema cannot hold is adapted, never refused: a name typed over 200
+characters is cut (``model.cut_text``) and its rest kept where the view shows it — a
+task's or sub-task's in the task's notes, a phase's in the phase's description. Notes
+(``SetNotes``) merge like any field: the lines as a whole, JSON winning a conflict.
 """
 
 from __future__ import annotations
@@ -20,19 +25,19 @@ from collections.abc import Sequence
 from typing import Final, assert_never
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from msgspec.structs import replace
 
 from wtd import errors
 from wtd.tracker import commands as c
 from wtd.tracker import markdown as md
-from wtd.tracker import ops
+from wtd.tracker import model, ops
 from wtd.tracker.model import Phase, Subtask, Task, Tracker
+from wtd.tracker.render import note_lines
 
 __all__ = ["Conflict", "MergeResult", "merge"]
 
 ACTOR: Final = "hand edit"
-_MAX_NAME: Final = 200
 
 Value = str | bool | None
 
@@ -44,7 +49,7 @@ class Conflict(msgspec.Struct, frozen=True, kw_only=True):
     ``phase N``. ``json_value`` is None when JSON no longer has the task.
     """
 
-    field: str  # status, name, verification, checked, task, subtask, phase_name, ...
+    field: str  # status, name, verification, checked, task, subtask, phase_name, notes, ...
     task_id: str
     json_value: Value
     markdown_value: Value
@@ -169,8 +174,10 @@ class _Merge:
                     self.done(f"Task {edit.task_id} status ← {edit.status}")
             case md.Rename():
                 if self.task_field(edit.task_id, "name", edit.name):
-                    self.run(c.RenameTask(task_id=edit.task_id, name=edit.name))
-                    self.done(f"Task {edit.task_id} name ← {edit.name}")
+                    name, rest = model.cut_text(edit.name.strip())
+                    self.run(c.RenameTask(task_id=edit.task_id, name=name))
+                    self.keep_rest(edit.task_id, rest)
+                    self.done(f"Task {edit.task_id} name ← {name}")
             case md.SetVerification():
                 task = self.task_field(edit.task_id, "verification", edit.text)
                 if task is not None:
@@ -199,19 +206,100 @@ class _Merge:
                         "subtask", task_id, None, edit.name, f"task {task_id} is not in JSON"
                     )
                     return
-                result = self.run(c.AddSubtask(task_id=task_id, name=edit.name))
+                name, rest = model.cut_text(edit.name.strip())
+                result = self.run(c.AddSubtask(task_id=task_id, name=name))
                 sub_id = str(result.result["subtask"])
                 if edit.checked:
                     self.run(c.SetSubtaskChecked(subtask_id=sub_id, checked=True))
-                self.done(
-                    f"Added sub-task {sub_id}: {edit.name}" + (" [x]" if edit.checked else "")
-                )
+                self.keep_rest(task_id, f"{sub_id}: {rest}" if rest else "")
+                self.done(f"Added sub-task {sub_id}: {name}" + (" [x]" if edit.checked else ""))
             case md.DeleteSubtask():
                 self.delete_subtask(edit)
+            case md.SetNotes():
+                self.set_notes(edit)
             case md.Unmapped():
                 self.unmapped.append(edit)
             case _:
                 assert_never(edit)
+
+    # ----------------------------------------------------------- notes
+
+    def keep_rest(self, task_id: str, rest: str) -> None:
+        """Put the rest of a name cut to fit the schema first in the task's notes."""
+        if not rest:
+            return
+        task = self.tracker.tasks[ops.find_task(self.tracker, task_id)]
+        self.put_task(replace(task, extra=model.prepend_notes(task.extra, [rest])))
+
+    def set_notes(self, edit: md.SetNotes) -> None:
+        """The notes of the tracker, a phase, a task or a sub-task, as a whole."""
+        mine = "\n".join(edit.notes)
+        key = edit.of
+        holder: Tracker | Phase | Task | Subtask | None
+        if key is None:
+            what, now, before, holder = "notes", self.ours.extra, self.base.extra, self.tracker
+        else:
+            key = self.id_map.get(key, key)
+            what = key
+            now_h, before_h, holder = self.holders(key)
+            if holder is None or now_h is None:
+                self.conflict("notes", what, None, mine, f"{key} was deleted in JSON")
+                return
+            now, before = now_h.extra, (before_h.extra if before_h is not None else {})
+        if model.notes_of(now) is None:
+            reason = "the JSON's notes field is not a list of lines; kept"
+            self.conflict("notes", what, None, mine, reason)
+            return
+        theirs = note_lines(now.get(model.NOTES))
+        if note_lines(before.get(model.NOTES)) != theirs and theirs != edit.notes:
+            self.conflict("notes", what, "\n".join(theirs), mine, "JSON changed the notes since")
+            return
+        if theirs == edit.notes:
+            return
+        extra = model.with_notes(holder.extra, edit.notes)
+        count = f"{len(edit.notes)} line{'' if len(edit.notes) == 1 else 's'}"
+        if isinstance(holder, Tracker):
+            self.touch(extra=extra)
+            self.done(f"Notes ← {count}")
+        elif isinstance(holder, Task):
+            self.put_task(replace(holder, extra=extra))
+            self.done(f"Task {holder.id} notes ← {count}")
+        elif isinstance(holder, Phase):
+            number = holder.number
+            phases = tuple(
+                replace(p, extra=extra) if p.number == number else p for p in self.tracker.phases
+            )
+            self.touch(phases=phases)
+            self.done(f"Phase {number} notes ← {count}")
+        else:
+            sub_id = holder.id
+            subs = tuple(
+                replace(s, extra=extra) if s.id == sub_id else s
+                for s in self.tracker.all_subtasks()
+            )
+            self.touch(subtasks=subs)
+            self.done(f"Sub-task {sub_id} notes ← {count}")
+
+    def holders(
+        self, key: str
+    ) -> tuple[
+        Phase | Task | Subtask | None, Phase | Task | Subtask | None, Phase | Task | Subtask | None
+    ]:
+        """(in ours, in base, in the merge so far) of what ``key`` names ("Phase N", a
+        task or a sub-task id); "ours" is the merge's own when the edit added it."""
+        found: list[Phase | Task | Subtask | None] = []
+        for tracker in (self.ours, self.base, self.tracker):
+            if key[:6] == "Phase ":
+                number = _number(key[6:])
+                found.append(tracker.phase(number) if number is not None else None)
+            elif key.count(".") == 1:
+                found.append(_find_task(tracker, key))
+            else:
+                found.append(_find_sub(tracker, key))
+        ours, base, current = found
+        if ours is None and current is not None and base is None:
+            ours = current  # added by this very edit
+        return ours, base, current
 
     # ----------------------------------------------------------- edits
 
@@ -243,7 +331,8 @@ class _Merge:
 
     def add_task(self, edit: md.AddTask) -> None:
         phase = self.phase_map.get(edit.phase, edit.phase)
-        result = self.run(c.AddTask(phase=phase, name=edit.name))
+        name, rest = model.cut_text(edit.name.strip())
+        result = self.run(c.AddTask(phase=phase, name=name))
         task_id = str(result.result["task"])
         note = ""
         wanted = edit.requested_id
@@ -265,7 +354,8 @@ class _Merge:
             self.run(c.SetTaskStatus(task_id=task_id, status=edit.status, given=edit.status))
         if edit.verification:
             self.run(c.SetVerification(task_id=task_id, text=edit.verification))
-        self.done(f"Added task {task_id}: {edit.name} [{edit.status}]{note}")
+        self.keep_rest(task_id, rest)
+        self.done(f"Added task {task_id}: {name} [{edit.status}]{note}")
 
     def delete_task(self, edit: md.DeleteTask) -> None:
         now = _find_task(self.ours, edit.task_id)
@@ -319,13 +409,14 @@ class _Merge:
     def rename_phase(self, edit: md.RenamePhase) -> None:
         if self.phase_edit(edit.number, "phase_name", edit.name) is None:
             return
-        name = edit.name.strip()
-        if not name or len(name) > _MAX_NAME:
-            raise errors.InvalidArgument(
-                f"Phase name must have 1 to {_MAX_NAME} characters, not {len(name)}"
-            )
+        name, rest = model.cut_text(edit.name.strip())
+        if not name:
+            raise errors.InvalidArgument("Phase name cannot be empty")
         phases = tuple(
-            replace(p, name=name) if p.number == edit.number else p for p in self.tracker.phases
+            replace(p, name=name, description=_continued(rest, p.description))
+            if p.number == edit.number
+            else p
+            for p in self.tracker.phases
         )
         self.touch(phases=phases)
         self.done(f"Phase {edit.number} name ← {name}")
@@ -341,12 +432,26 @@ class _Merge:
         if existing is not None and existing.name == edit.name:
             return  # JSON has it already
         number = None if existing is not None or edit.number < 1 else edit.number
-        result = self.run(c.AddPhase(name=edit.name, number=number))
+        name, rest = model.cut_text(edit.name.strip())
+        result = self.run(c.AddPhase(name=name, number=number))
         got = int(result.result["phase"])
+        if rest:
+            phases = tuple(
+                replace(p, description=_continued(rest, p.description)) if p.number == got else p
+                for p in self.tracker.phases
+            )
+            self.touch(phases=phases)
         self.phase_map[edit.number] = got
         if edit.status != "pending":
             self.run(c.SetPhaseStatus(number=got, status=edit.status, given=edit.status))
-        self.done(f"Added phase {got}: {edit.name}")
+        self.done(f"Added phase {got}: {name}")
+
+
+def _continued(rest: str, description: str | UnsetType) -> str | UnsetType:
+    """A phase description that starts with the rest of its cut name."""
+    if not rest:
+        return description
+    return rest + ("\n" + description if isinstance(description, str) and description else "")
 
 
 def _number(digits: str) -> int | None:
@@ -392,6 +497,8 @@ def _describe(edit: md.Edit) -> tuple[str, str, Value]:
             return edit.task_id, "subtask", edit.name
         case md.DeleteSubtask():
             return edit.subtask_id, "subtask", None
+        case md.SetNotes():
+            return edit.of or "notes", "notes", "\n".join(edit.notes)
         case md.Unmapped():
             return edit.ref, "unmapped", edit.text
         case _:

@@ -74,6 +74,7 @@ PHRASES: Final[tuple[str, ...]] = (
     "sync tracker",
     "regenerate markdown",
     "create initiative N [called T]",
+    "import plan PATH [as NAME]",
     "delete tracker",
     "restore tracker [NAME]",
     "mark phase N S",
@@ -107,7 +108,7 @@ _NUMBER = re.compile(r"[+-]?[0-9]+")
 _TRAILING_REVERSED = re.compile(r"[\s.?!]*")
 _QUOTES: Final[dict[str, str]] = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`"}
 _PLACEHOLDERS: Final[frozenset[str]] = frozenset(
-    {"X.Y", "X.Y.Z", "A.B", "N", "S", "T", "R", "TYPE", '"text"', "N:", "X.Y:", "KIND"}
+    {"X.Y", "X.Y.Z", "A.B", "N", "S", "T", "R", "TYPE", '"text"', "N:", "X.Y:", "KIND", "PATH"}
 )
 
 
@@ -292,6 +293,42 @@ def _create_initiative(g: dict[str, str]) -> c.Command:
     return c.CreateInitiative(number=number, title=title)
 
 
+_TRACKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def _import_plan(g: dict[str, str]) -> c.Command:
+    raw = g["path"].strip()
+    path = _unquote(raw)
+    if path == raw:  # unquoted: a full stop after it ends the sentence, not the name
+        path = _drop_trailing(path)
+    if not path or "\n" in path or "\r" in path or "\x00" in path:
+        raise _Reject(
+            ParseError(
+                code="invalid_argument",
+                message="Missing plan: 'import plan PATH [as NAME]'",
+                suggestions=["import plan PATH [as NAME]"],
+            )
+        )
+    name = None
+    if g.get("name"):
+        name = _drop_trailing(_unquote(g["name"]))
+        for suffix in (".md", ".json"):
+            name = name.removesuffix(suffix)
+        if not _TRACKER_NAME.fullmatch(name):
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100] or "plan"
+            raise _Reject(
+                ParseError(
+                    code="invalid_argument",
+                    message=(
+                        f"Invalid tracker name: '{name}' (letters, digits, '-' and '_', "
+                        "at most 100; it names .ecw/plans/NAME.json and docs/plans/NAME.md)"
+                    ),
+                    suggestions=[f"import plan {g['path'].strip()} as {slug}"],
+                )
+            )
+    return c.ImportPlan(path=path, name=name)
+
+
 def _phase_tasks(g: dict[str, str]) -> c.Command:
     number = _phase(g["n"])
     canonical, given = _status(g["s"])
@@ -362,6 +399,12 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
         lambda g: c.RestoreTracker(name=g.get("name")),
         False,
     ),
+    (
+        _rx(r"import plan (?P<path>.+?)(?: as (?P<name>\"[^\"]*\"|'[^']*'|\S+))?"),
+        _import_plan,
+        True,
+    ),
+    (_rx(r"import plan"), _missing("plan", "import plan PATH [as NAME]"), False),
     (_rx(v.MARK_ALL_TASKS), _phase_tasks, False),
     (_rx(v.MARK_PHASE), _phase_tasks, False),
     (_rx(v.CONSENT_ANSWER), lambda g: c.ConsentAnswer(answer=g["a"].lower()), False),
@@ -507,7 +550,6 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
 _NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = tuple(
     _rx(p)
     for p in (
-        r"import plan .+",
         r"claim (?:next|task .+)(?: in phase .+)?",
         r"release task .+",
         r"renew claims?",

@@ -34,13 +34,30 @@ Layout (blank lines elided)::
     **Dependencies:** 2.2 → 2.1; 2.3 → 2.2      (only when a task has some)
     #### Sub-tasks                              (only when a task has some)
     - [x] 2.2.1: <name>
+    #### Notes                                  (the phase's, its tasks', their sub-tasks')
+    - **Phase 2**                               (an item per holder of notes)
+      <a note line>                             (each line indented two spaces)
+    - **2.2**
+    - **2.2.1**
     ### Phase N: (unlisted)                     (tasks whose phase is not listed)
     ### Sub-tasks of missing tasks              (sub-tasks whose task is not listed)
     ---
+    ## Notes                                    (only when the tracker has notes)
+    <the tracker's notes, line by line>
     ## Progress Summary
     ## Recovery Checksum
 
 An empty Verification cell means the task has no verification.
+
+Notes (the ``notes`` field of a phase, a task, a sub-task or the tracker, see
+``model.NOTES``) are written as the person wrote them, Markdown and all, so they
+render on GitHub as written: a list stays a list, a legend table a table. Only a
+line that would break the layout is escaped (``escape_note``): one with a line
+break or control character in it, one that starts with ``\\`` (the escape's own
+mark), one that would end the Notes section (``ends_notes``), and one opening a code
+fence or HTML block that nothing closes (it would swallow the rest of the view).
+Trailing whitespace, and "" (paragraph breaks) at either end, are not shown
+(``note_lines``).
 """
 
 from __future__ import annotations
@@ -55,16 +72,25 @@ from typing import Final, NamedTuple
 from msgspec import UNSET, UnsetType
 
 from wtd.tracker import status as st
-from wtd.tracker.model import Subtask, Task, Tracker, same_objects
+from wtd.tracker.model import NOTES, Subtask, Task, Tracker, same_objects
 
 __all__ = [
+    "NOTES_HEADING",
+    "PHASE_HEADING",
     "SUMMARY_HEADER",
     "TASK_HEADER",
+    "TASK_NOTES_HEADING",
     "UNLISTED",
     "Renderer",
+    "ends_notes",
     "escape_cell",
+    "escape_note",
+    "heading",
+    "note_key",
+    "note_lines",
     "render",
     "unescape_cell",
+    "unescape_note",
 ]
 
 TASK_HEADER: Final = "| ID | Task | Status | Verification |"
@@ -76,6 +102,10 @@ _SUMMARY_RULE: Final = "|-------|------|--------|----------|----------|"
 # The name shown for a phase number that tasks use but the phase list lacks.
 UNLISTED: Final = "(unlisted)"
 _UNLISTED_NOTE: Final = "> **Note:** this phase is not in the tracker's phase list"
+NOTES_HEADING: Final = "## Notes"
+TASK_NOTES_HEADING: Final = "#### Notes"
+PHASE_HEADING: Final = re.compile(r"Phase[ \t]+(-?\d+)[ \t]*(?::[ \t]*(.*))?$", re.IGNORECASE)
+"""The text of a phase's heading (``Phase N: name``), after the ``#`` marks."""
 
 # ------------------------------------------------------------------ escaping
 
@@ -186,6 +216,186 @@ def _escape_paragraph(text: str) -> str:
     return out
 
 
+def heading(line: str) -> tuple[int, str] | None:
+    r"""(level, text) of an ATX heading line (``## Text ##``), or None.
+
+    Exactly what the regex ``(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$`` matched, in
+    linear time: that regex took quadratic time on a long run of spaces (a ``#`` line
+    with 16,000 spaces took 8 s) and held the GIL all along. ``line`` has no newline.
+    """
+    level = len(line) - len(line.lstrip("#"))
+    if not 1 <= level <= 6:
+        return None
+    rest = line[level:]
+    if not rest:
+        return level, ""
+    if rest[0] != " " and rest[0] != "\t":
+        return None  # "#5" is not a heading
+    text = rest.lstrip(" \t").rstrip(" \t")
+    unclosed = text.rstrip("#")  # an optional closing sequence, after a space or tab
+    if len(unclosed) < len(text) and unclosed[-1:] in (" ", "\t"):
+        text = unclosed.rstrip(" \t")
+    return level, text
+
+
+# ------------------------------------------------------------------ notes
+
+# Characters that break a line for some reader (str.splitlines) or that Markdown cannot
+# show: a note line holding one is escaped. A tab is kept (indentation).
+_NOTE_BREAKS: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_LAYOUT_SECTIONS: Final = frozenset({"phases", "notes", "progress summary", "recovery checksum"})
+
+
+def note_lines(value: object) -> tuple[str, ...]:
+    """The lines a view shows of a ``notes`` field: each without trailing whitespace
+    ("" when nothing is left: a paragraph break), no paragraph break at either end;
+    () when there are none or the field is not a list of strings."""
+    if not isinstance(value, list) or not value:
+        return ()
+    lines: list[str] = []
+    for line in value:
+        if not isinstance(line, str):
+            return ()
+        lines.append(line.rstrip())
+    start, end = 0, len(lines)
+    while start < end and not lines[start]:
+        start += 1
+    while end > start and not lines[end - 1]:
+        end -= 1
+    return tuple(lines[start:end])
+
+
+def ends_notes(line: str) -> bool:
+    """Does ``line`` (of the tracker's Notes section) end the section? A heading of the
+    layout does: ``## Phases``, ``## Notes``, ``## Progress Summary``, ``## Recovery
+    Checksum``, a phase heading, ``### Sub-tasks of missing tasks``."""
+    stripped = line.lstrip()
+    if stripped[:1] != "#":
+        return False
+    found = heading(stripped)
+    if found is None:
+        return False
+    level, text = found
+    label = text.strip().lower()
+    return (
+        (level <= 2 and label in _LAYOUT_SECTIONS)
+        or label == "sub-tasks of missing tasks"
+        or PHASE_HEADING.match(text) is not None
+    )
+
+
+def escape_note(line: str) -> str:
+    """``line`` as a view writes a note line that cannot stand as it is: ``\\`` then
+    ``escape_cell(line)`` (on GitHub: a backslash, then the text)."""
+    return "\\" + escape_cell(line)
+
+
+def unescape_note(line: str) -> str:
+    """The note a line of the view stands for (the inverse of ``escape_note`` on an
+    escaped line; any other line is the note itself)."""
+    return unescape_cell(line[1:]) if line[:1] == "\\" else line
+
+
+def _plain_note(line: str) -> bool:
+    return line[:1] != "\\" and _NOTE_BREAKS.search(line) is None
+
+
+def note_key(number: int) -> str:
+    """How a phase's own item of its Notes block is named (tasks' and sub-tasks' items
+    are named by their IDs)."""
+    return f"Phase {number}"
+
+
+def _note_item(key: str, notes: tuple[str, ...]) -> list[str]:
+    out = [f"- **{key}**"]
+    for line in notes:
+        if not line:
+            out.append("")
+        else:
+            out.append("  " + (line if _plain_note(line) else escape_note(line)))
+    return out
+
+
+# A code fence opener (CommonMark: up to three spaces, three or more ` or ~; a ` fence's
+# info string has no `) and closer (the same character, at least as many, nothing after).
+_FENCE: Final = re.compile(r" {0,3}(`{3,}+(?!.*`)|~{3,})")
+_FENCE_CLOSE: Final = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
+# HTML blocks that run until an end marker, however many blank lines (CommonMark 1-5).
+_HTML_BLOCKS: Final = (
+    (
+        re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[ \t>]|$)", re.IGNORECASE),
+        re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
+    ),
+    (re.compile(r" {0,3}<!--"), re.compile(r"-->")),
+    (re.compile(r" {0,3}<\?"), re.compile(r"\?>")),
+    (re.compile(r" {0,3}<![A-Za-z]"), re.compile(r">")),
+    (re.compile(r" {0,3}<!\[CDATA\["), re.compile(r"\]\]>")),
+)
+
+
+def _unclosed(lines: list[str]) -> set[int]:
+    """The indexes of the lines (as they will be written) that open a code fence or an
+    HTML block which no later line closes: on GitHub it would run to the end of the
+    view. Linear: for each kind of end, where the last one is, is known up front."""
+    count = len(lines)
+    closers: dict[str, list[int]] = {"`": [0] * (count + 1), "~": [0] * (count + 1)}
+    for i in range(count - 1, -1, -1):  # the longest closing fence after line i
+        for best in closers.values():
+            best[i] = best[i + 1]
+        m = _FENCE_CLOSE.fullmatch(lines[i])
+        if m is not None:
+            best = closers[m.group(1)[0]]
+            best[i] = max(best[i], len(m.group(1)))
+    last_end = [-1] * len(_HTML_BLOCKS)
+    for i, line in enumerate(lines):
+        for k, (_, end) in enumerate(_HTML_BLOCKS):
+            if end.search(line):
+                last_end[k] = i
+    out: set[int] = set()
+    i = 0
+    while i < count:
+        line = lines[i]
+        fence = _FENCE.match(line)
+        if fence is not None:
+            marks = fence.group(1)
+            char, length = marks[0], len(marks)
+            if closers[char][i + 1] < length:
+                out.add(i)
+                i += 1
+                continue
+            i += 1
+            while i < count:  # inside the fence, up to its closer
+                m = _FENCE_CLOSE.fullmatch(lines[i])
+                i += 1
+                if m is not None and m.group(1)[0] == char and len(m.group(1)) >= length:
+                    break
+            continue
+        for k, (start, end) in enumerate(_HTML_BLOCKS):
+            if start.match(line) is None:
+                continue
+            if end.search(line):
+                break  # closed on its own line
+            if last_end[k] <= i:
+                out.add(i)
+                break
+            i += 1
+            while end.search(lines[i]) is None:  # inside the block, up to its end
+                i += 1
+            break
+        i += 1
+    return out
+
+
+def _plan_notes(notes: tuple[str, ...]) -> list[str]:
+    written = [
+        line if not line or (_plain_note(line) and not ends_notes(line)) else escape_note(line)
+        for line in notes
+    ]
+    for i in _unclosed(written):
+        written[i] = escape_note(notes[i])
+    return written
+
+
 def _title_case(text: str) -> str:
     words = text.replace("_", " ").replace("-", " ").split()
     return " ".join(w[:1].upper() + w[1:] for w in words)
@@ -212,6 +422,7 @@ class _Chunk(NamedTuple):
     rows: bytes  # the table rows, joined with newlines (UTF-8, like all below)
     deps: bytes  # "2.2 → 2.1; 2.3 → 2.2" for these tasks (b"" when none has any)
     sublines: bytes  # the "- [x] 2.2.1: name" lines, joined with newlines
+    notes: bytes  # the "- **2.2**" items of these tasks' (and sub-tasks') notes
     complete: int
     counted: int
 
@@ -321,6 +532,7 @@ class Renderer:
                 add(_escape_paragraph(phase.description))
                 add("")
             _render_tasks(out, cs)
+            _render_notes(out, cs, phase.extra.get(NOTES) if phase.extra else None, number)
             summary.append(
                 f"| {number} | {escape_cell(phase.name)} | {status_cell} "
                 f"| {progress}% | {complete}/{total} |"
@@ -335,6 +547,7 @@ class Renderer:
             add(f"> **Progress:** {progress}% ({complete}/{total} tasks)")
             add("")
             _render_tasks(out, chunks[number])
+            _render_notes(out, chunks[number], None, number)
             summary.append(f"| {number} | {UNLISTED} | | {progress}% | {complete}/{total} |")
 
         if not tracker.phases and not by_phase:
@@ -357,6 +570,12 @@ class Renderer:
 
         add("---")
         add("")
+        plan_notes = note_lines(tracker.extra.get(NOTES)) if tracker.extra else ()
+        if plan_notes:
+            add(NOTES_HEADING)
+            add("")
+            out.extend(line.encode() for line in _plan_notes(plan_notes))
+            add("")
         add("## Progress Summary")
         add("")
         add(SUMMARY_HEADER)
@@ -437,7 +656,11 @@ def _render_chunk(group: list[Task], subs: list[Subtask]) -> _Chunk:
             with_deps = [(tid, tuple(map(escape_cell, ds))) for tid, ds in with_deps]
         links = "; ".join(f"{tid} → {', '.join(ds)}" for tid, ds in with_deps).encode()
     sublines = "\n".join(_subtask_lines(subs)).encode()
-    return _Chunk(group, subs, table.encode(), links, sublines, complete, counted)
+    notes = b""
+    noted = [s for s in subs if s.extra]
+    if noted or any([t.extra for t in group]):
+        notes = "\n".join(_notes_of(group, noted)).encode()
+    return _Chunk(group, subs, table.encode(), links, sublines, notes, complete, counted)
 
 
 def _render_tasks(out: list[bytes], chunks: Sequence[_Chunk]) -> None:
@@ -454,6 +677,33 @@ def _render_tasks(out: list[bytes], chunks: Sequence[_Chunk]) -> None:
     sublines = [c.sublines for c in chunks if c.sublines]
     if sublines:
         out += [b"#### Sub-tasks", b"", *sublines, b""]
+
+
+def _notes_of(tasks: list[Task], subs: list[Subtask]) -> list[str]:
+    """The Notes items of ``tasks``, each followed by those of its sub-tasks (``subs``:
+    the sub-tasks of these tasks that may have notes)."""
+    by_task: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for sub in subs:
+        if lines := note_lines(sub.extra.get(NOTES)):
+            by_task.setdefault(sub.task_id, []).append((sub.id, lines))
+    out: list[str] = []
+    for task in tasks:
+        if task.extra and (lines := note_lines(task.extra.get(NOTES))):
+            out += _note_item(task.id, lines)
+        for sub_id, sub_lines in by_task.get(task.id, ()):
+            out += _note_item(sub_id, sub_lines)
+    return out
+
+
+def _render_notes(out: list[bytes], chunks: Sequence[_Chunk], own: object, number: int) -> None:
+    """A phase's Notes block: its own notes (``own``: its notes field), then its tasks'."""
+    notes = [c.notes for c in chunks if c.notes]
+    lines = note_lines(own)
+    if notes or lines:
+        out += [TASK_NOTES_HEADING.encode(), b""]
+        if lines:
+            out.extend(line.encode() for line in _note_item(note_key(number), lines))
+        out += [*notes, b""]
 
 
 # Byte map for the batch check: 0 for every byte escape_cell would change ("|" aside).
