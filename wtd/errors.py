@@ -12,6 +12,7 @@ from typing import Final
 EXIT_CODES: Final[dict[str, int]] = {
     "failed": 1,
     "not_found": 1,
+    "not_understood": 1,
     "storage": 1,
     "internal": 1,
     "unknown_phrase": 2,

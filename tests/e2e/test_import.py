@@ -183,6 +183,8 @@ def test_import_plan_of_a_file_with_no_plan_is_refused_untouched(fresh: Workspac
     assert "no task found" in out["error"]["message"]
     assert (fresh.root / "CHANGELOG.md").read_bytes() == REFUSED.read_bytes()
     assert not (fresh.root / ".ecw").exists() and not (fresh.root / "docs").exists()
+    health = fresh.wtctl("--show-health", "--verbose", "health", tracker=False)
+    assert "Failures: 0" in health.stdout, health.stdout  # the user's file, not a fault
 
 
 def test_import_plan_never_reads_through_a_link(fresh: Workspace, tmp_path: Path) -> None:

@@ -276,7 +276,7 @@ def test_a_file_without_tasks_is_refused_naming_the_formats(path: Path) -> None:
     message = caught.value.message
     assert message.startswith(f"no task found in {path.name}: nothing was imported")
     assert all(f"\n  {r.name} " in message for r in READERS)
-    assert caught.value.code == "failed" and exit_code(caught.value.code) == 1
+    assert caught.value.code == "not_understood" and exit_code(caught.value.code) == 1
 
 
 @pytest.mark.parametrize("text", ["", "\n\n  \n", "\ufeff"])

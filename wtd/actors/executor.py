@@ -84,7 +84,7 @@ ANSWERED_KEPT = 10_000  # replies remembered for retried request ids (in memory)
 # Replies that settle nothing: a retry of their id must be carried out, not answered.
 # (exit 5: try again later or elsewhere; "internal": wtd's own failure)
 _UNSETTLED = frozenset({"internal", "outcome_unknown", "elsewhere", "circuit_open", "unavailable"})
-_NOT_FAULTS = frozenset({"not_found", "elsewhere", "unsafe_path", "too_large"})
+_NOT_FAULTS = frozenset({"not_found", "not_understood", "elsewhere", "unsafe_path", "too_large"})
 _USER_EXITS = frozenset({2, 3, 4})  # invalid input, consent questions, denials: not faults
 _ACTIONS: dict[commands.Access, Action] = {"read": "read", "write": "change", "admin": "admin"}
 _CONSENT_COMMANDS = (commands.ConsentAnswer, commands.GrantBlanket, commands.RevokeConsent)

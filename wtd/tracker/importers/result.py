@@ -37,7 +37,7 @@ class NothingToImport(WtdError):
     """The file holds no task any reader understands: nothing is written, the file is
     left as it was, and the message names the formats that are understood."""
 
-    code = "failed"
+    code = "not_understood"  # exit 1; the user's file, not a fault (health ignores it)
 
 
 def accounted_lines(result: ImportResult) -> set[int]:
