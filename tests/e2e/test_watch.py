@@ -375,3 +375,20 @@ def test_a_save_of_an_unchanged_older_copy_takes_nothing_and_loses_nothing(ws: W
     eventually(lambda: conflicts.exists() and any(conflicts.iterdir()), "a kept copy", ws.log)
     eventually(lambda: ws.task("1.1")["status"] == "blocked", "wtd's state on disk", ws.log)
     assert "blocked" in ws.ok("show task 1.1").lower()
+
+
+def test_an_offline_edit_of_a_json_that_lagged_the_journal_loses_no_journalled_change(
+    ws: Workspace,
+) -> None:
+    ws.ok("show progress")
+    lagging = ws.data()  # the JSON as it was before the next change …
+    ws.ok("mark task 1.1 blocked")  # … which is journalled (and acknowledged)
+    ws.kill_daemon()
+    # a crash between the journal append and the JSON write leaves the older JSON; a
+    # person then edits that file while wtd is stopped
+    _set(lagging, "3.1", "in_progress")
+    editor_save(ws.json, json.dumps(lagging))
+    out = ws.ok("show progress")
+    assert "Recovered 1 journalled change(s)" in out
+    assert ws.task("1.1")["status"] == "blocked"  # the journalled change
+    assert ws.task("3.1")["status"] == "in_progress"  # and the person's edit

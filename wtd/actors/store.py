@@ -1122,8 +1122,21 @@ class Store:
         read_only = self._journal.read_only
         if todo is None:
             if self._journal.last_seq:
-                log.info("%s: the JSON changed while wtd was away; adopting it", self.label)
                 self._adopted_offline = True
+                missed = self._missed_by(tracker)
+                if missed:
+                    # Edited while wtd was away from a copy that lagged the journal (a
+                    # crash between a journal append and the JSON write): the journalled
+                    # changes it missed are applied on top, never dropped.
+                    log.info(
+                        "%s: the JSON changed while wtd was away; %d journalled change(s) "
+                        "it missed are applied on top of it",
+                        self.label,
+                        len(missed),
+                    )
+                    self._replay(missed, write=read_only is None)
+                    return
+                log.info("%s: the JSON changed while wtd was away; adopting it", self.label)
             if not read_only:
                 self._checkpoint(on_disk, "adopted as found")
             return
@@ -1135,13 +1148,33 @@ class Store:
         if read_only:
             log.warning("%s: serving reads only: %s", self.label, read_only)
 
+    def _missed_by(self, edited: model.Tracker) -> list[JournalRecord]:
+        """The journalled changes newer than the state a file edited offline started
+        from. Every change stamps ``meta.updated`` with its record's ``at`` and editors
+        leave the stamp alone, so the record with that ``at`` is where the editor read."""
+        assert self._journal is not None
+        stamp = edited.meta.updated
+        if not isinstance(stamp, str) or not stamp:
+            return []
+        newer: list[JournalRecord] = []
+        for record in self._journal.recent(RECENT):
+            if record.at == stamp and not timeline.is_checkpoint(record):
+                return [r for r in reversed(newer) if not timeline.is_checkpoint(r)]
+            newer.append(record)
+        return []
+
     def _replay(self, todo: list[JournalRecord], *, write: bool = True) -> None:
         """Apply journalled changes the JSON misses; ``write=False`` (a read-only file
         system): in memory only, so reads show every acknowledged change."""
         tracker = self._loaded
         for record in todo:
             change = _change_decoder.decode(record.op)
-            tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
+            try:
+                tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
+            except errors.WtdError as exc:  # on top of a file edited offline, e.g. a task
+                log.warning(  # the person deleted: the file's version stands
+                    "%s: journalled change #%d not applicable: %s", self.label, record.seq, exc
+                )
         data = self._encode(tracker)
         after = digest(data)
         if todo[-1].after and todo[-1].after != after:
