@@ -30,7 +30,7 @@ from wtctl import hook
 from wtd.tracker import commands as c
 from wtd.tracker import importers, merge, model, ops, patch, phrases
 from wtd.tracker import markdown as md
-from wtd.tracker.render import render
+from wtd.tracker.render import heading, render
 
 HANG_GUARD = 20.0  # seconds; the linear code needs milliseconds
 BIG = 1_000_000  # characters: quadratic code would need hours on most inputs below
@@ -214,7 +214,7 @@ _OLD_HEADING = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 @given(hs.text(alphabet="# \tx\u00a0\\", max_size=14))
 def test_headings_are_read_as_the_former_regex_read_them(line: str) -> None:
     m = _OLD_HEADING.match(line)
-    assert md._heading(line) == (None if m is None else (len(m.group(1)), m.group(2) or ""))
+    assert heading(line) == (None if m is None else (len(m.group(1)), m.group(2) or ""))
 
 
 # ------------------------------------------------------------------ tracker JSON
@@ -486,7 +486,9 @@ def test_the_hook_finds_what_the_former_regexes_found(words: list[str]) -> None:
 @pytest.mark.parametrize("wanted", ["9" * 5000 + ".1", "².1"])
 def test_a_row_id_python_cannot_convert_is_not_a_phase_id(wanted: str) -> None:
     tracker = model.from_raw(example_raw())
-    edit = md.AddTask(phase=1, name="new", status="pending", verification=None, requested_id=wanted)
+    edit = md.AddTaskEdit(
+        phase=1, name="new", status="pending", verification=None, requested_id=wanted
+    )
     result = merge.merge(tracker, tracker, [edit], at=AT)
     assert result.conflicts == []
     assert result.applied[0].endswith(f"(ID {wanted} is not an ID of phase 1) (hand edit)")
