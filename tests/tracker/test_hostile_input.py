@@ -30,6 +30,7 @@ from wtctl import hook
 from wtd.tracker import commands as c
 from wtd.tracker import importers, merge, model, ops, patch, phrases
 from wtd.tracker import markdown as md
+from wtd.tracker.phrases import arguments, grammar
 from wtd.tracker.render import heading, render
 
 HANG_GUARD = 20.0  # seconds; the linear code needs milliseconds
@@ -423,7 +424,7 @@ def test_a_number_python_cannot_convert_is_an_invalid_argument() -> None:
         assert isinstance(error, phrases.ParseError) and error.code == "invalid_argument"
 
 
-_OLD_LIST_WITH_STATUS = phrases._rx(r"list tasks with status (?P<s>.+?) in phase (?P<n>\S+)")
+_OLD_LIST_WITH_STATUS = grammar._rx(r"list tasks with status (?P<s>.+?) in phase (?P<n>\S+)")
 _OLD_TRAILING = re.compile(r"[\s.?!]+\Z")
 _WORDS = ["in", "phase", "IN", "done", "2", " ", "  ", "   ", "\t", "\u00a0", "x", ".", "ı"]
 
@@ -435,12 +436,12 @@ def test_list_with_status_matches_as_the_former_regex(words: list[str]) -> None:
     old = _OLD_LIST_WITH_STATUS.fullmatch(text)
     new = [
         m.groupdict()
-        for p, _, _ in phrases._RULES
+        for p, _, _ in grammar._RULES
         if "with\\s+status" in p.pattern and p.pattern.startswith("list\\s+tasks\\s+with")
         if (m := p.fullmatch(text)) is not None
     ]
     assert (new[0] if new else None) == (old.groupdict() if old else None)
-    assert phrases._drop_trailing(text) == _OLD_TRAILING.sub("", text)
+    assert arguments.drop_trailing(text) == _OLD_TRAILING.sub("", text)
 
 
 # ------------------------------------------------------------------ the hook
