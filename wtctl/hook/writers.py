@@ -13,8 +13,6 @@ from wtctl.hook.paths import (
     full_path,
 )
 
-# ------------------------------------------------------------------ what a program writes
-
 _WRAPPERS = frozenset(
     {"sudo", "doas", "env", "command", "builtin", "exec", "nohup", "time", "nice", "ionice"}
     | {"timeout", "stdbuf", "xargs", "then", "do", "else", "if", "while", "until", "!", "{"}

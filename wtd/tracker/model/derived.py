@@ -9,8 +9,6 @@ import msgspec
 from wtd.tracker import status as st
 from wtd.tracker.model.structs import SCHEMA_VERSION, Meta, Task, Tracker
 
-# ---------------------------------------------------------------- derived values
-
 
 def overall_progress(tracker: Tracker) -> int:
     """round(100 × complete / (tasks − skipped − superseded)); 0 when the divisor is 0."""

@@ -70,8 +70,6 @@ def migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------- schema fit
-
 MAX_TEXT: Final = 200
 """The schema's longest title, name or task description (characters)."""
 CONTINUED: Final = "…"

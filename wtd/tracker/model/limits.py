@@ -9,8 +9,6 @@ from typing import Any, Final
 
 from wtd.tracker.model.structs import LimitExceeded
 
-# ---------------------------------------------------------------- limits
-
 _MIB: Final = 1024 * 1024
 INDENT: Final = b"  "  # × depth, after a newline: see decode_canonical
 # The structure of JSON text: quotes and brackets ({ } read as [ ]); all else dropped.

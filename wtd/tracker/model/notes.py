@@ -9,8 +9,6 @@ from typing import Any, Final
 
 import msgspec
 
-# ---------------------------------------------------------------- notes
-
 NOTES: Final = "notes"
 """The key of the notes kept in the ``extra`` of a phase, a task, a sub-task and the
 tracker: a list of lines a person wrote (detail bullets, ``_Requirements:_``, the rest

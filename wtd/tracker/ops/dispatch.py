@@ -27,8 +27,6 @@ from wtd.tracker.ops.tasks import (
     set_verification,
 )
 
-# -------------------------------------------------------------------- apply
-
 
 def apply(tracker: Tracker, change: c.Change, *, at: str, actor: str) -> Applied:
     """Apply ``change`` to ``tracker``; the input is never modified.

@@ -15,8 +15,6 @@ from wtd.tracker.ops.common import Applied, evidence_of, is_verified, plural, un
 from wtd.tracker.ops.lookup import find_task
 from wtd.tracker.ops.progress import put
 
-# ------------------------------------------------------------------ evidence
-
 
 def evidence_id(task_id: str, at: str, text: str, count: int) -> str:
     """Deterministic evidence id: replaying the journal yields the same ids."""

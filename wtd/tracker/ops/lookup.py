@@ -11,8 +11,6 @@ from wtd import errors
 from wtd.tracker.model import Tracker
 from wtd.tracker.ops.memo import INDEX_FROM, facts_of, task_id_of
 
-# ------------------------------------------------------------------ nearest IDs
-
 
 def _key(ident: str) -> tuple[int, ...]:
     try:

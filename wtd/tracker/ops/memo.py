@@ -15,8 +15,6 @@ from typing import Final
 from wtd.tracker import status as st
 from wtd.tracker.model import Task
 
-# ------------------------------------------------------------- progress counts
-
 # Per phase: (complete, counted). Never mutated once built.
 Counts = dict[int, tuple[int, int]]
 

@@ -9,8 +9,6 @@ from wtd.tracker.ops.common import Applied, checked_name, plural
 from wtd.tracker.ops.lookup import find_phase
 from wtd.tracker.ops.progress import finish
 
-# -------------------------------------------------------------------- phases
-
 
 def add_phase(tracker: Tracker, ch: c.AddPhase, at: str) -> Applied:
     name = checked_name(ch.name, "Phase name")

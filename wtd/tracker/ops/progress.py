@@ -86,9 +86,6 @@ def put(tracker: Tracker, i: int, new: Task, at: str) -> Tracker:
     return finish(tracker, at, tasks=splice(tracker.tasks, i, new), counts=counts, pos=pos)
 
 
-# ------------------------------------------------------------------ system
-
-
 def correct_progress(tracker: Tracker, at: str) -> Applied:
     stored = (
         tracker.meta.progress.get("overall") if isinstance(tracker.meta.progress, dict) else None

@@ -13,8 +13,6 @@ from wtd.tracker.ops.common import Applied, checked_status, plural, said, splice
 from wtd.tracker.ops.lookup import find_phase, find_task
 from wtd.tracker.ops.progress import finish, put
 
-# ------------------------------------------------------------------ statuses
-
 
 def set_task_status(tracker: Tracker, ch: c.SetTaskStatus, at: str) -> Applied:
     status = checked_status(ch.status)

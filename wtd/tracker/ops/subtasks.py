@@ -12,8 +12,6 @@ from wtd.tracker.ops.common import Applied, checked_name, next_number, plural, s
 from wtd.tracker.ops.lookup import find_task, subtask_not_found
 from wtd.tracker.ops.progress import finish
 
-# ------------------------------------------------------------------ sub-tasks
-
 
 def add_subtask(tracker: Tracker, ch: c.AddSubtask, at: str) -> Applied:
     name = checked_name(ch.name, "Sub-task name")

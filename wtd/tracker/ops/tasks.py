@@ -24,8 +24,6 @@ from wtd.tracker.ops.lookup import find_phase, find_task, nearest_phases
 from wtd.tracker.ops.memo import counts_of
 from wtd.tracker.ops.progress import finish, put, shift
 
-# --------------------------------------------------------------------- tasks
-
 
 def add_task(tracker: Tracker, ch: c.AddTask, at: str) -> Applied:
     name = checked_name(ch.name, "Task name")

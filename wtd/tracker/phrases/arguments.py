@@ -57,9 +57,6 @@ class Reject(Exception):
         self.error = error
 
 
-# ------------------------------------------------------------------ arguments
-
-
 def read_task_id(raw: str) -> str:
     if _TASK_ID.fullmatch(raw):
         return raw

@@ -8,8 +8,6 @@ import html.entities
 import re
 from typing import Final
 
-# ------------------------------------------------------------------ escaping
-
 # Characters that would end a line (str.splitlines) or that Markdown cannot show.
 _CONTROL: Final = [
     *range(0x00, 0x20),

@@ -11,8 +11,6 @@ from typing import Final
 from wtd.tracker.render.escape import escape_cell, heading, unescape_cell
 from wtd.tracker.render.layout import PHASE_HEADING
 
-# ------------------------------------------------------------------ notes
-
 # Characters that break a line for some reader (str.splitlines) or that Markdown cannot
 # show: a note line holding one is escaped. A tab is kept (indentation).
 _NOTE_BREAKS: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")

@@ -37,8 +37,6 @@ def _percent(complete: int, counted: int) -> int:
     return round(100 * complete / counted) if counted else 0
 
 
-# ------------------------------------------------------------------ rendering
-
 # Tasks per cached chunk of a phase's table (see Renderer).
 _CHUNK: Final = 256
 _NO_SUBS: Final[list[Subtask]] = []

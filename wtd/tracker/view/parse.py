@@ -34,8 +34,6 @@ from wtd.tracker.view.syntax import (
     split_subtask,
 )
 
-# ------------------------------------------------------------------- parsing
-
 
 class _PhaseBuild:
     __slots__ = (
