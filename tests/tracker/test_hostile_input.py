@@ -30,7 +30,8 @@ from wtctl import hook
 from wtd.tracker import commands as c
 from wtd.tracker import importers, merge, model, ops, patch, phrases
 from wtd.tracker import markdown as md
-from wtd.tracker.render import render
+from wtd.tracker.phrases import arguments, grammar
+from wtd.tracker.render import heading, render
 
 HANG_GUARD = 20.0  # seconds; the linear code needs milliseconds
 BIG = 1_000_000  # characters: quadratic code would need hours on most inputs below
@@ -214,7 +215,7 @@ _OLD_HEADING = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 @given(hs.text(alphabet="# \tx\u00a0\\", max_size=14))
 def test_headings_are_read_as_the_former_regex_read_them(line: str) -> None:
     m = _OLD_HEADING.match(line)
-    assert md._heading(line) == (None if m is None else (len(m.group(1)), m.group(2) or ""))
+    assert heading(line) == (None if m is None else (len(m.group(1)), m.group(2) or ""))
 
 
 # ------------------------------------------------------------------ tracker JSON
@@ -423,7 +424,7 @@ def test_a_number_python_cannot_convert_is_an_invalid_argument() -> None:
         assert isinstance(error, phrases.ParseError) and error.code == "invalid_argument"
 
 
-_OLD_LIST_WITH_STATUS = phrases._rx(r"list tasks with status (?P<s>.+?) in phase (?P<n>\S+)")
+_OLD_LIST_WITH_STATUS = grammar._rx(r"list tasks with status (?P<s>.+?) in phase (?P<n>\S+)")
 _OLD_TRAILING = re.compile(r"[\s.?!]+\Z")
 _WORDS = ["in", "phase", "IN", "done", "2", " ", "  ", "   ", "\t", "\u00a0", "x", ".", "ı"]
 
@@ -435,12 +436,12 @@ def test_list_with_status_matches_as_the_former_regex(words: list[str]) -> None:
     old = _OLD_LIST_WITH_STATUS.fullmatch(text)
     new = [
         m.groupdict()
-        for p, _, _ in phrases._RULES
+        for p, _, _ in grammar._RULES
         if "with\\s+status" in p.pattern and p.pattern.startswith("list\\s+tasks\\s+with")
         if (m := p.fullmatch(text)) is not None
     ]
     assert (new[0] if new else None) == (old.groupdict() if old else None)
-    assert phrases._drop_trailing(text) == _OLD_TRAILING.sub("", text)
+    assert arguments.drop_trailing(text) == _OLD_TRAILING.sub("", text)
 
 
 # ------------------------------------------------------------------ the hook
@@ -486,7 +487,9 @@ def test_the_hook_finds_what_the_former_regexes_found(words: list[str]) -> None:
 @pytest.mark.parametrize("wanted", ["9" * 5000 + ".1", "².1"])
 def test_a_row_id_python_cannot_convert_is_not_a_phase_id(wanted: str) -> None:
     tracker = model.from_raw(example_raw())
-    edit = md.AddTask(phase=1, name="new", status="pending", verification=None, requested_id=wanted)
+    edit = md.AddTaskEdit(
+        phase=1, name="new", status="pending", verification=None, requested_id=wanted
+    )
     result = merge.merge(tracker, tracker, [edit], at=AT)
     assert result.conflicts == []
     assert result.applied[0].endswith(f"(ID {wanted} is not an ID of phase 1) (hand edit)")

@@ -275,7 +275,7 @@ def test_a_status_cell_in_any_spelling_is_a_status_edit(
     example: Tracker, cell: str, status: str
 ) -> None:
     edits = edited(example, ROW_23, f"| 2.3 | Watch files for hand edits | {cell} | |")
-    assert edits == [md.SetStatus(task_id="2.3", status=status, given=cell)]
+    assert edits == [md.SetStatusEdit(task_id="2.3", status=status, given=cell)]
 
 
 def test_the_same_status_in_another_spelling_is_no_edit(example: Tracker) -> None:
@@ -294,15 +294,15 @@ def test_an_unknown_status_is_unmapped_and_the_row_is_kept(example: Tracker) -> 
 
 def test_a_task_cell_edit_is_a_rename(example: Tracker) -> None:
     edits = edited(example, "| Watch files for hand edits |", "| Watch files \\| folders |")
-    assert edits == [md.Rename(task_id="2.3", name="Watch files | folders")]
+    assert edits == [md.RenameEdit(task_id="2.3", name="Watch files | folders")]
 
 
 def test_a_verification_cell_edit_sets_or_clears_it(example: Tracker) -> None:
     assert edited(example, ROW_23, ROW_23[:-1] + "e2e test passes |") == [
-        md.SetVerification(task_id="2.3", text="e2e test passes")
+        md.SetVerificationEdit(task_id="2.3", text="e2e test passes")
     ]
     assert edited(example, "| CI is green on main |", "|  |") == [
-        md.SetVerification(task_id="1.2", text=None)
+        md.SetVerificationEdit(task_id="1.2", text=None)
     ]
 
 
@@ -318,13 +318,13 @@ def test_a_checkbox_edit_checks_a_subtask(
     example: Tracker, old: str, new: str, checked: bool
 ) -> None:
     sub = new[6:11]
-    assert edited(example, old, new) == [md.CheckSubtask(subtask_id=sub, checked=checked)]
+    assert edited(example, old, new) == [md.CheckSubtaskEdit(subtask_id=sub, checked=checked)]
 
 
 def test_a_new_row_with_an_id_asks_for_that_id(example: Tracker) -> None:
     edits = edited(example, ROW_23, ROW_23 + "\n| 2.7 | Benchmark | todo | bench passes |")
     assert edits == [
-        md.AddTask(
+        md.AddTaskEdit(
             phase=2,
             name="Benchmark",
             status="pending",
@@ -338,14 +338,14 @@ def test_a_new_row_with_an_empty_id_asks_for_the_next_free_id(example: Tracker) 
     for blank in ("|  |", "| |", "||"):
         edits = edited(example, ROW_23, ROW_23 + f"\n{blank} Benchmark | ✅ | |")
         assert edits == [
-            md.AddTask(
+            md.AddTaskEdit(
                 phase=2, name="Benchmark", status="complete", verification=None, requested_id=None
             )
         ]
 
 
 def test_a_deleted_row_deletes_the_task(example: Tracker) -> None:
-    assert edited(example, ROW_23 + "\n", "") == [md.DeleteTask(task_id="2.3")]
+    assert edited(example, ROW_23 + "\n", "") == [md.DeleteTaskEdit(task_id="2.3")]
 
 
 def test_a_row_with_an_unescaped_pipe_is_unmapped_not_deleted(example: Tracker) -> None:
@@ -356,12 +356,12 @@ def test_a_row_with_an_unescaped_pipe_is_unmapped_not_deleted(example: Tracker) 
 
 def test_phase_heading_and_status_edits(example: Tracker) -> None:
     edits = edited(example, "### Phase 3: Release", "### Phase 3: Ship it")
-    assert edits == [md.RenamePhase(number=3, name="Ship it")]
+    assert edits == [md.RenamePhaseEdit(number=3, name="Ship it")]
     text = view(example)
     at = text.index("### Phase 3")
     changed = text[:at] + text[at:].replace("> **Status:** ⏳ Pending", "> **Status:** wip", 1)
     assert md.diff_views(md.view_of(example), md.parse_view(changed)) == [
-        md.SetPhaseStatus(number=3, status="in_progress", given="wip")
+        md.SetPhaseStatusEdit(number=3, status="in_progress", given="wip")
     ]
 
 
@@ -369,7 +369,7 @@ def test_a_new_checkbox_line_adds_a_subtask(example: Tracker) -> None:
     edits = edited(
         example, "- [ ] 2.2.3: Recovery checksum", "- [ ] 2.2.3: Recovery checksum\n- [x] Docs"
     )
-    assert edits == [md.AddSubtask(task_id="2.2", name="Docs", checked=True)]
+    assert edits == [md.AddSubtaskEdit(task_id="2.2", name="Docs", checked=True)]
 
 
 def test_free_text_is_unmapped_with_its_line_number(example: Tracker) -> None:
@@ -390,7 +390,7 @@ def test_unknown_sections_are_unmapped_line_by_line(example: Tracker) -> None:
     lost = md.parse_view(text).unmapped
     assert [u.text for u in lost] == ["## Ideas", "some note", "| 3.1 | x | y |"]
     assert lost[2].ref == "3.1"
-    assert md.DeleteTask(task_id="3.1") not in md.diff_views(
+    assert md.DeleteTaskEdit(task_id="3.1") not in md.diff_views(
         md.view_of(example), md.parse_view(text)
     )
 
@@ -400,7 +400,7 @@ def test_a_notes_section_added_anywhere_is_the_trackers_notes(example: Tracker) 
     parsed = md.parse_view(text)
     assert parsed.unmapped == ()
     assert md.diff_views(md.view_of(example), parsed) == [
-        md.SetNotes(of=None, notes=("some note", "| 3.1 | x | y |"))
+        md.SetNotesEdit(of=None, notes=("some note", "| 3.1 | x | y |"))
     ]
 
 

@@ -39,7 +39,7 @@ def hand(base: Tracker, old: str, new: str) -> list[md.Edit]:
 
 
 def test_a_status_edit_is_applied_with_derived_progress(example: Tracker) -> None:
-    edits = [md.SetStatus(task_id="2.3", status="complete", given="done")]
+    edits = [md.SetStatusEdit(task_id="2.3", status="complete", given="done")]
     result = merge(example, example, edits, at=LATER)
     t = result.tracker
     assert t.task("2.3") is not None and t.task("2.3").status == "complete"  # type: ignore[union-attr]
@@ -51,10 +51,10 @@ def test_a_status_edit_is_applied_with_derived_progress(example: Tracker) -> Non
 
 def test_rename_verification_and_checkbox_edits_are_applied(example: Tracker) -> None:
     edits: list[md.Edit] = [
-        md.Rename(task_id="2.3", name="Watch folders"),
-        md.SetVerification(task_id="2.3", text="e2e passes"),
-        md.SetVerification(task_id="1.2", text=None),
-        md.CheckSubtask(subtask_id="2.2.2", checked=True),
+        md.RenameEdit(task_id="2.3", name="Watch folders"),
+        md.SetVerificationEdit(task_id="2.3", text="e2e passes"),
+        md.SetVerificationEdit(task_id="1.2", text=None),
+        md.CheckSubtaskEdit(subtask_id="2.2.2", checked=True),
     ]
     t = merge(example, example, edits, at=LATER).tracker
     t23, t12 = t.task("2.3"), t.task("1.2")
@@ -66,9 +66,15 @@ def test_rename_verification_and_checkbox_edits_are_applied(example: Tracker) ->
 
 def test_a_new_row_gets_its_requested_id_when_free(example: Tracker) -> None:
     edits: list[md.Edit] = [
-        md.AddTask(phase=2, name="Bench", status="complete", verification="ok", requested_id="2.7"),
-        md.AddTask(phase=2, name="Docs", status="pending", verification=None, requested_id=None),
-        md.AddTask(phase=3, name="Taken", status="pending", verification=None, requested_id="3.1"),
+        md.AddTaskEdit(
+            phase=2, name="Bench", status="complete", verification="ok", requested_id="2.7"
+        ),
+        md.AddTaskEdit(
+            phase=2, name="Docs", status="pending", verification=None, requested_id=None
+        ),
+        md.AddTaskEdit(
+            phase=3, name="Taken", status="pending", verification=None, requested_id="3.1"
+        ),
     ]
     result = merge(example, example, edits, at=LATER)
     t = result.tracker
@@ -81,7 +87,7 @@ def test_a_new_row_gets_its_requested_id_when_free(example: Tracker) -> None:
 
 
 def test_a_deleted_row_deletes_the_task_and_its_subtasks(example: Tracker) -> None:
-    result = merge(example, example, [md.DeleteTask(task_id="2.2")], at=LATER)
+    result = merge(example, example, [md.DeleteTaskEdit(task_id="2.2")], at=LATER)
     assert result.tracker.task("2.2") is None
     assert result.tracker.subtasks_of("2.2") == []
     assert result.applied == ["Deleted task 2.2: Render Markdown view (hand edit)"]
@@ -89,9 +95,9 @@ def test_a_deleted_row_deletes_the_task_and_its_subtasks(example: Tracker) -> No
 
 def test_phase_edits_and_new_subtasks_are_applied(example: Tracker) -> None:
     edits: list[md.Edit] = [
-        md.RenamePhase(number=3, name="Ship"),
-        md.SetPhaseStatus(number=3, status="in_progress", given="wip"),
-        md.AddSubtask(task_id="2.2", name="Docs", checked=True),
+        md.RenamePhaseEdit(number=3, name="Ship"),
+        md.SetPhaseStatusEdit(number=3, status="in_progress", given="wip"),
+        md.AddSubtaskEdit(task_id="2.2", name="Docs", checked=True),
     ]
     t = merge(example, example, edits, at=LATER).tracker
     assert (t.phases[2].name, t.phases[2].status) == ("Ship", "in_progress")
@@ -121,7 +127,7 @@ def test_unmapped_fragments_are_handed_back(example: Tracker) -> None:
 def test_json_wins_when_it_changed_the_same_field(example: Tracker) -> None:
     ours = change(example, c.SetTaskStatus(task_id="2.3", status="blocked", given="blocked"))
     result = merge(
-        example, ours, [md.SetStatus(task_id="2.3", status="complete", given="done")], at=LATER
+        example, ours, [md.SetStatusEdit(task_id="2.3", status="complete", given="done")], at=LATER
     )
     assert task(result.tracker, "2.3").status == "blocked"  # type: ignore[attr-defined]
     assert result.conflicts == [
@@ -138,7 +144,7 @@ def test_json_wins_when_it_changed_the_same_field(example: Tracker) -> None:
 
 def test_a_different_field_of_the_same_task_merges(example: Tracker) -> None:
     ours = change(example, c.SetTaskStatus(task_id="2.3", status="blocked", given="blocked"))
-    result = merge(example, ours, [md.Rename(task_id="2.3", name="Watch")], at=LATER)
+    result = merge(example, ours, [md.RenameEdit(task_id="2.3", name="Watch")], at=LATER)
     t23 = result.tracker.task("2.3")
     assert t23 is not None and (t23.status, t23.name) == ("blocked", "Watch")
     assert result.conflicts == []
@@ -147,14 +153,14 @@ def test_a_different_field_of_the_same_task_merges(example: Tracker) -> None:
 def test_the_same_change_on_both_sides_is_no_conflict(example: Tracker) -> None:
     ours = change(example, c.SetTaskStatus(task_id="2.3", status="complete", given="complete"))
     result = merge(
-        example, ours, [md.SetStatus(task_id="2.3", status="complete", given="✅")], at=LATER
+        example, ours, [md.SetStatusEdit(task_id="2.3", status="complete", given="✅")], at=LATER
     )
     assert result.conflicts == [] and result.tracker is ours
 
 
 def test_an_edit_of_a_task_deleted_in_json_is_a_conflict(example: Tracker) -> None:
     ours = change(example, c.DeleteTask(task_id="2.3"))
-    result = merge(example, ours, [md.Rename(task_id="2.3", name="Watch")], at=LATER)
+    result = merge(example, ours, [md.RenameEdit(task_id="2.3", name="Watch")], at=LATER)
     assert result.tracker is ours
     assert result.conflicts == [
         Conflict(
@@ -169,7 +175,7 @@ def test_an_edit_of_a_task_deleted_in_json_is_a_conflict(example: Tracker) -> No
 
 def test_deleting_a_row_that_json_changed_keeps_the_task(example: Tracker) -> None:
     ours = change(example, c.SetTaskStatus(task_id="2.3", status="complete", given="complete"))
-    result = merge(example, ours, [md.DeleteTask(task_id="2.3")], at=LATER)
+    result = merge(example, ours, [md.DeleteTaskEdit(task_id="2.3")], at=LATER)
     assert result.tracker.task("2.3") is not None
     assert [(x.field, x.task_id, x.markdown_value) for x in result.conflicts] == [
         ("task", "2.3", None)
@@ -177,7 +183,7 @@ def test_deleting_a_row_that_json_changed_keeps_the_task(example: Tracker) -> No
 
 
 def test_an_edit_json_cannot_accept_is_a_conflict_with_the_reason(example: Tracker) -> None:
-    result = merge(example, example, [md.Rename(task_id="2.3", name="  ")], at=LATER)
+    result = merge(example, example, [md.RenameEdit(task_id="2.3", name="  ")], at=LATER)
     assert result.tracker is example
     assert [(x.field, x.reason) for x in result.conflicts] == [
         ("name", "Task name cannot be empty")
@@ -235,12 +241,12 @@ def as_edits(changes: dict[tuple[str, str], str | None]) -> list[md.Edit]:
     for (task_id, field), v in changes.items():
         if field == "status":
             assert v is not None
-            out.append(md.SetStatus(task_id=task_id, status=v, given=v))
+            out.append(md.SetStatusEdit(task_id=task_id, status=v, given=v))
         elif field == "name":
             assert v is not None
-            out.append(md.Rename(task_id=task_id, name=v))
+            out.append(md.RenameEdit(task_id=task_id, name=v))
         else:
-            out.append(md.SetVerification(task_id=task_id, text=v))
+            out.append(md.SetVerificationEdit(task_id=task_id, text=v))
     return out
 
 

@@ -94,7 +94,7 @@ def test_a_phases_and_a_subtasks_notes_are_items_of_the_phase_block(example: Tra
     ) in text
     assert md.parse_view(text) == md.view_of(tracker)
     edits = edits_of(tracker, "  Two weeks, then review.", "  Three weeks.")
-    assert edits == [md.SetNotes(of="Phase 2", notes=("Three weeks.",))]
+    assert edits == [md.SetNotesEdit(of="Phase 2", notes=("Three weeks.",))]
     merged = merge(tracker, tracker, edits, at=AT).tracker
     phase = merged.phase(2)
     assert phase is not None and phase.extra["notes"] == ["Three weeks."]
@@ -184,7 +184,7 @@ def test_unescape_note_inverts_escape_note(text: str) -> None:
 
 def test_an_edited_task_note_is_a_notes_edit(noted: Tracker) -> None:
     assert edits_of(noted, "  - _Requirements: 1.1_", "  - _Requirements: 1.1, 1.2_") == [
-        md.SetNotes(of="1.2", notes=("- Create the workflow", "- _Requirements: 1.1, 1.2_"))
+        md.SetNotesEdit(of="1.2", notes=("- Create the workflow", "- _Requirements: 1.1, 1.2_"))
     ]
 
 
@@ -194,7 +194,7 @@ def test_notes_added_under_a_task_that_had_none(example: Tracker) -> None:
         "- [ ] 2.2.3: Recovery checksum\n",
         "- [ ] 2.2.3: Recovery checksum\n\n#### Notes\n\n- **2.4**\n  Ask ops about backups\n",
     )
-    assert edits == [md.SetNotes(of="2.4", notes=("Ask ops about backups",))]
+    assert edits == [md.SetNotesEdit(of="2.4", notes=("Ask ops about backups",))]
 
 
 def test_a_lazy_continuation_line_belongs_to_its_item(example: Tracker) -> None:
@@ -203,11 +203,13 @@ def test_a_lazy_continuation_line_belongs_to_its_item(example: Tracker) -> None:
         "- [ ] 2.2.3: Recovery checksum\n",
         "- [ ] 2.2.3: Recovery checksum\n\n#### Notes\n\n- **2.4** first\nsecond\n",
     )
-    assert edits == [md.SetNotes(of="2.4", notes=("first", "second"))]
+    assert edits == [md.SetNotesEdit(of="2.4", notes=("first", "second"))]
 
 
 def test_removing_every_line_clears_the_notes(noted: Tracker) -> None:
-    assert edits_of(noted, "\n  …the rest of a long name", "") == [md.SetNotes(of="2.3", notes=())]
+    assert edits_of(noted, "\n  …the rest of a long name", "") == [
+        md.SetNotesEdit(of="2.3", notes=())
+    ]
 
 
 def test_notes_of_something_that_is_no_task_are_kept_as_unmapped(noted: Tracker) -> None:
@@ -223,7 +225,7 @@ def test_text_under_no_item_is_unmapped(noted: Tracker) -> None:
 
 def test_an_edited_plan_note_is_a_notes_edit(noted: Tracker) -> None:
     assert edits_of(noted, "**Owner:** Alice", "**Owner:** Bob") == [
-        md.SetNotes(
+        md.SetNotesEdit(
             of=None,
             notes=("**Owner:** Bob", "", "| Icon | Meaning |", "|---|---|", "| ⬜ | pending |"),
         )
@@ -234,23 +236,23 @@ def test_an_edited_plan_note_is_a_notes_edit(noted: Tracker) -> None:
 
 
 def test_a_notes_edit_lands_in_the_tasks_notes_field(noted: Tracker) -> None:
-    result = merge(noted, noted, [md.SetNotes(of="2.3", notes=("changed",))], at=AT)
+    result = merge(noted, noted, [md.SetNotesEdit(of="2.3", notes=("changed",))], at=AT)
     task = result.tracker.task("2.3")
     assert task is not None and task.extra["notes"] == ["changed"]
     assert result.applied == ["Task 2.3 notes ← 1 line (hand edit)"]
-    cleared = merge(noted, noted, [md.SetNotes(of="2.3", notes=())], at=AT).tracker
+    cleared = merge(noted, noted, [md.SetNotesEdit(of="2.3", notes=())], at=AT).tracker
     task = cleared.task("2.3")
     assert task is not None and "notes" not in task.extra
 
 
 def test_a_plan_notes_edit_lands_in_the_trackers_notes_field(noted: Tracker) -> None:
-    result = merge(noted, noted, [md.SetNotes(of=None, notes=("one", "", "two"))], at=AT)
+    result = merge(noted, noted, [md.SetNotesEdit(of=None, notes=("one", "", "two"))], at=AT)
     assert result.tracker.extra["notes"] == ["one", "", "two"]
 
 
 def test_json_wins_when_it_changed_the_notes_since(noted: Tracker) -> None:
     ours = with_notes(noted, t2_3=["changed by an agent"])
-    result = merge(noted, ours, [md.SetNotes(of="2.3", notes=("changed by hand",))], at=AT)
+    result = merge(noted, ours, [md.SetNotesEdit(of="2.3", notes=("changed by hand",))], at=AT)
     assert result.tracker is ours
     (conflict,) = result.conflicts
     assert (conflict.field, conflict.json_value, conflict.markdown_value) == (
@@ -279,7 +281,7 @@ def test_a_name_typed_over_200_characters_is_cut_and_continued_in_the_notes(
     example: Tracker, validate: Callable[[Tracker], None]
 ) -> None:
     long = "Watch files " + "and folders " * 20
-    result = merge(example, example, [md.Rename(task_id="2.3", name=long)], at=AT)
+    result = merge(example, example, [md.RenameEdit(task_id="2.3", name=long)], at=AT)
     assert result.conflicts == []
     task = result.tracker.task("2.3")
     assert task is not None and isinstance(task.name, str)
@@ -295,9 +297,9 @@ def test_a_long_new_row_and_phase_name_are_cut_too(
 ) -> None:
     long = "x" * 250
     edits: list[md.Edit] = [
-        md.AddTask(phase=3, name=long, status="pending", verification=None, requested_id=None),
-        md.RenamePhase(number=3, name=long),
-        md.AddSubtask(task_id="3.1", name=long, checked=False),
+        md.AddTaskEdit(phase=3, name=long, status="pending", verification=None, requested_id=None),
+        md.RenamePhaseEdit(number=3, name=long),
+        md.AddSubtaskEdit(task_id="3.1", name=long, checked=False),
     ]
     result = merge(example, example, edits, at=AT)
     assert result.conflicts == []
@@ -322,7 +324,7 @@ def test_a_notes_merge_never_drops_either_side(
 ) -> None:
     base = with_notes(model.from_raw(example_raw()), t2_3=["base"])
     ours = base if theirs is None else with_notes(base, t2_3=list(theirs))
-    result = merge(base, ours, [md.SetNotes(of="2.3", notes=note_lines(list(mine)))], at=AT)
+    result = merge(base, ours, [md.SetNotesEdit(of="2.3", notes=note_lines(list(mine)))], at=AT)
     got = note_lines(_task_notes(result.tracker, "2.3"))
     json_side = note_lines(_task_notes(ours, "2.3"))
     if json_side != ("base",) and json_side != note_lines(list(mine)):
@@ -380,5 +382,5 @@ def test_hostile_notes_render_and_parse_in_linear_time(example: Tracker, lines: 
 
 def test_an_item_naming_a_phase_number_python_cannot_convert_is_kept(noted: Tracker) -> None:
     edits = edits_of(noted, "- **2.3**", "- **Phase " + "9" * 5000 + "**")
-    assert [type(e) for e in edits] == [md.SetNotes, md.Unmapped]
-    assert edits[0] == md.SetNotes(of="2.3", notes=())
+    assert [type(e) for e in edits] == [md.SetNotesEdit, md.Unmapped]
+    assert edits[0] == md.SetNotesEdit(of="2.3", notes=())

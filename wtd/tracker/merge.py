@@ -16,7 +16,7 @@ other invariant hold. Nothing is dropped: ``Unmapped`` fragments come back in
 What the schema cannot hold is adapted, never refused: a name typed over 200
 characters is cut (``model.cut_text``) and its rest kept where the view shows it — a
 task's or sub-task's in the task's notes, a phase's in the phase's description. Notes
-(``SetNotes``) merge like any field: the lines as a whole, JSON winning a conflict.
+(``SetNotesEdit``) merge like any field: the lines as a whole, JSON winning a conflict.
 """
 
 from __future__ import annotations
@@ -166,19 +166,19 @@ class _Merge:
 
     def dispatch(self, edit: md.Edit) -> None:
         match edit:
-            case md.SetStatus():
+            case md.SetStatusEdit():
                 if self.task_field(edit.task_id, "status", edit.status):
                     self.run(
                         c.SetTaskStatus(task_id=edit.task_id, status=edit.status, given=edit.status)
                     )
                     self.done(f"Task {edit.task_id} status ← {edit.status}")
-            case md.Rename():
+            case md.RenameEdit():
                 if self.task_field(edit.task_id, "name", edit.name):
                     name, rest = model.cut_text(edit.name.strip())
                     self.run(c.RenameTask(task_id=edit.task_id, name=name))
                     self.keep_rest(edit.task_id, rest)
                     self.done(f"Task {edit.task_id} name ← {name}")
-            case md.SetVerification():
+            case md.SetVerificationEdit():
                 task = self.task_field(edit.task_id, "verification", edit.text)
                 if task is not None:
                     if edit.text is None:
@@ -187,19 +187,19 @@ class _Merge:
                     else:
                         self.run(c.SetVerification(task_id=edit.task_id, text=edit.text))
                     self.done(f"Task {edit.task_id} verification ← {edit.text or '(none)'}")
-            case md.CheckSubtask():
+            case md.CheckSubtaskEdit():
                 self.check_subtask(edit)
-            case md.AddTask():
+            case md.AddTaskEdit():
                 self.add_task(edit)
-            case md.DeleteTask():
+            case md.DeleteTaskEdit():
                 self.delete_task(edit)
-            case md.RenamePhase():
+            case md.RenamePhaseEdit():
                 self.rename_phase(edit)
-            case md.SetPhaseStatus():
+            case md.SetPhaseStatusEdit():
                 self.set_phase_status(edit)
-            case md.AddPhase():
+            case md.AddPhaseEdit():
                 self.add_phase(edit)
-            case md.AddSubtask():
+            case md.AddSubtaskEdit():
                 task_id = self.id_map.get(edit.task_id, edit.task_id)
                 if _find_task(self.tracker, task_id) is None:
                     self.conflict(
@@ -213,9 +213,9 @@ class _Merge:
                     self.run(c.SetSubtaskChecked(subtask_id=sub_id, checked=True))
                 self.keep_rest(task_id, f"{sub_id}: {rest}" if rest else "")
                 self.done(f"Added sub-task {sub_id}: {name}" + (" [x]" if edit.checked else ""))
-            case md.DeleteSubtask():
+            case md.DeleteSubtaskEdit():
                 self.delete_subtask(edit)
-            case md.SetNotes():
+            case md.SetNotesEdit():
                 self.set_notes(edit)
             case md.Unmapped():
                 self.unmapped.append(edit)
@@ -231,7 +231,7 @@ class _Merge:
         task = self.tracker.tasks[ops.find_task(self.tracker, task_id)]
         self.put_task(replace(task, extra=model.prepend_notes(task.extra, [rest])))
 
-    def set_notes(self, edit: md.SetNotes) -> None:
+    def set_notes(self, edit: md.SetNotesEdit) -> None:
         """The notes of the tracker, a phase, a task or a sub-task, as a whole."""
         mine = "\n".join(edit.notes)
         key = edit.of
@@ -303,7 +303,7 @@ class _Merge:
 
     # ----------------------------------------------------------- edits
 
-    def check_subtask(self, edit: md.CheckSubtask) -> None:
+    def check_subtask(self, edit: md.CheckSubtaskEdit) -> None:
         now = _find_sub(self.ours, edit.subtask_id)
         if now is None or _find_sub(self.tracker, edit.subtask_id) is None:
             self.conflict(
@@ -329,7 +329,7 @@ class _Merge:
         self.run(c.SetSubtaskChecked(subtask_id=edit.subtask_id, checked=edit.checked))
         self.done(f"Sub-task {edit.subtask_id} ← {'checked' if edit.checked else 'unchecked'}")
 
-    def add_task(self, edit: md.AddTask) -> None:
+    def add_task(self, edit: md.AddTaskEdit) -> None:
         phase = self.phase_map.get(edit.phase, edit.phase)
         name, rest = model.cut_text(edit.name.strip())
         result = self.run(c.AddTask(phase=phase, name=name))
@@ -357,7 +357,7 @@ class _Merge:
         self.keep_rest(task_id, rest)
         self.done(f"Added task {task_id}: {name} [{edit.status}]{note}")
 
-    def delete_task(self, edit: md.DeleteTask) -> None:
+    def delete_task(self, edit: md.DeleteTaskEdit) -> None:
         now = _find_task(self.ours, edit.task_id)
         if now is None or _find_task(self.tracker, edit.task_id) is None:
             return  # deleted on both sides
@@ -374,7 +374,7 @@ class _Merge:
         self.run(c.DeleteTask(task_id=edit.task_id))
         self.done(f"Deleted task {edit.task_id}: {now.title}")
 
-    def delete_subtask(self, edit: md.DeleteSubtask) -> None:
+    def delete_subtask(self, edit: md.DeleteSubtaskEdit) -> None:
         now = _find_sub(self.ours, edit.subtask_id)
         if now is None or _find_sub(self.tracker, edit.subtask_id) is None:
             return
@@ -406,7 +406,7 @@ class _Merge:
                 return None
         return None if theirs == mine else now
 
-    def rename_phase(self, edit: md.RenamePhase) -> None:
+    def rename_phase(self, edit: md.RenamePhaseEdit) -> None:
         if self.phase_edit(edit.number, "phase_name", edit.name) is None:
             return
         name, rest = model.cut_text(edit.name.strip())
@@ -421,13 +421,13 @@ class _Merge:
         self.touch(phases=phases)
         self.done(f"Phase {edit.number} name ← {name}")
 
-    def set_phase_status(self, edit: md.SetPhaseStatus) -> None:
+    def set_phase_status(self, edit: md.SetPhaseStatusEdit) -> None:
         if self.phase_edit(edit.number, "phase_status", edit.status) is None:
             return
         self.run(c.SetPhaseStatus(number=edit.number, status=edit.status, given=edit.status))
         self.done(f"Phase {edit.number} status ← {edit.status}")
 
-    def add_phase(self, edit: md.AddPhase) -> None:
+    def add_phase(self, edit: md.AddPhaseEdit) -> None:
         existing = self.tracker.phase(edit.number)
         if existing is not None and existing.name == edit.name:
             return  # JSON has it already
@@ -475,29 +475,29 @@ def _field(task: Task, field: str) -> Value:
 def _describe(edit: md.Edit) -> tuple[str, str, Value]:
     """(what, field, the Markdown's value) of an edit, for a Conflict record."""
     match edit:
-        case md.SetStatus():
+        case md.SetStatusEdit():
             return edit.task_id, "status", edit.status
-        case md.Rename():
+        case md.RenameEdit():
             return edit.task_id, "name", edit.name
-        case md.SetVerification():
+        case md.SetVerificationEdit():
             return edit.task_id, "verification", edit.text
-        case md.CheckSubtask():
+        case md.CheckSubtaskEdit():
             return edit.subtask_id, "checked", edit.checked
-        case md.AddTask():
+        case md.AddTaskEdit():
             return edit.requested_id or f"phase {edit.phase}", "task", edit.name
-        case md.DeleteTask():
+        case md.DeleteTaskEdit():
             return edit.task_id, "task", None
-        case md.RenamePhase():
+        case md.RenamePhaseEdit():
             return f"phase {edit.number}", "phase_name", edit.name
-        case md.SetPhaseStatus():
+        case md.SetPhaseStatusEdit():
             return f"phase {edit.number}", "phase_status", edit.status
-        case md.AddPhase():
+        case md.AddPhaseEdit():
             return f"phase {edit.number}", "phase", edit.name
-        case md.AddSubtask():
+        case md.AddSubtaskEdit():
             return edit.task_id, "subtask", edit.name
-        case md.DeleteSubtask():
+        case md.DeleteSubtaskEdit():
             return edit.subtask_id, "subtask", None
-        case md.SetNotes():
+        case md.SetNotesEdit():
             return edit.of or "notes", "notes", "\n".join(edit.notes)
         case md.Unmapped():
             return edit.ref, "unmapped", edit.text

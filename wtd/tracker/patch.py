@@ -18,12 +18,13 @@ from msgspec import UNSET
 from wtd.tracker import commands as c
 from wtd.tracker import model
 from wtd.tracker.model import Tracker
+from wtd.tracker.model.raw import struct_raw
 
 _STEP = 256  # tasks compared per slice
 
 
 def _raw(obj: msgspec.Struct) -> dict[str, Any]:
-    return model._struct_raw(obj)
+    return struct_raw(obj)
 
 
 def diff(target: Tracker, current: Tracker, *, reason: str, undo_of: int | None = None) -> c.Patch:

@@ -1,0 +1,120 @@
+"""The tracker's values: immutable msgspec Structs (``Tracker``, ``Meta``, ``Phase``,
+``Task``, ``Subtask``), the schema version and limits, and the model's errors.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+SCHEMA_VERSION: Final = "2.1.0"
+
+MAX_BYTES: Final = 64 * 1024 * 1024
+"""The default size limit of a tracker or view file (SPEC §2)."""
+MAX_DEPTH: Final = 100
+"""The default nesting limit of tracker JSON: arrays and objects, the top-level object
+being level 1 (SPEC §2). wtd's own fields nest at most 5 deep (a task's evidence); the
+rest is room for unknown fields."""
+
+
+class TrackerError(Exception):
+    """The tracker document cannot be understood (not a schema-valid v1/v2 tracker)."""
+
+
+class LimitExceeded(TrackerError):
+    """The document is over a size limit (bytes, or nesting depth): it is refused before it
+    is parsed, so a runaway or hostile file costs neither memory, nor the stack, nor time."""
+
+
+class Meta(msgspec.Struct, frozen=True, kw_only=True):
+    title: str
+    initiative_id: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    created: str | UnsetType = UNSET
+    updated: str | UnsetType = UNSET
+    fingerprint: str | UnsetType = UNSET
+    progress: dict[str, Any] | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+
+class Phase(msgspec.Struct, frozen=True, kw_only=True):
+    number: int
+    name: str
+    status: str = "pending"
+    progress: int | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+
+class Task(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    phase: int
+    name: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    status: str = "pending"
+    progress: int | UnsetType = UNSET
+    verification: str | UnsetType = UNSET
+    evidence: tuple[dict[str, Any], ...] | UnsetType = UNSET
+    dependencies: tuple[str, ...] | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+    @property
+    def title(self) -> str:
+        """The task's display name (ECW allows ``description`` in place of ``name``)."""
+        if isinstance(self.name, str):
+            return self.name
+        return self.description if isinstance(self.description, str) else ""
+
+
+class Subtask(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    task_id: str
+    name: str
+    status: str | UnsetType = UNSET
+    progress: int | UnsetType = UNSET
+    completed: bool | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.completed is True or self.status == "complete"
+
+
+class Tracker(msgspec.Struct, frozen=True, kw_only=True):
+    schema_version: str
+    meta: Meta
+    phases: tuple[Phase, ...]
+    tasks: tuple[Task, ...]
+    subtasks: tuple[Subtask, ...] | UnsetType = UNSET
+    events: tuple[dict[str, Any], ...] | UnsetType = UNSET
+    extra: dict[str, Any] = {}
+
+    def task(self, task_id: str) -> Task | None:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        return None
+
+    def phase(self, number: int) -> Phase | None:
+        for phase in self.phases:
+            if phase.number == number:
+                return phase
+        return None
+
+    def subtasks_of(self, task_id: str) -> list[Subtask]:
+        if isinstance(self.subtasks, UnsetType):
+            return []
+        return [s for s in self.subtasks if s.task_id == task_id]
+
+    def all_subtasks(self) -> tuple[Subtask, ...]:
+        return () if isinstance(self.subtasks, UnsetType) else self.subtasks
+
+
+def same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
+    """The very same objects, in order (a C-speed check; ``==`` would also take equal
+    values that encode differently, such as ``1`` and ``1.0``)."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
