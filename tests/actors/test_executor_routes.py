@@ -27,7 +27,7 @@ def test_plain_tracker_queries_and_changes_run_on_their_tracker() -> None:
         commands.ResetCircuit,
         commands.ShowKnowledge,
     }
-    assert {t for t in plain if ROUTES[t] is not trackers.run} == set()
+    assert {t for t in plain if ROUTES[t] is not trackers.tracker_command} == set()
 
 
 def test_delete_tracker_and_its_undo_are_workspace_operations() -> None:
@@ -39,8 +39,8 @@ def test_delete_tracker_and_its_undo_are_workspace_operations() -> None:
 def test_consent_commands_go_to_the_consent_family() -> None:
     answers: tuple[type, ...] = (commands.ConsentAnswer, commands.GrantBlanket)
     managed: tuple[type, ...] = (commands.ShowConsent, commands.RevokeConsent)
-    assert all(ROUTES[kind] is consent.answer for kind in answers)
-    assert all(ROUTES[kind] is consent.manage for kind in managed)
+    assert all(ROUTES[kind] is consent.answer_consent for kind in answers)
+    assert all(ROUTES[kind] is consent.manage_consent for kind in managed)
 
 
 def test_admin_commands_go_to_the_admin_family() -> None:

@@ -18,7 +18,7 @@ from wtd.tracker import commands
 from wtd.vocabulary import KIND_LABELS
 
 
-async def answer(
+async def answer_consent(
     ctx: Context,
     command: commands.ConsentAnswer | commands.GrantBlanket,
     request: protocol.Command,
@@ -81,7 +81,7 @@ async def _answer(
     )
 
 
-async def manage(
+async def manage_consent(
     ctx: Context,
     command: commands.ShowConsent | commands.RevokeConsent,
     request: protocol.Command,

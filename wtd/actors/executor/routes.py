@@ -13,8 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from wtd import protocol
-from wtd.actors.executor import admin, consent, trackers, workspace_ops
+from wtd.actors.executor.admin import reset_circuit, show_health, show_help, show_knowledge
+from wtd.actors.executor.consent import answer_consent, manage_consent
 from wtd.actors.executor.context import Context
+from wtd.actors.executor.trackers import tracker_command
+from wtd.actors.executor.workspace_ops import (
+    create_initiative,
+    delete_tracker,
+    import_plan,
+    list_trackers,
+    restore_tracker,
+    undo,
+)
 from wtd.messages import Outcome
 from wtd.tracker import commands as c
 
@@ -22,52 +32,52 @@ Handler = Callable[[Context, Any, protocol.Command, Path], Awaitable[Outcome]]
 
 ROUTES: dict[type[Any], Handler] = {
     # tracker queries
-    c.ShowProgress: trackers.run,
-    c.ShowRemaining: trackers.run,
-    c.ShowNext: trackers.run,
-    c.ShowTask: trackers.run,
-    c.ShowPhase: trackers.run,
-    c.ListTasks: trackers.run,
-    c.ShowHistory: trackers.run,
-    c.Sync: trackers.run,
+    c.ShowProgress: tracker_command,
+    c.ShowRemaining: tracker_command,
+    c.ShowNext: tracker_command,
+    c.ShowTask: tracker_command,
+    c.ShowPhase: tracker_command,
+    c.ListTasks: tracker_command,
+    c.ShowHistory: tracker_command,
+    c.Sync: tracker_command,
     # tracker changes
-    c.SetTaskStatus: trackers.run,
-    c.SetPhaseStatus: trackers.run,
-    c.SetPhaseTasks: trackers.run,
-    c.AddPhase: trackers.run,
-    c.DeletePhase: trackers.run,
-    c.AddTask: trackers.run,
-    c.RenameTask: trackers.run,
-    c.MoveTask: trackers.run,
-    c.DeleteTask: trackers.run,
-    c.AddDependency: trackers.run,
-    c.SetVerification: trackers.run,
-    c.AddSubtask: trackers.run,
-    c.SetSubtaskChecked: trackers.run,
-    c.DeleteSubtask: trackers.run,
-    c.AttachEvidence: trackers.run,
-    c.VerifyEvidence: trackers.run,
-    c.CorrectProgress: trackers.run,
-    c.Migrate: trackers.run,
-    c.Checkpoint: trackers.run,
-    c.Patch: trackers.run,
-    c.Undo: workspace_ops.undo,
+    c.SetTaskStatus: tracker_command,
+    c.SetPhaseStatus: tracker_command,
+    c.SetPhaseTasks: tracker_command,
+    c.AddPhase: tracker_command,
+    c.DeletePhase: tracker_command,
+    c.AddTask: tracker_command,
+    c.RenameTask: tracker_command,
+    c.MoveTask: tracker_command,
+    c.DeleteTask: tracker_command,
+    c.AddDependency: tracker_command,
+    c.SetVerification: tracker_command,
+    c.AddSubtask: tracker_command,
+    c.SetSubtaskChecked: tracker_command,
+    c.DeleteSubtask: tracker_command,
+    c.AttachEvidence: tracker_command,
+    c.VerifyEvidence: tracker_command,
+    c.CorrectProgress: tracker_command,
+    c.Migrate: tracker_command,
+    c.Checkpoint: tracker_command,
+    c.Patch: tracker_command,
+    c.Undo: undo,
     # workspace operations
-    c.CreateInitiative: workspace_ops.create_initiative,
-    c.ImportPlan: workspace_ops.import_plan,
-    c.DeleteTracker: workspace_ops.delete_tracker,
-    c.RestoreTracker: workspace_ops.restore_tracker,
-    c.ListTrackers: workspace_ops.list_trackers,
+    c.CreateInitiative: create_initiative,
+    c.ImportPlan: import_plan,
+    c.DeleteTracker: delete_tracker,
+    c.RestoreTracker: restore_tracker,
+    c.ListTrackers: list_trackers,
     # consent
-    c.ConsentAnswer: consent.answer,
-    c.GrantBlanket: consent.answer,
-    c.ShowConsent: consent.manage,
-    c.RevokeConsent: consent.manage,
+    c.ConsentAnswer: answer_consent,
+    c.GrantBlanket: answer_consent,
+    c.ShowConsent: manage_consent,
+    c.RevokeConsent: manage_consent,
     # admin
-    c.Help: admin.show_help,
-    c.ShowHealth: admin.show_health,
-    c.ResetCircuit: admin.reset_circuit,
-    c.ShowKnowledge: admin.show_knowledge,
+    c.Help: show_help,
+    c.ShowHealth: show_health,
+    c.ResetCircuit: reset_circuit,
+    c.ShowKnowledge: show_knowledge,
 }
 
 

@@ -42,7 +42,7 @@ async def open_tracker(
     return paths, implicit
 
 
-async def run(
+async def tracker_command(
     ctx: Context, command: commands.Command, request: protocol.Command, cwd: Path
 ) -> Outcome:
     """The handler of a plain query or change of one tracker."""

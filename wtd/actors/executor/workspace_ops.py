@@ -14,9 +14,9 @@ from pathlib import Path
 import anyio
 
 from wtd import errors, protocol, workspace
-from wtd.actors.executor import trackers
 from wtd.actors.executor.context import Context
 from wtd.actors.executor.outcomes import label, must_exist, workspace_of
+from wtd.actors.executor.trackers import on_store, on_tracker, open_tracker
 from wtd.actors.store import now as store_now
 from wtd.enforcement.agents import Action
 from wtd.enforcement.consent import Operation
@@ -146,17 +146,17 @@ async def delete_tracker(
 ) -> Outcome:
     """``delete tracker``: consent is asked only for a tracker that is there; once the
     Store has moved its files to the trash, the Store is forgotten."""
-    paths, implicit = await trackers.open_tracker(ctx, request, cwd)
+    paths, implicit = await open_tracker(ctx, request, cwd)
     must_exist(paths)  # never ask consent for a tracker that is not there
     operation = Operation.delete_tracker(paths.name)
 
     async def carry_out() -> Outcome:
-        outcome = await trackers.on_store(ctx, paths, command, request)
+        outcome = await on_store(ctx, paths, command, request)
         if outcome.ok:
             await ctx.stores.forget(paths)
         return outcome
 
-    return await trackers.on_tracker(
+    return await on_tracker(
         ctx, command, request, paths, implicit, operation=operation, carry_out=carry_out
     )
 
@@ -182,18 +182,18 @@ async def undo(
 ) -> Outcome:
     """``undo``: the tracker's last change, or — when the tracker is in the trash — the
     undo of ``delete tracker``, which restores it (kept like any workspace request)."""
-    paths, implicit = await trackers.open_tracker(ctx, request, cwd)
+    paths, implicit = await open_tracker(ctx, request, cwd)
     if ctx.is_subagent(request.options):
         command = commands.Undo(by_subagent=True)  # may not undo a guarded change
 
     async def carry_out() -> Outcome:
         if not paths.json.exists() and trash.entries(paths.state / "trash", paths.name):
             return await anyio.to_thread.run_sync(_restore, paths.workspace, paths.name)
-        return await trackers.on_store(ctx, paths, command, request)
+        return await on_store(ctx, paths, command, request)
 
     async def enforced() -> Outcome:
         action: Action | None = "restore_tracker" if _undoes_a_delete(request) else None
-        return await trackers.on_tracker(
+        return await on_tracker(
             ctx, command, request, paths, implicit, action=action, carry_out=carry_out
         )
 
