@@ -349,3 +349,10 @@ def test_file_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
     path.write_bytes(b"[retry]\n# caf\xe9\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load(path, env=NO_ENV)
+
+
+def test_a_removed_key_is_named_with_why_it_went(tmp_path: Path) -> None:
+    message = error_for(tmp_path, "[retry]\naction_timeout = 10.0\n")
+    assert "key 'action_timeout' in [retry] was removed" in message
+    assert "never enforced" in message
+    assert "delete the line" in message

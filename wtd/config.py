@@ -35,6 +35,7 @@ __all__ = [
     "DENY_KINDS",
     "ENV_OVERRIDES",
     "LOG_LEVELS",
+    "REMOVED_KEYS",
     "AgentRules",
     "CircuitConfig",
     "Config",
@@ -85,7 +86,6 @@ class RetryConfig(_Section, frozen=True):
     max_delay: Seconds = 30.0
     exponential_base: Annotated[float, msgspec.Meta(ge=1)] = 2.0
     jitter: bool = True
-    action_timeout: PositiveSeconds = 10.0
 
     def __post_init__(self) -> None:
         if self.initial_delay > self.max_delay:
@@ -289,7 +289,17 @@ def _friendly(
     )
 
 
+# Keys that were once documented, and why each went: a file that still sets one is
+# told so, rather than left to wonder at a plain "unknown key".
+REMOVED_KEYS: Final[dict[tuple[str, str], str]] = {
+    ("retry", "action_timeout"): "it was never enforced (no action was ever timed out by it)",
+}
+
+
 def _unknown(key: str, section: list[str]) -> str:
+    why = REMOVED_KEYS.get((".".join(section), key))
+    if why is not None:
+        return f"key '{key}' {_where(section)} was removed: {why}; delete the line"
     known = [f.name for f in _struct_at(section).fields]
     text = f"unknown key '{key}' {_where(section)}"
     close = difflib.get_close_matches(key, known, n=1)

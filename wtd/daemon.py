@@ -236,7 +236,6 @@ def settings_from(config: Config) -> Settings:
         ),
         circuit_threshold=config.circuit.threshold,
         circuit_timeout=config.circuit.timeout,
-        action_timeout=retry.action_timeout,
         backups_keep=config.storage.backups_keep,
         backup_every=config.storage.backup_every,
         journal_max_bytes=config.storage.journal_max_bytes,

@@ -69,10 +69,16 @@ class Repair(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[Outcome]
 
 
-class Ping(_Msg, frozen=True):
-    """Are you alive and serving your inbox? (the supervisor's watchdog)"""
+class Probe(_Msg, frozen=True):
+    """Are you alive and serving your inbox? (the supervisor's watchdog; answered with
+    the actor's name). Not the wire's ``protocol.Ping``."""
 
     reply_to: MemoryObjectSendStream[str]
+
+
+Ping = Probe
+"""Deprecated alias of :class:`Probe`, kept only until ``wtd.actors.store`` says
+``Probe``; new code must not use it."""
 
 
 class FileChanged(_Msg, frozen=True):
@@ -82,8 +88,8 @@ class FileChanged(_Msg, frozen=True):
     kind: str  # "json" or "markdown"
 
 
-StoreMessage = Apply | Repair | FileChanged | Ping
-ExecutorMessage = Execute | Ping
+StoreMessage = Apply | Repair | FileChanged | Probe
+ExecutorMessage = Execute | Probe
 
 
 # -------------------------------------------------------- anyone → Monitor
@@ -124,7 +130,7 @@ class FaultObserved(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[RemediationPlan]
 
 
-MonitorMessage = OperationFinished | CircuitChanged | GetHealth | FaultObserved | Ping
+MonitorMessage = OperationFinished | CircuitChanged | GetHealth | FaultObserved | Probe
 
 
 # -------------------------------------------------------- Monitor → Analyzer → Planner
@@ -136,7 +142,7 @@ class Analyze(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[RemediationPlan]
 
 
-AnalyzerMessage = Analyze | Ping
+AnalyzerMessage = Analyze | Probe
 
 
 class PlanRemedy(_Msg, frozen=True):
@@ -145,7 +151,7 @@ class PlanRemedy(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[RemediationPlan]
 
 
-PlannerMessage = PlanRemedy | Ping
+PlannerMessage = PlanRemedy | Probe
 
 
 # -------------------------------------------------------- → Knowledge
@@ -175,7 +181,7 @@ class ShowKnowledge(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[list[str]]
 
 
-KnowledgeMessage = Consult | RecoveryFinished | ShowKnowledge | Ping
+KnowledgeMessage = Consult | RecoveryFinished | ShowKnowledge | Probe
 
 
 # -------------------------------------------------------- → Events
@@ -192,13 +198,7 @@ class AddSubscriber(_Msg, frozen=True):
     stream: MemoryObjectSendStream[protocol.Event]
 
 
-EventsMessage = Publish | AddSubscriber | Ping
-
-
-class OpenStore(_Msg, frozen=True):
-    """Internal to the Executor: a tracker it has not served yet."""
-
-    paths: TrackerPaths
+EventsMessage = Publish | AddSubscriber | Probe
 
 
 # -------------------------------------------------------- → Enforcer
@@ -254,7 +254,7 @@ class ManageConsent(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[ConsentReport]
 
 
-EnforcerMessage = Check | AnswerConsent | ManageConsent | Ping
+EnforcerMessage = Check | AnswerConsent | ManageConsent | Probe
 
 
 # -------------------------------------------------------- → Watcher
@@ -271,4 +271,4 @@ class Unwatch(_Msg, frozen=True):
     paths: TrackerPaths
 
 
-WatcherMessage = Watch | Unwatch | Ping
+WatcherMessage = Watch | Unwatch | Probe

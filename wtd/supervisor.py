@@ -56,8 +56,8 @@ from wtd.messages import (
     ExecutorMessage,
     KnowledgeMessage,
     MonitorMessage,
-    Ping,
     PlannerMessage,
+    Probe,
     WatcherMessage,
 )
 from wtd.storage.failpoints import Failpoints
@@ -148,7 +148,7 @@ class Supervisor:
                 frame_timeout=settings.frame_timeout,
             ),
         ]
-        self._pingable: dict[str, MemoryObjectSendStream[Ping]] = {
+        self._pingable: dict[str, MemoryObjectSendStream[Probe]] = {
             "monitor": mon_send,
             "analyzer": ana_send,
             "planner": plan_send,
@@ -174,7 +174,7 @@ class Supervisor:
             task_status.started()
 
     async def ping_all(self) -> list[str]:
-        """Ping every actor (and the socket); the names of those that did not answer."""
+        """Probe every actor (and the socket); the names of those that did not answer."""
         silent: list[str] = []
         for name, inbox in self._pingable.items():
             send, recv = anyio.create_memory_object_stream[str](1)
@@ -184,7 +184,7 @@ class Supervisor:
                 recv,
                 contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError),
             ):
-                await inbox.send(Ping(reply_to=send))
+                await inbox.send(Probe(reply_to=send))
                 await recv.receive()  # EndOfStream: the actor failed or is stopping
                 answered = True
             if not answered:

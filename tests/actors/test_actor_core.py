@@ -22,7 +22,7 @@ from wtd.actors.planner import Planner
 from wtd.actors.watcher import Watcher
 from wtd.healing.analysis import Category, Diagnosis, RemediationPlan, Symptom
 from wtd.healing.retry import RetryPolicy
-from wtd.messages import Consult, KnowledgeMessage, Ping, PlannerMessage, PlanRemedy
+from wtd.messages import Consult, KnowledgeMessage, PlannerMessage, PlanRemedy, Probe
 from wtd.supervisor import Actor
 
 TIMEOUT = 5
@@ -61,7 +61,7 @@ class Note(msgspec.Struct, frozen=True, kw_only=True):
     text: str
 
 
-ToyMessage = Echo | Boom | AnswerThenBoom | Hold | Note | Ping
+ToyMessage = Echo | Boom | AnswerThenBoom | Hold | Note | Probe
 
 
 class Toy:
@@ -92,7 +92,7 @@ class Toy:
                 await answer(reply_to, "held")
             case Note(text=text):
                 self.notes.append(text)
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)
@@ -146,7 +146,7 @@ async def test_messages_queued_behind_a_crash_are_served_by_the_restarted_actor(
     ping_to, ping_from = mailbox()
     send.send_nowait(Boom(reply_to=boom_to))
     send.send_nowait(Echo(text="after", reply_to=echo_to))
-    send.send_nowait(Ping(reply_to=ping_to))
+    send.send_nowait(Probe(reply_to=ping_to))
     async with anyio.create_task_group() as tg:
         await tg.start(supervise, toy.run, toy.name, RestartIntensity(5, 10.0))
         assert await fails(boom_from)
@@ -292,7 +292,7 @@ def _nowhere() -> MemoryObjectSendStream[Any]:
     return anyio.create_memory_object_stream[Any](1)[0]
 
 
-ACTORS: dict[str, Callable[[MemoryObjectReceiveStream[Ping]], Actor]] = {
+ACTORS: dict[str, Callable[[MemoryObjectReceiveStream[Probe]], Actor]] = {
     "monitor": lambda inbox: Monitor(inbox, analyzer=_nowhere()),
     "analyzer": lambda inbox: Analyzer(inbox, planner=_nowhere()),
     "planner": lambda inbox: Planner(inbox, knowledge=_nowhere(), policy=RetryPolicy()),
@@ -306,12 +306,12 @@ ACTORS: dict[str, Callable[[MemoryObjectReceiveStream[Ping]], Actor]] = {
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", sorted(ACTORS))
 async def test_every_actor_answers_a_ping_with_its_name(name: str) -> None:
-    send, recv = anyio.create_memory_object_stream[Ping](1)
+    send, recv = anyio.create_memory_object_stream[Probe](1)
     actor = ACTORS[name](recv)
     ping_to, ping_from = mailbox()
     async with anyio.create_task_group() as tg:
         await tg.start(actor.run)
-        await send.send(Ping(reply_to=ping_to))
+        await send.send(Probe(reply_to=ping_to))
         assert await reply(ping_from) == name
         tg.cancel_scope.cancel()
 

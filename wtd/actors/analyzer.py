@@ -11,7 +11,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from wtd.actors import answer, post, serve
 from wtd.healing.analysis import SymptomAnalyzer
-from wtd.messages import Analyze, AnalyzerMessage, Ping, PlannerMessage, PlanRemedy
+from wtd.messages import Analyze, AnalyzerMessage, PlannerMessage, PlanRemedy, Probe
 
 log = logging.getLogger("wtd.analyzer")
 
@@ -48,7 +48,7 @@ class Analyzer:
                     self._planner,
                     PlanRemedy(diagnosis=diagnosis, attempt=attempt, reply_to=reply_to),
                 )
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)

@@ -32,7 +32,7 @@ from wtd.messages import (
     ConsentReport,
     EnforcerMessage,
     ManageConsent,
-    Ping,
+    Probe,
 )
 from wtd.vocabulary import GUARDED_KINDS
 
@@ -150,7 +150,7 @@ class Enforcer:
                         revoked=revoked,
                     ),
                 )
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)

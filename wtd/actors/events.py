@@ -17,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from wtd import protocol
 from wtd.actors import answer, serve
-from wtd.messages import AddSubscriber, EventsMessage, Ping, Publish
+from wtd.messages import AddSubscriber, EventsMessage, Probe, Publish
 
 log = logging.getLogger("wtd.events")
 
@@ -53,7 +53,7 @@ class Events:
                 self._fan_out(stamped)
             case AddSubscriber(workspace=workspace, stream=stream):
                 self._subscribers.append(_Subscriber(workspace=workspace, stream=stream))
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)

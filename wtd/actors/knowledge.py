@@ -14,7 +14,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from wtd.actors import answer, serve
 from wtd.healing.analysis import Strategy
 from wtd.healing.knowledge import KnowledgeBase
-from wtd.messages import Advice, Consult, KnowledgeMessage, Ping, RecoveryFinished, ShowKnowledge
+from wtd.messages import Advice, Consult, KnowledgeMessage, Probe, RecoveryFinished, ShowKnowledge
 
 
 def _now() -> str:
@@ -60,7 +60,7 @@ class Knowledge:
                 )
             case ShowKnowledge(workspace=workspace, reply_to=reply_to):
                 await answer(reply_to, self._base(workspace).describe())
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)

@@ -24,7 +24,7 @@ from wtd.messages import (
     HealthReport,
     MonitorMessage,
     OperationFinished,
-    Ping,
+    Probe,
 )
 
 log = logging.getLogger("wtd.monitor")
@@ -82,7 +82,7 @@ class Monitor:
                         data=health.as_dict(status),
                     ),
                 )
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)

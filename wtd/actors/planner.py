@@ -12,7 +12,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from wtd.actors import answer, post, serve
 from wtd.healing.analysis import Diagnosis, RemediationPlanner
 from wtd.healing.retry import RetryPolicy
-from wtd.messages import Advice, Consult, KnowledgeMessage, Ping, PlannerMessage, PlanRemedy
+from wtd.messages import Advice, Consult, KnowledgeMessage, PlannerMessage, PlanRemedy, Probe
 
 log = logging.getLogger("wtd.planner")
 
@@ -53,7 +53,7 @@ class Planner:
                 plan = RemediationPlanner(self._policy, _Advised(advice)).plan(diagnosis)
                 log.info("%s → %s: %s", diagnosis.symptom.key, plan.strategy.value, plan.reason)
                 await answer(reply_to, plan)
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)

@@ -22,7 +22,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd.actors import answer, post, serve
-from wtd.messages import FileChanged, Ping, StoreMessage, Unwatch, Watch, WatcherMessage
+from wtd.messages import FileChanged, Probe, StoreMessage, Unwatch, Watch, WatcherMessage
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.watcher")
@@ -75,7 +75,7 @@ class Watcher:
             case Unwatch(paths=paths):
                 self._trackers.pop(paths.json, None)
                 self._index()
-            case Ping(reply_to=reply_to):
+            case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)

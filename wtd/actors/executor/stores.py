@@ -1,0 +1,172 @@
+"""The Store registry: one supervised Store per tracker, started on first use.
+
+A Store is keyed by its tracker's identity (the JSON's real path), registered
+before the first await so that concurrent first requests share one Store, and
+supervised alone: one in a crash loop is given up (its queued requests failed, the
+next request starting it afresh), so one hostile tracker never stops the daemon that
+serves every other workspace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from wtd import errors
+from wtd.actors import ActorCrashLoop, RestartIntensity, fail_queued, post, supervise
+from wtd.actors.executor.settings import Settings
+from wtd.actors.store import Store
+from wtd.messages import (
+    EventsMessage,
+    Outcome,
+    Probe,
+    StoreMessage,
+    Unwatch,
+    Watch,
+    WatcherMessage,
+)
+from wtd.storage.failpoints import Failpoints
+from wtd.workspace import TrackerPaths
+
+log = logging.getLogger("wtd.executor")
+
+STORE_ASKS = 4  # tries of one request on a Store that keeps failing
+
+
+class Keys:
+    """A tracker's identity: its JSON's real path (symlinks resolved), remembered."""
+
+    def __init__(self) -> None:
+        self._keys: dict[Path, Path] = {}
+
+    def __call__(self, paths: TrackerPaths) -> Path:
+        key = self._keys.get(paths.json)
+        if key is None:
+            if len(self._keys) >= 4096:
+                self._keys.clear()
+            key = self._keys[paths.json] = paths.json.resolve()
+        return key
+
+
+class Stores:
+    """The Stores of one run of the Executor, started in its task group."""
+
+    def __init__(
+        self,
+        tg: TaskGroup,
+        *,
+        key: Keys,
+        settings: Settings,
+        failpoints: Failpoints,
+        events: MemoryObjectSendStream[EventsMessage],
+        watcher: MemoryObjectSendStream[WatcherMessage],
+        intensity: RestartIntensity,
+    ) -> None:
+        self._tg = tg
+        self.key = key
+        self._settings = settings
+        self._fp = failpoints
+        self._events = events
+        self._watcher = watcher
+        self._intensity = intensity
+        self._stores: dict[Path, MemoryObjectSendStream[StoreMessage]] = {}
+
+    async def call(
+        self,
+        paths: TrackerPaths,
+        make: Callable[[MemoryObjectSendStream[Outcome]], StoreMessage],
+    ) -> Outcome:
+        """Ask the tracker's Store and wait for its answer.
+
+        A Store that crashes mid-request is restarted with its inbox; asking again is
+        safe because a change's request id is applied at most once. One given up (a
+        crash loop) is replaced by a fresh one. Raises OutcomeUnknown after
+        ``STORE_ASKS`` tries."""
+        for _attempt in range(STORE_ASKS):
+            store = await self._store(paths)
+            send, recv = anyio.create_memory_object_stream[Outcome](1)
+            try:
+                await post(store, make(send))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                send.close()
+                recv.close()
+                continue
+            try:
+                with recv:
+                    return await recv.receive()
+            except anyio.EndOfStream:
+                log.warning("store %s dropped a request; asking again", paths.name)
+        # The change may have been journalled before the Store failed: not a failure,
+        # an unknown outcome, which a retry with the same request id settles.
+        raise errors.OutcomeUnknown(
+            f"the store of {paths.name} keeps failing on this request, so whether it was "
+            "applied is not known; retry it (the same request id is applied at most once) "
+            "and see the wtd log"
+        )
+
+    async def forget(self, paths: TrackerPaths) -> None:
+        """The tracker was deleted: stop watching it and let its Store end."""
+        stream = self._stores.pop(self.key(paths), None)
+        await post(self._watcher, Unwatch(paths=paths))
+        if stream is not None:
+            stream.close()  # the old Store drains its inbox and ends
+
+    async def probe_all(self) -> None:
+        """Probe every Store and wait for each answer (one crashed is being restarted;
+        its supervisor decides)."""
+        for store in list(self._stores.values()):
+            send, recv = anyio.create_memory_object_stream[str](1)
+            try:
+                await post(store, Probe(reply_to=send))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                continue  # a deleted tracker's Store, ending
+            with recv, contextlib.suppress(anyio.EndOfStream):
+                await recv.receive()
+
+    async def _store(self, paths: TrackerPaths) -> MemoryObjectSendStream[StoreMessage]:
+        key = self.key(paths)
+        stream = self._stores.get(key)
+        if stream is None:
+            # Registered before the first await: concurrent first requests share one Store.
+            send, recv = anyio.create_memory_object_stream[StoreMessage](1024)
+            self._stores[key] = stream = send
+            settings = self._settings
+            store = Store(
+                paths,
+                recv,
+                failpoints=self._fp,
+                backups_keep=settings.backups_keep,
+                backup_every=settings.backup_every,
+                journal_max_bytes=settings.journal_max_bytes,
+                events=self._events,
+                max_bytes=settings.max_file_bytes,
+                max_depth=settings.max_depth,
+            )
+            self._tg.start_soon(self._run_store, store, key, send, recv)
+            await post(self._watcher, Watch(paths=paths, store=send))
+        return stream
+
+    async def _run_store(
+        self,
+        store: Store,
+        key: Path,
+        send: MemoryObjectSendStream[StoreMessage],
+        recv: MemoryObjectReceiveStream[StoreMessage],
+    ) -> None:
+        """Supervise one tracker's Store; a crash loop gives up this Store alone."""
+        shared = self._intensity
+        intensity = RestartIntensity(shared.max_restarts, shared.period)
+        try:
+            await supervise(store.run, f"store:{store.paths.name}", intensity)
+        except ActorCrashLoop as exc:
+            log.critical("%s; given up until its next request", exc)
+            if self._stores.get(key) is send:
+                del self._stores[key]
+            send.close()
+            fail_queued(recv)
