@@ -39,7 +39,7 @@ def parts(reply: dict[str, Any], *, repeat_error: bool = True) -> list[tuple[str
     out += [(LINE, text) for text in wire.lines(reply)]
     error = wire.error(reply)
     if error:
-        code, message = error.get("code"), error["message"]
+        code, message = wire.error_code(reply), error["message"]
         if repeat_error or message not in wire.lines(reply):
             out.append((CONSENT if code == wire.CONSENT_REQUIRED else ERROR, message))
         suggestions = [s for s in wire.suggestions(error) if s not in message]
@@ -60,7 +60,7 @@ def print_reply(reply: dict[str, Any], *, as_json: bool, out: TextIO, err: TextI
         for what, text in parts(reply):
             print(text, file=err if what in TO_STDERR else out)
     if wire.kind(reply) != wire.REPLY:
-        denied = reply.get("code") == wire.DENIED
+        denied = wire.refusal_code(reply) == wire.DENIED
         return wire.EXIT_UNAVAILABLE if denied else wire.EXIT_FAILED
     return wire.exit_status(reply)
 
@@ -69,7 +69,7 @@ def print_json(out: TextIO, reply: dict[str, Any]) -> None:
     """The ``--json`` document for ``reply`` (SPEC §4): one object, one line."""
     if wire.kind(reply) != wire.REPLY:
         message = wire.refusal(reply, "unexpected answer from wtd")
-        code = reply.get("code", "bad_reply")
+        code = wire.refusal_code(reply, "bad_reply")
         write_json(out, error=wire.error_info(code, message), reply=reply)
         return
     write_json(
@@ -101,7 +101,7 @@ def write_json(
         "error": error,
         "healing": healing or [],
         "health": health,
-        "lines": reply.get("lines", []),
+        "lines": wire.lines(reply),
         "tracker": wire.tracker(reply),
     }
     out.write(json.dumps(doc, ensure_ascii=False) + "\n")

@@ -282,6 +282,11 @@ def uptime(pong: Message) -> float:
     return float(pong.get("uptime_s", 0))
 
 
+def refusal_code(message: Message, default: str | None = None) -> Any:
+    """The code of a refusal (``protocol_error``)."""
+    return message.get("code", default)
+
+
 def ok(reply: Message) -> bool:
     return bool(reply.get("ok"))
 
