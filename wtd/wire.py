@@ -254,11 +254,6 @@ def kind(message: Message) -> str:
     return str(message.get("type", ""))
 
 
-def id_of(message: Message) -> str | None:
-    found = message.get("id")
-    return found if isinstance(found, str) else None
-
-
 def answers(answer: Message, question: Message) -> bool:
     """Whether ``answer`` is for ``question`` (an answer without an id is for anyone)."""
     return answer.get("id", question.get("id")) == question.get("id")
