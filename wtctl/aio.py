@@ -1,10 +1,10 @@
 """Talking to wtd from asyncio: the REPL's client (the one-shot path uses ``connection``).
 
-Same wire as ``wtctl.connection`` (4-byte big-endian length + JSON, a ``hello`` /
-``welcome`` handshake first), over ``asyncio.open_unix_connection``. A ``Client``
+Same wire as ``wtctl.connection`` (``wtd.wire``: 4-byte big-endian length + JSON, a
+``hello`` / ``welcome`` handshake first), over ``asyncio.open_unix_connection``. A ``Client``
 serves one request at a time and pairs each reply with its request by ``id``; a
 ``Subscription`` is a connection turned into an event stream. Autostart reuses
-``wtctl.connection.start_daemon`` (in a worker thread: it blocks until the new
+``wtctl.autostart.start_daemon`` (in a worker thread: it blocks until the new
 daemon says it serves).
 """
 
@@ -12,23 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
+from wtctl.autostart import log_path, start_daemon
 from wtctl.connection import (
     AUTOSTART_ATTEMPTS,
     HANDSHAKE_TIMEOUT,
-    MAX_FRAME,
-    PROTOCOL_VERSION,
     ConnectionLost,
     RequestTooLarge,
     Unavailable,
-    log_path,
-    owner_socket,
-    start_daemon,
 )
+from wtd import wire
 
 __all__ = [
     "Client",
@@ -40,8 +35,6 @@ __all__ = [
     "subscribe",
 ]
 
-_HEADER = struct.Struct(">I")
-
 
 class _Stream:
     """One framed connection: send a message, receive the next message."""
@@ -52,26 +45,23 @@ class _Stream:
         self.welcome: dict[str, Any] = {}
 
     async def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
-        if len(body) > MAX_FRAME:
-            raise RequestTooLarge(
-                f"request of {len(body)} bytes exceeds the {MAX_FRAME}-byte limit"
-            )
+        body = wire.encode(message)
+        if len(body) > wire.MAX_FRAME:
+            raise RequestTooLarge(wire.too_large("request", len(body)))
         try:
-            self.writer.write(_HEADER.pack(len(body)) + body)
+            self.writer.write(wire.frame(body))
             await self.writer.drain()
         except OSError as exc:
             raise ConnectionLost(str(exc)) from exc
 
     async def receive(self) -> dict[str, Any]:
         try:
-            (length,) = _HEADER.unpack(await self.reader.readexactly(_HEADER.size))
-            message: dict[str, Any] = json.loads(await self.reader.readexactly(length))
+            body = await wire.read_frame(self.reader)
         except asyncio.IncompleteReadError as exc:
             raise ConnectionLost("the daemon closed the connection") from exc
         except OSError as exc:
             raise ConnectionLost(str(exc)) from exc
-        return message
+        return wire.decode(body)
 
     async def close(self) -> None:
         self.writer.close()
@@ -80,19 +70,18 @@ class _Stream:
 
 
 async def _open_once(path: str) -> _Stream:
-    reader, writer = await asyncio.open_unix_connection(path, limit=MAX_FRAME + 64)
+    reader, writer = await asyncio.open_unix_connection(path, limit=wire.MAX_FRAME + 64)
     stream = _Stream(reader, writer)
     try:
         async with asyncio.timeout(HANDSHAKE_TIMEOUT):
-            await stream.send({"type": "hello", "version": PROTOCOL_VERSION, "client": "wtctl"})
+            await stream.send(wire.hello())
             stream.welcome = await stream.receive()
     except BaseException:
         await stream.close()
         raise
-    if stream.welcome.get("type") != "welcome":
+    if wire.kind(stream.welcome) != wire.WELCOME:
         await stream.close()
-        message = stream.welcome.get("message", stream.welcome)
-        raise Unavailable(f"wtd refused the connection: {message}")
+        raise Unavailable(f"wtd refused the connection: {wire.refusal(stream.welcome)}")
     return stream
 
 
@@ -144,9 +133,9 @@ class Client:
                     await self._stream.send(message)
                     while True:
                         answer = await self._stream.receive()
-                        if answer.get("id", message.get("id")) == message.get("id"):
+                        if wire.answers(answer, message):
                             break
-                    owner = owner_socket(answer, self.path)
+                    owner = wire.owner_socket(answer, self.path)
                     if owner is None:
                         return answer
                     # Another wtd owns this workspace: talk to it from now on (SPEC §2).
@@ -159,7 +148,7 @@ class Client:
                     await moved.send(message)
                     while True:
                         answer = await moved.receive()
-                        if answer.get("id", message.get("id")) == message.get("id"):
+                        if wire.answers(answer, message):
                             return answer
                 except ConnectionLost:
                     await self._drop()
@@ -203,12 +192,12 @@ async def subscribe(path: str, workspace: str, *, autostart: bool) -> Subscripti
     """Open a connection and subscribe it to ``workspace``'s events ("" = all)."""
     stream = await _open(path, autostart=autostart)
     try:
-        await stream.send({"type": "subscribe", "id": "repl", "workspace": workspace})
+        await stream.send(wire.subscribe("repl", workspace))
         answer = await stream.receive()
     except BaseException:
         await stream.close()
         raise
-    if answer.get("type") != "subscribed":
+    if wire.kind(answer) != wire.SUBSCRIBED:
         await stream.close()
-        raise Unavailable(f"wtd refused the subscription: {answer.get('message', answer)}")
+        raise Unavailable(f"wtd refused the subscription: {wire.refusal(answer)}")
     return Subscription(stream)

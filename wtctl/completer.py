@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, FuzzyCompleter
 from prompt_toolkit.document import Document
 
+from wtd import wire
 from wtd.tracker.commands import EVIDENCE_TYPES
 from wtd.tracker.phrases import PHRASES
 from wtd.tracker.status import STATUSES
@@ -55,6 +56,30 @@ class Vocabulary:
     statuses: tuple[str, ...] = STATUSES
     evidence_types: tuple[str, ...] = EVIDENCE_TYPES
     trackers: tuple[str, ...] = ()  # the workspace's tracker names (for ``use``)
+
+
+def vocabulary_from(
+    progress: dict[str, Any], tasks: dict[str, Any], previous: Vocabulary
+) -> Vocabulary:
+    """The tasks and phases of a ``show progress`` and a ``list tasks`` reply; what a
+    failed reply does not say is kept from ``previous``."""
+    listed = wire.result(tasks) if wire.ok(tasks) else None
+    summary = wire.result(progress) if wire.ok(progress) else None
+    task_values = previous.tasks
+    phase_values = previous.phases
+    if isinstance(listed, list):
+        task_values = tuple(
+            Task(str(t["id"]), str(t.get("name", "")), str(t.get("status", "")))
+            for t in listed
+            if isinstance(t, dict) and "id" in t
+        )
+    if isinstance(summary, dict) and isinstance(summary.get("phases"), list):
+        phase_values = tuple(
+            Phase(int(p["number"]), str(p.get("name", "")))
+            for p in summary["phases"]
+            if isinstance(p, dict) and isinstance(p.get("number"), int)
+        )
+    return Vocabulary(tasks=task_values, phases=phase_values)
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,35 @@
-"""Talking to wtd: connect (starting the daemon if nobody answers), handshake, requests.
+"""Talking to wtd: connect (starting the daemon if nobody answers), handshake, requests,
+and the one-shot's ``Session``: one connection kept across phrases, a request sent
+again (same id, so the daemon applies it at most once) when the connection drops,
+when wtd answers that the outcome is unknown, and to the wtd that owns the
+workspace when this one says it is served elsewhere (SPEC §2).
 
 Deliberately stdlib-only and small: this is on the path agents call hundreds of
-times a day, so it must not pay for importing the daemon's dependencies. The frame
-format and message shapes are ``wtd.protocol``'s (tests keep the two in step).
+times a day, so it must not pay for importing the daemon's dependencies. Frames
+and messages are ``wtd.wire``'s.
 """
 
 from __future__ import annotations
 
-import json
+import _socket  # not ``socket``: see _connect_once
 import os
-import socket
-import struct
-import sys
+import time
+
+from wtd import wire
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the one-shot path ~4 ms
 if TYPE_CHECKING:
     from typing import Any
 
-PROTOCOL_VERSION = 1
-MAX_FRAME = 1 << 20  # requests only: replies have no size limit (SPEC §4)
-AUTOSTART_TIMEOUT = 15.0
+PROTOCOL_VERSION = wire.PROTOCOL_VERSION
+MAX_FRAME = wire.MAX_FRAME  # requests only: replies have no size limit (SPEC §4)
 HANDSHAKE_TIMEOUT = 10.0
 # Longer than the daemon's own reply deadline (120 s), so the daemon decides first.
 REPLY_TIMEOUT = float(os.environ.get("WTCTL_TIMEOUT") or 150.0)
 AUTOSTART_ATTEMPTS = 3
+RETRIES_AFTER_LOSS = 2
+OWNER_RETRIES = (0.1, 0.3, 0.6)
+UNKNOWN_RETRIES = (0.2, 1.0)  # seconds between tries when the owning wtd is unreachable
 
 
 class Unavailable(Exception):
@@ -38,53 +44,24 @@ class RequestTooLarge(Exception):
     """A request over the 1 MiB frame cap (exit code 2: nothing was sent)."""
 
 
-def owner_socket(reply: dict[str, Any], current: str) -> str | None:
-    """Where to send a request that this daemon answered with "served elsewhere".
-
-    Another wtd owns the workspace (SPEC §2): its socket, when it is not ``current``.
-    """
-    error = reply.get("error") or {}
-    result = reply.get("result")
-    if reply.get("type") != "reply" or error.get("code") != "elsewhere":
-        return None
-    owner = result.get("owner") if isinstance(result, dict) else None
-    sock = owner.get("socket") if isinstance(owner, dict) else None
-    if isinstance(sock, str) and sock and os.path.abspath(sock) != os.path.abspath(current):
-        return sock
-    return None
-
-
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 22))
-        if not chunk:
-            raise ConnectionLost("the daemon closed the connection")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
 class Connection:
-    def __init__(self, sock: socket.socket, welcome: dict[str, Any]) -> None:
+    def __init__(self, sock: _socket.socket, welcome: dict[str, Any]) -> None:
         self.sock = sock
         self.welcome = welcome
 
     def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+        body = wire.encode(message)
         if len(body) > MAX_FRAME:
-            raise RequestTooLarge(
-                f"request of {len(body)} bytes exceeds the {MAX_FRAME}-byte limit"
-            )
-        self.sock.sendall(struct.pack(">I", len(body)) + body)
+            raise RequestTooLarge(wire.too_large("request", len(body)))
+        self.sock.sendall(wire.frame(body))
 
     def receive(self) -> dict[str, Any]:
         try:
-            (length,) = struct.unpack(">I", _recv_exactly(self.sock, 4))
-            reply: dict[str, Any] = json.loads(_recv_exactly(self.sock, length))
+            return wire.decode(wire.recv_frame(self.sock))
+        except EOFError:
+            raise ConnectionLost("the daemon closed the connection") from None
         except OSError as exc:
             raise ConnectionLost(str(exc)) from exc
-        return reply
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -98,23 +75,21 @@ class Connection:
 
 
 def _connect_once(path: str) -> Connection:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # The C socket object: the ``socket`` module around it costs the one-shot ~1.5 ms to
+    # import (its enum conversions, ``selectors``) and adds nothing this client uses.
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(HANDSHAKE_TIMEOUT)
     try:
         sock.connect(path)
         conn = Connection(sock, {})
-        conn.welcome = conn.request(
-            {"type": "hello", "version": PROTOCOL_VERSION, "client": "wtctl"}
-        )
+        conn.welcome = conn.request(wire.hello())
         sock.settimeout(REPLY_TIMEOUT)
     except BaseException:
         sock.close()
         raise
-    if conn.welcome.get("type") != "welcome":
+    if wire.kind(conn.welcome) != wire.WELCOME:
         sock.close()
-        raise Unavailable(
-            f"wtd refused the connection: {conn.welcome.get('message', conn.welcome)}"
-        )
+        raise Unavailable(f"wtd refused the connection: {wire.refusal(conn.welcome)}")
     return conn
 
 
@@ -131,41 +106,63 @@ def connect(path: str, *, autostart: bool) -> Connection:
             reason = getattr(exc, "strerror", None) or str(exc)
             if not autostart:
                 raise Unavailable(f"no wtd is answering on {path} ({reason})") from None
+        # imported only when nobody answers: most calls find wtd running
+        from wtctl.autostart import log_path, start_daemon
+
         start_daemon(path)
     raise Unavailable(
         f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
     )
 
 
-def log_path(sock_path: str) -> str:
-    return os.path.join(os.path.dirname(sock_path) or ".", "wtd.log")
+class Session:
+    """One connection, re-established (same request id) if the daemon restarts mid-request."""
 
+    def __init__(self, path: str, *, autostart: bool) -> None:
+        self.path = path
+        self.autostart = autostart
+        self.conn: Connection | None = None
 
-def start_daemon(path: str) -> None:
-    """Start ``wtd`` in the background and wait (no polling) until it says it serves."""
-    import select
-    import subprocess
+    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        reply = self._ask(message)
+        for pause in UNKNOWN_RETRIES:  # wtd failed mid-request: the same id settles it
+            if wire.error_code(reply) != wire.OUTCOME_UNKNOWN:
+                break
+            time.sleep(pause)
+            reply = self._ask(message)
+        for pause in OWNER_RETRIES:
+            owner = wire.owner_socket(reply, self.path)
+            if owner is None:
+                return reply
+            # Another wtd owns this workspace (another shell's socket): the same request,
+            # same id, goes to it, and so does the rest of this session (SPEC §2).
+            try:
+                moved = connect(owner, autostart=False)
+            except (Unavailable, ConnectionLost):
+                # unreachable: it may be stopping (its lock goes with it); ask again here
+                time.sleep(pause)
+                reply = self._ask(message)
+                continue
+            self.close()
+            self.conn, self.path = moved, owner
+            self.autostart = False
+            return self._ask(message)
+        return reply  # its message names the owner's socket
 
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    read_fd, write_fd = os.pipe()
-    try:
-        with open(log_path(path), "ab") as log:
-            subprocess.Popen(
-                [sys.executable, "-m", "wtd", "--socket", path, "--ready-fd", str(write_fd)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-                close_fds=True,
-            )
-        os.close(write_fd)
-        write_fd = -1
-        ready, _, _ = select.select([read_fd], [], [], AUTOSTART_TIMEOUT)
-        if ready:
-            os.read(read_fd, 1)  # b"1" when serving; b"" if it exited (e.g. lost a start race)
-    finally:
-        os.close(read_fd)
-        if write_fd >= 0:
-            os.close(write_fd)
+    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(RETRIES_AFTER_LOSS + 1):
+            if self.conn is None:
+                self.conn = connect(self.path, autostart=self.autostart)
+            try:
+                return self.conn.request(message)
+            except ConnectionLost:
+                self.conn.close()
+                self.conn = None
+                if attempt == RETRIES_AFTER_LOSS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

@@ -13,13 +13,13 @@ import os
 import sys
 from pathlib import Path
 
-from wtctl.cli import Args, UsageError, parse_args, socket_path
+from wtctl.args import Args, UsageError, parse_args, socket_path
 from wtctl.connection import ConnectionLost, Unavailable, connect
+from wtd import wire
+from wtd.workspace import find_workspace, resolve
 
 
 def workspace_of(args: Args) -> str:
-    from wtd.workspace import find_workspace, resolve
-
     cwd = Path(os.getcwd())
     if args.tracker:
         return str(resolve(args.tracker, cwd)[0].workspace)
@@ -32,22 +32,22 @@ def main(argv: list[str]) -> int:
         args = parse_args([a for a in argv if a != "--all"])
     except UsageError as exc:
         print(f"wtctl events: {exc}", file=sys.stderr)
-        return 2
+        return wire.EXIT_INVALID
     if args.phrase_words:
         print(f"wtctl events: unexpected {' '.join(args.phrase_words)!r}", file=sys.stderr)
-        return 2
+        return wire.EXIT_INVALID
     try:
         conn = connect(socket_path(args), autostart=args.autostart)
     except Unavailable as exc:
         print(f"wtd unavailable: {exc}", file=sys.stderr)
-        return 5
+        return wire.EXIT_UNAVAILABLE
     conn.sock.settimeout(None)  # events may be far apart
     try:
         workspace = "" if everything else workspace_of(args)
-        reply = conn.request({"type": "subscribe", "id": "events", "workspace": workspace})
-        if reply.get("type") != "subscribed":
-            print(f"wtctl events: {reply.get('message', reply)}", file=sys.stderr)
-            return 1
+        reply = conn.request(wire.subscribe("events", workspace))
+        if wire.kind(reply) != wire.SUBSCRIBED:
+            print(f"wtctl events: {wire.refusal(reply)}", file=sys.stderr)
+            return wire.EXIT_FAILED
         event = reply  # the first line says the stream is live
         while True:
             sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
@@ -56,6 +56,6 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 0
     except (ConnectionLost, BrokenPipeError):
-        return 0 if sys.stdout.closed else 5
+        return 0 if sys.stdout.closed else wire.EXIT_UNAVAILABLE
     finally:
         conn.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wtd import wire
 from wtd.errors import WtdError
 from wtd.workspace import find_workspace, for_workspace, resolve, trackers_in
 
@@ -137,10 +138,9 @@ def after_reply(pin: Pin | None, missing: str, reply: dict[str, Any]) -> News:
     initiative``, ``restore tracker`` — becomes the pin; with one, it stays and the
     REPL only says how to switch.
     """
-    if not reply.get("ok"):
+    if not wire.ok(reply):
         return News()
-    found, told = reply.get("result"), reply.get("tracker")
-    result: dict[str, Any] = found if isinstance(found, dict) else {}
+    result, told = wire.result_dict(reply), wire.tracker(reply)
     named = told if isinstance(told, str) else ""
     if pin is not None and named == pin.label:
         if result.get("deleted") == pin.name and "trash" in result:

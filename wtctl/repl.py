@@ -2,7 +2,9 @@
 
 Assembled here, from small parts: ``completer`` (phrases, IDs, statuses — fuzzy),
 ``toolbar`` (tracker, progress, health, circuits), ``pin`` (which tracker it is
-on), ``aio`` (the asyncio client).
+on), ``follow`` (the event stream), ``styles`` (colours; a reply reads as in the
+one-shot, ``replies``), ``history``, ``args.Question`` (the consent question
+waiting for an answer), ``aio`` (the asyncio client).
 
 The REPL acts on the tracker its prompt shows: it pins one at start (``--tracker``
 / ``$WT_TRACKER``, else the one wtd reports for the workspace) and every request
@@ -21,13 +23,13 @@ Three connections to wtd, each with one job:
   event, coalesced — drawing the toolbar only reads the last result;
 - an event subscription for the pinned tracker's workspace: changes to that
   tracker made by other clients or by hand edits are printed above the prompt as
-  they arrive. It follows the pin to another workspace, and the commands to the
-  daemon that owns the workspace when wtd redirects them (SPEC §2).
+  they arrive (``follow.Follower``). It follows the pin to another workspace, and
+  the commands to the daemon that owns the workspace when wtd redirects them (SPEC §2).
 
 Consent is answered inline: a ``consent_required`` reply that carries a
 ``consent_token`` arms it, and the next line, when it is a consent answer (``yes``,
 ``approved``, ``always``, ``no``: ``wtd.vocabulary``), carries it as
-``options.consent_token``; then it is forgotten.
+``options.consent_token``; then it is forgotten (``args.Question``).
 
 Only this package's REPL modules import prompt-toolkit: the one-shot path never does.
 """
@@ -38,8 +40,8 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections import deque
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -47,115 +49,28 @@ from typing import Any
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.shortcuts import print_formatted_text
-from prompt_toolkit.styles import Style
 
 from wtctl import pin, toolbar
-from wtctl.aio import Client, ConnectionLost, Unavailable, subscribe
-from wtctl.cli import (
-    _ALTERNATIVES,
-    EXIT_UNAVAILABLE,
-    EXIT_USAGE,
-    Args,
-    command_message,
-    consent_token_of,
-    socket_path,
-)
-from wtctl.completer import Phase, Task, Vocabulary, make_completer
+from wtctl.aio import Client, ConnectionLost, Unavailable
+from wtctl.args import Args, Question, parse_args, request_for, socket_path
+from wtctl.completer import make_completer, vocabulary_from
+from wtctl.follow import Echo, Follower
+from wtctl.history import file_history, history_path
+from wtctl.styles import STYLE, format_event, format_reply
+from wtd import wire
 from wtd.errors import WtdError
-from wtd.vocabulary import classify_answer
 
-Echo = Callable[[StyleAndTextTuples], None]
-
-STYLE = Style.from_dict(
-    {
-        "prompt": "bold",
-        "healing": "ansigreen",
-        "error": "ansired",
-        "warning": "ansiyellow",
-        "hint": "ansiyellow",
-        "event": "ansicyan",
-        "event.healed": "ansigreen",
-        "event.warning": "ansiyellow",
-        "bottom-toolbar": "noreverse bg:#262626 #d0d0d0",
-        "toolbar.tracker": "bold",
-        "toolbar.sep": "#808080",
-        "toolbar.good": "#5fd75f",
-        "toolbar.warn": "#ffd75f",
-        "toolbar.bad": "bold #ff5f5f",
-    }
-)
+__all__ = ["Repl", "file_history", "format_event", "format_reply", "history_path", "main"]
 
 REPL_HELP = (
     "In the REPL: 'use TRACKER' switches the tracker every command acts on "
     "('use' alone lists them). Tab completes (fuzzy), → accepts the grey suggestion, "
     "↑ searches history, Ctrl-C cancels the line, Ctrl-D leaves."
 )
-_WARNING_MARKS = ("⚠", "ℹ", "?", "Advisory")
-_OWN_MEMORY = 32  # replies remembered to recognise the events of our own changes
-
-
-def history_path(env: dict[str, str] | None = None) -> Path:
-    """``$XDG_STATE_HOME/wtctl/history`` (default ``~/.local/state/wtctl/history``)."""
-    env = dict(os.environ) if env is None else env
-    home = env.get("HOME") or os.path.expanduser("~")
-    state = env.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
-    return Path(state) / "wtctl" / "history"
-
-
-def file_history(path: Path | None = None) -> History:
-    path = path or history_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileHistory(str(path))
-
-
-def format_event(event: dict[str, Any]) -> StyleAndTextTuples:
-    """``[agent:planner] docs/plans/my-project.md: Task 2.2 marked complete. (56%)``."""
-    kind = event.get("kind", "")
-    if kind == "lagged":
-        return [("class:event.warning", f"[wtd] {event.get('missed', 0)} events missed")]
-    style = {"healed": "class:event.healed", "circuit": "class:event.warning"}.get(
-        kind, "class:event"
-    )
-    where = f" {event['tracker']}:" if event.get("tracker") else ""
-    text = " ".join(event.get("lines") or [kind])
-    progress = event.get("progress")
-    suffix = f" ({progress}%)" if isinstance(progress, int) else ""
-    return [(style, f"[{event.get('actor') or 'wtd'}]{where} {text}{suffix}")]
-
-
-def format_reply(reply: dict[str, Any]) -> StyleAndTextTuples:
-    """A reply as coloured lines: healing green, errors red, advisories and hints yellow."""
-    out: StyleAndTextTuples = []
-
-    def line(style: str, text: str) -> None:
-        out.append((style, text + "\n"))
-
-    if reply.get("type") != "reply":
-        line("class:error", f"wtctl: {reply.get('message', 'unexpected answer from wtd')}")
-        return out
-    for text in reply.get("healing", []):
-        line("class:healing", text)
-    for text in reply.get("lines", []):
-        line("class:warning" if text.lstrip().startswith(_WARNING_MARKS) else "", text)
-    error = reply.get("error")
-    if error:
-        consent = error.get("code") == "consent_required"
-        if error["message"] not in reply.get("lines", []):
-            line("class:warning" if consent else "class:error", error["message"])
-        suggestions = [s for s in error.get("suggestions", []) if s not in error["message"]]
-        if suggestions and error.get("code") in _ALTERNATIVES:
-            quoted = " or ".join(f"'{s}'" for s in suggestions)
-            line("class:hint", f"Did you mean {quoted}?")
-        else:
-            for hint in suggestions:
-                line("class:hint", f"Hint: {hint}")
-    for text in reply.get("health_lines", []):
-        line("class:warning" if text.lstrip().startswith(_WARNING_MARKS) else "", text)
-    return out
 
 
 class Repl:
@@ -182,7 +97,7 @@ class Repl:
         self.phrases, completer = make_completer()
         self.pin: pin.Pin | None = None
         self.status = toolbar.Status()
-        self.consent_token: str | None = None
+        self.question = Question()  # the consent question waiting for an answer
         self.session: PromptSession[str] = PromptSession(
             completer=completer,
             complete_while_typing=True,
@@ -196,17 +111,21 @@ class Repl:
         self._echo = echo or self._print
         self._cwd = Path(os.getcwd())
         self._home = self._cwd  # the workspace of cwd, as wtd sees it (set by run)
-        # Set after the first refresh / once events flow (tests wait on them).
-        self.refreshed = asyncio.Event()
-        self.subscribed = asyncio.Event()
+        self.refreshed = asyncio.Event()  # set after the first refresh (tests wait on it)
         self._dirty = asyncio.Event()
-        self._answered = asyncio.Event()  # a command got through: the daemon is back
-        self._in_flight = False
-        self._held: list[dict[str, Any]] = []
-        self._own: deque[frozenset[str]] = deque(maxlen=_OWN_MEMORY)
-        self._tg: asyncio.TaskGroup | None = None
-        self._follower: asyncio.Task[None] | None = None
-        self._following: tuple[str, str] | None = None  # (socket, workspace) of the events
+        self.events = Follower(
+            self._socket, autostart=args.autostart, echo=self._echo, on_change=self._mark_dirty
+        )
+
+    @property
+    def subscribed(self) -> asyncio.Event:
+        """Set while events flow (tests wait on it)."""
+        return self.events.subscribed
+
+    @property
+    def consent_token(self) -> str | None:
+        """The token of the consent question the next line may answer."""
+        return self.question.token
 
     # ------------------------------------------------------------ lifecycle
 
@@ -215,7 +134,7 @@ class Repl:
             await self.client.open()
         except Unavailable as exc:
             self._echo([("class:error", f"wtd unavailable: {exc}\n")])
-            return EXIT_UNAVAILABLE
+            return wire.EXIT_UNAVAILABLE
         try:
             self._home = await asyncio.to_thread(pin.default_workspace, self._cwd)
             if self.args.tracker:
@@ -223,14 +142,14 @@ class Repl:
                     given = await asyncio.to_thread(pin.given, self.args.tracker, self._cwd)
                 except WtdError as exc:
                     self._echo([("class:error", f"wtctl: {exc.message}\n")])
-                    return EXIT_USAGE
+                    return wire.EXIT_INVALID
                 self._set_pin(given)
             else:
                 # not reachable now: the first command (or refresh) asks again
                 with contextlib.suppress(Unavailable, ConnectionLost):
                     await self._find_pin(self.client)
             async with asyncio.TaskGroup() as tg:
-                self._tg = tg
+                self.events.start(tg)
                 refresher = tg.create_task(self._refresh_forever())
                 self._retarget_events()
                 self._mark_dirty()
@@ -238,10 +157,8 @@ class Repl:
                     return await self._loop()
                 finally:
                     refresher.cancel()
-                    if self._follower is not None:
-                        self._follower.cancel()
+                    self.events.stop()
         finally:
-            self._tg = None
             await self.client.close()
             await self.background.close()
 
@@ -271,20 +188,19 @@ class Repl:
             return None
         # an armed token goes with the next line only if that line is a consent answer;
         # any other line drops the question (it is asked again if the command is)
-        token = self.consent_token if classify_answer(phrase) is not None else None
-        self.consent_token = None
-        self._in_flight = True
+        token = self.question.take(phrase)
+        self.events.in_flight = True
         try:
             with self._interruptible() as interrupted:
                 if self.pin is None:  # a tracker may exist by now: pin it before acting
                     await self._find_pin(self.client)
-                message = self._aim(command_message(self.args, phrase, token))
+                message = self._aim(request_for(self.args, phrase, token))
                 reply = await self.client.request(message, retries=2)
         except (Unavailable, ConnectionLost) as exc:
             self.status = replace(self.status, connected=False)
             self._echo([("class:error", f"wtd unavailable: {exc}\n")])
             self._invalidate()
-            self._release_held()
+            self.events.release()
             return None
         except asyncio.CancelledError:
             if not interrupted:
@@ -293,16 +209,15 @@ class Repl:
             self._echo([("class:warning", "Interrupted (the daemon may still apply it).\n")])
             return None
         finally:
-            self._in_flight = False
-        self._answered.set()
+            self.events.in_flight = False
+        self.events.answered(reply)
         self._echo(format_reply(reply))
         if phrase.lower().split()[:1] == ["help"]:
             self._echo([("class:hint", REPL_HELP + "\n")])
-        self.consent_token = consent_token_of(reply)
-        self._own.append(frozenset(reply.get("lines", [])))
+        self.question.arm(reply)
         self._follow_reply(reply)
         self._retarget_events()
-        self._release_held()
+        self.events.release()
         self._mark_dirty()
         return reply
 
@@ -312,15 +227,14 @@ class Repl:
         An unknown TRACKER leaves the pin as it was. A consent question still open
         is dropped: it was about the tracker the prompt showed when it was asked.
         """
-        self.consent_token = None
+        self.question.drop()
         if not text.strip():
             await self._show_choices()
             return
         workspace = self.pin.workspace if self.pin is not None else self._home
         chosen = await asyncio.to_thread(pin.choose, text, workspace, self._cwd)
         if isinstance(chosen, pin.Refused):
-            error = {"code": "not_found", "message": chosen.message}
-            self._echo(format_reply({"type": "reply", "error": {**error, "suggestions": []}}))
+            self._echo(format_reply(wire.refused_reply(wire.NOT_FOUND, chosen.message)))
             if chosen.suggestions:
                 quoted = " or ".join(f"'{s}'" for s in chosen.suggestions)
                 self._echo([("class:hint", f"Did you mean {quoted}?\n")])
@@ -337,17 +251,12 @@ class Repl:
         except (Unavailable, ConnectionLost) as exc:
             self._echo([("class:error", f"wtd unavailable: {exc}\n")])
             return
-        if not reply.get("ok"):
+        if not wire.ok(reply):
             self._echo(format_reply(reply))
             return
-        rows = reply.get("result")
+        rows = wire.result(reply)
         lines = pin.listing(self.pin, self.status.missing, rows if isinstance(rows, list) else [])
         self._echo([("", "".join(line + "\n" for line in lines))])
-
-    def _release_held(self) -> None:
-        held, self._held = self._held, []
-        for event in held:
-            self._on_event(event)
 
     @contextlib.contextmanager
     def _interruptible(self) -> Iterator[list[bool]]:
@@ -377,17 +286,13 @@ class Repl:
 
     def _aim(self, message: dict[str, Any]) -> dict[str, Any]:
         """Name the pinned tracker in ``message`` — never leave the choice to wtd."""
-        if self.pin is None:
-            message.pop("tracker", None)
-        else:
-            message["tracker"] = self.pin.request
-        return message
+        return wire.aim(message, None if self.pin is None else self.pin.request)
 
     async def _find_pin(self, client: Client) -> dict[str, Any]:
         """Pin the tracker wtd reports for the workspace (its only or most recently
         changed one), if there is one; the reply (``show progress``) either way."""
         reply = await client.request(self._query("show progress"))
-        named = reply.get("tracker") if reply.get("ok") else None
+        named = wire.tracker(reply) if wire.ok(reply) else None
         if isinstance(named, str) and named:
             home = await asyncio.to_thread(pin.default_workspace, self._cwd)
             if self.pin is None:  # (and not pinned meanwhile, by a command or a refresh)
@@ -444,58 +349,9 @@ class Repl:
         return self._socket
 
     def _retarget_events(self) -> None:
-        """(Re)subscribe when the pinned workspace, or the daemon serving it, changed."""
-        if self._tg is None:
-            return  # not running yet: run() subscribes
+        """Follow the events of the pinned workspace, at the daemon that serves it."""
         workspace = self.pin.workspace if self.pin is not None else self._home
-        target = (self._daemon_path(), str(workspace))
-        if target == self._following:
-            return
-        self._following = target
-        if self._follower is not None:
-            self._follower.cancel()
-        self.subscribed.clear()
-        self._follower = self._tg.create_task(self._follow_events(*target))
-
-    async def _follow_events(self, path: str, workspace: str) -> None:
-        autostart = self.args.autostart and path == self._socket
-        while True:
-            try:
-                stream = await subscribe(path, workspace, autostart=autostart)
-            except (Unavailable, ConnectionLost, OSError):
-                await self._wait_for_daemon()
-                continue
-            self.subscribed.set()
-            try:
-                async for event in stream:
-                    if event.get("type") == "event":
-                        self._on_event(event)
-            except ConnectionLost:
-                pass
-            finally:
-                await stream.close()
-            self.subscribed.clear()
-            self._echo([("class:warning", "Lost wtd's event stream; it resumes with wtd.\n")])
-            await self._wait_for_daemon()
-
-    async def _wait_for_daemon(self) -> None:
-        """Until a command gets an answer again (the command path restarts wtd if needed)."""
-        self._answered.clear()
-        await self._answered.wait()
-
-    def _on_event(self, event: dict[str, Any]) -> None:
-        if self._in_flight:
-            self._held.append(event)  # may be our own change: decide once the reply is in
-            return
-        # every tracker of the workspace (SPEC §9: changes others make show up live);
-        # each event names its tracker, so one that is not the prompt's is told apart
-        self._mark_dirty()
-        lines = frozenset(event.get("lines") or ())
-        own = next((seen for seen in self._own if lines and lines <= seen), None)
-        if own is not None:
-            self._own.remove(own)  # the echo of our own command: already printed
-        else:
-            self._echo([*format_event(event), ("", "\n")])
+        self.events.retarget(self._daemon_path(), str(workspace))
 
     # ------------------------------------------------------------ toolbar & vocabulary
 
@@ -533,12 +389,12 @@ class Repl:
         self._retarget_events()  # the background client may have been redirected
         assert progress is not None
         self.status = toolbar.with_progress(self.status, progress)
-        error = progress.get("error") or {}
-        if current is not None and error.get("code") == "not_found":
-            self._set_missing("deleted" if "deleted" in error.get("message", "") else "not found")
-        elif progress.get("ok"):
+        if current is not None and wire.error_code(progress) == wire.NOT_FOUND:
+            deleted = "deleted" in wire.error_message(progress)
+            self._set_missing("deleted" if deleted else "not found")
+        elif wire.ok(progress):
             self._set_missing("")
-        vocabulary = _vocabulary(progress, tasks, self.phrases.vocabulary)
+        vocabulary = vocabulary_from(progress, tasks, self.phrases.vocabulary)
         if self.status.missing or current is None:
             vocabulary = replace(vocabulary, tasks=(), phases=())
         self.phrases.vocabulary = replace(vocabulary, trackers=tuple(names))
@@ -546,14 +402,8 @@ class Repl:
         self._invalidate()
 
     def _query(self, phrase: str) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "type": "command",
-            "id": os.urandom(12).hex(),
-            "phrase": phrase,
-            "cwd": str(self._cwd),
-            "options": {"show_health": True},
-        }
-        return self._aim(message)
+        """A request of the REPL's own (toolbar, completions), with health."""
+        return self._aim(wire.request(phrase, cwd=str(self._cwd), show_health=True))
 
     def _toolbar(self) -> StyleAndTextTuples:
         return toolbar.render(self.status)
@@ -578,28 +428,6 @@ class Repl:
         )
 
 
-def _vocabulary(
-    progress: dict[str, Any], tasks: dict[str, Any], previous: Vocabulary
-) -> Vocabulary:
-    listed = tasks.get("result") if tasks.get("ok") else None
-    summary = progress.get("result") if progress.get("ok") else None
-    task_values = previous.tasks
-    phase_values = previous.phases
-    if isinstance(listed, list):
-        task_values = tuple(
-            Task(str(t["id"]), str(t.get("name", "")), str(t.get("status", "")))
-            for t in listed
-            if isinstance(t, dict) and "id" in t
-        )
-    if isinstance(summary, dict) and isinstance(summary.get("phases"), list):
-        phase_values = tuple(
-            Phase(int(p["number"]), str(p.get("name", "")))
-            for p in summary["phases"]
-            if isinstance(p, dict) and isinstance(p.get("number"), int)
-        )
-    return Vocabulary(tasks=task_values, phases=phase_values)
-
-
 def main(args: Args) -> int:
     """Run the REPL on the terminal until Ctrl-D; the exit code (0, or 5 if wtd is unreachable)."""
     repl = Repl(args, history=file_history())
@@ -607,8 +435,4 @@ def main(args: Args) -> int:
 
 
 if __name__ == "__main__":  # python -m wtctl.repl [--tracker PATH] …
-    import sys
-
-    from wtctl.cli import parse_args
-
     sys.exit(main(parse_args(sys.argv[1:])))

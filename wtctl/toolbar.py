@@ -12,6 +12,8 @@ from typing import Any
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
+from wtd import wire
+
 
 @dataclass(frozen=True)
 class Status:
@@ -28,16 +30,16 @@ class Status:
 
 def with_progress(status: Status, reply: dict[str, Any]) -> Status:
     """``status`` updated from a ``show progress`` reply (health too if it carries it)."""
-    result = reply.get("result")
-    if reply.get("ok") and isinstance(result, dict):
+    result = wire.result(reply)
+    if wire.ok(reply) and isinstance(result, dict):
         status = replace(
             status,
-            tracker=reply.get("tracker") or status.tracker,
+            tracker=wire.tracker(reply) or status.tracker,
             progress=_int(result.get("overall")),
             complete=_int(result.get("complete")) or 0,
             total=_int(result.get("total")) or 0,
         )
-    health = reply.get("health")
+    health = wire.health(reply)
     if isinstance(health, dict):
         status = with_health(status, health)
     return replace(status, connected=True)

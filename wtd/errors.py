@@ -2,38 +2,26 @@
 
 At the socket an error becomes ``{"code", "message", "suggestions"}``; wtctl turns
 the code into its exit status (SPEC §4): 1 failed/not found, 2 invalid command or
-argument, 3 consent required, 4 denied, 5 unavailable.
+argument, 3 consent required, 4 denied, 5 unavailable. The codes and their exit
+statuses are the wire's (``wtd.wire.EXIT_CODES``), re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from wtd.wire import EXIT_CODES, exit_code
 
-EXIT_CODES: Final[dict[str, int]] = {
-    "failed": 1,
-    "not_found": 1,
-    "not_understood": 1,
-    "storage": 1,
-    "internal": 1,
-    "unknown_phrase": 2,
-    "invalid_task_id": 2,
-    "invalid_status": 2,
-    "invalid_argument": 2,
-    "bad_request": 2,
-    "not_available": 2,
-    "consent_required": 3,
-    "denied": 4,
-    "unsafe_path": 4,
-    "too_large": 1,
-    "unavailable": 5,
-    "elsewhere": 5,
-    "outcome_unknown": 5,
-    "circuit_open": 5,
-}
-
-
-def exit_code(code: str) -> int:
-    return EXIT_CODES.get(code, 1)
+__all__ = [
+    "EXIT_CODES",
+    "CircuitOpen",
+    "Denied",
+    "InvalidArgument",
+    "LimitRefused",
+    "NotFound",
+    "OutcomeUnknown",
+    "StorageFailure",
+    "WtdError",
+    "exit_code",
+]
 
 
 class WtdError(Exception):

@@ -1,26 +1,54 @@
-"""The wire between wtctl and wtd: framing, handshake, tagged requests and replies.
+"""The wire's messages as msgspec Structs: handshake, tagged requests and replies.
 
-A frame is a 4-byte big-endian length followed by that many bytes of JSON. The
-client opens with ``Hello``; the daemon answers ``Welcome`` (or ``ProtocolError``
-and closes). After that every request frame gets exactly one reply frame with the
-same ``id``. Frames over ``MAX_FRAME`` bytes, malformed JSON and unknown message
-types get a ``ProtocolError`` reply; none of them can disturb the daemon.
+Framing, the version, the frame cap, the type tags and the error codes are
+``wtd.wire``'s (stdlib only, shared with the clients); this module gives each
+message its fields. The client opens with ``Hello``; the daemon answers ``Welcome``
+(or ``ProtocolError`` and closes). After that every request frame gets exactly one
+reply frame with the same ``id``. Frames over ``MAX_FRAME`` bytes, malformed JSON
+and unknown message types get a ``ProtocolError`` reply; none of them can disturb
+the daemon.
 
-The one-shot client speaks this with the stdlib ``json`` module (to stay cheap to
-start); these Structs are the authority and tests check the two agree.
+The clients speak this with the stdlib ``json`` module (to stay cheap to start);
+these Structs are the authority and ``tests/test_wire.py`` checks the two agree.
 """
 
 from __future__ import annotations
 
-import struct
 from typing import Any, Final
 
 import msgspec
 
-from wtd import PROTOCOL_VERSION
+from wtd import wire
+from wtd.wire import HEADER, MAX_FRAME, PROTOCOL_VERSION
 
-MAX_FRAME: Final = 1 << 20
-HEADER: Final = struct.Struct(">I")
+__all__ = [
+    "HEADER",
+    "MAX_FRAME",
+    "PROTOCOL_VERSION",
+    "REPLY_SCHEMA",
+    "ClientMessage",
+    "Command",
+    "DaemonMessage",
+    "ErrorInfo",
+    "Event",
+    "Hello",
+    "Options",
+    "Ping",
+    "Pong",
+    "ProtocolError",
+    "Reply",
+    "Request",
+    "Response",
+    "Subscribe",
+    "Subscribed",
+    "Welcome",
+    "encoder",
+    "frame",
+    "hello",
+    "request_decoder",
+    "response_decoder",
+]
+
 REPLY_SCHEMA: Final = 1
 
 
@@ -31,7 +59,7 @@ class _Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_def
 # ------------------------------------------------------------ client → daemon
 
 
-class Hello(_Msg, tag="hello", frozen=True):
+class Hello(_Msg, tag=wire.HELLO, frozen=True):
     version: int
     client: str = ""
 
@@ -47,8 +75,11 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     consent_token: str | None = None  # answers the consent question of an earlier reply
 
 
-class Command(_Msg, tag="command", frozen=True):
-    """Run one phrase against one tracker. ``id`` makes a retry apply at most once."""
+class Request(_Msg, tag=wire.REQUEST, frozen=True):
+    """Run one phrase against one tracker. ``id`` makes a retry apply at most once.
+
+    Tagged ``"command"`` on the wire (``wire.REQUEST``); named ``Request`` so it is not
+    taken for a tracker command (``wtd.tracker.commands.Command``)."""
 
     id: str
     phrase: str
@@ -57,11 +88,11 @@ class Command(_Msg, tag="command", frozen=True):
     options: Options = Options()
 
 
-class Ping(_Msg, tag="ping", frozen=True):
+class Ping(_Msg, tag=wire.PING, frozen=True):
     id: str = ""
 
 
-class Subscribe(_Msg, tag="subscribe", frozen=True):
+class Subscribe(_Msg, tag=wire.SUBSCRIBE, frozen=True):
     """Turn this connection into an event stream (``Subscribed``, then ``Event`` frames).
 
     ``workspace`` (absolute) limits the stream to one workspace; empty means all.
@@ -71,13 +102,15 @@ class Subscribe(_Msg, tag="subscribe", frozen=True):
     workspace: str = ""
 
 
-Request = Hello | Command | Ping | Subscribe
+Command = Request  # the former name, kept for the code that still uses it
+
+ClientMessage = Hello | Request | Ping | Subscribe
 
 
 # ------------------------------------------------------------ daemon → client
 
 
-class Welcome(_Msg, tag="welcome", frozen=True):
+class Welcome(_Msg, tag=wire.WELCOME, frozen=True):
     version: int
     server: str
     pid: int
@@ -89,8 +122,8 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
     suggestions: list[str] = []
 
 
-class Reply(_Msg, tag="reply", frozen=True):
-    """The answer to a Command. ``exit_code`` is what wtctl exits with (SPEC §4)."""
+class Reply(_Msg, tag=wire.REPLY, frozen=True):
+    """The answer to a Request. ``exit_code`` is what wtctl exits with (SPEC §4)."""
 
     id: str
     ok: bool
@@ -104,7 +137,7 @@ class Reply(_Msg, tag="reply", frozen=True):
     tracker: str | None = None
 
 
-class Pong(_Msg, tag="pong", frozen=True):
+class Pong(_Msg, tag=wire.PONG, frozen=True):
     id: str = ""
     server: str = ""
     pid: int = 0
@@ -112,11 +145,11 @@ class Pong(_Msg, tag="pong", frozen=True):
     trackers: list[str] = []
 
 
-class Subscribed(_Msg, tag="subscribed", frozen=True):
+class Subscribed(_Msg, tag=wire.SUBSCRIBED, frozen=True):
     id: str = ""
 
 
-class Event(_Msg, tag="event", frozen=True):
+class Event(_Msg, tag=wire.EVENT, frozen=True):
     """Something changed that a live view should show (pushed to subscribers).
 
     ``kind``: ``changed`` (a tracker change, by ``actor``), ``healed`` (the daemon
@@ -135,22 +168,23 @@ class Event(_Msg, tag="event", frozen=True):
     missed: int = 0
 
 
-class ProtocolError(_Msg, tag="protocol_error", frozen=True):
+class ProtocolError(_Msg, tag=wire.PROTOCOL_ERROR, frozen=True):
     code: str
     message: str
     id: str = ""
 
 
-Response = Welcome | Reply | Pong | Subscribed | Event | ProtocolError
+DaemonMessage = Welcome | Reply | Pong | Subscribed | Event | ProtocolError
+Response = DaemonMessage
 
-request_decoder: Final = msgspec.json.Decoder(Request)
-response_decoder: Final = msgspec.json.Decoder(Response)
+request_decoder: Final = msgspec.json.Decoder(ClientMessage)
+response_decoder: Final = msgspec.json.Decoder(DaemonMessage)
 encoder: Final = msgspec.json.Encoder()
 
 
 def frame(msg: msgspec.Struct) -> bytes:
-    body = encoder.encode(msg)
-    return HEADER.pack(len(body)) + body
+    """``msg`` as one frame (``wire.frame`` of its JSON)."""
+    return wire.frame(encoder.encode(msg))
 
 
 def hello() -> Hello:

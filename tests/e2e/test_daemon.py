@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import BIN, Workspace
+from wtctl.args import parse_args, request_for
 from wtd import protocol
 
 pytestmark = pytest.mark.e2e
@@ -215,11 +216,9 @@ def test_hostile_clients_never_disturb_the_daemon(ws: Workspace) -> None:
 
 
 def test_wire_frames_of_the_client_decode_with_the_protocol(ws: Workspace) -> None:
-    from wtctl.cli import command_message, parse_args
-
-    message = command_message(parse_args(["--show-health", "--agent", "a", "progress"]), "progress")
+    message = request_for(parse_args(["--show-health", "--agent", "a", "progress"]), "progress")
     decoded = protocol.request_decoder.decode(json.dumps(message).encode())
-    assert isinstance(decoded, protocol.Command)
+    assert isinstance(decoded, protocol.Request)
     assert decoded.options.show_health and decoded.options.agent == "a"
 
 

@@ -15,7 +15,7 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from tests.e2e.conftest import Workspace
-from wtctl.cli import Args
+from wtctl.args import Args
 from wtctl.repl import Repl
 
 TIMEOUT = 30

@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 from pathlib import Path
+from typing import assert_never
 
 import anyio
 import msgspec
@@ -20,7 +21,7 @@ from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskStatus
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
-from wtd import PROTOCOL_VERSION, __version__, protocol
+from wtd import __version__, protocol, wire
 from wtd.actors import post
 from wtd.messages import AddSubscriber, EventsMessage, Execute
 
@@ -34,10 +35,6 @@ MAX_CONNECTIONS = 512
 SEND_TIMEOUT = 10.0
 SEND_RATE_FLOOR = 1 << 20  # bytes/s: a big reply gets more time, a stalled reader none
 ACCEPT_BACKOFF = 0.05  # after a failed accept (EMFILE: out of file descriptors)
-
-
-class FrameTooLarge(Exception):
-    pass
 
 
 class ReplyOverdue(Exception):
@@ -120,7 +117,7 @@ class Server:
                 await _try_send(
                     stream,
                     protocol.ProtocolError(
-                        code="busy",
+                        code=wire.BUSY,
                         message=(
                             f"wtd is serving {self._max_connections} connections already "
                             "([daemon] max_connections); try again shortly"
@@ -140,15 +137,15 @@ class Server:
                 pass
             except ReplyOverdue:
                 pass
-            except FrameTooLarge as exc:
+            except wire.FrameTooLarge as exc:
                 await _try_send(
-                    stream, protocol.ProtocolError(code="frame_too_large", message=str(exc))
+                    stream, protocol.ProtocolError(code=wire.FRAME_TOO_LARGE, message=str(exc))
                 )
             except TimeoutError:
                 await _try_send(
                     stream,
                     protocol.ProtocolError(
-                        code="timeout", message="connection idle or a frame unfinished too long"
+                        code=wire.TIMEOUT, message="connection idle or a frame unfinished too long"
                     ),
                 )
             except OSError as exc:
@@ -164,7 +161,7 @@ class Server:
             await _try_send(
                 stream,
                 protocol.ProtocolError(
-                    code="denied", message="this daemon serves only its own user"
+                    code=wire.DENIED, message="this daemon serves only its own user"
                 ),
             )
             return
@@ -172,12 +169,12 @@ class Server:
         with anyio.fail_after(HANDSHAKE_TIMEOUT):
             first = await _read_frame(reader)
         msg = _decode(first)
-        if not isinstance(msg, protocol.Hello) or msg.version != PROTOCOL_VERSION:
+        if not isinstance(msg, protocol.Hello) or msg.version != wire.PROTOCOL_VERSION:
             await stream.send(
                 protocol.frame(
                     protocol.ProtocolError(
-                        code="handshake",
-                        message=f"expected hello with protocol version {PROTOCOL_VERSION}",
+                        code=wire.HANDSHAKE,
+                        message=f"expected hello with protocol version {wire.PROTOCOL_VERSION}",
                     )
                 )
             )
@@ -185,7 +182,7 @@ class Server:
         await stream.send(
             protocol.frame(
                 protocol.Welcome(
-                    version=PROTOCOL_VERSION, server=f"wtd {__version__}", pid=os.getpid()
+                    version=wire.PROTOCOL_VERSION, server=f"wtd {__version__}", pid=os.getpid()
                 )
             )
         )
@@ -227,10 +224,10 @@ class Server:
                     await stream.send(protocol.frame(event))
 
     async def _answer(
-        self, msg: protocol.Request | protocol.ProtocolError, uid: int
+        self, msg: protocol.ClientMessage | protocol.ProtocolError, uid: int
     ) -> msgspec.Struct:
         match msg:
-            case protocol.Command():
+            case protocol.Request():
                 # If the Executor crashes holding the request, it is sent once more to the
                 # restarted Executor: the request id keeps a change from applying twice.
                 for _attempt in range(2):
@@ -251,9 +248,9 @@ class Server:
                 return protocol.Reply(
                     id=msg.id,
                     ok=False,
-                    exit_code=5,
+                    exit_code=wire.exit_code(wire.OUTCOME_UNKNOWN),
                     error=protocol.ErrorInfo(
-                        code="outcome_unknown",
+                        code=wire.OUTCOME_UNKNOWN,
                         message=(
                             "the daemon could not finish this request, so whether it was "
                             "applied is not known; retry it (the same request id is applied "
@@ -269,29 +266,27 @@ class Server:
                     uptime_s=round(anyio.current_time() - self._start_monotonic, 3),
                 )
             case protocol.Hello():
-                return protocol.ProtocolError(code="bad_request", message="already greeted")
+                return protocol.ProtocolError(code=wire.BAD_REQUEST, message="already greeted")
             case protocol.Subscribe():
                 raise AssertionError("handled by _stream_events")
             case protocol.ProtocolError():
                 return msg
-        raise AssertionError(f"unhandled message {msg!r}")
+            case _:
+                assert_never(msg)
 
 
-def _decode(body: bytes) -> protocol.Request | protocol.ProtocolError:
+def _decode(body: bytes) -> protocol.ClientMessage | protocol.ProtocolError:
     try:
-        request: protocol.Request = protocol.request_decoder.decode(body)
+        request: protocol.ClientMessage = protocol.request_decoder.decode(body)
     except msgspec.DecodeError as exc:
-        return protocol.ProtocolError(code="bad_request", message=f"malformed request: {exc}")
+        return protocol.ProtocolError(code=wire.BAD_REQUEST, message=f"malformed request: {exc}")
     return request
 
 
 async def _read_frame(reader: BufferedByteReceiveStream, start: bytes = b"") -> bytes:
     """One frame (``start``: its first bytes, already read)."""
-    header = start + await reader.receive_exactly(protocol.HEADER.size - len(start))
-    (length,) = protocol.HEADER.unpack(header)
-    if length > protocol.MAX_FRAME:
-        raise FrameTooLarge(f"frame of {length} bytes exceeds the {protocol.MAX_FRAME}-byte limit")
-    return await reader.receive_exactly(length)
+    header = start + await reader.receive_exactly(wire.HEADER.size - len(start))
+    return await reader.receive_exactly(wire.body_length(header, wire.MAX_FRAME))
 
 
 async def _close_gently(stream: SocketStream) -> None:
