@@ -1,4 +1,3 @@
 """wtd: the self-healing work tracker daemon. Importing this package stays cheap."""
 
 __version__ = "0.1.0"
-PROTOCOL_VERSION = 1

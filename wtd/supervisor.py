@@ -38,7 +38,7 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 
-from wtd import PROTOCOL_VERSION, protocol
+from wtd import protocol
 from wtd.actors import ActorCrashLoop, RestartIntensity, supervise
 from wtd.actors.analyzer import Analyzer
 from wtd.actors.enforcer import Enforcer
@@ -61,6 +61,7 @@ from wtd.messages import (
     WatcherMessage,
 )
 from wtd.storage.failpoints import Failpoints
+from wtd.wire import PROTOCOL_VERSION
 
 __all__ = [
     "PING_TIMEOUT",
