@@ -46,6 +46,7 @@ from wtd.tracker.render import (
     unescape_note,
 )
 from wtd.tracker.status import Status
+from wtd.tracker.view.syntax import COLUMNS, DERIVED_KEYS, META_KEYS, UNLISTED_NOTE
 
 NAME: Final = "ecw"
 TELLTALE: Final = (
@@ -61,20 +62,10 @@ _NOTE_ITEM: Final = re.compile(
     re.IGNORECASE,
 )
 _TITLE: Final = "# Work Tracker:"
-_META_KEYS: Final = ("Initiative", "Status", "Created", "Updated")
-_DERIVED: Final = frozenset({"Progress", "Source"})
-_UNLISTED_NOTE: Final = "this phase is not in the tracker's phase list"
-_COLUMNS: Final[dict[str, str]] = {
-    "id": "id",
-    "#": "id",
-    "task": "name",
-    "name": "name",
-    "title": "name",
-    "status": "status",
-    "state": "status",
-    "verification": "verification",
-    "verify": "verification",
-}
+_META_KEYS = META_KEYS  # the view's own vocabulary: one definition (view/syntax.py)
+_DERIVED = DERIVED_KEYS
+_UNLISTED_NOTE = UNLISTED_NOTE
+_COLUMNS = COLUMNS
 _RENDERED_SUMMARY: Final = SUMMARY_HEADER.replace(" ", "")[:-1]
 _IN_PHASE: Final = frozenset({"phase", "tasks", "subs", "task-notes"})
 

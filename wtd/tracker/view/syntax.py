@@ -24,7 +24,7 @@ META_KEYS: Final = ("Initiative", "Status", "Created", "Updated")
 DERIVED_KEYS: Final = frozenset({"Progress", "Source"})
 RENDERED_LAYOUT: Final = (0, 1, 2, 3, 4)
 UNLISTED_NOTE: Final = "this phase is not in the tracker's phase list"
-_COLUMNS: Final[dict[str, str]] = {
+COLUMNS: Final[dict[str, str]] = {
     "id": "id",
     "#": "id",
     "task": "name",
@@ -62,7 +62,7 @@ def header_columns(cells: list[str]) -> dict[str, int] | None:
     """Column role → index for a header row (needs at least a Task/Name column)."""
     found: dict[str, int] = {}
     for i, cell in enumerate(cells):
-        role = _COLUMNS.get(unescape_cell(cell).strip("*_ ").lower())
+        role = COLUMNS.get(unescape_cell(cell).strip("*_ ").lower())
         if role is not None and role not in found:
             found[role] = i
     return found if "name" in found else None
