@@ -78,8 +78,9 @@ Ts = TypeVarTuple("Ts")
 class Files(Protocol):
     """What the loop needs of ``TrackerFiles`` (a test passes an in-memory fake).
 
-    Attributes and the first group of methods are memory only; every other method
-    blocks on the files and is called through ``Store._in_thread``.
+    Attributes and the first group of methods are memory only (``files_moved``: two
+    stats, the one look at the disk the loop makes); every other method blocks on the
+    files and is called through ``Store._in_thread``.
     """
 
     paths: TrackerPaths
@@ -95,12 +96,12 @@ class Files(Protocol):
     def known_request(self, rid: str) -> JournalRecord | None: ...
     def told(self, lines: list[str], result: object) -> tuple[list[str], object]: ...
     def error(self, exc: errors.WtdError) -> Outcome: ...
+    def files_moved(self) -> tuple[bool, bool]: ...
 
     # worker thread only
     def restart(self) -> None: ...
     def close(self) -> None: ...
     def open(self) -> None: ...
-    def files_moved(self) -> tuple[bool, bool]: ...
     def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]: ...
     def bring_view_up_to_date(self) -> None: ...
     def find_request(self, rid: str) -> JournalRecord | None: ...
@@ -206,7 +207,7 @@ class Store:
         if self.files.tracker is not None:
             # A hand edit the Watcher has not reported yet is merged before this batch
             # writes over it (two stats: cheap).
-            json_moved, view_moved = await self._in_thread(self.files.files_moved)
+            json_moved, view_moved = self.files.files_moved()
             if json_moved:
                 await self._file_changed("json")
             if view_moved:
@@ -270,7 +271,7 @@ class Store:
                         await answer(msg.reply_to, self._query(msg.command))
         await self._commit(pending)
         if self.files.view_dirty and self.files.tracker is not None:  # bring the view up to date
-            _, view_moved = await self._in_thread(self.files.files_moved)
+            _, view_moved = self.files.files_moved()
             if view_moved:
                 await self._file_changed("markdown")  # a hand edit first: it re-renders
             else:
