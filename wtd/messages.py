@@ -76,11 +76,6 @@ class Probe(_Msg, frozen=True):
     reply_to: MemoryObjectSendStream[str]
 
 
-Ping = Probe
-"""Deprecated alias of :class:`Probe`, kept only until ``wtd.actors.store`` says
-``Probe``; new code must not use it."""
-
-
 class FileChanged(_Msg, frozen=True):
     """The Watcher saw ``path`` (the tracker's JSON or its view) change on disk."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from wtd.actors.executor import admin, consent, trackers, workspace_ops
 from wtd.actors.executor.routes import ROUTES
-from wtd.messages import Ping, Probe
 from wtd.tracker import commands
 
 EVERY_COMMAND: tuple[type, ...] = commands.Command.__args__
@@ -47,7 +46,3 @@ def test_admin_commands_go_to_the_admin_family() -> None:
     for kind in (commands.Help, commands.ShowHealth, commands.ResetCircuit):
         assert ROUTES[kind].__module__ == admin.__name__
     assert ROUTES[commands.ShowKnowledge] is admin.show_knowledge
-
-
-def test_the_old_ping_name_is_an_alias_of_probe() -> None:
-    assert Ping is Probe

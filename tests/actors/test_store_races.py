@@ -1,6 +1,7 @@
 """Races between wtd's own writes and hand saves, made deterministic in-process:
 a save that lands while wtd merges the previous one, or just before wtd replaces
-the file, is never lost."""
+the file, is never lost. The save is landed through seams of ``TrackerFiles``
+(a subclass given to the Store), not by patching the storage modules."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import anyio
 import pytest
 from anyio.streams.memory import MemoryObjectSendStream
 
-from wtd.actors.store import Store
+from wtd.actors.store import Store, TrackerFiles
+from wtd.actors.store.base import Broken, Edited, Healed, Pending, SavedAgain
 from wtd.messages import Apply, FileChanged, Outcome, StoreMessage
 from wtd.storage import atomic
 from wtd.storage.failpoints import Failpoints
-from wtd.tracker import commands, patch
+from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "my-project.json"
@@ -38,9 +40,15 @@ def editor_save(path: Path, data: dict[str, Any]) -> None:
 
 
 class Running:
-    def __init__(self, paths: TrackerPaths, inbox: MemoryObjectSendStream[StoreMessage]) -> None:
+    def __init__(
+        self,
+        paths: TrackerPaths,
+        inbox: MemoryObjectSendStream[StoreMessage],
+        files: RacyFiles,
+    ) -> None:
         self.paths = paths
         self.inbox = inbox
+        self.files = files
         self._n = 0
 
     async def ask(self, command: commands.Command) -> Outcome:
@@ -62,6 +70,44 @@ class Running:
         return b"".join(p.read_bytes() for p in (self.paths.workspace / ".ecw").rglob("*.json"))
 
 
+class RacyFiles(TrackerFiles):
+    """The real ``TrackerFiles`` with two seams a test sets to land a hand save at
+    the worst moment: while a hand edit is being merged, or just before wtd
+    replaces a file (once its new bytes are durable, before wtd's last look)."""
+
+    def __init__(self, paths: TrackerPaths) -> None:
+        super().__init__(paths, failpoints=Failpoints())
+        self.during_merge: Callable[[], None] | None = None
+        self.last_moment: dict[Path, Callable[[], None]] = {}
+
+    def adopt_json(self, found: Edited | Broken | None) -> Pending | Healed | SavedAgain | None:
+        # the save lands after the edit was read, before its merge is taken
+        if self.during_merge is not None and isinstance(found, Edited):
+            save, self.during_merge = self.during_merge, None
+            save()
+        return super().adopt_json(found)
+
+    def replace(
+        self,
+        path: Path,
+        data: bytes,
+        *,
+        point: str | None = None,
+        before_replace: Callable[[], None] | None = None,
+    ) -> atomic.Stamp:
+        act = self.last_moment.get(path)
+        if act is not None and before_replace is not None:
+            del self.last_moment[path]  # only this once
+            check = before_replace
+
+            def act_then_check() -> None:
+                act()
+                check()
+
+            before_replace = act_then_check
+        return super().replace(path, data, point=point, before_replace=before_replace)
+
+
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     plans = tmp_path / ".ecw" / "plans"
@@ -74,62 +120,26 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         markdown=tmp_path / "docs" / "plans" / "my-project.md",
     )
     send, recv = anyio.create_memory_object_stream[StoreMessage](16)
-    store = Store(paths, recv, failpoints=Failpoints())
+    files = RacyFiles(paths)
+    store = Store(paths, recv, failpoints=Failpoints(), files=files)
     async with anyio.create_task_group() as tg:
         await tg.start(store.run)
-        r = Running(paths, send)
+        r = Running(paths, send, files)
         await r.ask(commands.ShowProgress())  # opens the tracker
         yield r
         send.close()
 
 
-def _saving_during_merge(monkeypatch: pytest.MonkeyPatch, save: Callable[[], None]) -> None:
-    """The first three-way merge of a hand edit: ``save`` lands while it runs."""
-    real = patch.merge3
-    calls = {"n": 0}
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            save()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(patch, "merge3", wrapped)
-
-
-def _at_the_last_moment(
-    monkeypatch: pytest.MonkeyPatch, target: Path, act: Callable[[], None]
-) -> None:
-    """The next time wtd replaces ``target``, ``act`` runs once the new bytes are
-    durable, just before wtd's own last look at the file it is about to replace
-    (``act`` may also raise, as a failing write would)."""
-    real = atomic.atomic_write
-
-    def write(path: Path, data: bytes, **kwargs: Any) -> Any:
-        check = kwargs.get("before_replace")
-        if path == target and check is not None:
-            monkeypatch.setattr(atomic, "atomic_write", real)  # only this once
-
-            def act_then_check() -> None:
-                act()
-                check()
-
-            kwargs["before_replace"] = act_then_check
-        return real(path, data, **kwargs)
-
-    monkeypatch.setattr(atomic, "atomic_write", write)
-
-
 @pytest.mark.anyio
 async def test_a_save_landing_while_the_last_one_is_merged_is_merged_too(
-    running: Running, monkeypatch: pytest.MonkeyPatch
+    running: Running,
 ) -> None:
     first = running.data()
     first["tasks"][0]["name"] = "edit A"
     second = running.data()
     second["tasks"][0]["name"] = "edit B"
     second["tasks"][1]["name"] = "edit B too"
-    _saving_during_merge(monkeypatch, lambda: editor_save(running.paths.json, second))
+    running.files.during_merge = lambda: editor_save(running.paths.json, second)
     editor_save(running.paths.json, first)
     await running.json_changed()
     names = [t["name"] for t in running.data()["tasks"][:2]]
@@ -138,12 +148,12 @@ async def test_a_save_landing_while_the_last_one_is_merged_is_merged_too(
 
 @pytest.mark.anyio
 async def test_a_save_landing_just_before_wtd_replaces_the_json_is_kept(
-    running: Running, monkeypatch: pytest.MonkeyPatch
+    running: Running,
 ) -> None:
     edited = running.data()
     edited["tasks"][0]["name"] = "saved at the last moment"
     json_file = running.paths.json
-    _at_the_last_moment(monkeypatch, json_file, lambda: editor_save(json_file, edited))
+    running.files.last_moment[json_file] = lambda: editor_save(json_file, edited)
     reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
     assert reply.ok
     assert any("was changed outside wtd" in line for line in reply.lines)
@@ -152,7 +162,7 @@ async def test_a_save_landing_just_before_wtd_replaces_the_json_is_kept(
 
 @pytest.mark.anyio
 async def test_a_failed_write_leaves_a_hand_save_in_place_to_be_merged(
-    running: Running, monkeypatch: pytest.MonkeyPatch
+    running: Running,
 ) -> None:
     edited = running.data()
     edited["tasks"][0]["name"] = "saved while wtd's write failed"
@@ -161,7 +171,7 @@ async def test_a_failed_write_leaves_a_hand_save_in_place_to_be_merged(
         editor_save(running.paths.json, edited)
         raise PermissionError(13, "Permission denied")
 
-    _at_the_last_moment(monkeypatch, running.paths.json, save_then_fail)
+    running.files.last_moment[running.paths.json] = save_then_fail
     reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
     assert not reply.ok  # reported failure: not applied
     assert running.data()["tasks"][0]["name"] == "saved while wtd's write failed"
@@ -173,7 +183,7 @@ async def test_a_failed_write_leaves_a_hand_save_in_place_to_be_merged(
 
 @pytest.mark.anyio
 async def test_a_view_saved_just_before_wtd_replaces_it_is_merged_not_overwritten(
-    running: Running, monkeypatch: pytest.MonkeyPatch
+    running: Running,
 ) -> None:
     name = running.data()["tasks"][0]["name"]
     view = running.paths.markdown
@@ -184,7 +194,7 @@ async def test_a_view_saved_just_before_wtd_replaces_it_is_merged_not_overwritte
         tmp.write_text(text.replace(f"| 1.1 | {name} |", "| 1.1 | renamed in the view |"))
         os.replace(tmp, view)
 
-    _at_the_last_moment(monkeypatch, view, save_the_view)
+    running.files.last_moment[view] = save_the_view
     reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
     assert reply.ok
     await running.ask(commands.ShowProgress())  # the view's merge has run by now

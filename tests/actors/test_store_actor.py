@@ -1,0 +1,310 @@
+"""The Store's actor loop on its own, with an in-memory ``TrackerFiles``: it batches
+what arrives together into one commit, answers every asker in order, answers a
+failed call with a fault, never leaves an asker waiting, and never touches the
+files from the event loop."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from wtd import errors
+from wtd.actors.store import Fault, Files, Store
+from wtd.actors.store.base import Broken, Edited, Healed, Pending, SavedAgain, error_outcome
+from wtd.healing.analysis import Symptom
+from wtd.messages import Apply, Outcome, Probe, StoreMessage
+from wtd.storage import failpoints as fp
+from wtd.storage.failpoints import Failpoints
+from wtd.storage.journal import JournalRecord
+from wtd.tracker import commands, model
+from wtd.workspace import TrackerPaths
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "my-project.json"
+TIMEOUT = 10
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class MemoryFiles:
+    """``TrackerFiles`` without a disk: the tracker lives in memory, each commit is
+    recorded (the request ids of its batch), and a test may make a call fail. Every
+    call that would touch a file records the thread it ran in."""
+
+    def __init__(self, paths: TrackerPaths) -> None:
+        self.paths = paths
+        self.tracker: model.Tracker | None = None
+        self.deleted = False
+        self.view_dirty = False
+        self.pending_view_merge = False
+        self.incomplete: tuple[tuple[int, int, int], float] | None = None
+        self.batches: list[list[str]] = []
+        self.threads: set[int] = set()
+        self.fail_open: BaseException | None = None
+        self.fail_commit: errors.WtdError | None = None
+
+    def _io(self) -> None:
+        self.threads.add(threading.get_ident())
+
+    # memory only
+    @property
+    def label(self) -> str:
+        return "docs/plans/my-project.md"
+
+    def is_open(self) -> bool:
+        return self.tracker is not None
+
+    def known_request(self, rid: str) -> JournalRecord | None:
+        return None
+
+    def told(self, lines: list[str], result: object) -> tuple[list[str], object]:
+        return lines, result
+
+    def error(self, exc: errors.WtdError) -> Outcome:
+        return error_outcome(exc, self.label)
+
+    def files_moved(self) -> tuple[bool, bool]:
+        return False, False  # two stats in the real one: the loop's one look at the disk
+
+    # worker thread only
+    def restart(self) -> None:
+        self._io()
+        self.tracker = None
+
+    def close(self) -> None:
+        self._io()
+
+    def open(self) -> None:
+        self._io()
+        if self.fail_open is not None:
+            raise self.fail_open
+        self.tracker = model.decode(EXAMPLE.read_bytes())
+
+    def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]:
+        self._io()
+        if self.fail_commit is not None:
+            raise self.fail_commit
+        self.batches.append([p.rid for p in applied])
+        self.tracker = new
+        return [], []
+
+    def bring_view_up_to_date(self) -> None:
+        self._io()
+
+    def find_request(self, rid: str) -> JournalRecord | None:
+        self._io()
+        return None
+
+    def sync(self) -> Outcome:
+        self._io()
+        return Outcome(ok=True, tracker=self.label)
+
+    def repair(self, symptom: Symptom) -> Outcome:
+        self._io()
+        return Outcome(ok=True, tracker=self.label)
+
+    def delete(self, rid: str | None) -> Outcome:
+        self._io()
+        self.tracker, self.deleted = None, True
+        return Outcome(ok=True, tracker=self.label)
+
+    def finish_delete(self, outcome: Outcome) -> None:
+        self._io()
+
+    def undo(self, req: Apply) -> Pending | Outcome:
+        self._io()
+        return self.error(errors.InvalidArgument("Nothing to undo"))
+
+    def history(self, query: commands.ShowHistory) -> Outcome:
+        self._io()
+        return Outcome(ok=True, lines=["No changes recorded yet."], tracker=self.label)
+
+    def read_json_edit(self) -> Edited | Broken | None:
+        self._io()
+        return None
+
+    def adopt_json(self, found: Edited | Broken | None) -> Pending | Healed | SavedAgain | None:
+        self._io()
+        return None
+
+    def merge_view(self, attempt: int) -> Pending | object | None:
+        self._io()
+        return None
+
+
+def _is_files(files: MemoryFiles) -> Files:
+    return files  # the fake is a ``Files`` (checked by mypy)
+
+
+class Harness:
+    def __init__(
+        self, files: MemoryFiles, inbox: MemoryObjectSendStream[StoreMessage], loop: int
+    ) -> None:
+        self.files = files
+        self.inbox = inbox
+        self.loop = loop  # the event loop's thread
+
+    def rename(
+        self, rid: str, name: str, reply_to: MemoryObjectSendStream[Outcome]
+    ) -> StoreMessage:
+        return Apply(
+            rid=rid,
+            command=commands.RenameTask(task_id="1.1", name=name),
+            actor="t",
+            reply_to=reply_to,
+        )
+
+    async def ask(self, command: commands.Command, rid: str = "q") -> Outcome:
+        send, recv = anyio.create_memory_object_stream[Outcome](1)
+        await self.inbox.send(Apply(rid=rid, command=command, actor="t", reply_to=send))
+        with anyio.fail_after(TIMEOUT):
+            return await recv.receive()
+
+
+def _paths(tmp_path: Path) -> TrackerPaths:
+    return TrackerPaths(
+        workspace=tmp_path,
+        name="my-project",
+        json=tmp_path / ".ecw" / "plans" / "my-project.json",
+        markdown=tmp_path / "docs" / "plans" / "my-project.md",
+    )
+
+
+def _store(files: MemoryFiles, recv: MemoryObjectReceiveStream[StoreMessage]) -> Store:
+    return Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files))
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    files = MemoryFiles(_paths(tmp_path))
+    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
+    async with anyio.create_task_group() as tg:
+        await tg.start(_store(files, recv).run)
+        yield Harness(files, send, threading.get_ident())
+        send.close()
+
+
+async def _receive_all(recv: MemoryObjectReceiveStream[Outcome], n: int) -> list[Outcome]:
+    with anyio.fail_after(TIMEOUT):
+        return [await recv.receive() for _ in range(n)]
+
+
+@pytest.mark.anyio
+async def test_changes_that_arrive_together_are_committed_together(harness: Harness) -> None:
+    send, recv = anyio.create_memory_object_stream[Outcome](3)
+    for n in (1, 2, 3):
+        harness.inbox.send_nowait(harness.rename(f"r{n}", f"name {n}", send.clone()))
+    replies = await _receive_all(recv, 3)
+    assert all(reply.ok for reply in replies)
+    assert harness.files.batches == [["r1", "r2", "r3"]]
+
+
+@pytest.mark.anyio
+async def test_askers_are_answered_in_the_order_they_asked(harness: Harness) -> None:
+    send, recv = anyio.create_memory_object_stream[Outcome](3)
+    for n in (1, 2, 3):
+        harness.inbox.send_nowait(harness.rename(f"r{n}", f"name {n}", send.clone()))
+    replies = await _receive_all(recv, 3)
+    assert [reply.lines[-1].rsplit(" ", 1)[-1] for reply in replies] == ["1", "2", "3"]
+
+
+@pytest.mark.anyio
+async def test_a_request_id_repeated_in_one_batch_is_refused_not_applied_twice(
+    harness: Harness,
+) -> None:
+    send, recv = anyio.create_memory_object_stream[Outcome](2)
+    harness.inbox.send_nowait(harness.rename("same", "first", send.clone()))
+    harness.inbox.send_nowait(harness.rename("same", "second", send.clone()))
+    # the repeat is refused at once; the first is answered once its batch is durable
+    refused, applied = await _receive_all(recv, 2)
+    assert not refused.ok and refused.error is not None
+    assert "repeated in one batch" in refused.error.message
+    assert applied.ok
+    assert harness.files.batches == [["same"]]
+
+
+@pytest.mark.anyio
+async def test_a_failed_commit_answers_every_change_of_the_batch_with_the_fault(
+    harness: Harness,
+) -> None:
+    symptom = Symptom(point=fp.JOURNAL_APPEND, error="ENOSPC", message="No space left")
+    harness.files.fail_commit = Fault("Change not applied: no space", symptom)
+    send, recv = anyio.create_memory_object_stream[Outcome](2)
+    harness.inbox.send_nowait(harness.rename("r1", "one", send.clone()))
+    harness.inbox.send_nowait(harness.rename("r2", "two", send.clone()))
+    replies = await _receive_all(recv, 2)
+    for reply in replies:
+        assert not reply.ok
+        assert reply.error is not None and reply.error.code == "storage"
+        assert reply.symptom == symptom
+    assert harness.files.batches == []
+
+
+@pytest.mark.anyio
+async def test_a_failed_open_is_answered_with_a_fault_the_executor_can_repair(
+    harness: Harness,
+) -> None:
+    harness.files.fail_open = OSError(24, "Too many open files")
+    reply = await harness.ask(commands.ShowProgress())
+    assert not reply.ok
+    assert reply.symptom is not None and reply.symptom.point == fp.STORE_READ
+    assert reply.symptom.error == "EMFILE"
+    harness.files.fail_open = None
+    assert (await harness.ask(commands.ShowProgress())).ok  # opened at the next request
+
+
+@pytest.mark.anyio
+async def test_a_crash_in_a_files_call_closes_every_reply_of_the_batch(tmp_path: Path) -> None:
+    files = MemoryFiles(_paths(tmp_path))
+    files.fail_open = RuntimeError("a bug in the file side")
+    send, recv = anyio.create_memory_object_stream[StoreMessage](4)
+    replies = []
+    for n in (1, 2):
+        reply_send, reply_recv = anyio.create_memory_object_stream[Outcome](1)
+        send.send_nowait(
+            Apply(rid=f"r{n}", command=commands.ShowProgress(), actor="t", reply_to=reply_send)
+        )
+        replies.append(reply_recv)
+    with pytest.raises(ExceptionGroup) as raised:
+        with anyio.fail_after(TIMEOUT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_store(files, recv).run)
+    assert raised.group_contains(RuntimeError)
+    for reply_recv in replies:  # each asker is told at once, none waits forever
+        with pytest.raises(anyio.EndOfStream):
+            reply_recv.receive_nowait()
+
+
+@pytest.mark.anyio
+async def test_a_ping_is_answered_with_the_stores_name(harness: Harness) -> None:
+    send, recv = anyio.create_memory_object_stream[str](1)
+    await harness.inbox.send(Probe(reply_to=send))
+    with anyio.fail_after(TIMEOUT):
+        assert await recv.receive() == "store:my-project"
+
+
+@pytest.mark.anyio
+async def test_queries_are_answered_from_memory_after_one_open(harness: Harness) -> None:
+    first = await harness.ask(commands.ShowProgress())
+    second = await harness.ask(commands.ShowTask(task_id="1.1"))
+    assert first.ok and second.ok
+    assert harness.files.batches == []
+
+
+@pytest.mark.anyio
+async def test_the_files_are_never_touched_from_the_event_loop(harness: Harness) -> None:
+    send, recv = anyio.create_memory_object_stream[Outcome](2)
+    harness.inbox.send_nowait(harness.rename("r1", "one", send.clone()))
+    harness.inbox.send_nowait(harness.rename("r2", "two", send.clone()))
+    await _receive_all(recv, 2)
+    assert (await harness.ask(commands.Sync())).ok
+    assert (await harness.ask(commands.ShowHistory(), rid="h")).ok
+    assert harness.files.threads  # the fake was called…
+    assert harness.loop not in harness.files.threads  # …never in the loop's thread

@@ -1,0 +1,510 @@
+"""Store actor: one per tracker. The only writer of that tracker's files.
+
+It answers queries from memory and applies changes through the journal (SPEC §6):
+changes that arrive together are committed together (one journal append, one fsync,
+one JSON and one Markdown write — group commit), and every caller is answered only
+once its change is durable and visible in both files. A change whose commit fails
+is undone in memory and in the journal, so a reported failure never appears later.
+A retried request id is answered from the journal instead of being applied again.
+
+This module is the loop side only: it batches the inbox, stages changes in memory,
+answers, and publishes events. Everything that touches a file is a ``TrackerFiles``
+call made through ``Store._in_thread`` (a worker thread), never on the event loop.
+
+Faults are not handled here: a failed operation comes back with a ``Symptom`` and
+the Executor runs the MAPE-K loop (retry, repair, escalate). Repair itself is done
+by the Store, on request, because only the Store touches the files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar, TypeVarTuple
+
+import anyio
+import msgspec
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from wtd import errors, protocol
+from wtd.actors import answer
+from wtd.actors.store.base import (
+    BIG_QUERY,
+    INCOMPLETE,
+    INCOMPLETE_GRACE,
+    MAX_BATCH,
+    MID_WRITE_RETRIES,
+    SUPERSEDED_RETRIES,
+    SYSTEM_ACTOR,
+    Broken,
+    Edited,
+    Healed,
+    Pending,
+    SavedAgain,
+    cmd_encoder,
+    inverse,
+    now,
+    os_fault,
+    outcome_decoder,
+    stored_progress,
+)
+from wtd.actors.store.files import TrackerFiles
+from wtd.healing.analysis import Symptom
+from wtd.messages import (
+    Apply,
+    EventsMessage,
+    FileChanged,
+    Outcome,
+    Probe,
+    Publish,
+    Repair,
+    StoreMessage,
+)
+from wtd.storage import atomic
+from wtd.storage import failpoints as fp
+from wtd.storage.failpoints import Failpoints
+from wtd.storage.journal import JournalRecord
+from wtd.tracker import commands, model, ops, queries
+from wtd.workspace import TrackerPaths
+
+log = logging.getLogger("wtd.store")
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+class Files(Protocol):
+    """What the loop needs of ``TrackerFiles`` (a test passes an in-memory fake).
+
+    Attributes and the first group of methods are memory only (``files_moved``: two
+    stats, the one look at the disk the loop makes); every other method blocks on the
+    files and is called through ``Store._in_thread``.
+    """
+
+    paths: TrackerPaths
+    tracker: model.Tracker | None
+    deleted: bool
+    view_dirty: bool
+    pending_view_merge: bool
+    incomplete: tuple[atomic.Stamp, float] | None  # a view caught mid-save, since when
+
+    @property
+    def label(self) -> str: ...
+    def is_open(self) -> bool: ...
+    def known_request(self, rid: str) -> JournalRecord | None: ...
+    def told(self, lines: list[str], result: object) -> tuple[list[str], object]: ...
+    def error(self, exc: errors.WtdError) -> Outcome: ...
+    def files_moved(self) -> tuple[bool, bool]: ...
+
+    # worker thread only
+    def restart(self) -> None: ...
+    def close(self) -> None: ...
+    def open(self) -> None: ...
+    def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]: ...
+    def bring_view_up_to_date(self) -> None: ...
+    def find_request(self, rid: str) -> JournalRecord | None: ...
+    def sync(self) -> Outcome: ...
+    def repair(self, symptom: Symptom) -> Outcome: ...
+    def delete(self, rid: str | None) -> Outcome: ...
+    def finish_delete(self, outcome: Outcome) -> None: ...
+    def undo(self, req: Apply) -> Pending | Outcome: ...
+    def history(self, query: commands.ShowHistory) -> Outcome: ...
+    def read_json_edit(self) -> Edited | Broken | None: ...
+    def adopt_json(self, found: Edited | Broken | None) -> Pending | Healed | SavedAgain | None: ...
+    def merge_view(self, attempt: int) -> Pending | object | None: ...
+
+
+class Store:
+    """Owns one tracker: batches its requests and answers them; ``files`` does the I/O."""
+
+    name = "store"
+
+    def __init__(
+        self,
+        paths: TrackerPaths,
+        inbox: MemoryObjectReceiveStream[StoreMessage],
+        *,
+        failpoints: Failpoints,
+        backups_keep: int = 10,
+        backup_every: int = 50,
+        journal_max_bytes: int = 8 * 1024 * 1024,
+        events: MemoryObjectSendStream[EventsMessage] | None = None,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_depth: int = 100,
+        files: Files | None = None,
+    ) -> None:
+        self.paths = paths
+        self._events = events
+        self._inbox = inbox
+        self.files: Files = files or TrackerFiles(
+            paths,
+            failpoints=failpoints,
+            backups_keep=backups_keep,
+            backup_every=backup_every,
+            journal_max_bytes=journal_max_bytes,
+            max_bytes=max_bytes,
+            max_depth=max_depth,
+        )
+
+    @property
+    def label(self) -> str:
+        return str(self.paths.markdown.relative_to(self.paths.workspace))
+
+    async def _in_thread(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
+        """The thread boundary: every ``TrackerFiles`` call (it blocks on the disk)."""
+        return await anyio.to_thread.run_sync(call, *args)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve the inbox until it closes. Called again after a crash: state is reloaded."""
+        await self._in_thread(self.files.restart)
+        task_status.started()
+        try:
+            while True:
+                first = await self._next()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self._inbox.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):  # EndOfStream: closed
+                        break
+                try:
+                    await self._handle(batch)
+                except BaseException:
+                    # Fail loudly, never leave a caller hanging: the Executor asks again,
+                    # and a change already journalled is answered from the journal.
+                    for msg in batch:
+                        if not isinstance(msg, FileChanged):
+                            msg.reply_to.close()
+                    raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._in_thread(self.files.close)
+
+    async def _next(self) -> StoreMessage | None:
+        """The next message (None once the inbox closed). While a view sits half-saved,
+        waiting ends when its grace period does, to render it anew if still so."""
+        incomplete = self.files.incomplete
+        if incomplete is None:
+            try:
+                return await self._inbox.receive()
+            except anyio.EndOfStream:
+                return None
+        wait = max(0.0, incomplete[1] + INCOMPLETE_GRACE - time.monotonic()) + 0.01
+        with anyio.move_on_after(wait):
+            try:
+                return await self._inbox.receive()
+            except anyio.EndOfStream:
+                return None
+        return FileChanged(path=str(self.paths.markdown), kind="markdown")
+
+    # ------------------------------------------------------------ batches
+
+    async def _handle(self, batch: list[StoreMessage]) -> None:
+        if self.files.tracker is not None:
+            # A hand edit the Watcher has not reported yet is merged before this batch
+            # writes over it (two stats: cheap).
+            json_moved, view_moved = self.files.files_moved()
+            if json_moved:
+                await self._file_changed("json")
+            if view_moved:
+                await self._file_changed("markdown")
+        pending: list[Pending] = []
+        for msg in batch:
+            match msg:
+                case Probe(reply_to=reply_to):
+                    await answer(reply_to, f"store:{self.paths.name}")
+                case Repair(symptom=symptom, reply_to=reply_to):
+                    pending = await self._commit(pending)
+                    await answer(reply_to, await self._in_thread(self.files.repair, symptom))
+                case FileChanged(kind=kind):
+                    pending = await self._commit(pending)
+                    if self.files.tracker is not None:
+                        await self._file_changed(kind)
+                case Apply(command=commands.DeleteTracker()):
+                    pending = await self._commit(pending)
+                    if await self._answered_before(msg, finish=self.files.finish_delete):
+                        continue
+                    if await self._opened(msg):
+                        outcome = await self._in_thread(self.files.delete, msg.rid)
+                        await answer(msg.reply_to, outcome)
+                case Apply(command=commands.Undo()):
+                    pending = await self._commit(pending)
+                    if await self._answered_before(msg):
+                        continue
+                    if await self._opened(msg):
+                        undo = await self._in_thread(self.files.undo, msg)
+                        if isinstance(undo, Outcome):
+                            await answer(msg.reply_to, undo)
+                        else:
+                            await self._commit([undo])
+                case Apply(command=commands.ShowHistory() as history):
+                    pending = await self._commit(pending)
+                    if await self._opened(msg):
+                        reply = await self._in_thread(self.files.history, history)
+                        await answer(msg.reply_to, reply)
+                case Apply(command=command) if isinstance(command, commands.CHANGE_TYPES):
+                    if not await self._opened(msg):
+                        continue
+                    replayed = self._replayed(msg, pending)
+                    if replayed is not None:
+                        await answer(msg.reply_to, replayed)
+                        continue
+                    self._stage(msg, pending)
+                case Apply():
+                    pending = await self._commit(pending)
+                    if not await self._opened(msg):
+                        continue
+                    if isinstance(msg.command, commands.Sync):  # reads, renders, may write
+                        await answer(msg.reply_to, await self._in_thread(self.files.sync))
+                    elif (
+                        self.files.tracker is not None and len(self.files.tracker.tasks) > BIG_QUERY
+                    ):
+                        # answering takes long enough to hold up other workspaces' clients
+                        # (memory only: a worker thread, but no file is touched)
+                        reply = await anyio.to_thread.run_sync(self._query, msg.command)
+                        await answer(msg.reply_to, reply)
+                    else:
+                        await answer(msg.reply_to, self._query(msg.command))
+        await self._commit(pending)
+        if self.files.view_dirty and self.files.tracker is not None:  # bring the view up to date
+            _, view_moved = self.files.files_moved()
+            if view_moved:
+                await self._file_changed("markdown")  # a hand edit first: it re-renders
+            else:
+                await self._in_thread(self.files.bring_view_up_to_date)
+
+    async def _answered_before(
+        self, req: Apply, *, finish: Callable[[Outcome], None] | None = None
+    ) -> bool:
+        """Answer ``req`` with its first reply if its request id was already applied
+        (a client retry after a lost reply): undo and delete included (SPEC §6).
+        ``finish`` completes what a crash interrupted after the journal recorded it."""
+        try:
+            record = await self._in_thread(self.files.find_request, req.rid)
+        except errors.WtdError as exc:
+            await answer(req.reply_to, self.files.error(exc))
+            return True
+        if record is None or record.reply is None:
+            return False
+        log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
+        outcome = outcome_decoder.decode(record.reply)
+        if finish is not None:
+            try:
+                await self._in_thread(finish, outcome)
+            except (OSError, errors.WtdError) as exc:
+                log.error("%s: could not finish request %s: %s", self.label, req.rid, exc)
+                await answer(req.reply_to, self.files.error(errors.WtdError(str(exc))))
+                return True
+        await answer(req.reply_to, outcome)
+        return True
+
+    async def _opened(self, req: Apply) -> bool:
+        """Open the tracker if needed; on failure answer ``req`` with the error."""
+        files = self.files
+        if files.is_open():
+            return True
+        if files.deleted:
+            await answer(
+                req.reply_to,
+                files.error(
+                    errors.NotFound(
+                        f"Tracker {self.paths.name} was deleted; 'restore tracker' brings it back"
+                    )
+                ),
+            )
+            return False
+        try:
+            await self._in_thread(files.open)
+        except errors.WtdError as exc:
+            await answer(req.reply_to, files.error(exc))
+            return False
+        except OSError as exc:  # e.g. EMFILE reading the view: a fault, never a crash
+            fault = os_fault(exc, fp.STORE_READ, "the tracker could not be opened", self.paths)
+            await answer(req.reply_to, files.error(fault))
+            return False
+        if files.pending_view_merge:
+            files.pending_view_merge = False
+            await self._file_changed("markdown")
+        return True
+
+    def _replayed(self, req: Apply, pending: list[Pending]) -> Outcome | None:
+        """The stored answer when this request id was already applied (a client retry)."""
+        record = self.files.known_request(req.rid)
+        if record is not None and bytes(record.op) != cmd_encoder.encode(req.command):
+            return self.files.error(
+                errors.InvalidArgument(f"request id {req.rid} was already used for another change")
+            )
+        if record is not None and record.reply is not None:
+            log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
+            return outcome_decoder.decode(record.reply)
+        if any(p.rid == req.rid for p in pending):
+            return self.files.error(
+                errors.InvalidArgument(f"request id {req.rid} repeated in one batch")
+            )
+        return None
+
+    def _stage(self, req: Apply, pending: list[Pending]) -> None:
+        """Apply ``req`` in memory on top of the batch so far (committed with it)."""
+        change: commands.Change = req.command  # type: ignore[assignment]
+        base = self._staged_tracker(pending)
+        at = now()
+        item = Pending(
+            rid=req.rid,
+            actor=req.actor,
+            change=change,
+            at=at,
+            outcome=Outcome(ok=False),
+            request=req,
+        )
+        try:
+            applied = ops.apply(base, change, at=at, actor=req.actor)
+        except errors.WtdError as exc:
+            item.outcome = self.files.error(exc)
+            pending.append(item)
+            return
+        lines, result = self.files.told(applied.lines, applied.result)
+        item.outcome = Outcome(
+            ok=True,
+            lines=lines,
+            healing=applied.healing,
+            result=result,
+            tracker=self.label,
+            progress=stored_progress(applied.tracker),
+        )
+        if applied.changed:
+            item.tracker = applied.tracker
+            item.undo = inverse(base, applied.tracker, req.actor, at)
+        pending.append(item)
+
+    def _staged_tracker(self, pending: list[Pending]) -> model.Tracker:
+        assert self.files.tracker is not None
+        for item in reversed(pending):
+            if item.tracker is not None:
+                return item.tracker
+        return self.files.tracker
+
+    async def _commit(self, pending: list[Pending]) -> list[Pending]:
+        """Make the staged changes durable, then answer each asker in order (a failed
+        commit answers every change of the batch with the fault). Returns a new,
+        empty batch."""
+        if not pending:
+            return []
+        new = self._staged_tracker(pending)
+        applied = [p for p in pending if p.tracker is not None]
+        if applied:
+            try:
+                healing, notes = await self._in_thread(self.files.commit, new, applied)
+            except errors.WtdError as exc:
+                failure = self.files.error(exc)
+                for p in applied:
+                    p.outcome = failure
+            else:
+                for p in applied:
+                    p.outcome = msgspec.structs.replace(
+                        p.outcome,
+                        lines=[*p.outcome.lines, *notes],
+                        healing=[*healing, *p.outcome.healing],
+                    )
+        for p in pending:
+            if p.request is not None:
+                await answer(p.request.reply_to, p.outcome)
+        return []
+
+    def _query(self, command: commands.Command) -> Outcome:
+        """A read, answered from memory."""
+        tracker = self.files.tracker
+        assert tracker is not None
+        match command:
+            case (
+                commands.ShowProgress()
+                | commands.ShowRemaining()
+                | commands.ShowNext()
+                | commands.ShowTask()
+                | commands.ShowPhase()
+                | commands.ListTasks()
+            ):
+                try:
+                    reply = queries.answer(tracker, command)
+                except errors.WtdError as exc:
+                    return self.files.error(exc)
+                lines, result = self.files.told(reply.lines, reply.result)
+                return Outcome(
+                    ok=True,
+                    lines=lines,
+                    result=result,
+                    tracker=self.label,
+                    progress=stored_progress(tracker),
+                )
+        return self.files.error(
+            errors.InvalidArgument(f"{type(command).__name__} is not a tracker query")
+        )
+
+    # ------------------------------------------------------------ hand edits
+
+    async def _file_changed(self, kind: str) -> None:
+        """A served file changed on disk: ignore wtd's own writes, merge the others.
+
+        A hand edit that cannot be taken over (storage trouble while merging) is
+        logged and left on disk as it is: it never takes the Store down.
+        """
+        try:
+            await self._take_over(kind)
+        except (errors.WtdError, OSError) as exc:
+            log.error("%s: hand edit of the %s not taken over: %s", self.label, kind, exc)
+
+    async def _take_over(self, kind: str) -> None:
+        """Read the edited file (again while a writer is caught mid-save), merge it in a
+        worker thread (hand_edits.py), commit the result and tell the event stream."""
+        files = self.files
+        if kind == "json":
+            for _ in range(SUPERSEDED_RETRIES):
+                for attempt in range(1, MID_WRITE_RETRIES + 1):
+                    found = await self._in_thread(files.read_json_edit)
+                    if not isinstance(found, Broken) or attempt == MID_WRITE_RETRIES:
+                        break
+                    await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
+                taken = await self._in_thread(files.adopt_json, found)
+                if isinstance(taken, SavedAgain):
+                    continue
+                if isinstance(taken, Healed):
+                    await self._publish_lines("healed", taken.lines)
+                elif isinstance(taken, Pending):
+                    await self._commit([taken])
+                    await self._publish(taken)
+                return
+            # Saved again during every merge: the next commit keeps what it replaces.
+            log.warning("%s: the JSON kept changing while being merged", self.label)
+        elif kind == "markdown":
+            for attempt in range(1, MID_WRITE_RETRIES + 1):
+                item = await self._in_thread(files.merge_view, attempt)
+                if item is not INCOMPLETE:
+                    break
+                await anyio.sleep(0.02 * attempt)  # a writer caught mid-save: let it finish
+            if isinstance(item, Pending):
+                await self._commit([item])
+                await self._publish(item)
+
+    async def _publish(self, item: Pending) -> None:
+        await self._publish_lines(
+            "changed", [*item.outcome.healing, *item.outcome.lines], item.actor
+        )
+
+    async def _publish_lines(self, kind: str, lines: list[str], actor: str = SYSTEM_ACTOR) -> None:
+        if self._events is None:
+            return
+        tracker = self.files.tracker
+        event = protocol.Event(
+            seq=0,
+            kind=kind,
+            at="",
+            tracker=self.label,
+            workspace=str(self.paths.workspace),
+            actor=actor,
+            lines=lines,
+            progress=stored_progress(tracker) if tracker is not None else None,
+        )
+        await self._events.send(Publish(event=event))

@@ -1,0 +1,273 @@
+"""Hand edits (in a worker thread): a JSON or a view saved by someone else is taken
+over — merged three ways against the state its editor read, never written over.
+
+A save caught mid-write is read again; a JSON that does not decode is kept aside
+and rewritten from wtd's state; a view without its closing checksum section waits
+for its writer for a grace period, then is kept and rendered anew.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import msgspec
+
+from wtd import errors, gcpause
+from wtd.actors.store.base import (
+    CHECKSUM,
+    HAND_EDIT,
+    INCOMPLETE,
+    INCOMPLETE_GRACE,
+    MID_WRITE_RETRIES,
+    Broken,
+    Edited,
+    FileState,
+    Healed,
+    Pending,
+    SavedAgain,
+    digest,
+    inverse,
+    now,
+)
+from wtd.actors.store.repair import repair_from_memory
+from wtd.actors.store.writes import WritePath, stamp_of
+from wtd.messages import Outcome
+from wtd.storage import atomic, safepath
+from wtd.storage.backups import keep_copy, quarantine
+from wtd.tracker import commands, markdown, merge, model, ops, patch
+
+log = logging.getLogger("wtd.store")
+
+
+def read_json_edit(files: WritePath) -> Edited | Broken | None:
+    """The JSON on disk, when it is not what wtd last wrote (None: it is)."""
+    stamp = stamp_of(files.paths.json)
+    if stamp == files.json.stamp:
+        return None
+    try:
+        data = files.read(files.paths.json)
+    except FileNotFoundError:
+        return Broken(reason="deleted", data=b"")
+    except safepath.TooLarge as exc:
+        # kept aside whole (it is too big to copy through memory), then rewritten
+        quarantine(files.paths.json, files.paths.quarantine, reason=exc.message)
+        return Broken(reason=exc.message, data=b"")
+    except OSError as exc:
+        return Broken(reason=str(exc), data=b"")
+    if digest(data) == files.json.digest:
+        files.json.stamp = stamp
+        return None
+    try:
+        with gcpause.paused():
+            edited = model.decode(data, max_bytes=files.max_bytes, max_depth=files.max_depth)
+        return Edited(tracker=edited, data=data, stamp=stamp)
+    except model.TrackerError as exc:
+        return Broken(reason=str(exc), data=data)
+    except RecursionError:
+        return Broken(reason="the edited JSON nests too deep", data=data)
+
+
+def adopt_json(
+    files: WritePath, found: Edited | Broken | None
+) -> Pending | Healed | SavedAgain | None:
+    """Take over the edited JSON ``found``: the change to commit, or what the event
+    stream is told when nothing is taken (an unusable file rewritten, the save of an
+    older copy kept aside), or None (nothing to take). SavedAgain when it was saved
+    again meanwhile (nothing done: the newer save is to be read and merged instead)."""
+    if found is None:
+        return None
+    if isinstance(found, Broken):
+        healing = repair_from_memory(files, found.data)
+        log.warning("%s: hand-edited JSON unusable (%s): %s", files.label, found.reason, healing)
+        return Healed(lines=[f"✓ Issue: {found.reason}", *healing[1:]])
+    base = files.loaded
+    change, conflicts, stale, fitted = merge_json(files, found, base)
+    if stamp_of(files.paths.json) != found.stamp:
+        return SavedAgain()  # saved again while this one was merged
+    if stale:
+        # every value it changed is one wtd had before and has changed since: the
+        # save of an older copy. Nothing is taken, nothing is thrown away.
+        kept = keep_copy(
+            found.data,
+            files.paths.json.name,
+            files.paths.conflicts,
+            reason="a save of an older copy: its values are older than wtd's",
+        )
+        files.json.stamp = found.stamp
+        lines = [
+            f"⚠ A save of {files.paths.json.name} held only older values than wtd's "
+            f"(it was written from an older copy): not taken; kept at {files.rel(kept)}"
+        ]
+        log.warning("%s: %s", files.label, lines[0])
+        files.rewrite_json()
+        return Healed(lines=lines)
+    if patch.is_empty(change) and not conflicts:  # same content, other formatting
+        files.json.stamp = found.stamp
+        return None
+
+    summary = [f"Adopted a hand edit of {files.paths.json.name}"]
+    summary += [f"Adapted to the v2 schema: {line}" for line in fitted]
+    if conflicts:
+        kept = keep_copy(
+            found.data, files.paths.json.name, files.paths.conflicts, reason="; ".join(conflicts)
+        )
+        summary += [f"⚠ Conflict: {line}" for line in conflicts]
+        summary.append(f"⚠ The edited JSON is kept at {files.rel(kept)}")
+    change = msgspec.structs.replace(change, summary=summary)
+    at = now()
+    applied = ops.apply(base, change, at=at, actor=HAND_EDIT)
+    item = Pending(
+        rid=f"hand-edit-{at}",
+        actor=HAND_EDIT,
+        change=change,
+        at=at,
+        outcome=Outcome(ok=True, lines=summary, tracker=files.label),
+        tracker=applied.tracker,
+        undo=inverse(base, applied.tracker, HAND_EDIT, at),
+    )
+    files.json.stamp = found.stamp
+    files.json.digest = digest(found.data)  # the commit's check must not quarantine it
+    return item
+
+
+def merge_json(
+    files: WritePath, found: Edited, base: model.Tracker
+) -> tuple[commands.Patch, list[str], bool, list[str]]:
+    """The change a hand-edited JSON makes, merged three ways (in a worker thread:
+    it reads the journal and may be long on a big tracker); whether the file
+    differs from wtd's state only in values older than wtd's (a stale save); and
+    what was adapted to the schema (a name over 200 characters, a date-only date…:
+    ``model.fit_schema``), so that what wtd writes back validates."""
+    edited = found.tracker
+    # The editor may have read an older JSON than wtd's latest (agents kept
+    # working meanwhile): merge three ways against the state it read.
+    started_from = patch.base_of(files.recent_states(), edited)
+    merged, conflicts = patch.merge3(started_from, base, edited)
+    merged, fitted = model.fit_schema(merged)
+    if model.stale_progress(merged) is not None:
+        merged = model.with_derived_progress(merged)
+    change = patch.diff(merged, base, reason=f"hand edit of {files.paths.json.name}")
+    stale = (
+        patch.is_empty(change)
+        and not conflicts
+        and not patch.is_empty(patch.diff(model.with_derived_progress(edited), base, reason=""))
+    )
+    return change, conflicts, stale, fitted
+
+
+def merge_view(files: WritePath, attempt: int) -> Pending | object | None:
+    """Merge a hand-edited view three ways (base: the view it was rendered from).
+
+    A view without its closing Recovery Checksum section is incomplete (caught
+    mid-save, truncated, or not a view at all): it is read again, and if it stays
+    so, it is kept and the view rendered anew — never taken for mass deletion.
+    """
+    stamp = stamp_of(files.paths.markdown)
+    if stamp is None:
+        files.write_view(force=True)  # the view was deleted: render it again
+        return None
+    if stamp == files.md.stamp:
+        return None
+    if (
+        files.incomplete is not None
+        and files.incomplete[0] == stamp
+        and time.monotonic() - files.incomplete[1] < INCOMPLETE_GRACE
+    ):
+        return None  # the same incomplete save: still waiting for its writer
+    try:
+        text = files.read(files.paths.markdown)
+    except safepath.TooLarge as exc:
+        where = quarantine(files.paths.markdown, files.paths.quarantine, reason=exc.message)
+        log.warning("%s: %s; kept at %s, view rendered again", files.label, exc.message, where)
+        files.md = FileState()
+        files.write_view(force=True)
+        return None
+    except (OSError, errors.WtdError):
+        return None
+    if digest(text) == files.md.digest:
+        files.md.stamp = stamp
+        return None
+    decoded = text.decode("utf-8", errors="replace")
+    if CHECKSUM.search(decoded) is None:
+        if attempt < MID_WRITE_RETRIES:
+            return INCOMPLETE
+        if not decoded.lstrip("\ufeff \n").startswith("# Work Tracker"):
+            files.incomplete = None  # not the start of a view: damage, not a slow save
+            log.warning("%s: edited view is not a view; kept, and rendered again", files.label)
+            files.md = FileState(digest="incomplete")  # _write_view keeps a copy first
+            files.write_view(force=True)
+            return None
+        # A writer may pause mid-save for a while (an editor, a slow script): its
+        # file is left alone — changes meanwhile reach the JSON, and the view once
+        # the save is complete — until it has stayed incomplete for a grace period.
+        clock = time.monotonic()
+        if files.incomplete is None or files.incomplete[0] != stamp:
+            files.incomplete = (stamp, clock)
+        if clock - files.incomplete[1] < INCOMPLETE_GRACE:
+            return None
+        log.warning("%s: edited view is incomplete; kept, and rendered again", files.label)
+        files.incomplete = None
+        files.md = FileState(digest="incomplete")  # _write_view keeps a copy first
+        files.write_view(force=True)
+        return None
+    files.incomplete = None
+    return merge_markdown(files, text, stamp)
+
+
+def merge_markdown(files: WritePath, text: bytes, stamp: atomic.Stamp | None) -> Pending | None:
+    """Three-way merge of a hand-edited view into the JSON, field by field.
+
+    Base: the tracker the view was rendered from. Where the JSON changed the same
+    field since, the JSON wins and the view's value is kept as a conflict record
+    (journalled, so ``history`` shows it). Text that maps to nothing is kept in a
+    copy of the edited file under ``.ecw/conflicts/``. Returns the change to commit.
+    """
+    ours = files.loaded
+    decoded = text.decode("utf-8", errors="replace")
+    rendered_from = CHECKSUM.search(decoded)
+    base = files.view_base or ours
+    if rendered_from is not None and rendered_from.group(1) != files.json.digest:
+        # the editor started from an older view: merge against the state it showed
+        older = files.tracker_at(rendered_from.group(1))
+        if older is not None:
+            base = older
+    with gcpause.paused():
+        edited = markdown.parse_view(decoded)
+        edits = markdown.diff_views(markdown.view_of(base), edited)
+    at = now()
+    result = merge.merge(
+        base, ours, [e for e in edits if not isinstance(e, markdown.Unmapped)], at=at
+    )
+    unmapped = [e for e in edits if isinstance(e, markdown.Unmapped)] + list(result.unmapped)
+    lines = [f"Merged a hand edit of {files.label}", *result.applied]
+    if result.conflicts or unmapped:
+        kept = files.paths.conflicts / f"{at.replace(':', '')}-{files.paths.name}.md"
+        files.replace(kept, text)  # may fail: then the edited view stays as it is
+        for conflict in result.conflicts:
+            lines.append(
+                f"⚠ Conflict: {conflict.task_id} {conflict.field}: the JSON's "
+                f"{conflict.json_value!r} kept, the view had {conflict.markdown_value!r}"
+                + (f" ({conflict.reason})" if conflict.reason else "")
+            )
+        for fragment in unmapped[:10]:
+            lines.append(f"⚠ Not understood (line {fragment.line}): {fragment.text[:80]!r}")
+        lines.append(f"⚠ The edited view is kept at {files.rel(kept)}")
+    files.md = FileState(digest=digest(text), stamp=stamp)  # the edit itself: no copy
+    if not result.changed and not result.conflicts and not unmapped:
+        files.write_view(force=True)  # nothing to take over (e.g. only layout changed)
+        return None
+    change = msgspec.structs.replace(
+        patch.diff(result.tracker, ours, reason=f"hand edit of {files.label}"), summary=lines
+    )
+    applied = ops.apply(ours, change, at=at, actor=HAND_EDIT)
+    log.info("%s: %s", files.label, " / ".join(lines))
+    return Pending(
+        rid=f"hand-edit-{at}",
+        actor=HAND_EDIT,
+        change=change,
+        at=at,
+        outcome=Outcome(ok=True, lines=lines, tracker=files.label),
+        tracker=applied.tracker,  # committed even when unchanged: history keeps the record
+        undo=inverse(ours, applied.tracker, HAND_EDIT, at),
+    )

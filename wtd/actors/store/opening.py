@@ -1,0 +1,296 @@
+"""Opening a tracker (in a worker thread): load the SSOT, open the journal, replay
+what the file misses, fit it to the schema, render the view; a plan without its
+JSON is imported; a read-only file system is served for reads only.
+
+Raises Fault (with a symptom the Analyzer can classify) or NotFound.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import msgspec
+
+from wtd import errors, gcpause
+from wtd.actors.store.base import (
+    CHECKSUM,
+    DELETED,
+    RECENT,
+    Fault,
+    FileState,
+    change_decoder,
+    digest,
+    now,
+    os_fault,
+)
+from wtd.actors.store.writes import WritePath, stamp_of
+from wtd.storage import atomic, timeline
+from wtd.storage import failpoints as fp
+from wtd.storage.journal import JournalRecord
+from wtd.storage.plans import import_lines, import_report, read_plan
+from wtd.tracker import commands, importers, model, ops, patch
+
+log = logging.getLogger("wtd.store")
+
+
+def has_records(journal: Path) -> bool:
+    """Does the journal hold anything (an empty file is a journal opened, never used)?"""
+    try:
+        return os.stat(journal).st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def open_tracker(files: WritePath) -> None:
+    """Load the SSOT, open the journal, replay what the file misses, render the view.
+
+    Raises Fault (with a symptom the Analyzer can classify) or NotFound.
+    """
+    paths = files.paths
+    files.guard()
+    # A plan without its JSON is read first: one that is refused leaves nothing
+    # behind (no journal, no copy, no JSON, the plan as it was).
+    plan = plan_to_import(files)
+    files.journal = files.open_journal()
+    stamp = stamp_of(paths.json)  # before reading: a save landing later is seen as one
+    try:
+        data = atomic.read_bytes(
+            paths.json, failpoints=files.fp, point=fp.STORE_READ, max_bytes=files.max_bytes
+        )
+    except FileNotFoundError:
+        if files.journal.last_after == DELETED:
+            raise errors.NotFound(
+                f"Tracker {paths.name} was deleted; 'restore tracker' brings it back"
+            ) from None
+        if files.journal.last_seq or files.backups.newest():
+            raise Fault(
+                f"{files.rel(paths.json)} is missing",
+                files.symptom("store.open", "MissingSSOT", "the tracker JSON was deleted"),
+            ) from None
+        if plan is None:
+            raise errors.NotFound(f"No tracker {paths.name!r} in {paths.workspace}") from None
+        data = write_import(files, *plan)
+        stamp = stamp_of(paths.json)
+    except OSError as exc:
+        raise os_fault(exc, fp.STORE_READ, f"{paths.json.name} could not be read", paths) from exc
+    on_disk = digest(data)
+    raw: object = None
+    try:
+        with gcpause.paused():
+            limits = {"max_bytes": files.max_bytes, "max_depth": files.max_depth}
+            tracker = model.decode_canonical(data, files.encoder, **limits)
+            if tracker is None:  # not as wtd writes it: the general path
+                raw = msgspec.json.decode(data)
+                tracker = model.from_raw(raw, **limits)
+    except model.LimitExceeded as exc:
+        # refused and left as it is: never "repaired" over (it may be a real, big
+        # tracker); the user decides
+        raise errors.LimitRefused(
+            f"Refused: {files.rel(paths.json)}: {exc} ([storage] max_file_bytes, "
+            "max_depth); the file was left as it is"
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise Fault(
+            f"{files.rel(paths.json)} is not valid JSON: {exc}",
+            files.symptom("store.open", "DecodeError", str(exc)),
+        ) from exc
+    except RecursionError:
+        raise Fault(
+            f"{files.rel(paths.json)} nests deeper than wtd reads "
+            f"([storage] max_depth = {files.max_depth})",
+            files.symptom("store.open", "TrackerError", "nested too deep"),
+        ) from None
+    except model.TrackerError as exc:
+        raise Fault(
+            f"{files.rel(paths.json)} is not a valid tracker: {exc}",
+            files.symptom("store.open", "TrackerError", str(exc)),
+        ) from exc
+    is_v1 = isinstance(raw, dict) and "schema_version" not in raw
+    files.backup(data, on_disk, "v1 before migration" if is_v1 else "open")
+    adopt(files, tracker, on_disk, stamp)
+    if is_v1:
+        files.apply_system(commands.Migrate())
+    fit_schema(files)
+    if model.stale_progress(files.loaded) is not None:
+        files.apply_system(commands.CorrectProgress())
+    finish_open(files)
+
+
+def fit_schema(files: WritePath) -> None:
+    """Adapt, at opening, what the v2 schema cannot hold (a file written by another
+    tool or an older wtd, or edited while wtd was away): journalled as wtd's own
+    change, after the backup opening took, and told to the next caller."""
+    fitted, lines = model.fit_schema(files.loaded)
+    if not lines:
+        return
+    summary = [f"Adapted to the v2 schema: {line}" for line in lines]
+    change = patch.diff(fitted, files.loaded, reason="adapted to the v2 schema")
+    files.apply_system(msgspec.structs.replace(change, summary=summary))
+    files.notes.extend(summary)
+    log.info("%s: %s", files.label, "; ".join(summary))
+
+
+def plan_to_import(files: WritePath) -> tuple[bytes, importers.ImportResult] | None:
+    """The view's bytes and what they import as, when the tracker is a plan without
+    its JSON and with no past (no journal, no backup): a hand-written plan. Raises
+    NothingToImport when no task is found in it (nothing is written)."""
+    paths = files.paths
+    if paths.json.exists() or files.backups.newest() or has_records(paths.journal):
+        return None
+    try:
+        text = files.read(paths.markdown)
+    except FileNotFoundError:
+        return None
+    result = read_plan(
+        text,
+        title_hint=paths.name.replace("-", " ").replace("_", " ").title(),
+        source=files.rel(paths.markdown),
+        max_bytes=files.max_bytes,
+    )
+    return text, result
+
+
+def write_import(files: WritePath, text: bytes, result: importers.ImportResult) -> bytes:
+    """Write the JSON of an imported plan, keeping the plan as it was under
+    ``.ecw/imported/`` (the view rendered next replaces it)."""
+    paths = files.paths
+    data = files.encode(result.tracker)
+    kept = paths.state / "imported" / f"{now().replace(':', '')}-{paths.name}.md"
+    files.replace(kept, text)
+    files.replace(paths.json, data)
+    files.imported_view = digest(text)
+    files.imported = import_report(result)
+    files.notes.extend([*import_lines(result), f"The original plan is kept at {files.rel(kept)}"])
+    log.info("%s: imported from Markdown: %s", files.label, "; ".join(result.summary))
+    return data
+
+
+def adopt(
+    files: WritePath, tracker: model.Tracker, on_disk: str, stamp: atomic.Stamp | None
+) -> None:
+    """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
+    assert files.journal is not None
+    files.tracker = tracker
+    files.json = FileState(digest=on_disk, stamp=stamp)
+    todo = files.journal.replay_after(on_disk)
+    read_only = files.journal.read_only
+    if todo is None:
+        if files.journal.last_seq:
+            files.adopted_offline = True
+            missed = missed_by(files, tracker)
+            if missed:
+                # Edited while wtd was away from a copy that lagged the journal (a crash
+                # between a journal append and the JSON write): the journalled changes
+                # it missed are applied on top, never dropped.
+                log.info(
+                    "%s: the JSON changed while wtd was away; %d journalled change(s) "
+                    "it missed are applied on top of it",
+                    files.label,
+                    len(missed),
+                )
+                replay(files, missed, write=read_only is None)
+                return
+            log.info("%s: the JSON changed while wtd was away; adopting it", files.label)
+        if not read_only:
+            files.checkpoint(on_disk, "adopted as found")
+        return
+    changes = [r for r in todo if not timeline.is_checkpoint(r)]
+    if changes:
+        replay(files, changes, write=read_only is None)
+    elif todo and not read_only:  # only markers (e.g. a delete undone by restore)
+        files.checkpoint(on_disk, "found again")
+    if read_only:
+        log.warning("%s: serving reads only: %s", files.label, read_only)
+
+
+def missed_by(files: WritePath, edited: model.Tracker) -> list[JournalRecord]:
+    """The journalled changes newer than the state a file edited offline started from.
+    Every change stamps ``meta.updated`` with its record's ``at`` and editors leave
+    the stamp alone, so the record with that ``at`` is where the editor read."""
+    assert files.journal is not None
+    stamp = edited.meta.updated
+    if not isinstance(stamp, str) or not stamp:
+        return []
+    newer: list[JournalRecord] = []
+    for record in files.journal.recent(RECENT):
+        if record.at == stamp and not timeline.is_checkpoint(record):
+            return [r for r in reversed(newer) if not timeline.is_checkpoint(r)]
+        newer.append(record)
+    return []
+
+
+def replay(files: WritePath, todo: list[JournalRecord], *, write: bool = True) -> None:
+    """Apply journalled changes the JSON misses; ``write=False`` (a read-only file
+    system): in memory only, so reads show every acknowledged change."""
+    tracker = files.loaded
+    for record in todo:
+        change = change_decoder.decode(record.op)
+        try:
+            tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
+        except errors.WtdError as exc:  # on top of a file edited offline, e.g. a task the
+            log.warning(  # person deleted: the file's version stands
+                "%s: journalled change #%d not applicable: %s", files.label, record.seq, exc
+            )
+    data = files.encode(tracker)
+    after = digest(data)
+    if todo[-1].after and todo[-1].after != after:
+        log.warning("%s: replay produced a different state than journalled", files.label)
+    if not write:
+        files.tracker = tracker
+        return
+    _, stamp = files.write_json(data)
+    files.tracker = tracker
+    files.json = FileState(digest=after, stamp=stamp)
+    if after != todo[-1].after:
+        files.checkpoint(after, "after replay")
+    log.info("%s: replayed %d journalled change(s)", files.label, len(todo))
+    files.notes.append(f"Recovered {len(todo)} journalled change(s) after a restart")
+
+
+def finish_open(files: WritePath) -> None:
+    paths = files.paths
+    ops.prime(files.loaded)
+    assert files.journal is not None
+    if files.journal.read_only is not None:  # nothing can be written: serve reads
+        files.md = FileState(digest="", stamp=stamp_of(paths.markdown))
+        files.view_base = files.tracker
+        files.notes.append(
+            f"⚠ {files.rel(paths.state)} cannot be written "
+            f"({files.journal.read_only_errno}): reads only; changes are refused"
+        )
+        return
+    stamp = stamp_of(paths.markdown)
+    try:
+        text = files.read(paths.markdown)
+    except FileNotFoundError:
+        files.md = FileState(digest="", stamp=None)
+        files.notes.extend(files.write_view(force=True))
+        return
+    files.md = FileState(digest=digest(text), stamp=stamp)
+    if not files.view_stale():
+        files.view_base = files.tracker
+        return
+    if files.imported_view and files.imported_view == files.md.digest:
+        # the plan just imported: the tracker holds it (and a copy was kept), so the
+        # view is rendered over it with no "edits not made through wtd" copy
+        files.imported_view = ""
+        files.notes.extend(files.write_view(force=True))
+        return
+    rendered_from = CHECKSUM.search(text.decode("utf-8", errors="replace"))
+    if (
+        rendered_from is not None
+        and not files.adopted_offline  # both files edited offline: keep the view aside
+        and (
+            rendered_from.group(1) == files.json.digest
+            or files.tracker_at(rendered_from.group(1)) is not None
+        )
+    ):
+        # edited while wtd was not running, from a view the journal can rebuild: merge
+        files.view_base = files.tracker
+        files.md = FileState()  # so that the merge reads it as an edit
+        files.pending_view_merge = True
+        return
+    files.md = FileState(digest="unknown")  # an older or foreign view: keep a copy, render
+    files.notes.extend(files.write_view(force=True))

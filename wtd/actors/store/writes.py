@@ -1,0 +1,541 @@
+"""The durable write path of one tracker, and the state it keeps of its files.
+
+``WritePath`` holds what wtd knows of the tracker (its state in memory, the journal,
+what it last wrote of each file) and writes it: a batch goes to the journal, then
+the JSON, then the view (SPEC §6). It is synchronous and always runs in a worker
+thread; ``TrackerFiles`` (files.py) adds the operations the actor asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from wtd import errors, gcpause
+from wtd.actors.store.base import (
+    JOURNAL_SEGMENTS,
+    RECENT,
+    SYSTEM_ACTOR,
+    Fault,
+    FileState,
+    Pending,
+    SavedMeanwhile,
+    cmd_encoder,
+    digest,
+    error_outcome,
+    now,
+    os_fault,
+)
+from wtd.healing.analysis import Symptom
+from wtd.messages import Outcome
+from wtd.storage import atomic, safepath, timeline
+from wtd.storage import failpoints as fp
+from wtd.storage.backups import Backups, keep_copy
+from wtd.storage.failpoints import Failpoints
+from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
+from wtd.tracker import commands, model, ops, render
+from wtd.workspace import TrackerPaths
+
+log = logging.getLogger("wtd.store")
+
+
+def stamp_of(path: os.PathLike[str]) -> atomic.Stamp | None:
+    """A file's stamp (mtime, size, inode); None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class WritePath:
+    """One tracker's state and its durable writes (synchronous: a worker thread's)."""
+
+    def __init__(
+        self,
+        paths: TrackerPaths,
+        *,
+        failpoints: Failpoints,
+        backups_keep: int = 10,
+        backup_every: int = 50,
+        journal_max_bytes: int = 8 * 1024 * 1024,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_depth: int = 100,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self.paths = paths
+        self.fp = failpoints
+        self.backups = Backups(paths.backups, keep=backups_keep)
+        self.backup_every = backup_every
+        self.journal_max_bytes = journal_max_bytes
+        self.reset()
+
+    def reset(self) -> None:
+        self.tracker: model.Tracker | None = None
+        self.encoder = model.Encoder()  # re-encodes only the tasks a change touched
+        self.renderer = render.Renderer()  # re-renders only the tasks a change touched
+        self.journal: Journal | None = None
+        self.json = FileState()
+        self.md = FileState()
+        self.view_dirty = False
+        self.commits = 0
+        self.notes: list[str] = []  # told to the next caller (e.g. what opening recovered)
+        self.deleted = False
+        self.view_base: model.Tracker | None = None  # the tracker the view on disk shows
+        self.pending_view_merge = False  # a view edited offline, merged after opening
+        self.adopted_offline = False  # the JSON was edited while wtd was not running
+        self.incomplete: tuple[atomic.Stamp, float] | None = None  # a view mid-save, since
+        self.imported: dict[str, object] | None = None  # counts told to the next caller
+        self.imported_view = ""  # the digest of the plan imported at opening (not an edit)
+
+    def replace(
+        self,
+        path: Path,
+        data: bytes,
+        *,
+        point: str | None = None,
+        before_replace: Callable[[], None] | None = None,
+    ) -> atomic.Stamp:
+        """Every file wtd writes is replaced through here (``atomic.atomic_write``):
+        ``point`` names its failpoint; ``before_replace`` is the last look at the
+        file before it is replaced (a test's seam for a save landing just then)."""
+        return atomic.atomic_write(
+            path,
+            data,
+            failpoints=self.fp if point is not None else None,
+            point=point,
+            before_replace=before_replace,
+        )
+
+    def read(self, path: Path) -> bytes:
+        """A tracker file's bytes: never through a symlink, never over the size limit."""
+        return safepath.read_bytes(path, self.max_bytes)
+
+    def guard(self) -> None:
+        """Before a write: no file or folder wtd is about to touch is a symlink (SPEC §2)."""
+        for path in (self.paths.json, self.paths.markdown, self.paths.journal):
+            safepath.check(path)
+
+    @property
+    def label(self) -> str:
+        return str(self.paths.markdown.relative_to(self.paths.workspace))
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.paths.workspace))
+        except ValueError:
+            return str(path)
+
+    def close(self) -> None:
+        if getattr(self, "journal", None) is not None:
+            assert self.journal is not None
+            self.journal.close()
+            self.journal = None
+
+    def told(self, lines: list[str], result: object) -> tuple[list[str], object]:
+        """A reply's lines and result with what opening found for the first caller: its
+        notes first (an import's summary, recovered changes…), and an import's counts
+        in a dict result under ``imported``."""
+        notes, self.notes = self.notes, []
+        imported, self.imported = self.imported, None
+        if imported is not None and isinstance(result, dict):
+            result = {**result, "imported": imported}
+        return [*notes, *lines], result
+
+    def error(self, exc: errors.WtdError) -> Outcome:
+        return error_outcome(exc, self.label)
+
+    def commit_batch(
+        self, new: model.Tracker, applied: list[Pending]
+    ) -> tuple[list[str], list[str]]:
+        """Make ``new`` durable: journal, then JSON, then the view.
+
+        Returns (healing, notes) for the callers. Raises Fault with nothing applied.
+        """
+        assert self.journal is not None
+        self.guard()
+        notes: list[str] = []
+        data = self.encode(new)
+        after = digest(data)
+        first_seq = self.journal.last_seq + 1
+        records = [
+            JournalRecord(
+                seq=first_seq + i,
+                rid=p.rid,
+                at=p.at,
+                actor=p.actor,
+                before=self.json.digest if i == 0 else "",
+                after=after if i == len(applied) - 1 else "",
+                op=msgspec.Raw(cmd_encoder.encode(p.change)),
+                reply=msgspec.Raw(cmd_encoder.encode(p.outcome)),
+                undo=msgspec.Raw(p.undo) if p.undo is not None else None,
+            )
+            for i, p in enumerate(applied)
+        ]
+        try:
+            self.journal.append(records)
+        except OSError as exc:
+            raise os_fault(
+                exc,
+                fp.JOURNAL_APPEND,
+                "Change not applied: the journal could not be written",
+                self.paths,
+            ) from exc
+        except errors.StorageFailure as exc:
+            error = self.journal.read_only_errno or "JournalUnusable"
+            raise Fault(
+                f"Change not applied: {exc.message}",
+                self.symptom(fp.JOURNAL_APPEND, error, exc.message),
+            ) from exc
+        try:
+            healing, stamp = self.write_json(data, notes)
+        except errors.WtdError:
+            self.journal.rollback_last()
+            raise
+        self.tracker = new
+        self.json = FileState(digest=after, stamp=stamp)
+        try:
+            self.journal.maybe_rotate()
+        except OSError as exc:
+            log.warning("%s: journal rotation failed: %s", self.label, exc)
+        self.commits += 1
+        if self.commits % self.backup_every == 0:
+            self.backup(data, after, "periodic")
+        notes.extend(self.write_view())
+        return healing, notes
+
+    def write_json(
+        self, data: bytes, notes: list[str] | None = None
+    ) -> tuple[list[str], atomic.Stamp]:
+        """Write the SSOT and check it reads back whole; one rewrite if it does not.
+
+        Returns (healing, stamp of the file written). With ``notes``: just before the
+        file is replaced, a JSON someone else saved since wtd's last write is kept
+        and ``notes`` says where, so a save can only be missed by landing within the
+        rename itself.
+        """
+        name = self.paths.json.name
+
+        expected = self.json.stamp  # what is on disk, unless someone saved meanwhile
+        damaged: atomic.Stamp | None = None
+
+        def keep_foreign() -> None:
+            assert notes is not None
+            notes.extend(self.check_json_edited(expected))
+
+        for attempt in (1, 2):
+            try:
+                stamp = self.replace(
+                    self.paths.json,
+                    data,
+                    point=fp.STORE_WRITE,
+                    before_replace=keep_foreign if notes is not None else None,
+                )
+            except OSError as exc:
+                self.restore_json(own=damaged)
+                raise os_fault(
+                    exc,
+                    fp.STORE_WRITE,
+                    f"Change not applied: {name} could not be written",
+                    self.paths,
+                ) from exc
+            damaged = expected = stamp  # a second attempt replaces this damaged write
+            if stamp[1] == len(data):
+                if attempt == 1:
+                    return [], stamp
+                return [
+                    f"✓ Issue: {name} read back damaged after writing (checksum mismatch)",
+                    "✓ Recovery: Rewrote it from the journalled state",
+                ], stamp
+            log.error("%s: %s read back damaged after writing", self.label, name)
+        self.restore_json(own=damaged)
+        raise Fault(
+            f"Change not applied: {name} keeps reading back damaged after writing",
+            self.symptom(fp.STORE_WRITE, "ChecksumMismatch", "written file reads back damaged"),
+        )
+
+    def restore_json(self, own: atomic.Stamp | None = None) -> None:
+        """After a failed write, make sure the SSOT on disk is the last good state.
+
+        ``own``: the stamp of a damaged file wtd itself just wrote. A file that is
+        neither that nor wtd's last write is someone's save: it is left as it is, for
+        the Watcher to take over (never written over without a copy).
+        """
+        if self.tracker is None:
+            return
+        stamp = stamp_of(self.paths.json)
+        if stamp is not None and stamp not in (self.json.stamp, own):
+            log.warning("%s: a failed write left a hand-saved JSON in place", self.label)
+            return
+        data = self.encode(self.tracker)
+        try:
+            if self.read(self.paths.json) == data:
+                return
+        except (OSError, errors.WtdError):
+            pass
+        try:
+            stamp = self.replace(self.paths.json, data)
+            self.json = FileState(digest=digest(data), stamp=stamp)
+        except OSError as exc:  # the journal still has it; the next open repairs
+            log.error("%s: could not restore %s: %s", self.label, self.paths.json.name, exc)
+
+    def symptom(self, point: str, error: str, message: str) -> Symptom:
+        return Symptom(
+            point=point,
+            error=error,
+            message=message,
+            tracker=self.paths.name,
+            workspace=str(self.paths.workspace),
+        )
+
+    def backup(self, data: bytes, content_digest: str, reason: str) -> None:
+        try:
+            self.backups.save(data, content_digest, reason=reason)
+        except OSError as exc:
+            log.warning("%s: backup failed: %s", self.label, exc)
+
+    def write_view(self, *, force: bool = False) -> list[str]:
+        """Render and write the Markdown view; a failure is reported, not fatal."""
+        assert self.tracker is not None
+        data = self.view_bytes()
+        new_digest = digest(data)
+        if not force and not self.view_dirty and new_digest == self.md.digest:
+            return []
+        if not force and self.view_edited_since():
+            # Someone saved the view after wtd last wrote it and the Watcher has not
+            # merged it yet: do not write over it; merging it renders the view anew.
+            self.view_dirty = True
+            return [self.view_busy_note()]
+
+        def abort_if_edited() -> None:
+            # the last moment before the rename: a save that landed while wtd rendered
+            # and wrote is merged (which renders the view anew), never written over
+            if self.view_edited_since():
+                raise SavedMeanwhile
+
+        try:
+            notes = self.keep_edited_view()
+            stamp = self.replace(
+                self.paths.markdown,
+                data,
+                point=fp.RENDER_WRITE,
+                before_replace=None if force else abort_if_edited,
+            )
+            if stamp[1] != len(data):  # damaged write: once more
+                stamp = self.replace(self.paths.markdown, data)
+        except SavedMeanwhile:
+            self.view_dirty = True
+            return [self.view_busy_note()]
+        except OSError as exc:
+            self.view_dirty = True
+            log.warning("%s: view not written: %s", self.label, exc)
+            return [
+                f"⚠ Saved, but the view {self.label} could not be written "
+                f"({exc.strerror or exc}); it will be rewritten as soon as possible."
+            ]
+        self.view_dirty = False
+        self.md = FileState(digest=new_digest, stamp=stamp)
+        self.view_base = self.tracker
+        return notes
+
+    def view_busy_note(self) -> str:
+        """What a reply says when the view was not written because someone saved it."""
+        doing = "is saving it (incomplete)" if self.incomplete is not None else "saved it"
+        return (
+            f"⚠ Saved, but the view {self.label} could not be written yet: someone {doing}; "
+            "it shows this change once that save is merged."
+        )
+
+    def view_bytes(self) -> bytes:
+        assert self.tracker is not None
+        tracker, name, checksum = self.tracker, self.paths.name, self.json.digest
+        with gcpause.paused():
+            return self.renderer.render(tracker, name=name, checksum=checksum)
+
+    def encode(self, tracker: model.Tracker) -> bytes:
+        with gcpause.paused():
+            return self.encoder.encode(tracker)
+
+    def view_edited_since(self) -> bool:
+        stamp = stamp_of(self.paths.markdown)
+        if stamp is None or stamp == self.md.stamp or not self.md.digest:
+            return False
+        try:
+            return digest(self.read(self.paths.markdown)) != self.md.digest
+        except (OSError, errors.WtdError):
+            return False
+
+    def keep_edited_view(self) -> list[str]:
+        """Before overwriting the view, keep a copy if someone else changed it."""
+        stamp = stamp_of(self.paths.markdown)
+        if stamp is None or stamp == self.md.stamp or not self.md.digest:
+            return []
+        try:
+            current = self.read(self.paths.markdown)
+        except (OSError, errors.WtdError):
+            return []
+        if digest(current) == self.md.digest:
+            return []
+        kept = self.paths.conflicts / f"{now().replace(':', '')}-{self.paths.name}.md"
+        self.replace(kept, current)
+        log.warning("%s: hand-edited view kept at %s", self.label, kept)
+        return [
+            f"⚠ {self.label} had edits that were not made through wtd; "
+            f"your copy is kept at {self.rel(kept)}"
+        ]
+
+    def check_json_edited(self, expected: atomic.Stamp | None) -> list[str]:
+        """Before writing, keep (in quarantine) a JSON someone else wrote since wtd did.
+
+        ``expected``: the stamp of the file wtd last put there.
+        """
+        stamp = stamp_of(self.paths.json)
+        if stamp == expected:
+            return []
+        try:
+            data = self.read(self.paths.json)
+        except FileNotFoundError:
+            return [f"⚠ {self.paths.json.name} was deleted; rewritten from wtd's state"]
+        if digest(data) == self.json.digest:
+            self.json.stamp = stamp
+            return []
+        where = keep_copy(
+            data,
+            self.paths.json.name,
+            self.paths.quarantine,
+            reason="changed outside wtd while it was serving",
+        )
+        return [
+            f"⚠ {self.paths.json.name} was changed outside wtd; that copy is kept at "
+            f"{self.rel(where)} and wtd's state was written over it"
+        ]
+
+    def read_disk_json(self) -> bytes | None:
+        try:
+            return atomic.read_bytes(
+                self.paths.json, failpoints=self.fp, point=fp.STORE_READ, max_bytes=self.max_bytes
+            )
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            raise os_fault(
+                exc, fp.STORE_READ, f"{self.paths.json.name} could not be read", self.paths
+            ) from exc
+
+    def rewrite_json(self) -> None:
+        """Write wtd's state over the JSON on disk (already kept where needed)."""
+        assert self.tracker is not None
+        data = self.encode(self.tracker)
+        try:
+            _, stamp = self.write_json(data)
+        except Fault as exc:  # the journal has the state; the next change writes it
+            log.warning("%s: %s", self.label, exc)
+            return
+        self.json = FileState(digest=digest(data), stamp=stamp)
+
+    def view_stale(self) -> bool:
+        try:
+            current = self.read(self.paths.markdown)
+        except FileNotFoundError:
+            return True
+        assert self.tracker is not None
+        return current != self.view_bytes()
+
+    def checkpoint(
+        self,
+        content_digest: str,
+        reason: str,
+        *,
+        rid: str | None = None,
+        reply: Outcome | None = None,
+    ) -> None:
+        """Anchor the journal to the SSOT's current content (see commands.Checkpoint)."""
+        assert self.journal is not None
+        if self.journal.last_after == content_digest and rid is None:
+            return
+        at = now()
+        change = commands.Checkpoint(reason=reason)
+        record = JournalRecord(
+            seq=self.journal.last_seq + 1,
+            rid=rid,
+            at=at,
+            actor=SYSTEM_ACTOR,
+            before="",
+            after=content_digest,
+            op=msgspec.Raw(cmd_encoder.encode(change)),
+            reply=msgspec.Raw(cmd_encoder.encode(reply)) if reply is not None else None,
+        )
+        try:
+            self.journal.append([record])
+        except OSError as exc:
+            raise os_fault(
+                exc, fp.JOURNAL_APPEND, "the journal could not be written", self.paths
+            ) from exc
+        except errors.StorageFailure as exc:
+            raise Fault(
+                f"the journal could not be written: {exc.message}",
+                self.symptom(fp.JOURNAL_APPEND, "JournalUnusable", exc.message),
+            ) from exc
+
+    def commit_system(self, change: commands.Change) -> None:
+        at = now()
+        applied = ops.apply(self.loaded, change, at=at, actor=SYSTEM_ACTOR)
+        if not applied.changed:
+            return
+        item = Pending(
+            rid=f"wtd-{type(change).__name__}-{at}",
+            actor=SYSTEM_ACTOR,
+            change=change,
+            at=at,
+            outcome=Outcome(ok=True, lines=applied.lines, tracker=self.label),
+            tracker=applied.tracker,
+        )
+        _healing, notes = self.commit_batch(applied.tracker, [item])
+        self.notes.extend(notes)
+        log.info("%s: %s", self.label, "; ".join(applied.lines))
+
+    def apply_system(self, change: commands.Change) -> None:
+        """The daemon's own fix-ups at open: best effort, retried at the next open.
+
+        Queries derive progress anyway, and the next change writes the whole tracker,
+        so a fix-up that cannot be written now only waits.
+        """
+        try:
+            self.commit_system(change)
+        except Fault as exc:
+            log.warning("%s: %s not written yet: %s", self.label, type(change).__name__, exc)
+
+    def open_journal(self) -> Journal:
+        try:
+            return Journal.open(
+                self.paths.journal,
+                failpoints=self.fp,
+                max_bytes=self.journal_max_bytes,
+                keep_segments=JOURNAL_SEGMENTS,
+            )
+        except CorruptJournal as exc:
+            raise Fault(
+                exc.message, self.symptom("journal.open", "CorruptJournal", exc.message)
+            ) from exc
+        except OSError as exc:
+            raise os_fault(
+                exc, "journal.open", "the journal could not be opened", self.paths
+            ) from exc
+
+    @property
+    def loaded(self) -> model.Tracker:
+        assert self.tracker is not None
+        return self.tracker
+
+    def recent_states(self, limit: int = 50) -> list[model.Tracker]:
+        assert self.journal is not None
+        return timeline.states_back(self.loaded, self.journal.recent(limit * 2), limit)
+
+    def tracker_at(self, content_digest: str) -> model.Tracker | None:
+        assert self.journal is not None
+        return timeline.tracker_at(self.loaded, self.journal.recent(RECENT), content_digest)
