@@ -79,7 +79,15 @@ class SecondShell:
         main = self.ctx.keeper.current()
         held: dict[int, list[str]] = {}
         for pid in {p for p in (main, pid2) if p is not None}:
-            files = sorted({f for f in open_files(pid) if f.startswith(root) and f != lock_file})
+            # files only: a folder open for a moment (a listing to resolve which tracker a
+            # request means) is a read, not a second writer
+            files = sorted(
+                {
+                    f
+                    for f in open_files(pid)
+                    if f.startswith(root) and f != lock_file and not os.path.isdir(f)
+                }
+            )
             if files:
                 held[pid] = [f[len(root) :] for f in files]
         lock = json_lock(self.ctx.ws.root)
