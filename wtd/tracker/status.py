@@ -43,7 +43,7 @@ EXCLUDED: Final[frozenset[str]] = frozenset({"skipped", "superseded"})
 # Statuses that count as "nothing left to do".
 SETTLED: Final[frozenset[str]] = frozenset({"complete", "skipped", "superseded"})
 
-_ALIASES: Final[dict[str, Status]] = {
+ALIASES: Final[dict[str, Status]] = {  # every spelling below, lower case
     "pending": "pending",
     "todo": "pending",
     "to do": "pending",
@@ -93,8 +93,8 @@ def _clean(text: str) -> str:
 def normalize(text: str) -> Status | None:
     """Return the canonical status for ``text`` (any accepted spelling), or None."""
     cleaned = _clean(text)
-    if cleaned in _ALIASES:
-        return _ALIASES[cleaned]
+    if cleaned in ALIASES:
+        return ALIASES[cleaned]
     # An icon on its own ("✅") is a status too.
     for status, icon in ICONS.items():
         if text.strip() and text.strip().replace("\ufe0f", "") == icon.replace("\ufe0f", ""):
@@ -109,7 +109,7 @@ def is_canonical(text: str) -> bool:
 
 def suggest(text: str, limit: int = 3) -> list[str]:
     """Closest known status words to a spelling that did not normalise."""
-    words = sorted({_clean(w) for w in (*STATUSES, *_ALIASES)})
+    words = sorted({_clean(w) for w in (*STATUSES, *ALIASES)})
     return difflib.get_close_matches(_clean(text), words, n=limit, cutoff=0.5)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 
-from wtd.tracker.status import Status
+from wtd.tracker.status import ALIASES, Status
 
 _VS16: Final = "\ufe0f"  # the emoji variation selector, ignored everywhere
 
@@ -47,64 +47,31 @@ ICON_CHARS: Final = frozenset([*ICONS, "❌", "🟢", "🔵", "🟠", "🟣", "�
 """Characters that are status-like icons: stripped from the ends of names."""
 
 WORDS: Final[dict[str, Status]] = {
-    # pending
-    "pending": "pending",
-    "todo": "pending",
-    "to do": "pending",
-    "open": "pending",
-    "new": "pending",
-    "not started": "pending",
+    # the spellings wtd takes everywhere, except a bare "start": at the head of a plan's
+    # line it is the verb of the task ("Start the API"), not its status
+    **{word: status for word, status in ALIASES.items() if word != "start"},
+    # and those plans written elsewhere use besides
     "not yet started": "pending",
     "next": "pending",
     "up next": "pending",
     "planned": "pending",
     "backlog": "pending",
     "queued": "pending",
-    # in progress
-    "in progress": "in_progress",
-    "inprogress": "in_progress",
-    "wip": "in_progress",
-    "started": "in_progress",
-    "doing": "in_progress",
-    "active": "in_progress",
     "ongoing": "in_progress",
     "underway": "in_progress",
     "in review": "in_progress",
     "review": "in_progress",
     "in qa": "in_progress",
-    # complete
-    "complete": "complete",
-    "completed": "complete",
-    "done": "complete",
-    "finished": "complete",
-    "closed": "complete",
     "resolved": "complete",
     "shipped": "complete",
     "merged": "complete",
     "verified": "complete",
-    # blocked
-    "blocked": "blocked",
-    "stuck": "blocked",
-    "waiting": "blocked",
     "on hold": "blocked",
-    # skipped
-    "skipped": "skipped",
-    "skip": "skipped",
-    "cancelled": "skipped",
-    "canceled": "skipped",
-    "dropped": "skipped",
-    "wontfix": "skipped",
-    "won't fix": "skipped",
-    "wont fix": "skipped",
     "won't do": "skipped",
-    "deferred": "skipped",
     "postponed": "skipped",
     "n/a": "skipped",
     "not applicable": "skipped",
     "obsolete": "skipped",
-    # superseded
-    "superseded": "superseded",
-    "replaced": "superseded",
 }
 """Status words, lower case, ``-`` and ``_`` read as spaces."""
 
