@@ -95,7 +95,7 @@ def write_json(
 ) -> None:
     reply = reply or {}
     doc = {
-        "schema": 1,
+        "schema": wire.REPLY_SCHEMA,
         "ok": ok,
         "result": result,
         "error": error,

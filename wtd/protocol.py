@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from wtd import wire
-from wtd.wire import HEADER, MAX_FRAME, PROTOCOL_VERSION
+from wtd.wire import HEADER, MAX_FRAME, PROTOCOL_VERSION, REPLY_SCHEMA
 
 __all__ = [
     "HEADER",
@@ -48,8 +48,6 @@ __all__ = [
     "request_decoder",
     "response_decoder",
 ]
-
-REPLY_SCHEMA: Final = 1
 
 
 class _Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 1 << 20  # requests only: replies have no size limit (SPEC §4)
+REPLY_SCHEMA: Final = 1  # the "schema" of `wtctl --json` output (SPEC §4)
 HEADER: Final = struct.Struct(">I")
 
 # ------------------------------------------------------------------ message type tags
