@@ -187,12 +187,12 @@ async def undo(
         command = commands.Undo(by_subagent=True)  # may not undo a guarded change
 
     async def carry_out() -> Outcome:
-        if not paths.json.exists() and trash.entries(paths.state / "trash", paths.name):
+        if _in_trash(paths):
             return await anyio.to_thread.run_sync(_restore, paths.workspace, paths.name)
         return await on_store(ctx, paths, command, request)
 
     async def enforced() -> Outcome:
-        action: Action | None = "restore_tracker" if _undoes_a_delete(request) else None
+        action: Action | None = "restore_tracker" if _in_trash(paths) else None
         return await on_tracker(
             ctx, command, request, paths, implicit, action=action, carry_out=carry_out
         )
@@ -202,12 +202,9 @@ async def undo(
     return await ctx.once(paths.workspace, request, enforced)
 
 
-def _undoes_a_delete(request: protocol.Command) -> bool:
-    """Is this ``undo`` the undo of ``delete tracker`` (its tracker is in the trash)?"""
-    try:
-        paths, _ = workspace.resolve(request.tracker, Path(request.cwd))
-    except errors.WtdError:
-        return False
+def _in_trash(paths: TrackerPaths) -> bool:
+    """Is the tracker deleted (its JSON gone, its files in the trash)? An ``undo`` then
+    restores it: the undo of ``delete tracker``."""
     return not paths.json.exists() and bool(trash.entries(paths.state / "trash", paths.name))
 
 
