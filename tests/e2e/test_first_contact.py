@@ -523,3 +523,54 @@ def test_a_view_saved_slowly_in_place_is_merged_not_lost(ws: Workspace) -> None:
         f.write(data[len(data) // 2 :])
     eventually(lambda: _status(ws, "3.2") == "complete", "the edit merged", ws.log)
     assert "⏳ Pending |" not in ws.md.read_text().split("3.2", 1)[1].split("\n", 1)[0]
+
+
+# ---------------------------------------------------------------- every reply holds
+
+
+def test_a_change_that_changes_nothing_is_not_acknowledged_over_a_json_wtd_cannot_rewrite(
+    ws: Workspace, mount_point: Path
+) -> None:
+    """Read-your-writes holds for a change that is already so: 'uncheck' of an
+    unchecked subtask writes nothing, yet its success promises the JSON on disk
+    shows it. A JSON deleted by hand on a full disk, which wtd cannot write back,
+    makes it fail, never succeed over a missing file."""
+    project = mount_point / "project"
+    shutil.copytree(ws.root, project)
+    other = Workspace(project, ws.sock.parent)
+    other.ok("show task 2.2")  # served and opened
+    other.json.unlink()
+    with (mount_point / "filler").open("wb") as filler:  # the disk is full
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+    proc = other.wtctl("uncheck subtask 2.2.2")
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "disk space" in proc.stderr and "Traceback" not in proc.stderr
+    assert not other.json.exists()
+    (mount_point / "filler").unlink()  # space again: the next change brings it back
+    other.ok("uncheck subtask 2.2.2")
+    assert not other.data()["subtasks"][1]["completed"]
+    other.kill_daemon(signal.SIGTERM)
+
+
+def test_a_retried_change_answered_again_says_the_view_is_not_written_yet(
+    ws: Workspace,
+) -> None:
+    """The first reply of a retried request is answered again from the journal; when
+    a crash left the view behind and it cannot be written now, the answer says so
+    instead of promising a view that does not show the change."""
+    _autostarted(ws)
+    view_before = ws.md.read_bytes()
+    first = _ask(ws, "rename-1", "rename task 3.2 to Tag, sign and publish")
+    assert first["ok"] and "could not be written" not in "\n".join(first["lines"]), first
+    ws.kill_daemon(signal.SIGKILL)
+    ws.md.write_bytes(view_before)  # the crash came before the view was written
+    ws.start_daemon({"WT_FAILPOINTS": "render.write=eacces"})
+    again = _ask(ws, "rename-1", "rename task 3.2 to Tag, sign and publish")
+    assert again["ok"] and again["lines"][: len(first["lines"])] == first["lines"]
+    assert "Tag, sign and publish" in ws.task("3.2")["name"]
+    assert "could not be written yet" in again["lines"][-1], again

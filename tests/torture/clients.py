@@ -202,7 +202,7 @@ class Client(threading.Thread):
         except (OSError, ValueError) as exc:
             self.violations.append(
                 f"read-your-writes: JSON unreadable right after an acknowledged "
-                f"{op.phrase!r}: {exc}"
+                f"{op.phrase!r}: {exc} (at {time.strftime('%H:%M:%S')})"
             )
             return
         if op.key is None:
@@ -217,7 +217,8 @@ class Client(threading.Thread):
             value = bool(value)
         if value != op.value:
             self.violations.append(
-                f"read-your-writes: {op.phrase!r} acked but the JSON has {attr}={value!r}"
+                f"read-your-writes: {op.phrase!r} acked but the JSON has {attr}={value!r} "
+                f"(at {time.strftime('%H:%M:%S')})"
             )
         if op.kind == "rename" and "could not be written" not in detail:
             md = self.ws.md.read_text(errors="replace") if self.ws.md.exists() else ""

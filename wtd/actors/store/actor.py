@@ -291,7 +291,7 @@ class Store:
         if record is None or record.reply is None:
             return False
         log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
-        outcome = outcome_decoder.decode(record.reply)
+        outcome = self._as_now(outcome_decoder.decode(record.reply))
         if finish is not None:
             try:
                 await self._in_thread(finish, outcome)
@@ -340,12 +340,23 @@ class Store:
             )
         if record is not None and record.reply is not None:
             log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
-            return outcome_decoder.decode(record.reply)
+            return self._as_now(outcome_decoder.decode(record.reply))
         if any(p.rid == req.rid for p in pending):
             return self.files.error(
                 errors.InvalidArgument(f"request id {req.rid} repeated in one batch")
             )
         return None
+
+    def _as_now(self, outcome: Outcome) -> Outcome:
+        """A first reply answered again says what is true now: a view that a crash
+        or a failed write left behind is not yet showing the change (SPEC §6)."""
+        if not (outcome.ok and self.files.view_dirty and self.files.tracker is not None):
+            return outcome
+        note = (
+            f"⚠ Saved, but the view {self.label} could not be written yet; "
+            "it will be rewritten as soon as possible."
+        )
+        return msgspec.structs.replace(outcome, lines=[*outcome.lines, note])
 
     def _stage(self, req: Apply, pending: list[Pending]) -> None:
         """Apply ``req`` in memory on top of the batch so far (committed with it)."""
@@ -395,6 +406,8 @@ class Store:
             return []
         new = self._staged_tracker(pending)
         applied = [p for p in pending if p.tracker is not None]
+        if not applied and self.files.tracker is not None:
+            await self._unchanged_but_shown(pending)
         if applied:
             try:
                 healing, notes = await self._in_thread(self.files.commit, new, applied)
@@ -413,6 +426,26 @@ class Store:
             if p.request is not None:
                 await answer(p.request.reply_to, p.outcome)
         return []
+
+    async def _unchanged_but_shown(self, pending: list[Pending]) -> None:
+        """Changes that changed nothing (already so) write nothing, yet their reply
+        promises the JSON on disk shows them (SPEC §6). When the file is not wtd's
+        (deleted or saved meanwhile, and taking that over failed, e.g. on EMFILE),
+        it is taken over now; if it still is not, they fail with that fault."""
+        if not self.files.files_moved()[0]:
+            return
+        failure = await self._file_changed("json")
+        if not self.files.files_moved()[0]:
+            return
+        outcome = self.files.error(
+            failure
+            or errors.StorageFailure(
+                f"{self.paths.json.name} on disk is not wtd's state and could not be rewritten yet"
+            )
+        )
+        for p in pending:
+            if p.outcome.ok:
+                p.outcome = outcome
 
     def _query(self, command: commands.Command) -> Outcome:
         """A read, answered from memory."""
@@ -445,16 +478,22 @@ class Store:
 
     # ------------------------------------------------------------ hand edits
 
-    async def _file_changed(self, kind: str) -> None:
+    async def _file_changed(self, kind: str) -> errors.WtdError | None:
         """A served file changed on disk: ignore wtd's own writes, merge the others.
 
         A hand edit that cannot be taken over (storage trouble while merging) is
-        logged and left on disk as it is: it never takes the Store down.
+        logged and left on disk as it is: it never takes the Store down. Returns
+        that failure (None when taken over).
         """
         try:
             await self._take_over(kind)
-        except (errors.WtdError, OSError) as exc:
+        except errors.WtdError as exc:
             log.error("%s: hand edit of the %s not taken over: %s", self.label, kind, exc)
+            return exc
+        except OSError as exc:
+            log.error("%s: hand edit of the %s not taken over: %s", self.label, kind, exc)
+            return os_fault(exc, fp.STORE_READ, "the hand edit was not taken over", self.paths)
+        return None
 
     async def _take_over(self, kind: str) -> None:
         """Read the edited file (again while a writer is caught mid-save), merge it in a
