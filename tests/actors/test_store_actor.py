@@ -6,6 +6,7 @@ files from the event loop."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -45,6 +46,9 @@ class MemoryFiles:
         self.view_dirty = False
         self.pending_view_merge = False
         self.incomplete: tuple[tuple[int, int, int], float] | None = None
+        self.unsettled: float | None = None
+        self.settled: list[int] = []  # at each checkpoint: how many batches were committed
+        self.checkpoint = threading.Event()
         self.batches: list[list[str]] = []
         self.threads: set[int] = set()
         self.fail_open: BaseException | None = None
@@ -93,10 +97,19 @@ class MemoryFiles:
             raise self.fail_commit
         self.batches.append([p.rid for p in applied])
         self.tracker = new
+        if self.unsettled is None:
+            self.unsettled = time.monotonic()
         return [], []
 
     def bring_view_up_to_date(self) -> None:
         self._io()
+
+    def settle(self) -> None:
+        self._io()
+        if self.unsettled is not None:
+            self.settled.append(len(self.batches))
+            self.unsettled = None
+            self.checkpoint.set()
 
     def find_request(self, rid: str) -> JournalRecord | None:
         self._io()
@@ -204,6 +217,24 @@ async def test_changes_that_arrive_together_are_committed_together(harness: Harn
     replies = await _receive_all(recv, 3)
     assert all(reply.ok for reply in replies)
     assert harness.files.batches == [["r1", "r2", "r3"]]
+
+
+@pytest.mark.anyio
+async def test_the_files_are_made_durable_after_the_replies_once_the_inbox_is_quiet(
+    harness: Harness,
+) -> None:
+    """SPEC §6: the journal's fsync is the durability point; the files' own fsync
+    (the checkpoint) is taken off the reply path, once no request is waiting."""
+    send, recv = anyio.create_memory_object_stream[Outcome](2)
+    harness.inbox.send_nowait(harness.rename("r1", "one", send.clone()))
+    harness.inbox.send_nowait(harness.rename("r2", "two", send.clone()))
+    replies = await _receive_all(recv, 2)
+    assert all(reply.ok for reply in replies)
+    assert harness.files.settled == []  # answered before any checkpoint
+    assert await anyio.to_thread.run_sync(harness.files.checkpoint.wait, TIMEOUT)
+    assert harness.files.settled == [1]
+    assert (await harness.ask(commands.ShowProgress())).ok
+    assert harness.files.settled == [1]  # a read replaces no file: nothing to make durable
 
 
 @pytest.mark.anyio

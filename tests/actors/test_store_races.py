@@ -94,6 +94,7 @@ class RacyFiles(TrackerFiles):
         *,
         point: str | None = None,
         before_replace: Callable[[], None] | None = None,
+        durable: bool = True,
     ) -> atomic.Stamp:
         act = self.last_moment.get(path)
         if act is not None and before_replace is not None:
@@ -105,7 +106,9 @@ class RacyFiles(TrackerFiles):
                 check()
 
             before_replace = act_then_check
-        return super().replace(path, data, point=point, before_replace=before_replace)
+        return super().replace(
+            path, data, point=point, before_replace=before_replace, durable=durable
+        )
 
 
 @pytest.fixture

@@ -78,11 +78,14 @@ def check_tracker(
     *,
     strict: bool,
     tolerate_torn_json: bool,
+    before_sync: bool = True,
 ) -> None:
-    """Before and after ``wtctl sync``: acked changes present, schema, view, hand edits kept."""
+    """Before and after ``wtctl sync``: acked changes present, schema, view, hand edits
+    kept. ``before_sync=False``: only after (the files are as a power cut left them
+    until wtd serves the workspace again)."""
     findings.checks += 1
     hand_bytes = {w.data for w in editor.writes}
-    before = _read(ws)
+    before = _read(ws) if before_sync else None
     if before is not None and before not in hand_bytes:
         data = _parse(before)
         if data is None:

@@ -456,6 +456,8 @@ class Keeper:
         except subprocess.TimeoutExpired:
             out, code = "", "timeout"
         pid = self.ws.lock_pid()
+        if (pid is None or not alive(pid)) and "crash" in env.get("WT_FAILPOINTS", ""):
+            return 0, None  # started, then ended by its crash failpoint (other clients ask too)
         if pid is None or not alive(pid):
             self.violations.append(
                 f"wtctl's autostart ({plan.describe()}) left no daemon serving "

@@ -6,11 +6,13 @@ sometimes with a low fd limit or a connection cap: ``daemon``) and, for N second
 mixes concurrent clients (real ``wtctl`` processes and raw-socket clients) changing
 their own tasks, a client that hangs up before its replies (``hangup``), hand edits
 of both files, restarts with random ``WT_FAILPOINTS``, ``kill -9`` at random moments,
-the hostile-socket mix, and the episodes of ``scenarios`` (a second daemon for the
-same workspace, retried request ids, symlink traps, pathological files, connection
-floods). After each restart and at the end it checks the invariants (``checks``)
-and prints one summary line; on failure it prints what broke, the seed and the
-command that reruns it, and exits 1. ``--avoid NAME`` leaves one ingredient out.
+power cuts (``kill -9``, then each tracker file left as one could leave it: older,
+short or empty, the journal intact), the hostile-socket mix, and the episodes of
+``scenarios`` (a second daemon for the same workspace, retried request ids, symlink
+traps, pathological files, connection floods). After each restart and at the end it
+checks the invariants (``checks``) and prints one summary line; on failure it prints
+what broke, the seed and the command that reruns it, and exits 1. ``--avoid NAME``
+leaves one ingredient out.
 
 The seed fixes every random choice; the interleaving with the daemon is still up to
 the scheduler, so a failure may need a few reruns (or a longer one) to show again.
@@ -39,7 +41,9 @@ from tests.torture.scenarios import Context, Scenarios
 from tests.torture.shells import SecondShell
 from wtd.storage import failpoints
 
+POWER_CUT = "power-cut"
 AVOIDABLE = (
+    POWER_CUT,
     *Hostile.ATTACKS,
     *START_AVOIDABLE,
     *HangupClient.STYLES,
@@ -89,6 +93,8 @@ class Torture:
         self.findings = Findings()
         self.client_violations: list[str] = []
         self.recent_corrupt = False
+        self.durable: tuple[bytes, bytes] | None = None  # the files at the last check
+        self.power_cuts = 0
         self.clients: list[Client] = []
         self.hostile = Hostile(
             self.rng.randrange(1 << 30),
@@ -173,6 +179,11 @@ class Torture:
                 with self.quiet.exclusive():
                     self.say("hand edit: " + self.editor.edit())
                     time.sleep(self.rng.choice((0.0, 0.05, 0.2)))
+            elif roll < 0.34 and POWER_CUT not in self.opts.avoid:
+                with self.quiet.exclusive():
+                    self.keeper.restart("", while_down=self.power_cut)
+                # the files are as the cut left them until wtd serves the workspace
+                self.checkpoint("after a power cut", strict=False, before_sync=False)
             elif roll < 0.45:
                 down = self.rng.choice((0.0, 0.0, 0.05, 0.3))
                 self.say(f"kill -9, down for {down}s")
@@ -198,12 +209,41 @@ class Torture:
                 self.checkpoint("periodic", strict=False)
                 next_check = time.monotonic() + 5
 
+    def power_cut(self) -> None:
+        """wtd was killed: leave each tracker file as a power cut could (SPEC §6: only
+        the journal is fsync'd before a reply) — as it is, as it was at the last check
+        (wtd's own older state), cut short, or empty. A file holding a hand edit is
+        left alone: what is tested is wtd's writes, not the editor's."""
+        cuts = []
+        hand = {w.data for w in self.editor.writes}
+        for path, older in zip(
+            (self.ws.json, self.ws.md), self.durable or (None, None), strict=True
+        ):
+            how = self.rng.choice(("as is", "older", "older", "short", "empty"))
+            try:
+                if path.exists() and path.read_bytes() in hand:
+                    how = "as is (a hand edit)"
+                elif how == "older" and older is not None:
+                    path.write_bytes(older)
+                elif how == "short" and path.exists():
+                    data = path.read_bytes()
+                    path.write_bytes(data[: self.rng.randrange(max(1, len(data)))])
+                elif how == "empty":
+                    path.write_bytes(b"")
+                else:
+                    how = "as is"
+            except OSError as exc:
+                how = f"left ({exc.strerror})"
+            cuts.append(f"{path.name} {how}")
+        self.power_cuts += 1
+        self.say("power cut: " + ", ".join(cuts))
+
     def after_restart(self, label: str) -> None:
         if self.rng.random() < 0.5:  # sometimes let the load hit the fresh daemon first
             time.sleep(self.rng.uniform(0.0, 0.5))
         self.checkpoint(label, strict=False)
 
-    def checkpoint(self, label: str, *, strict: bool) -> None:
+    def checkpoint(self, label: str, *, strict: bool, before_sync: bool = True) -> None:
         with self.quiet.exclusive():
             self.keeper.ensure()
             check_tracker(
@@ -214,9 +254,14 @@ class Torture:
                 label,
                 strict=strict,
                 tolerate_torn_json=self.recent_corrupt,
+                before_sync=before_sync,
             )
             self.findings.add(label, check_usage(self.keeper))
             self.recent_corrupt = False
+            try:  # what a power cut may go back to: wtd's files as they are now
+                self.durable = (self.ws.json.read_bytes(), self.ws.md.read_bytes())
+            except OSError:
+                self.durable = None
 
     def finish(self) -> None:
         self.say("stopping the load")
@@ -266,7 +311,7 @@ class Torture:
         if not self.opts.quiet:
             print(
                 f"details: failed={counters.failed} unknown={counters.unknown} "
-                f"kills={stats.kills} self_exits={stats.self_exits} "
+                f"kills={stats.kills} power_cuts={self.power_cuts} self_exits={stats.self_exits} "
                 f"autostarted={stats.autostarted} starts={stats.starts} "
                 f"hand_edits={len(self.editor.writes)}+{self.editor.deletes} deletes "
                 f"checks={self.findings.checks} probe_answers={self.probe.answered} "

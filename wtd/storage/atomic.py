@@ -2,7 +2,11 @@
 
 After ``atomic_write`` returns, the new bytes survive a power cut; if it raises, the
 target still holds its old bytes (a crash may leave a stale ``.<name>.<hex>.tmp``,
-which ``remove_stale_temps`` clears).
+which ``remove_stale_temps`` clears). ``durable=False`` skips both fsyncs: every
+reader sees the new bytes at once, but a power cut may leave the old ones (or, on
+some file systems, a short file): for files the journal can rebuild, made durable
+later by ``fsync_file`` (SPEC §6: the tracker files are checkpointed off the reply
+path).
 """
 
 from __future__ import annotations
@@ -31,6 +35,20 @@ def fsync_dir(path: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def fsync_file(path: Path) -> bool:
+    """Make the bytes of file ``path`` durable (its entry: ``fsync_dir`` of its folder).
+    False when it does not exist (nothing to make durable); never through a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return False
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
 
 
 def make_dirs(folder: Path) -> None:
@@ -67,13 +85,15 @@ def atomic_write(
     failpoints: Failpoints | None = None,
     point: str | None = None,
     before_replace: Callable[[], None] | None = None,
+    durable: bool = True,
 ) -> Stamp:
-    """Replace ``path`` with ``data`` atomically and durably; create missing folders.
+    """Replace ``path`` with ``data`` atomically (and durably, unless ``durable`` is
+    False); create missing folders.
 
     Returns the stamp of the file written, taken from the file itself before it
     replaces ``path`` (a stat of ``path`` afterwards could already see someone
     else's save). ``before_replace`` runs just before the replace, once the data is
-    durable: the last moment to look at the file about to be replaced.
+    written: the last moment to look at the file about to be replaced.
 
     The failpoint ``point`` is hit once the temp file exists; ``corrupt`` writes
     truncated garbage and returns normally. On any error the temp file is removed,
@@ -89,7 +109,8 @@ def atomic_write(
         if failpoints is not None and point is not None and failpoints.hit(point) == CORRUPT:
             data = corrupted(data)
         write_all(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
         st = os.fstat(fd)
         os.close(fd)
         fd = -1
@@ -102,7 +123,8 @@ def atomic_write(
             os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(folder)
+    if durable:
+        fsync_dir(folder)
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 

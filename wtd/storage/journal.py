@@ -356,11 +356,17 @@ class Journal:
                 if record.rid is not None:
                     self._rids.pop(record.rid, None)
 
+    def applied(self) -> None:
+        """The last append's change is fully applied: it can no longer be rolled back."""
+        with self._lock:
+            self._undo = None
+
     def maybe_rotate(self) -> None:
         """Start a new segment once the current one is over ``max_bytes``.
 
-        Called once the last append's change is fully applied; a failed rotation is
-        logged by the caller and retried next time.
+        Called once the last append's change is fully applied and the files it
+        leads to are durable (the Store's checkpoint); a failed rotation is logged
+        by the caller and retried next time.
         """
         with self._lock:
             self._undo = None

@@ -36,6 +36,8 @@ from wtd.actors.store.base import (
     INCOMPLETE_GRACE,
     MAX_BATCH,
     MID_WRITE_RETRIES,
+    SETTLE_IDLE,
+    SETTLE_MAX,
     SUPERSEDED_RETRIES,
     SYSTEM_ACTOR,
     Broken,
@@ -89,6 +91,7 @@ class Files(Protocol):
     view_dirty: bool
     pending_view_merge: bool
     incomplete: tuple[atomic.Stamp, float] | None  # a view caught mid-save, since when
+    unsettled: float | None  # files replaced since the last checkpoint, since when
 
     @property
     def label(self) -> str: ...
@@ -104,6 +107,7 @@ class Files(Protocol):
     def open(self) -> None: ...
     def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]: ...
     def bring_view_up_to_date(self) -> None: ...
+    def settle(self) -> None: ...
     def find_request(self, rid: str) -> JournalRecord | None: ...
     def sync(self) -> Outcome: ...
     def repair(self, symptom: Symptom) -> Outcome: ...
@@ -180,26 +184,45 @@ class Store:
                         if not isinstance(msg, FileChanged):
                             msg.reply_to.close()
                     raise
+                unsettled = self.files.unsettled
+                if unsettled is not None and time.monotonic() - unsettled >= SETTLE_MAX:
+                    await self._in_thread(self.files.settle)  # under a steady load
         finally:
             with anyio.CancelScope(shield=True):
-                await self._in_thread(self.files.close)
+                await self._in_thread(self._close)
+
+    def _close(self) -> None:
+        """On stop (a worker thread): the last checkpoint, then the journal is closed."""
+        try:
+            self.files.settle()
+        finally:
+            self.files.close()
 
     async def _next(self) -> StoreMessage | None:
-        """The next message (None once the inbox closed). While a view sits half-saved,
-        waiting ends when its grace period does, to render it anew if still so."""
-        incomplete = self.files.incomplete
-        if incomplete is None:
-            try:
-                return await self._inbox.receive()
-            except anyio.EndOfStream:
-                return None
-        wait = max(0.0, incomplete[1] + INCOMPLETE_GRACE - time.monotonic()) + 0.01
-        with anyio.move_on_after(wait):
-            try:
-                return await self._inbox.receive()
-            except anyio.EndOfStream:
-                return None
-        return FileChanged(path=str(self.paths.markdown), kind="markdown")
+        """The next message (None once the inbox closed). The files replaced since the
+        last checkpoint are made durable once the inbox is quiet for ``SETTLE_IDLE``;
+        while a view sits half-saved, waiting ends when its grace period does, to
+        render it anew if still so. With neither, it waits without a timer."""
+        while True:
+            incomplete, unsettled = self.files.incomplete, self.files.unsettled
+            if incomplete is None and unsettled is None:
+                try:
+                    return await self._inbox.receive()
+                except anyio.EndOfStream:
+                    return None
+            wait = SETTLE_IDLE if unsettled is not None else float("inf")
+            if incomplete is not None:
+                grace = max(0.0, incomplete[1] + INCOMPLETE_GRACE - time.monotonic()) + 0.01
+                wait = min(wait, grace)
+            with anyio.move_on_after(wait):
+                try:
+                    return await self._inbox.receive()
+                except anyio.EndOfStream:
+                    return None
+            if unsettled is not None:
+                await self._in_thread(self.files.settle)
+            if incomplete is not None and time.monotonic() >= incomplete[1] + INCOMPLETE_GRACE:
+                return FileChanged(path=str(self.paths.markdown), kind="markdown")
 
     # ------------------------------------------------------------ batches
 

@@ -29,6 +29,8 @@ JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds me
 OLD_SEGMENTS_LOOKED_AT = 9  # a damaged journal's segments set aside, with older versions' ones
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
+SETTLE_IDLE = 0.1  # seconds of a quiet inbox before the files replaced are made durable
+SETTLE_MAX = 2.0  # ... and at the latest this long after the first one, under load
 BIG_QUERY = 5000  # tasks: queries on bigger trackers are answered in a worker thread
 
 cmd_encoder = msgspec.json.Encoder()

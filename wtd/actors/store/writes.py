@@ -2,14 +2,18 @@
 
 ``WritePath`` holds what wtd knows of the tracker (its state in memory, the journal,
 what it last wrote of each file) and writes it: a batch goes to the journal, then
-the JSON, then the view (SPEC §6). It is synchronous and always runs in a worker
-thread; ``TrackerFiles`` (files.py) adds the operations the actor asks for.
+the JSON, then the view (SPEC §6). The journal's fsync is the durability point: the
+files are replaced atomically (every reader sees them before the reply) without
+fsync, and ``settle`` checkpoints them later, off the reply path (fsync, backup,
+journal rotation). It is synchronous and always runs in a worker thread;
+``TrackerFiles`` (files.py) adds the operations the actor asks for.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,7 +87,8 @@ class WritePath:
         self.json = FileState()
         self.md = FileState()
         self.view_dirty = False
-        self.commits = 0
+        self.since_backup = 0  # changes committed since the last backup
+        self.unsettled: float | None = None  # files replaced without fsync, since (monotonic)
         self.notes: list[str] = []  # told to the next caller (e.g. what opening recovered)
         self.deleted = False
         self.view_base: model.Tracker | None = None  # the tracker the view on disk shows
@@ -100,17 +105,23 @@ class WritePath:
         *,
         point: str | None = None,
         before_replace: Callable[[], None] | None = None,
+        durable: bool = True,
     ) -> atomic.Stamp:
         """Every file wtd writes is replaced through here (``atomic.atomic_write``):
         ``point`` names its failpoint; ``before_replace`` is the last look at the
-        file before it is replaced (a test's seam for a save landing just then)."""
-        return atomic.atomic_write(
+        file before it is replaced (a test's seam for a save landing just then).
+        ``durable=False``: a tracker file the journal can rebuild, left for ``settle``."""
+        stamp = atomic.atomic_write(
             path,
             data,
             failpoints=self.fp if point is not None else None,
             point=point,
             before_replace=before_replace,
+            durable=durable,
         )
+        if not durable and self.unsettled is None:
+            self.unsettled = time.monotonic()
+        return stamp
 
     def read(self, path: Path) -> bytes:
         """A tracker file's bytes: never through a symlink, never over the size limit."""
@@ -199,15 +210,34 @@ class WritePath:
             raise
         self.tracker = new
         self.json = FileState(digest=after, stamp=stamp)
-        try:
-            self.journal.maybe_rotate()
-        except OSError as exc:
-            log.warning("%s: journal rotation failed: %s", self.label, exc)
-        self.commits += 1
-        if self.commits % self.backup_every == 0:
-            self.backup(data, after, "periodic")
+        self.journal.applied()
+        self.since_backup += len(applied)
         notes.extend(self.write_view())
         return healing, notes
+
+    def settle(self) -> None:
+        """The checkpoint (off the reply path; SPEC §6): make the files replaced since
+        the last one durable, back the JSON up every ``backup_every`` changes, and
+        only then let the journal rotate — so every record dropped with an old
+        segment is older than a durable JSON and a durable backup. A failure is
+        logged and retried at the next checkpoint: the journal holds every change."""
+        if self.unsettled is None or self.tracker is None or self.journal is None:
+            return
+        try:
+            for path in (self.paths.json, self.paths.markdown):
+                atomic.fsync_file(path)
+            for folder in {self.paths.json.parent, self.paths.markdown.parent}:
+                atomic.fsync_dir(folder)
+            rotate = self.journal.size >= self.journal_max_bytes
+            if rotate or self.since_backup >= self.backup_every:
+                self.backup(self.encode(self.tracker), self.json.digest, "periodic")
+                self.since_backup = 0
+            if rotate:
+                self.journal.maybe_rotate()
+        except OSError as exc:
+            log.warning("%s: checkpoint failed (retried later): %s", self.label, exc)
+            return
+        self.unsettled = None
 
     def write_json(
         self, data: bytes, notes: list[str] | None = None
@@ -235,6 +265,7 @@ class WritePath:
                     data,
                     point=fp.STORE_WRITE,
                     before_replace=keep_foreign if notes is not None else None,
+                    durable=False,
                 )
             except OSError as exc:
                 self.restore_json(own=damaged)
@@ -279,7 +310,7 @@ class WritePath:
         except (OSError, errors.WtdError):
             pass
         try:
-            stamp = self.replace(self.paths.json, data)
+            stamp = self.replace(self.paths.json, data, durable=False)
             self.json = FileState(digest=digest(data), stamp=stamp)
         except OSError as exc:  # the journal still has it; the next open repairs
             log.error("%s: could not restore %s: %s", self.label, self.paths.json.name, exc)
@@ -325,9 +356,10 @@ class WritePath:
                 data,
                 point=fp.RENDER_WRITE,
                 before_replace=None if force else abort_if_edited,
+                durable=False,
             )
             if stamp[1] != len(data):  # damaged write: once more
-                stamp = self.replace(self.paths.markdown, data)
+                stamp = self.replace(self.paths.markdown, data, durable=False)
         except SavedMeanwhile:
             self.view_dirty = True
             return [self.view_busy_note()]

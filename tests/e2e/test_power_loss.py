@@ -1,0 +1,110 @@
+"""The durability model of SPEC §6, proven by crashing on purpose.
+
+The journal's fsync is the durability point; the JSON and the view are replaced
+before each reply without their own fsync (a checkpoint makes them durable later).
+A power cut can therefore leave either file older than the journal, short, or
+empty. Each test makes acknowledged changes through wtctl, kills wtd with SIGKILL,
+then leaves the files as a power cut could (the journal intact), and checks that
+the next wtd started by wtctl's autostart shows every acknowledged change.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import SCHEMA, Workspace
+
+CHANGES = [
+    ("mark task 2.3 complete", "2.3", "status", "complete"),
+    ("rename task 3.1 to Write the release notes", "3.1", "name", "Write the release notes"),
+    ("mark task 3.2 in progress", "3.2", "status", "in_progress"),
+    ("add task to phase 3: Announce it", None, "name", "Announce it"),
+]
+
+
+def _acknowledged(ws: Workspace) -> bytes:
+    """Serve the tracker, make the first change, keep the files as they are then (the
+    last checkpoint a power cut could go back to), make the others."""
+    ws.ok(CHANGES[0][0])
+    kept = ws.json.read_bytes()
+    for phrase, *_ in CHANGES[1:]:
+        ws.ok(phrase)
+    return kept
+
+
+def _shows_every_change(ws: Workspace) -> None:
+    data = ws.data()
+    tasks = {t["id"]: t for t in data["tasks"]}
+    for _phrase, tid, field, value in CHANGES:
+        if tid is None:
+            assert any(t.get(field) == value for t in data["tasks"]), (value, ws.log())
+        else:
+            assert tasks[tid][field] == value, (tid, field, tasks[tid][field], ws.log())
+    view = ws.md.read_text()
+    assert "| 2.3 |" in view and "Write the release notes" in view and "Announce it" in view
+    assert "🔄 In Progress" in view.split("| 3.2 |", 1)[1].split("\n", 1)[0]
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+
+
+def _older(kept: bytes) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(kept)
+
+
+POWER_CUTS: dict[str, Callable[[bytes], Callable[[Path], None]]] = {
+    "older": _older,
+    "truncated": lambda kept: lambda path: path.write_bytes(path.read_bytes()[:1000]),
+    "empty": lambda kept: lambda path: path.write_bytes(b""),
+}
+
+
+@pytest.mark.parametrize("cut", sorted(POWER_CUTS))
+def test_a_power_cut_that_leaves_the_json_behind_loses_no_acknowledged_change(
+    ws: Workspace, cut: str
+) -> None:
+    kept = _acknowledged(ws)
+    ws.kill_daemon(signal.SIGKILL)
+    POWER_CUTS[cut](kept)(ws.json)
+    out = ws.ok("show progress")
+    assert "Overall progress" in out
+    _shows_every_change(ws)
+
+
+@pytest.mark.parametrize("cut", ["truncated", "empty"])
+def test_a_power_cut_that_leaves_the_view_behind_is_rendered_again(ws: Workspace, cut: str) -> None:
+    _acknowledged(ws)
+    ws.kill_daemon(signal.SIGKILL)
+    POWER_CUTS[cut](b"")(ws.md)
+    ws.ok("show progress")
+    _shows_every_change(ws)
+
+
+def test_a_power_cut_that_leaves_both_files_behind_loses_no_acknowledged_change(
+    ws: Workspace,
+) -> None:
+    ws.ok("show progress")
+    view_kept = ws.md.read_bytes()
+    kept = _acknowledged(ws)
+    ws.kill_daemon(signal.SIGKILL)
+    ws.json.write_bytes(kept)
+    ws.md.write_bytes(view_kept)
+    ws.ok("show progress")
+    _shows_every_change(ws)
+    conflicts = ws.root / ".ecw" / "conflicts"
+    assert not conflicts.exists() or not any(conflicts.rglob("*")), "an older view is no edit"
+
+
+def test_a_stopped_wtd_leaves_durable_files_that_match_the_journal(ws: Workspace) -> None:
+    """SIGTERM takes the last checkpoint: the files on disk are the journal's state,
+    so the next start replays nothing."""
+    _acknowledged(ws)
+    ws.kill_daemon(signal.SIGTERM)
+    log_before = ws.log()
+    ws.ok("show progress")
+    assert "replayed" not in ws.log()[len(log_before) :]
+    _shows_every_change(ws)
