@@ -108,3 +108,47 @@ def test_a_stopped_wtd_leaves_durable_files_that_match_the_journal(ws: Workspace
     ws.ok("show progress")
     assert "replayed" not in ws.log()[len(log_before) :]
     _shows_every_change(ws)
+
+
+@pytest.mark.parametrize("cut", ["older", "empty"])
+def test_a_json_edited_while_wtd_was_away_survives_a_later_power_cut(
+    ws: Workspace, cut: str
+) -> None:
+    """wtd adopts a JSON edited while it was stopped (the journal holds no state like
+    it) only once that file is durable, so a power cut after more changes goes back
+    at most to it, and the journal brings back everything after it."""
+    ws.ok("show progress")
+    ws.kill_daemon(signal.SIGKILL)
+    data = json.loads(ws.json.read_bytes())
+    next(t for t in data["tasks"] if t["id"] == "1.1")["name"] = "Renamed while wtd was away"
+    edited = json.dumps(data, indent=2).encode()
+    ws.json.write_bytes(edited)
+    kept = _acknowledged(ws)
+    assert "Renamed while wtd was away" in kept.decode()
+    ws.kill_daemon(signal.SIGKILL)
+    ws.json.write_bytes(edited if cut == "older" else b"")
+    ws.ok("show progress")
+    _shows_every_change(ws)
+    assert ws.task("1.1")["name"] == "Renamed while wtd was away"
+
+
+def test_changes_replayed_onto_a_lagging_offline_edit_survive_a_power_cut(
+    ws: Workspace,
+) -> None:
+    """A JSON edited while wtd was away, from a copy older than the journal, gets the
+    journalled changes it missed applied on top; those are journalled again after the
+    adoption, so that a power cut that empties the file (rebuilt from the backup
+    taken at the adoption plus the journal) still shows them."""
+    ws.ok("show progress")
+    lagging = json.loads(ws.json.read_bytes())
+    ws.ok("mark task 2.3 complete")
+    ws.kill_daemon(signal.SIGKILL)
+    next(t for t in lagging["tasks"] if t["id"] == "1.1")["name"] = "Edited from an old copy"
+    ws.json.write_bytes(json.dumps(lagging, indent=2).encode())
+    ws.ok("show progress")
+    assert ws.task("2.3")["status"] == "complete"  # the missed change, on top
+    ws.kill_daemon(signal.SIGKILL)
+    ws.json.write_bytes(b"")
+    ws.ok("show progress")
+    assert ws.task("2.3")["status"] == "complete"
+    assert ws.task("1.1")["name"] == "Edited from an old copy"

@@ -177,7 +177,7 @@ class Torture:
             roll = self.rng.random()
             if roll < 0.3:
                 with self.quiet.exclusive():
-                    self.say("hand edit: " + self.editor.edit())
+                    self.hand_edit("hand edit: ")
                     time.sleep(self.rng.choice((0.0, 0.05, 0.2)))
             elif roll < 0.34 and POWER_CUT not in self.opts.avoid:
                 with self.quiet.exclusive():
@@ -194,10 +194,7 @@ class Torture:
                 self.keeper.kill()
             elif roll < 0.6:
                 with self.quiet.exclusive():
-                    self.keeper.restart(
-                        "",
-                        while_down=lambda: self.say("hand edit while down: " + self.editor.edit()),
-                    )
+                    self.keeper.restart("", while_down=self.edit_while_down)
                 self.after_restart("after a hand edit while wtd was down")
             elif roll < 0.72:
                 spec = failpoint_spec(self.rng)
@@ -208,6 +205,20 @@ class Torture:
             elif time.monotonic() >= next_check:
                 self.checkpoint("periodic", strict=False)
                 next_check = time.monotonic() + 5
+
+    def edit_while_down(self) -> None:
+        self.hand_edit("hand edit while down: ")
+
+    def hand_edit(self, label: str) -> None:
+        writes = len(self.editor.writes)
+        self.say(label + self.editor.edit())
+        last = self.editor.writes[-1] if len(self.editor.writes) > writes else None
+        if last is not None and last.kind == "valid-json" and self.durable is not None:
+            # A JSON saved by hand is the floor a power cut goes back to: wtd makes one
+            # edited while it was away durable before it adopts it (one edited while
+            # it runs is merged through the journal, so going back to it is the
+            # same as going back to an older state of wtd's)
+            self.durable = (last.data, self.durable[1])
 
     def power_cut(self) -> None:
         """wtd was killed: leave each tracker file as a power cut could (SPEC §6: only

@@ -80,17 +80,15 @@ def check(path: Path) -> None:
     if found is None:
         return
     root, first = found
-    current = root
+    current = str(root)  # strings, not Paths: this runs several times per change
     for part in path.parts[first:]:
-        current = current / part
+        current = os.path.join(current, part)
         try:
             mode = os.lstat(current).st_mode
-        except FileNotFoundError:
-            return
-        except NotADirectoryError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         if stat.S_ISLNK(mode):
-            raise UnsafePath(current, root)
+            raise UnsafePath(Path(current), root)
 
 
 def check_tree(folder: Path) -> None:

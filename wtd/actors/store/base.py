@@ -122,10 +122,26 @@ class SavedMeanwhile(Exception):
 
 
 class FileState(msgspec.Struct, kw_only=True):
-    """What wtd last wrote or read of a file: lets it notice edits made by others."""
+    """What wtd last wrote or read of a file: lets it notice edits made by others.
+
+    ``digest`` (the JSON's content digest, which the journal and the view carry) or
+    ``data``, the bytes themselves (the view's: compared with ``same``, never hashed —
+    hashing a big view cost more on every change than comparing it on the rare
+    occasion its stamp moves)."""
 
     digest: str = ""
     stamp: atomic.Stamp | None = None
+    data: bytes | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.data is not None or bool(self.digest)
+
+    def same(self, data: bytes) -> bool:
+        """Are ``data`` the bytes wtd last wrote or read?"""
+        if self.data is not None:
+            return data == self.data
+        return bool(self.digest) and model.checksum(data) == self.digest
 
 
 def inverse(before: model.Tracker, after: model.Tracker, actor: str, at: str) -> bytes:

@@ -185,7 +185,7 @@ def merge_view(files: WritePath, attempt: int) -> Pending | object | None:
         return None
     except (OSError, errors.WtdError):
         return None
-    if digest(text) == files.md.digest:
+    if files.md.same(text):
         files.md.stamp = stamp
         return None
     decoded = text.decode("utf-8", errors="replace")
@@ -253,7 +253,7 @@ def merge_markdown(files: WritePath, text: bytes, stamp: atomic.Stamp | None) ->
         for fragment in unmapped[:10]:
             lines.append(f"⚠ Not understood (line {fragment.line}): {fragment.text[:80]!r}")
         lines.append(f"⚠ The edited view is kept at {files.rel(kept)}")
-    files.md = FileState(digest=digest(text), stamp=stamp)  # the edit itself: no copy
+    files.md = FileState(data=text, stamp=stamp)  # the edit itself: no copy
     if not result.changed and not result.conflicts and not unmapped:
         files.write_view(force=True)  # nothing to take over (e.g. only layout changed)
         return None

@@ -177,24 +177,28 @@ def adopt(
     todo = files.journal.replay_after(on_disk)
     read_only = files.journal.read_only
     if todo is None:
+        if not read_only:
+            # The journal holds no state this file shows: it is the base from now on.
+            # It is made durable before the journal names it, so no power cut can take
+            # the files back past it (the journal could not rebuild what it held).
+            atomic.fsync_file(files.paths.json)
+            atomic.fsync_dir(files.paths.json.parent)
+        missed = missed_by(files, tracker) if files.journal.last_seq else []
         if files.journal.last_seq:
             files.adopted_offline = True
-            missed = missed_by(files, tracker)
-            if missed:
-                # Edited while wtd was away from a copy that lagged the journal (a crash
-                # between a journal append and the JSON write): the journalled changes
-                # it missed are applied on top, never dropped.
-                log.info(
-                    "%s: the JSON changed while wtd was away; %d journalled change(s) "
-                    "it missed are applied on top of it",
-                    files.label,
-                    len(missed),
-                )
-                replay(files, missed, write=read_only is None)
-                return
-            log.info("%s: the JSON changed while wtd was away; adopting it", files.label)
+            log.info(
+                "%s: the JSON changed while wtd was away; adopting it%s",
+                files.label,
+                f" with the {len(missed)} journalled change(s) it missed on top" if missed else "",
+            )
         if not read_only:
             files.checkpoint(on_disk, "adopted as found")
+        if missed:
+            # Edited while wtd was away from a copy that lagged the journal (a crash
+            # between a journal append and the JSON write): the journalled changes it
+            # missed are applied on top, never dropped — and journalled again after
+            # the adoption, so that a replay from the adopted file finds them.
+            replay(files, missed, write=read_only is None, again=True)
         return
     changes = [r for r in todo if not timeline.is_checkpoint(r)]
     if changes:
@@ -221,9 +225,12 @@ def missed_by(files: WritePath, edited: model.Tracker) -> list[JournalRecord]:
     return []
 
 
-def replay(files: WritePath, todo: list[JournalRecord], *, write: bool = True) -> None:
+def replay(
+    files: WritePath, todo: list[JournalRecord], *, write: bool = True, again: bool = False
+) -> None:
     """Apply journalled changes the JSON misses; ``write=False`` (a read-only file
-    system): in memory only, so reads show every acknowledged change."""
+    system): in memory only, so reads show every acknowledged change. ``again``:
+    journal them once more (same request ids and replies) after the current end."""
     tracker = files.loaded
     for record in todo:
         change = change_decoder.decode(record.op)
@@ -240,10 +247,26 @@ def replay(files: WritePath, todo: list[JournalRecord], *, write: bool = True) -
     if not write:
         files.tracker = tracker
         return
+    if again:
+        assert files.journal is not None
+        first = files.journal.last_seq + 1
+        files.journal.append(
+            [
+                msgspec.structs.replace(
+                    record,
+                    seq=first + i,
+                    before="",
+                    after=after if i == len(todo) - 1 else "",
+                )
+                for i, record in enumerate(todo)
+            ]
+        )
+        files.journal.applied()
     _, stamp = files.write_json(data)
     files.tracker = tracker
     files.json = FileState(digest=after, stamp=stamp)
-    if after != todo[-1].after:
+    assert files.journal is not None
+    if after != files.journal.last_after:
         files.checkpoint(after, "after replay")
     log.info("%s: replayed %d journalled change(s)", files.label, len(todo))
     files.notes.append(f"Recovered {len(todo)} journalled change(s) after a restart")

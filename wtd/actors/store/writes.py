@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
@@ -45,6 +46,11 @@ from wtd.tracker import commands, model, ops, render
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
+
+# JSON bytes from which the digest is computed beside the rendering (below: in turn)
+PARALLEL_DIGEST = 256 * 1024
+DIGEST_PLACEHOLDER = "\x00" * 32  # as long as a digest; NUL is in no rendered text
+_HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wtd-digest")
 
 
 def stamp_of(path: os.PathLike[str]) -> atomic.Stamp | None:
@@ -172,7 +178,7 @@ class WritePath:
         self.guard()
         notes: list[str] = []
         data = self.encode(new)
-        after = digest(data)
+        after, view = self.digest_and_render(new, data)
         first_seq = self.journal.last_seq + 1
         records = [
             JournalRecord(
@@ -212,8 +218,22 @@ class WritePath:
         self.json = FileState(digest=after, stamp=stamp)
         self.journal.applied()
         self.since_backup += len(applied)
-        notes.extend(self.write_view())
+        notes.extend(self.write_view(data=view))
         return healing, notes
+
+    def digest_and_render(self, new: model.Tracker, data: bytes) -> tuple[str, bytes]:
+        """The digest of the JSON ``data`` and the view of ``new`` (which shows that
+        digest). On a big tracker both at once: hashing releases the GIL, so the view
+        is rendered meanwhile around a placeholder, then the digest is put in it."""
+        if len(data) < PARALLEL_DIGEST:
+            after = digest(data)
+            return after, self.render(new, after)
+        hashing = _HASHER.submit(digest, data)
+        view = self.render(new, DIGEST_PLACEHOLDER)
+        after = hashing.result()
+        at = view.rfind(DIGEST_PLACEHOLDER.encode())
+        assert at >= 0 and len(after) == len(DIGEST_PLACEHOLDER)
+        return after, b"".join((view[:at], after.encode(), view[at + len(after) :]))
 
     def settle(self) -> None:
         """The checkpoint (off the reply path; SPEC §6): make the files replaced since
@@ -330,12 +350,13 @@ class WritePath:
         except OSError as exc:
             log.warning("%s: backup failed: %s", self.label, exc)
 
-    def write_view(self, *, force: bool = False) -> list[str]:
-        """Render and write the Markdown view; a failure is reported, not fatal."""
+    def write_view(self, *, force: bool = False, data: bytes | None = None) -> list[str]:
+        """Render (unless given its ``data``) and write the Markdown view; a failure
+        is reported, not fatal."""
         assert self.tracker is not None
-        data = self.view_bytes()
-        new_digest = digest(data)
-        if not force and not self.view_dirty and new_digest == self.md.digest:
+        if data is None:
+            data = self.view_bytes()
+        if not force and not self.view_dirty and self.md.same(data):
             return []
         if not force and self.view_edited_since():
             # Someone saved the view after wtd last wrote it and the Watcher has not
@@ -371,7 +392,7 @@ class WritePath:
                 f"({exc.strerror or exc}); it will be rewritten as soon as possible."
             ]
         self.view_dirty = False
-        self.md = FileState(digest=new_digest, stamp=stamp)
+        self.md = FileState(data=data, stamp=stamp)
         self.view_base = self.tracker
         return notes
 
@@ -385,9 +406,11 @@ class WritePath:
 
     def view_bytes(self) -> bytes:
         assert self.tracker is not None
-        tracker, name, checksum = self.tracker, self.paths.name, self.json.digest
+        return self.render(self.tracker, self.json.digest)
+
+    def render(self, tracker: model.Tracker, checksum: str) -> bytes:
         with gcpause.paused():
-            return self.renderer.render(tracker, name=name, checksum=checksum)
+            return self.renderer.render(tracker, name=self.paths.name, checksum=checksum)
 
     def encode(self, tracker: model.Tracker) -> bytes:
         with gcpause.paused():
@@ -395,23 +418,23 @@ class WritePath:
 
     def view_edited_since(self) -> bool:
         stamp = stamp_of(self.paths.markdown)
-        if stamp is None or stamp == self.md.stamp or not self.md.digest:
+        if stamp is None or stamp == self.md.stamp or not self.md.known:
             return False
         try:
-            return digest(self.read(self.paths.markdown)) != self.md.digest
+            return not self.md.same(self.read(self.paths.markdown))
         except (OSError, errors.WtdError):
             return False
 
     def keep_edited_view(self) -> list[str]:
         """Before overwriting the view, keep a copy if someone else changed it."""
         stamp = stamp_of(self.paths.markdown)
-        if stamp is None or stamp == self.md.stamp or not self.md.digest:
+        if stamp is None or stamp == self.md.stamp or not self.md.known:
             return []
         try:
             current = self.read(self.paths.markdown)
         except (OSError, errors.WtdError):
             return []
-        if digest(current) == self.md.digest:
+        if self.md.same(current):
             return []
         kept = self.paths.conflicts / f"{now().replace(':', '')}-{self.paths.name}.md"
         self.replace(kept, current)
