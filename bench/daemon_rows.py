@@ -332,6 +332,25 @@ def measure_idle(
 # ------------------------------------------------------------------ physical floor
 
 
+def measure_journal_fsync(samples: int) -> float:
+    """Median ms of one journal fsync in plain Python: append a 300-byte record to an
+    open file and ``fdatasync`` it, as wtd's journal does — SPEC §6's durability point
+    and SPEC §10's yardstick for a change."""
+    record = b"x" * 299 + b"\n"
+    out: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="wtd-bench-fsync-") as tmp:
+        fd = os.open(Path(tmp) / "j.wal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            for _ in range(samples):
+                t0 = time.perf_counter()
+                os.write(fd, record)
+                os.fdatasync(fd)
+                out.append((time.perf_counter() - t0) * 1000)
+        finally:
+            os.close(fd)
+    return statistics.median(out)
+
+
 def measure_floor(n_tasks: int, samples: int) -> float:
     """Median ms of the disk work one durable change cannot avoid, done in plain Python:
     append + fsync a journal record, atomically write the JSON and the Markdown (temp

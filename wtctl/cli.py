@@ -160,6 +160,10 @@ def _main(argv: list[str] | None = None) -> int:
         return 0
     if argv and argv[0] == "--version":
         print(f"wtctl {__version__}")
+        if "--verbose" in argv[1:]:
+            fast = sys.flags.isolated and sys.flags.no_site
+            start = "isolated, no site scan" if fast else "the usual start (site scan)"
+            print(f"python {sys.version.split()[0]} at {sys.executable}; {start}")
         return 0
     try:
         args = parse_args(argv)

@@ -52,11 +52,11 @@ def _shows_every_change(ws: Workspace) -> None:
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
 
 
-def _older(kept: bytes) -> Callable[[Path], None]:
+def _older(kept: bytes) -> Callable[[Path], object]:
     return lambda path: path.write_bytes(kept)
 
 
-POWER_CUTS: dict[str, Callable[[bytes], Callable[[Path], None]]] = {
+POWER_CUTS: dict[str, Callable[[bytes], Callable[[Path], object]]] = {
     "older": _older,
     "truncated": lambda kept: lambda path: path.write_bytes(path.read_bytes()[:1000]),
     "empty": lambda kept: lambda path: path.write_bytes(b""),

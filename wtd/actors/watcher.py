@@ -1,4 +1,5 @@
-"""Watcher actor: notices hand edits of served trackers' files (watchfiles / inotify).
+"""Watcher actor: notices hand edits of served trackers' files (inotify; watchfiles
+where the kernel has no inotify).
 
 It watches folders, not files — editors save by writing a temp file and renaming
 it over the original — and only non-recursively: each tracker's ``.ecw/plans`` and
@@ -6,7 +7,11 @@ it over the original — and only non-recursively: each tracker's ``.ecw/plans``
 that is deleted and created again is picked up (the watch is re-armed). Anything
 but the served files themselves (swap files, backups, other files) is filtered out
 before it costs more than a set lookup. Whether a change is wtd's own write is for
-the Store to decide: it compares the file with what it last wrote (content hash).
+the Store to decide: it compares the file with what it last wrote.
+
+With inotify (``wtd.storage.inotify``) the watch is the event loop waiting on one
+file descriptor: nothing runs while nothing changes. watchfiles' thread wakes every
+``STEP_MS`` and returns every ``RUST_TIMEOUT_MS``; it is only the fallback.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from wtd.actors import answer, post, serve
 from wtd.messages import FileChanged, Probe, StoreMessage, Unwatch, Watch, WatcherMessage
+from wtd.storage import inotify
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.watcher")
@@ -60,7 +66,7 @@ class Watcher:
             try:
                 await serve(self._inbox, self._handle, name=self.name)
             finally:
-                # Stopping (or cancelled): the watch thread cannot be cancelled, but it
+                # Stopping (or cancelled): watchfiles' thread cannot be cancelled, but it
                 # checks this event every step, so the daemon stops within STEP_MS.
                 self._closing = True
                 if self._stop is not None:
@@ -112,6 +118,48 @@ class Watcher:
                 tg.cancel_scope.cancel()
 
     async def _relay(self, folders: list[str], stop: anyio.Event) -> None:
+        if inotify.available():
+            await self._relay_inotify(folders, stop)
+        else:
+            await self._relay_watchfiles(folders, stop)
+
+    async def _relay_inotify(self, folders: list[str], stop: anyio.Event) -> None:
+        with inotify.Inotify() as watch:
+            for folder in folders:
+                watch.add(folder)  # OSError when it vanished meanwhile: re-armed
+            # Armed: an edit made while the watch was set up was not seen; let every
+            # Store look (a stat each), so no hand edit slips through a re-arm.
+            if await self._changed(set(self._files)):
+                return
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_cancel_when, stop, tg.cancel_scope)
+                while True:
+                    events = await watch.events(STEP_MS / 1000, DEBOUNCE_MS / 1000)
+                    if any(e.overflow for e in events):  # the kernel dropped some
+                        paths = set(self._files)
+                        log.info("the kernel's event queue overflowed; every file is looked at")
+                    else:
+                        paths = {e.path for e in events}
+                    if await self._changed(paths) or any(e.folder_gone for e in events):
+                        tg.cancel_scope.cancel()
+                        return
+
+    async def _changed(self, paths: set[str]) -> bool:
+        """Tell each served file's Store it may have changed; True when a watched folder
+        appeared or vanished (the watch is set up again)."""
+        rearm = False
+        for path in paths:
+            target = self._files.get(path)
+            if target is not None:
+                kind, store = target
+                # a closed inbox: that tracker's Store is gone (a deleted tracker)
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    await post(store, FileChanged(path=path, kind=kind))
+            elif path in self._dirs:
+                rearm = True
+        return rearm
+
+    async def _relay_watchfiles(self, folders: list[str], stop: anyio.Event) -> None:
         armed = False
         async for changes in watchfiles.awatch(
             *folders,
@@ -131,20 +179,15 @@ class Watcher:
                 # nothing more), so no hand edit slips through a re-arm.
                 armed = True
                 changes = {(watchfiles.Change.modified, path) for path in self._files}
-            rearm = False
-            for _change, path in changes:
-                target = self._files.get(path)
-                if target is not None:
-                    kind, store = target
-                    # a closed inbox: that tracker's Store is gone (a deleted tracker)
-                    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-                        await post(store, FileChanged(path=path, kind=kind))
-                elif path in self._dirs:
-                    rearm = True  # a watched folder appeared or vanished
-            if rearm:
+            if await self._changed({path for _change, path in changes}):
                 return
 
 
 async def _set_when(trigger: anyio.Event, then: anyio.Event) -> None:
     await trigger.wait()
     then.set()
+
+
+async def _cancel_when(trigger: anyio.Event, scope: anyio.CancelScope) -> None:
+    await trigger.wait()
+    scope.cancel()
