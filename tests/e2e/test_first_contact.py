@@ -529,32 +529,25 @@ def test_a_view_saved_slowly_in_place_is_merged_not_lost(ws: Workspace) -> None:
 
 
 def test_a_change_that_changes_nothing_is_not_acknowledged_over_a_json_wtd_cannot_rewrite(
-    ws: Workspace, mount_point: Path
+    ws: Workspace,
 ) -> None:
     """Read-your-writes holds for a change that is already so: 'uncheck' of an
     unchecked subtask writes nothing, yet its success promises the JSON on disk
-    shows it. A JSON deleted by hand on a full disk, which wtd cannot write back,
+    shows it. A JSON deleted by hand that wtd cannot write back (a full disk, EMFILE)
     makes it fail, never succeed over a missing file."""
-    project = mount_point / "project"
-    shutil.copytree(ws.root, project)
-    other = Workspace(project, ws.sock.parent)
-    other.ok("show task 2.2")  # served and opened
-    other.json.unlink()
-    with (mount_point / "filler").open("wb") as filler:  # the disk is full
-        try:
-            while True:
-                filler.write(b"\0" * 65536)
-                filler.flush()
-        except OSError:
-            pass
-    proc = other.wtctl("uncheck subtask 2.2.2")
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.start_daemon({"WT_RETRY_DELAY": "0.01", "WT_FAILPOINTS": "store.write=enospc"})
+    ws.ok("show task 2.2")  # served and opened: nothing to write
+    ws.json.unlink()
+    proc = ws.wtctl("uncheck subtask 2.2.2")
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "disk space" in proc.stderr and "Traceback" not in proc.stderr
-    assert not other.json.exists()
-    (mount_point / "filler").unlink()  # space again: the next change brings it back
-    other.ok("uncheck subtask 2.2.2")
-    assert not other.data()["subtasks"][1]["completed"]
-    other.kill_daemon(signal.SIGTERM)
+    assert not ws.json.exists()
+    ws.kill_daemon()
+    ws.start_daemon()  # space again: the JSON comes back with the change
+    ws.ok("uncheck subtask 2.2.2")
+    assert not ws.data()["subtasks"][1]["completed"]
 
 
 def test_a_retried_change_answered_again_says_the_view_is_not_written_yet(

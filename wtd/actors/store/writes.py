@@ -330,7 +330,7 @@ class WritePath:
         except (OSError, errors.WtdError):
             pass
         try:
-            stamp = self.replace(self.paths.json, data, durable=False)
+            stamp = self.replace(self.paths.json, data, point=fp.STORE_WRITE, durable=False)
             self.json = FileState(digest=digest(data), stamp=stamp)
         except OSError as exc:  # the journal still has it; the next open repairs
             log.error("%s: could not restore %s: %s", self.label, self.paths.json.name, exc)
