@@ -122,7 +122,12 @@ class Inotify:
 
     async def events(self, step: float, debounce: float) -> list[Event]:
         """The next batch: wait (without a timer) for a first event, then gather more
-        until none came for ``step`` seconds or ``debounce`` seconds have passed."""
+        until none came for ``step`` seconds or ``debounce`` seconds have passed.
+
+        It sleeps ``step`` and then reads all that arrived, rather than waking for
+        each event: one write of a file is several events (the temp file created,
+        written, swapped in, unlinked), and waking for each cost a busy daemon
+        more than the change itself."""
         await anyio.wait_readable(self.fd)
         found = list(self._read())
         deadline = anyio.current_time() + debounce
@@ -130,17 +135,22 @@ class Inotify:
             wait = min(step, deadline - anyio.current_time())
             if wait <= 0:
                 return found
-            with anyio.move_on_after(wait) as quiet:
-                await anyio.wait_readable(self.fd)
-            if quiet.cancelled_caught:
+            await anyio.sleep(wait)
+            more = list(self._read())
+            if not more:
                 return found
-            found.extend(self._read())
+            found.extend(more)
 
     def _read(self) -> Iterator[Event]:
-        try:
-            data = os.read(self.fd, 64 * 1024)
-        except BlockingIOError:
-            return
+        """Every event queued now (none when the queue is empty)."""
+        while True:
+            try:
+                data = os.read(self.fd, 64 * 1024)
+            except BlockingIOError:
+                return
+            yield from self._parse(data)
+
+    def _parse(self, data: bytes) -> Iterator[Event]:
         offset = 0
         while offset + _EVENT.size <= len(data):
             wd, mask, _cookie, size = _EVENT.unpack_from(data, offset)

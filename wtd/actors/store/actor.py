@@ -245,7 +245,7 @@ class Store:
                     await answer(reply_to, await self._in_thread(self.files.repair, symptom))
                 case FileChanged(kind=kind):
                     pending = await self._commit(pending)
-                    if self.files.tracker is not None:
+                    if self.files.tracker is not None and self._moved(kind):
                         await self._file_changed(kind)
                 case Apply(command=commands.DeleteTracker()):
                     pending = await self._commit(pending)
@@ -299,6 +299,15 @@ class Store:
                 await self._file_changed("markdown")  # a hand edit first: it re-renders
             else:
                 await self._in_thread(self.files.bring_view_up_to_date)
+
+    def _moved(self, kind: str) -> bool:
+        """Did the file change since wtd wrote or read it (two stats, on the loop: the
+        Watcher reports wtd's own writes too, and most reports are those)? A view
+        caught mid-save is looked at again whatever its stamp."""
+        json_moved, view_moved = self.files.files_moved()
+        if kind == "json":
+            return json_moved
+        return view_moved or self.files.incomplete is not None
 
     async def _answered_before(
         self, req: Apply, *, finish: Callable[[Outcome], None] | None = None
