@@ -567,3 +567,29 @@ def test_a_retried_change_answered_again_says_the_view_is_not_written_yet(
     assert again["ok"] and again["lines"][: len(first["lines"])] == first["lines"]
     assert "Tag, sign and publish" in ws.task("3.2")["name"]
     assert "could not be written yet" in again["lines"][-1], again
+
+
+def test_a_retry_whose_first_try_is_journalled_is_never_told_not_applied(
+    ws: Workspace,
+) -> None:
+    """A crash after the journal append, before the JSON write: the retry reaches a
+    wtd that must replay that change to open the tracker. If that replay cannot be
+    written now (disk full), the retry's outcome is unknown (exit 5: retry later),
+    never "Change not applied" — the change is in the journal and will appear."""
+    _autostarted(ws)
+    ws.kill_daemon()
+    ws.start_daemon({"WT_FAILPOINTS": "store.write=crash"})
+    phrase = "add task to phase 3: Journalled before the crash"
+    with pytest.raises((AssertionError, OSError, struct.error)):
+        _ask(ws, "add-1", phrase)  # wtd dies writing the JSON: no reply
+    ws.kill_daemon()
+    ws.start_daemon({"WT_RETRY_DELAY": "0.01", "WT_FAILPOINTS": "store.write=enospc"})
+    retried = _ask(ws, "add-1", phrase)
+    assert not retried["ok"] and retried["exit_code"] == 5, retried
+    assert retried["error"]["code"] == "outcome_unknown"
+    ws.kill_daemon()
+    ws.start_daemon()
+    settled = _ask(ws, "add-1", phrase)
+    assert settled["ok"], settled
+    names = [t.get("name") for t in ws.data()["tasks"]]
+    assert names.count("Journalled before the crash") == 1

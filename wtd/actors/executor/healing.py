@@ -22,6 +22,7 @@ from wtd import errors, protocol
 from wtd.actors import post
 from wtd.actors.executor.outcomes import caller, failure, label, with_healing
 from wtd.actors.executor.stores import Keys
+from wtd.actors.store.base import OPEN_POINTS
 from wtd.healing.analysis import RemediationPlan, Strategy, Symptom
 from wtd.healing.circuit import CircuitBreaker, CircuitState
 from wtd.healing.retry import RetryPolicy
@@ -38,12 +39,11 @@ from wtd.messages import (
     Repair,
     StoreMessage,
 )
-from wtd.storage import failpoints as fp
 from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
 
 # Faults that stop a Store before it could look up the request id in the journal.
-_BEFORE_RID_CHECK = frozenset({"journal.open", "store.open", fp.STORE_READ})
+_BEFORE_RID_CHECK = OPEN_POINTS
 
 
 def circuit_open(breaker: CircuitBreaker) -> errors.WtdError:

@@ -36,12 +36,14 @@ from wtd.actors.store.base import (
     INCOMPLETE_GRACE,
     MAX_BATCH,
     MID_WRITE_RETRIES,
+    OPEN_POINTS,
     SETTLE_IDLE,
     SETTLE_MAX,
     SUPERSEDED_RETRIES,
     SYSTEM_ACTOR,
     Broken,
     Edited,
+    Fault,
     Healed,
     Pending,
     SavedAgain,
@@ -352,7 +354,7 @@ class Store:
         try:
             await self._in_thread(files.open)
         except errors.WtdError as exc:
-            await answer(req.reply_to, files.error(exc))
+            await answer(req.reply_to, files.error(_at_opening(exc)))
             return False
         except OSError as exc:  # e.g. EMFILE reading the view: a fault, never a crash
             fault = os_fault(exc, fp.STORE_READ, "the tracker could not be opened", self.paths)
@@ -579,3 +581,17 @@ class Store:
             progress=stored_progress(tracker) if tracker is not None else None,
         )
         await self._events.send(Publish(event=event))
+
+
+def _at_opening(exc: errors.WtdError) -> errors.WtdError:
+    """A fault while opening is the opening's (``store.open``), whatever step failed —
+    say, the JSON write that replays what a crash left in the journal. The request
+    being answered may be the retry of that very change: its outcome is unknown until
+    the tracker opens (the Executor answers so), never "Change not applied"."""
+    if not isinstance(exc, Fault) or exc.symptom.point in OPEN_POINTS:
+        return exc
+    reason = exc.message.removeprefix("Change not applied: ")
+    return Fault(
+        f"the tracker could not be opened: {reason}",
+        msgspec.structs.replace(exc.symptom, point="store.open"),
+    )

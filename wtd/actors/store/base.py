@@ -29,6 +29,9 @@ JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds me
 OLD_SEGMENTS_LOOKED_AT = 9  # a damaged journal's segments set aside, with older versions' ones
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
+# where opening a tracker fails: a request answered with such a fault may be the retry
+# of a change already journalled (the Executor answers "outcome unknown")
+OPEN_POINTS = frozenset({"journal.open", "store.open", "store.read"})
 SETTLE_IDLE = 0.1  # seconds of a quiet inbox before the files replaced are made durable
 SETTLE_MAX = 2.0  # ... and at the latest this long after the first one, under load
 BIG_QUERY = 5000  # tasks: queries on bigger trackers are answered in a worker thread

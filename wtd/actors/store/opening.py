@@ -53,6 +53,7 @@ def open_tracker(files: WritePath) -> None:
     # A plan without its JSON is read first: one that is refused leaves nothing
     # behind (no journal, no copy, no JSON, the plan as it was).
     plan = plan_to_import(files)
+    files.close()  # a journal opened alone (to answer a retry) is not left open twice
     files.journal = files.open_journal()
     stamp = stamp_of(paths.json)  # before reading: a save landing later is seen as one
     try:
