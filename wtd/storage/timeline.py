@@ -132,8 +132,11 @@ def history(
         if len(rows) >= limit:
             break
         change = change_of(record)
+        lines = reply_lines(record)
         if isinstance(change, commands.Checkpoint):
-            continue
+            if record.actor != "git":  # wtd's own anchors; git's takeover is history
+                continue
+            lines = [change.reason]
         if needle is not None and task_id is not None:
             touched = needle in bytes(record.op) or (
                 isinstance(change, commands.Patch) and patch.touches(change, task_id)
@@ -146,7 +149,7 @@ def history(
                 "at": record.at,
                 "actor": record.actor,
                 "change": op_name(record),
-                "lines": reply_lines(record),
+                "lines": lines,
             }
         )
     return rows[::-1]

@@ -66,7 +66,7 @@ from wtd.messages import (
     Repair,
     StoreMessage,
 )
-from wtd.storage import atomic
+from wtd.storage import atomic, gitrepo
 from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import JournalRecord
@@ -74,6 +74,7 @@ from wtd.tracker import commands, model, ops, queries
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
+GIT_WAIT = 10.0  # seconds a change or a hand edit waits for git to release index.lock
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -144,6 +145,7 @@ class Store:
         self.paths = paths
         self._events = events
         self._inbox = inbox
+        self._git = gitrepo.git_dir(paths.workspace)  # None: not the top of a repository
         self.files: Files = files or TrackerFiles(
             paths,
             failpoints=failpoints,
@@ -230,6 +232,7 @@ class Store:
 
     async def _handle(self, batch: list[StoreMessage]) -> None:
         if self.files.tracker is not None:
+            await self._git_settled()
             # A hand edit the Watcher has not reported yet is merged before this batch
             # writes over it (two stats: cheap).
             json_moved, view_moved = self.files.files_moved()
@@ -247,8 +250,14 @@ class Store:
                     await answer(reply_to, await self._in_thread(self.files.repair, symptom))
                 case FileChanged(kind=kind):
                     pending = await self._commit(pending)
-                    if self.files.tracker is not None and self._moved(kind):
-                        await self._file_changed(kind)
+                    if self.files.tracker is not None:
+                        await self._git_settled()
+                        # the JSON first: when both changed (a checkout, a pull), the
+                        # view is merged onto the JSON it was checked out with
+                        if kind == "markdown" and self._moved("json"):
+                            await self._file_changed("json")
+                        if self._moved(kind):
+                            await self._file_changed(kind)
                 case Apply(command=commands.DeleteTracker()):
                     pending = await self._commit(pending)
                     if await self._answered_before(msg, finish=self.files.finish_delete):
@@ -301,6 +310,20 @@ class Store:
                 await self._file_changed("markdown")  # a hand edit first: it re-renders
             else:
                 await self._in_thread(self.files.bring_view_up_to_date)
+
+    async def _git_settled(self) -> None:
+        """While git writes the working tree (it holds ``index.lock``: a checkout,
+        pull, merge or rebase step), wait — so that what it leaves is taken over as
+        a whole, never half — up to ``GIT_WAIT`` seconds (a lock left behind by a
+        crashed git must not stop the tracker for good)."""
+        if self._git is None:
+            return
+        waited = 0.0
+        while gitrepo.busy(self._git) and waited < GIT_WAIT:
+            await anyio.sleep(0.02)
+            waited += 0.02
+        if waited >= GIT_WAIT:
+            log.warning("%s: git's index.lock is still there after %gs", self.label, GIT_WAIT)
 
     def _moved(self, kind: str) -> bool:
         """Did the file change since wtd wrote or read it (two stats, on the loop: the

@@ -20,6 +20,7 @@ from wtd.workspace import TrackerPaths
 SYSTEM_ACTOR = "wtd"
 CHECKSUM = re.compile(r"JSON checksum:\*\* `([0-9a-f]+)`")
 HAND_EDIT = "hand-edit"
+GIT = "git"  # the actor of a file git wrote (a checkout, pull or merge: SPEC §11)
 INCOMPLETE = object()  # a view caught mid-save: read it again
 MID_WRITE_RETRIES = 4
 INCOMPLETE_GRACE = 2.0  # seconds a view may stay half-saved before wtd renders it anew

@@ -16,6 +16,7 @@ import msgspec
 from wtd import errors, gcpause
 from wtd.actors.store.base import (
     CHECKSUM,
+    GIT,
     HAND_EDIT,
     INCOMPLETE,
     INCOMPLETE_GRACE,
@@ -33,7 +34,7 @@ from wtd.actors.store.base import (
 from wtd.actors.store.repair import repair_from_memory
 from wtd.actors.store.writes import WritePath, stamp_of
 from wtd.messages import Outcome
-from wtd.storage import atomic, safepath
+from wtd.storage import atomic, gitrepo, safepath
 from wtd.storage.backups import keep_copy, quarantine
 from wtd.tracker import commands, markdown, merge, model, ops, patch
 
@@ -106,7 +107,12 @@ def adopt_json(
         files.json.stamp = found.stamp
         return None
 
-    summary = [f"Adopted a hand edit of {files.paths.json.name}"]
+    by_git = gitrepo.in_index(files.paths.workspace, files.paths.json, found.data)
+    actor = GIT if by_git else HAND_EDIT
+    if by_git:
+        summary = [f"Took git's version of {files.paths.json.name} (checked out or merged)"]
+    else:
+        summary = [f"Adopted a hand edit of {files.paths.json.name}"]
     summary += [f"Adapted to the v2 schema: {line}" for line in fitted]
     if conflicts:
         kept = keep_copy(
@@ -116,15 +122,15 @@ def adopt_json(
         summary.append(f"⚠ The edited JSON is kept at {files.rel(kept)}")
     change = msgspec.structs.replace(change, summary=summary)
     at = now()
-    applied = ops.apply(base, change, at=at, actor=HAND_EDIT)
+    applied = ops.apply(base, change, at=at, actor=actor)
     item = Pending(
-        rid=f"hand-edit-{at}",
-        actor=HAND_EDIT,
+        rid=f"{actor}-{at}",
+        actor=actor,
         change=change,
         at=at,
         outcome=Outcome(ok=True, lines=summary, tracker=files.label),
         tracker=applied.tracker,
-        undo=inverse(base, applied.tracker, HAND_EDIT, at),
+        undo=inverse(base, applied.tracker, actor, at),
     )
     files.json.stamp = found.stamp
     files.json.digest = digest(found.data)  # the commit's check must not quarantine it

@@ -17,6 +17,7 @@ from wtd import errors, gcpause
 from wtd.actors.store.base import (
     CHECKSUM,
     DELETED,
+    GIT,
     RECENT,
     Fault,
     FileState,
@@ -26,7 +27,7 @@ from wtd.actors.store.base import (
     os_fault,
 )
 from wtd.actors.store.writes import WritePath, stamp_of
-from wtd.storage import atomic, timeline
+from wtd.storage import atomic, gitrepo, timeline
 from wtd.storage import failpoints as fp
 from wtd.storage.journal import JournalRecord
 from wtd.storage.plans import import_lines, import_report, read_plan
@@ -110,7 +111,7 @@ def open_tracker(files: WritePath) -> None:
         ) from exc
     is_v1 = isinstance(raw, dict) and "schema_version" not in raw
     files.backup(data, on_disk, "v1 before migration" if is_v1 else "open")
-    adopt(files, tracker, on_disk, stamp)
+    adopt(files, tracker, on_disk, stamp, data)
     if is_v1:
         files.apply_system(commands.Migrate())
     fit_schema(files)
@@ -169,7 +170,11 @@ def write_import(files: WritePath, text: bytes, result: importers.ImportResult) 
 
 
 def adopt(
-    files: WritePath, tracker: model.Tracker, on_disk: str, stamp: atomic.Stamp | None
+    files: WritePath,
+    tracker: model.Tracker,
+    on_disk: str,
+    stamp: atomic.Stamp | None,
+    data: bytes = b"",
 ) -> None:
     """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
     assert files.journal is not None
@@ -193,7 +198,11 @@ def adopt(
                 f" with the {len(missed)} journalled change(s) it missed on top" if missed else "",
             )
         if not read_only:
-            files.checkpoint(on_disk, "adopted as found")
+            if gitrepo.in_index(files.paths.workspace, files.paths.json, data):
+                reason = f"Took git's version of {files.paths.json.name} (checked out or merged)"
+                files.checkpoint(on_disk, reason, actor=GIT)
+            else:
+                files.checkpoint(on_disk, "adopted as found")
         if missed:
             # Edited while wtd was away from a copy that lagged the journal (a crash
             # between a journal append and the JSON write): the journalled changes it
@@ -303,15 +312,16 @@ def finish_open(files: WritePath) -> None:
         files.notes.extend(files.write_view(force=True))
         return
     rendered_from = CHECKSUM.search(text.decode("utf-8", errors="replace"))
-    if (
-        rendered_from is not None
-        and not files.adopted_offline  # both files edited offline: keep the view aside
-        and (
-            rendered_from.group(1) == files.json.digest
-            or files.tracker_at(rendered_from.group(1)) is not None
+    if rendered_from is not None and (
+        rendered_from.group(1) == files.json.digest  # a rendering of this JSON (a checkout)
+        or (
+            # the JSON as wtd left it, so the journal rebuilds the state the view shows
+            # (after a JSON changed offline it cannot: that view is kept aside below)
+            not files.adopted_offline and files.tracker_at(rendered_from.group(1)) is not None
         )
     ):
-        # edited while wtd was not running, from a view the journal can rebuild: merge
+        # edited while wtd was not running (or as a checkout left it): merged field by
+        # field against the state it shows, onto the JSON
         files.view_base = files.tracker
         files.md = FileState()  # so that the merge reads it as an edit
         files.pending_view_merge = True

@@ -508,6 +508,7 @@ class WritePath:
         *,
         rid: str | None = None,
         reply: Outcome | None = None,
+        actor: str = SYSTEM_ACTOR,
     ) -> None:
         """Anchor the journal to the SSOT's current content (see commands.Checkpoint)."""
         assert self.journal is not None
@@ -519,7 +520,7 @@ class WritePath:
             seq=self.journal.last_seq + 1,
             rid=rid,
             at=at,
-            actor=SYSTEM_ACTOR,
+            actor=actor,
             before="",
             after=content_digest,
             op=msgspec.Raw(cmd_encoder.encode(change)),

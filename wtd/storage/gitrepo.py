@@ -1,0 +1,73 @@
+"""What wtd needs to know of a workspace that is a git repository (SPEC §11): whether
+git is writing the working tree right now, and whether a file is what git put there.
+
+Stdlib only; ``git`` itself is run only to read the index, and only after a file
+changed on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+INDEX_LOCK = "index.lock"
+GIT_TIMEOUT = 5.0  # seconds for one `git ls-files`
+
+
+def git_dir(workspace: Path) -> Path | None:
+    """The repository folder of ``workspace`` when it is the top of a git working
+    tree (``.git`` a folder, or a file naming one: worktrees, submodules)."""
+    dot_git = workspace / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():
+            text = dot_git.read_text(errors="replace").strip()
+            if text.startswith("gitdir:"):
+                target = Path(text.removeprefix("gitdir:").strip())
+                return target if target.is_absolute() else (workspace / target).resolve()
+    except OSError:
+        return None
+    return None
+
+
+def busy(repo: Path | None) -> bool:
+    """Is git writing the working tree (a checkout, merge, pull, rebase step)? It holds
+    ``index.lock`` for as long as it does."""
+    return repo is not None and os.path.exists(repo / INDEX_LOCK)
+
+
+def blob_id(data: bytes) -> str:
+    """git's object id of a file holding ``data`` (SHA-1 object format)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def in_index(workspace: Path, path: Path, data: bytes) -> bool:
+    """Is ``data`` what git's index holds for ``path`` — the file as a checkout, pull or
+    merge left it (or as someone staged it)? False when unknown (no git, an error)."""
+    if git_dir(workspace) is None or shutil.which("git") is None:
+        return False
+    try:
+        rel = path.relative_to(workspace)
+    except ValueError:
+        return False
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(workspace), "ls-files", "--stage", "--", str(rel)],
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if proc.returncode != 0:
+        return False
+    wanted = blob_id(data)
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] == wanted:
+            return True
+    return False
