@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from msgspec import UNSET
 from msgspec.structs import replace
 
 from wtd.tracker import commands as c
@@ -139,6 +140,20 @@ def test_progress_is_derived_and_updated_is_the_later_side(
     assert merged.meta.updated == LATER
     assert merged.meta.progress == {"overall": model.overall_progress(merged)}
     assert (model.overall_progress(base), model.overall_progress(merged)) == (44, 67)  # 4→6 of 9
+
+
+def test_events_merge_as_a_log(base: Tracker, validate: Validate) -> None:
+    def event(actor: str) -> dict[str, Any]:
+        return {"type": "TaskUpdated", "timestamp": AT, "actor": actor}
+
+    assert isinstance(base.events, tuple)
+    ours = replace(base, events=(*base.events, event("ours")))
+    theirs = replace(base, events=(event("theirs"),))  # the first one dropped
+    merged = checked(merge(base, ours, theirs), validate)
+    assert merged.events == (event("ours"), event("theirs"))
+    none = replace(base, events=UNSET)
+    assert merge(none, none, replace(base, events=())).tracker.events == ()
+    assert merge(base, none, replace(base, events=())).tracker.events is UNSET
 
 
 # ------------------------------------------------------------------ conflicts

@@ -56,11 +56,15 @@ def _decode(data: bytes, label: str) -> Tracker:
 
 
 def _merge(base: bytes | None, ours: bytes, theirs: bytes) -> MergeResult:
-    """Raises ValueError naming the side that is not a tracker."""
+    """Raises ValueError naming the side that is not a tracker (or the merge's)."""
+    from wtd.tracker import model
     from wtd.tracker.merge_json import merge
 
     old = None if base is None or not base.strip() else _decode(base, "the base")
-    return merge(old, _decode(ours, "ours"), _decode(theirs, "theirs"))
+    try:
+        return merge(old, _decode(ours, "ours"), _decode(theirs, "theirs"))
+    except model.TrackerError as exc:
+        raise ValueError(f"the merge is not a valid tracker: {exc}") from None
 
 
 def merge_json(base: Path, ours: Path, theirs: Path, path: str, err: TextIO) -> int:

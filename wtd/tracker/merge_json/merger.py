@@ -119,9 +119,8 @@ class _Merge:
             phases = self.phases_in_use(base, ours, theirs, phases, gone_phases, tasks)
         tasks = self.without_gone_dependencies(tasks, gone)
         b = None if self.two_way else base
-        events: tuple[dict[str, Any], ...] | UnsetType = UNSET
-        if not (ours.events is UNSET and theirs.events is UNSET):
-            events = tuple(merge_log(UNSET if b is None else b.events, ours.events, theirs.events))
+        logged = merge_log(UNSET if b is None else b.events, ours.events, theirs.events)
+        events: tuple[dict[str, Any], ...] | UnsetType = UNSET if logged is UNSET else tuple(logged)
         no_subtasks = not subtasks and ours.subtasks is UNSET and theirs.subtasks is UNSET
         merged = Tracker(
             schema_version=self.value(

@@ -97,7 +97,8 @@ def _log_key(item: Any) -> bytes:
 
 def merge_log(base: Any, ours: Any, theirs: Any) -> Any:
     """Three-way merge of a log (a list, or UNSET): ours without what theirs removed,
-    then what theirs added. UNSET when the result is empty and ours had none."""
+    then what theirs added. UNSET when the result is empty and having none at all is
+    what the merge of the three sides' presence says."""
     b = set(map(_log_key, base)) if isinstance(base, list | tuple) else set()
     o_items = list(ours) if isinstance(ours, list | tuple) else []
     t_items = list(theirs) if isinstance(theirs, list | tuple) else []
@@ -105,8 +106,10 @@ def merge_log(base: Any, ours: Any, theirs: Any) -> Any:
     o = set(map(_log_key, o_items))
     out = [x for x in o_items if (k := _log_key(x)) not in b or k in t]
     out += [x for x in t_items if (k := _log_key(x)) not in b and k not in o]
-    if not out and ours is UNSET:
-        return UNSET
+    if not out:
+        po, pt, pb = (x is not UNSET for x in (ours, theirs, base))
+        if not (po if po == pt or pt == pb else pt):
+            return UNSET
     return out
 
 
