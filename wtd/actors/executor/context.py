@@ -33,6 +33,7 @@ from wtd.messages import (
     MonitorMessage,
     Outcome,
 )
+from wtd.storage import gitrepo
 from wtd.storage.ownership import Ownership
 from wtd.storage.replies import Replies
 from wtd.tracker import commands
@@ -43,6 +44,22 @@ log = logging.getLogger("wtd.executor")
 _ACTIONS: dict[commands.Access, Action] = {"read": "read", "write": "change", "admin": "admin"}
 _outcome_encoder = msgspec.json.Encoder()
 _outcome_decoder = msgspec.json.Decoder(Outcome)
+
+
+def register_merge_drivers(ws: Path) -> None:
+    """A clone whose ``.gitattributes`` names wtd's merge drivers but whose config does
+    not register them (a driver is registered per clone, and git silently merges
+    line by line without it) gets them registered when wtd first serves it (SPEC §11)."""
+    if gitrepo.git_dir(ws) is None:
+        return
+    from wtctl.git.setup import GitError, driver_missing, register  # stdlib only
+
+    try:
+        if driver_missing(ws):
+            for line in register(ws):
+                log.info("%s: %s", ws, line)
+    except (GitError, OSError) as exc:
+        log.warning("%s: wtd's merge drivers not registered (%s): wtctl git setup", ws, exc)
 
 
 class Workspaces:
@@ -62,6 +79,7 @@ class Workspaces:
         if len(self._owned) >= 4096:
             self._owned.clear()
         self._owned.add(ws)
+        await anyio.to_thread.run_sync(register_merge_drivers, ws)
 
     def release_all(self) -> None:
         """Nothing of this daemon writes a workspace now: another daemon may take them."""

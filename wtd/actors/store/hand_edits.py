@@ -83,6 +83,8 @@ def adopt_json(
         log.warning("%s: hand-edited JSON unusable (%s): %s", files.label, found.reason, healing)
         return Healed(lines=[f"✓ Issue: {found.reason}", *healing[1:]])
     base = files.loaded
+    if gitrepo.in_index(files.paths.workspace, files.paths.json, found.data):
+        return take_gits(files, found, base)
     change, conflicts, stale, fitted = merge_json(files, found, base)
     if stamp_of(files.paths.json) != found.stamp:
         return SavedAgain()  # saved again while this one was merged
@@ -107,12 +109,8 @@ def adopt_json(
         files.json.stamp = found.stamp
         return None
 
-    by_git = gitrepo.in_index(files.paths.workspace, files.paths.json, found.data)
-    actor = GIT if by_git else HAND_EDIT
-    if by_git:
-        summary = [f"Took git's version of {files.paths.json.name} (checked out or merged)"]
-    else:
-        summary = [f"Adopted a hand edit of {files.paths.json.name}"]
+    actor = HAND_EDIT
+    summary = [f"Adopted a hand edit of {files.paths.json.name}"]
     summary += [f"Adapted to the v2 schema: {line}" for line in fitted]
     if conflicts:
         kept = keep_copy(
@@ -135,6 +133,35 @@ def adopt_json(
     files.json.stamp = found.stamp
     files.json.digest = digest(found.data)  # the commit's check must not quarantine it
     return item
+
+
+def take_gits(files: WritePath, found: Edited, base: model.Tracker) -> Pending | None:
+    """The JSON is what git's index holds: a checkout, pull, merge or rebase wrote it
+    (SPEC §11). It is taken as it is — the merge was git's, with wtd's driver — so the
+    file wtd writes back is byte for byte git's (a clean working tree), and history
+    says git. Only what the schema cannot hold is adapted."""
+    target, fitted = model.fit_schema(found.tracker)
+    if model.stale_progress(target) is not None:
+        target = model.with_derived_progress(target)
+    name = files.paths.json.name
+    change = patch.diff(target, base, reason=f"git's version of {name}")
+    files.json.stamp = found.stamp
+    files.json.digest = digest(found.data)  # the commit's check must not quarantine it
+    if patch.is_empty(change):
+        return None
+    summary = [f"Took git's version of {name} (checked out, pulled or merged)"]
+    summary += [f"Adapted to the v2 schema: {line}" for line in fitted]
+    at = now()
+    log.info("%s: %s", files.label, "; ".join(summary))
+    return Pending(
+        rid=f"git-{at}",
+        actor=GIT,
+        change=msgspec.structs.replace(change, summary=summary),
+        at=at,
+        outcome=Outcome(ok=True, lines=summary, tracker=files.label),
+        tracker=target,
+        undo=inverse(base, target, GIT, at),
+    )
 
 
 def merge_json(

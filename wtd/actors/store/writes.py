@@ -358,6 +358,8 @@ class WritePath:
             data = self.view_bytes()
         if not force and not self.view_dirty and self.md.same(data):
             return []
+        if self.view_already(data):
+            return []
         if not force and self.view_edited_since():
             # Someone saved the view after wtd last wrote it and the Watcher has not
             # merged it yet: do not write over it; merging it renders the view anew.
@@ -415,6 +417,22 @@ class WritePath:
     def encode(self, tracker: model.Tracker) -> bytes:
         with gcpause.paused():
             return self.encoder.encode(tracker)
+
+    def view_already(self, data: bytes) -> bool:
+        """Is the view on disk, written by someone else, already ``data`` (a checkout
+        wrote the very rendering wtd would)? Then it is wtd's: not written again."""
+        stamp = stamp_of(self.paths.markdown)
+        if stamp is None or stamp == self.md.stamp:
+            return False
+        try:
+            if self.read(self.paths.markdown) != data:
+                return False
+        except (OSError, errors.WtdError):
+            return False
+        self.md = FileState(data=data, stamp=stamp)
+        self.view_dirty = False
+        self.view_base = self.tracker
+        return True
 
     def view_edited_since(self) -> bool:
         stamp = stamp_of(self.paths.markdown)

@@ -1,0 +1,153 @@
+"""A team on git with wtd running (SPEC §11): two clones of one repository, each with
+its own wtd (started by wtctl's autostart, as users have it), changing the tracker
+through wtctl, committing, pushing and pulling with real git while wtd runs.
+
+After a pull the working tree is clean (wtd wrote back exactly what git put there),
+the view is the rendering of the JSON, history says git, nothing went to
+``.ecw/conflicts`` or ``.ecw/quarantine``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import BIN, EXAMPLE, _wait_gone
+from tests.e2e.test_git import JSON, VIEW, Clone, Team
+
+pytestmark = pytest.mark.e2e
+
+
+class Member:
+    """A clone with its own wtd (its own socket): a team member's machine."""
+
+    def __init__(self, clone: Clone, sock_dir: Path) -> None:
+        self.clone = clone
+        self.sock = sock_dir / "wtd.sock"
+        clone.env = {
+            **clone.env,
+            "WTD_SOCKET": str(self.sock),
+            "XDG_CONFIG_HOME": str(sock_dir / "config"),
+        }
+
+    def wtctl(self, *args: str) -> str:
+        done = self.clone.run(str(BIN / "wtctl"), "--tracker", VIEW, *args)
+        return done.stdout
+
+    def stop(self) -> None:
+        lock = self.sock.with_name(self.sock.name + ".lock")
+        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            pid = int(lock.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid)
+
+    def quiet(self) -> None:
+        """Every change taken over: a request is answered only after the Store looked
+        at both files (a hand edit the Watcher had not reported yet is merged first)."""
+        self.wtctl("sync")
+
+    def clean_after_git(self) -> None:
+        self.quiet()
+        assert self.clone.status() == "", self.clone.status()
+        self.clone.assert_consistent()
+        state = self.clone.path / ".ecw"
+        for kept in ("conflicts", "quarantine"):
+            folder = state / kept
+            assert not folder.exists() or not any(folder.rglob("*")), list(folder.rglob("*"))
+
+
+@pytest.fixture
+def team_running(tmp_path: Path) -> Iterator[tuple[Member, Member]]:
+    team = Team(tmp_path)
+    alice_clone = team.clone("alice")
+    alice_clone.git("symbolic-ref", "HEAD", "refs/heads/main")
+    (alice_clone.path / JSON).parent.mkdir(parents=True)
+    (alice_clone.path / JSON).write_bytes(EXAMPLE.read_bytes())
+    members: list[Member] = []
+    try:
+        alice = Member(alice_clone, Path(tempfile.mkdtemp(prefix="wtd-git-a-", dir="/tmp")))
+        members.append(alice)
+        alice.wtctl("show progress")  # wtd autostarted: it renders the view
+        alice.quiet()
+        alice_clone.git("add", "-A")
+        alice_clone.git("commit", "-qm", "the tracker, shared")
+        alice_clone.git("push", "-q", "-u", "origin", "main")
+        bob = Member(team.clone("bob"), Path(tempfile.mkdtemp(prefix="wtd-git-b-", dir="/tmp")))
+        members.append(bob)
+        bob.wtctl("show progress")
+        yield alice, bob
+    finally:
+        for member in members:
+            member.stop()
+
+
+def _task(member: Member, task_id: str) -> dict[str, object]:
+    found = member.clone.load().task(task_id)
+    assert found is not None
+    return {"status": found.status, "name": found.name}
+
+
+def test_a_pull_with_wtd_running_takes_both_sides_and_leaves_a_clean_tree(
+    team_running: tuple[Member, Member],
+) -> None:
+    alice, bob = team_running
+    alice.wtctl("mark task 2.3 complete")
+    alice.clone.git("commit", "-qam", "alice: 2.3 done")
+    alice.clone.git("push", "-q")
+    bob.wtctl("rename task 3.1 to Write the release notes")
+    bob.clone.git("commit", "-qam", "bob: 3.1 renamed")
+    bob.clone.git("pull", "-q", "--no-rebase")
+    bob.clean_after_git()
+    assert _task(bob, "2.3")["status"] == "complete"
+    assert _task(bob, "3.1")["name"] == "Write the release notes"
+    history = bob.wtctl("history")
+    assert " git " in history and "Took git's version" in history, history
+    bob.clone.git("push", "-q")
+    alice.clone.git("pull", "-q", "--no-rebase")
+    alice.clean_after_git()
+    assert _task(alice, "3.1")["name"] == "Write the release notes"
+
+
+def test_a_checkout_with_wtd_running_is_taken_over_without_conflict_copies(
+    team_running: tuple[Member, Member],
+) -> None:
+    _alice, bob = team_running
+    bob.clone.git("checkout", "-q", "-b", "experiment")
+    bob.wtctl("add task to phase 3: Try it on a branch")
+    bob.clone.git("commit", "-qam", "a task on a branch")
+    bob.clone.git("checkout", "-q", "main")
+    bob.clean_after_git()
+    names = [t.name for t in bob.clone.load().tasks]
+    assert "Try it on a branch" not in names
+    assert "Try it on a branch" not in bob.wtctl("list tasks")
+    bob.clone.git("checkout", "-q", "experiment")
+    bob.clean_after_git()
+    assert "Try it on a branch" in bob.wtctl("list tasks")
+
+
+def test_a_clone_without_the_drivers_registered_gets_them_when_wtd_serves_it(
+    tmp_path: Path,
+) -> None:
+    team = Team(tmp_path)
+    first = team.clone("first")
+    first.git("symbolic-ref", "HEAD", "refs/heads/main")
+    (first.path / JSON).parent.mkdir(parents=True)
+    (first.path / JSON).write_bytes(EXAMPLE.read_bytes())
+    first.git("add", "-A")
+    first.git("commit", "-qm", "shared, with the attributes")
+    first.git("push", "-q", "-u", "origin", "main")
+    second = team.clone("second", setup=False)  # a fresh clone: config has no drivers
+    assert second.git("config", "--get", "merge.wtd-json.driver", check=False).returncode != 0
+    member = Member(second, Path(tempfile.mkdtemp(prefix="wtd-git-c-", dir="/tmp")))
+    try:
+        member.wtctl("show progress")
+        driver = second.git("config", "--get", "merge.wtd-json.driver").stdout
+        assert "wtctl git merge-json" in driver
+    finally:
+        member.stop()
