@@ -392,3 +392,21 @@ def test_an_offline_edit_of_a_json_that_lagged_the_journal_loses_no_journalled_c
     assert "Recovered 1 journalled change(s)" in out
     assert ws.task("1.1")["status"] == "blocked"  # the journalled change
     assert ws.task("3.1")["status"] == "in_progress"  # and the person's edit
+
+
+def test_a_hand_edit_and_wtd_changing_other_fields_of_one_task_both_stay(
+    ws: Workspace,
+) -> None:
+    """Field by field (SPEC §6): the person renamed task 2.3 in a copy read before an
+    agent marked it complete; the save keeps both — not the whole task of one side."""
+    ws.ok("show progress")
+    data = ws.data()  # the editor's copy
+    ws.ok("mark task 2.3 complete")  # meanwhile, through wtd
+    for task in data["tasks"]:
+        if task["id"] == "2.3":
+            task["name"] = "Renamed in an editor"
+    editor_save(ws.json, json.dumps(data, indent=2))
+    eventually(lambda: "hand-edit" in ws.ok("history"), "the save taken over", ws.log)
+    task = ws.task("2.3")
+    assert task["name"] == "Renamed in an editor" and task["status"] == "complete", task
+    assert "Conflict" not in ws.ok("history")

@@ -223,10 +223,22 @@ def base_of(candidates: list[Tracker], edited: Tracker) -> Tracker:
 
 
 def closest(candidates: list[Tracker], edited: Tracker) -> Tracker:
-    """The candidate state that differs least from ``edited``; the first on a tie."""
+    """The candidate state that differs least from ``edited``, counted in fields (an
+    edit merged field by field needs the state it started from to the field: a task
+    renamed in a copy read before someone completed it is nearer the state before);
+    the first on a tie."""
 
     def distance(state: Tracker) -> int:
         d = diff(edited, state, reason="")
-        return len(d.tasks_put) + len(d.tasks_remove) + (d.subtasks is not None)
+        fields = 0
+        by_id = {t.id: t for t in state.tasks}
+        for _position, raw in d.tasks_put:
+            were = by_id.get(str(raw.get("id")))
+            if were is None:
+                fields += len(raw)
+                continue
+            old = _raw(were)
+            fields += sum(1 for key in raw.keys() | old.keys() if raw.get(key) != old.get(key))
+        return fields + len(d.tasks_remove) + (d.subtasks is not None)
 
     return min(candidates, key=distance)

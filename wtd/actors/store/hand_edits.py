@@ -37,6 +37,7 @@ from wtd.messages import Outcome
 from wtd.storage import atomic, gitrepo, safepath
 from wtd.storage.backups import keep_copy, quarantine
 from wtd.tracker import commands, markdown, merge, model, ops, patch
+from wtd.tracker import merge_json as fields
 
 log = logging.getLogger("wtd.store")
 
@@ -176,7 +177,10 @@ def merge_json(
     # The editor may have read an older JSON than wtd's latest (agents kept
     # working meanwhile): merge three ways against the state it read.
     started_from = patch.base_of(files.recent_states(), edited)
-    merged, conflicts = patch.merge3(started_from, base, edited)
+    # field by field, with git's merge driver's code (SPEC §6, §11)
+    result = fields.merge(started_from, base, edited)
+    merged = result.tracker
+    conflicts = [*(r.line() for r in result.renumbered), *(c.line() for c in result.conflicts)]
     merged, fitted = model.fit_schema(merged)
     if model.stale_progress(merged) is not None:
         merged = model.with_derived_progress(merged)
