@@ -151,3 +151,30 @@ def test_a_clone_without_the_drivers_registered_gets_them_when_wtd_serves_it(
         assert "wtctl git merge-json" in driver
     finally:
         member.stop()
+
+
+def test_the_same_field_changed_both_ways_is_a_git_conflict_with_wtd_running(
+    team_running: tuple[Member, Member],
+) -> None:
+    alice, bob = team_running
+    alice.wtctl("mark task 2.3 complete")
+    alice.clone.git("commit", "-qam", "alice: 2.3 done")
+    alice.clone.git("push", "-q")
+    bob.wtctl("mark task 2.3 blocked")
+    bob.wtctl("rename task 3.1 to Bob's own change")
+    bob.clone.git("commit", "-qam", "bob: 2.3 blocked")
+    pulled = bob.clone.git("pull", "--no-rebase", check=False)
+    assert pulled.returncode != 0 and "CONFLICT" in pulled.stdout + pulled.stderr
+    assert "2.3" in pulled.stderr and "status" in pulled.stderr
+    bob.quiet()
+    assert "UU .ecw/plans/my-project.json" in bob.clone.status()
+    task = _task(bob, "2.3")  # a valid tracker: ours kept, everything else merged
+    assert task["status"] == "blocked"
+    assert _task(bob, "3.1")["name"] == "Bob's own change"
+    bob.clone.assert_consistent()
+    for kept in ("conflicts", "quarantine"):
+        folder = bob.clone.path / ".ecw" / kept
+        assert not folder.exists() or not any(folder.rglob("*")), list(folder.rglob("*"))
+    bob.clone.git("add", JSON, VIEW)
+    bob.clone.git("commit", "-qm", "merged, ours kept")
+    bob.clean_after_git()
