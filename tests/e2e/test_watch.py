@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -410,3 +411,39 @@ def test_a_hand_edit_and_wtd_changing_other_fields_of_one_task_both_stay(
     task = ws.task("2.3")
     assert task["name"] == "Renamed in an editor" and task["status"] == "complete", task
     assert "Conflict" not in ws.ok("history")
+
+
+def _view_status(text: str, task_id: str, label: str) -> str:
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        if line.startswith(f"| {task_id} |"):
+            cells = line.split("|")
+            cells[3] = f" {label} "
+            lines[n] = "|".join(cells)
+    return "\n".join(lines) + "\n"
+
+
+def test_both_files_edited_while_wtd_was_stopped_merge_field_by_field(ws: Workspace) -> None:
+    """SPEC §6: edits of the JSON and of the view made while wtd was away are both
+    kept, field by field; where both changed one field, the JSON wins and history
+    keeps the view's value."""
+    ws.ok("show progress")
+    ws.ok("mark task 2.3 complete")
+    ws.kill_daemon(signal.SIGTERM)
+    data = ws.data()
+    for task in data["tasks"]:
+        if task["id"] == "1.1":
+            task["name"] = "Renamed offline in the JSON"
+        if task["id"] == "3.1":
+            task["status"] = "in_progress"
+    editor_save(ws.json, json.dumps(data, indent=2))
+    view = _view_status(ws.md.read_text(), "3.2", "✅ Complete")
+    view = _view_status(view, "3.1", "✅ Complete")
+    editor_save(ws.md, view)
+    ws.ok("show progress")
+    eventually(lambda: ws.task("3.2")["status"] == "complete", "the view's edit", ws.log)
+    assert ws.task("1.1")["name"] == "Renamed offline in the JSON", ws.log()[-2500:]
+    assert ws.task("3.1")["status"] == "in_progress"  # both changed it: the JSON wins
+    assert ws.task("2.3")["status"] == "complete"
+    history = ws.ok("history")
+    assert "Conflict" in history and "3.1" in history, history

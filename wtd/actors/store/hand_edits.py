@@ -266,7 +266,7 @@ def merge_markdown(files: WritePath, text: bytes, stamp: atomic.Stamp | None) ->
     base = files.view_base or ours
     if rendered_from is not None and rendered_from.group(1) != files.json.digest:
         # the editor started from an older view: merge against the state it showed
-        older = files.tracker_at(rendered_from.group(1))
+        older = files.offline_base or files.tracker_at(rendered_from.group(1))
         if older is not None:
             base = older
     with gcpause.paused():
@@ -291,6 +291,7 @@ def merge_markdown(files: WritePath, text: bytes, stamp: atomic.Stamp | None) ->
             lines.append(f"⚠ Not understood (line {fragment.line}): {fragment.text[:80]!r}")
         lines.append(f"⚠ The edited view is kept at {files.rel(kept)}")
     files.md = FileState(data=text, stamp=stamp)  # the edit itself: no copy
+    files.offline_base = None
     if not result.changed and not result.conflicts and not unmapped:
         files.write_view(force=True)  # nothing to take over (e.g. only layout changed)
         return None

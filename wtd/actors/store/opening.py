@@ -326,5 +326,46 @@ def finish_open(files: WritePath) -> None:
         files.md = FileState()  # so that the merge reads it as an edit
         files.pending_view_merge = True
         return
+    if rendered_from is not None and files.adopted_offline:
+        # Both files changed while wtd was away (edits, a checkout, a pull): the view
+        # shows a state wtd wrote before, which the journal cannot rebuild back from the
+        # adopted JSON — but a backup and the journal forward can. Its edits are then
+        # merged field by field onto the JSON (SPEC §6: the JSON wins a same-field
+        # conflict, history keeps the view's value).
+        shown = state_at(files, rendered_from.group(1))
+        if shown is not None:
+            files.offline_base = shown
+            files.view_base = files.tracker
+            files.md = FileState()
+            files.pending_view_merge = True
+            return
     files.md = FileState(digest="unknown")  # an older or foreign view: keep a copy, render
     files.notes.extend(files.write_view(force=True))
+
+
+def state_at(files: WritePath, content_digest: str, *, backups: int = 5) -> model.Tracker | None:
+    """The tracker whose JSON had ``content_digest``, rebuilt forward: a backup, then the
+    journal's changes after it up to the record that led there. None when no recent
+    backup leads there."""
+    assert files.journal is not None
+    for path in files.backups.newest()[:backups]:
+        try:
+            data = files.read(path)
+            tracker = model.decode(data)
+        except (OSError, errors.WtdError, model.TrackerError, RecursionError):
+            continue
+        if digest(data) == content_digest:
+            return tracker
+        todo = files.journal.replay_after(digest(data))
+        if not todo:
+            continue
+        for record in todo:
+            if not timeline.is_checkpoint(record):
+                change = change_decoder.decode(record.op)
+                try:
+                    tracker = ops.apply(tracker, change, at=record.at, actor=record.actor).tracker
+                except errors.WtdError:
+                    break
+            if record.after == content_digest:
+                return tracker
+    return None

@@ -100,6 +100,7 @@ class WritePath:
         self.view_base: model.Tracker | None = None  # the tracker the view on disk shows
         self.pending_view_merge = False  # a view edited offline, merged after opening
         self.adopted_offline = False  # the JSON was edited while wtd was not running
+        self.offline_base: model.Tracker | None = None  # the state a view edited offline shows
         self.incomplete: tuple[atomic.Stamp, float] | None = None  # a view mid-save, since
         self.imported: dict[str, object] | None = None  # counts told to the next caller
         self.imported_view = ""  # the digest of the plan imported at opening (not an edit)
