@@ -86,7 +86,7 @@ def adopt_json(
     base = files.loaded
     if gitrepo.in_index(files.paths.workspace, files.paths.json, found.data):
         return take_gits(files, found, base)
-    change, conflicts, stale, fitted = merge_json(files, found, base)
+    change, conflicts, stale, fitted, said = merge_json(files, found, base)
     if stamp_of(files.paths.json) != found.stamp:
         return SavedAgain()  # saved again while this one was merged
     if stale:
@@ -113,6 +113,7 @@ def adopt_json(
     actor = HAND_EDIT
     summary = [f"Adopted a hand edit of {files.paths.json.name}"]
     summary += [f"Adapted to the v2 schema: {line}" for line in fitted]
+    summary += said
     if conflicts:
         kept = keep_copy(
             found.data, files.paths.json.name, files.paths.conflicts, reason="; ".join(conflicts)
@@ -167,21 +168,24 @@ def take_gits(files: WritePath, found: Edited, base: model.Tracker) -> Pending |
 
 def merge_json(
     files: WritePath, found: Edited, base: model.Tracker
-) -> tuple[commands.Patch, list[str], bool, list[str]]:
+) -> tuple[commands.Patch, list[str], bool, list[str], list[str]]:
     """The change a hand-edited JSON makes, merged three ways (in a worker thread:
     it reads the journal and may be long on a big tracker); whether the file
     differs from wtd's state only in values older than wtd's (a stale save); and
     what was adapted to the schema (a name over 200 characters, a date-only date…:
-    ``model.fit_schema``), so that what wtd writes back validates."""
+    ``model.fit_schema``), so that what wtd writes back validates; and what the merge
+    has to say (a task added on both sides renumbered, a dependency dropped)."""
     edited = found.tracker
     # The editor may have read an older JSON than wtd's latest (agents kept
     # working meanwhile): merge three ways against the state it read.
     started_from = patch.base_of(files.recent_states(), edited)
-    # field by field, with git's merge driver's code (SPEC §6, §11)
+    # what the schema cannot hold is adapted in the edit itself, and said so; then it
+    # is merged field by field, with git's merge driver's code (SPEC §6, §11)
+    edited, fitted = model.fit_schema(edited)
     result = fields.merge(started_from, base, edited)
     merged = result.tracker
-    conflicts = [*(r.line() for r in result.renumbered), *(c.line() for c in result.conflicts)]
-    merged, fitted = model.fit_schema(merged)
+    conflicts = [c.line() for c in result.conflicts]
+    said = [*(r.line() for r in result.renumbered), *result.notes]
     if model.stale_progress(merged) is not None:
         merged = model.with_derived_progress(merged)
     change = patch.diff(merged, base, reason=f"hand edit of {files.paths.json.name}")
@@ -190,7 +194,7 @@ def merge_json(
         and not conflicts
         and not patch.is_empty(patch.diff(model.with_derived_progress(edited), base, reason=""))
     )
-    return change, conflicts, stale, fitted
+    return change, conflicts, stale, fitted, said
 
 
 def merge_view(files: WritePath, attempt: int) -> Pending | object | None:
