@@ -148,9 +148,18 @@ def _remaining(tracker: Tracker) -> Answer:
 def _next(tracker: Tracker, at: str) -> Answer:
     """The first pending task whose dependencies are settled and that nobody claimed;
     the claimed ones passed over are named briefly."""
+    skipped: list[cl.Claim] = []
+    found = _first_ready(tracker, at, skipped)
+    if skipped:
+        found.lines.append(f"  Skipped, claimed: {cl.brief(skipped)}")
+        if isinstance(found.result, dict):
+            found.result["claimed"] = _held(skipped)
+    return found
+
+
+def _first_ready(tracker: Tracker, at: str, skipped: list[cl.Claim]) -> Answer:
     status_of = {t.id: t.status for t in tracker.tasks}
     waiting: list[tuple[Task, list[str]]] = []
-    skipped: list[cl.Claim] = []
     for task in tracker.tasks:
         if task.status != "pending":
             continue
@@ -166,23 +175,15 @@ def _next(tracker: Tracker, at: str) -> Answer:
         if not open_deps:
             phase = tracker.phase(task.phase)
             where = f" (phase {task.phase}: {phase.name})" if phase else f" (phase {task.phase})"
-            lines = [f"Next: {task.id} {task.title}{where}"]
-            if skipped:
-                lines.append(f"  Skipped, claimed: {cl.brief(skipped)}")
             return Answer(
-                lines=lines,
-                result={"task": _task_dict(task), "waiting": [], "claimed": _held(skipped)},
+                lines=[f"Next: {task.id} {task.title}{where}"],
+                result={"task": _task_dict(task), "waiting": []},
             )
         waiting.append((task, open_deps))
     result: dict[str, Any] = {
         "task": None,
         "waiting": [{"id": t.id, "waits_on": deps} for t, deps in waiting],
-        "claimed": _held(skipped),
     }
-    if skipped and not waiting:
-        return Answer(
-            lines=[f"No unclaimed task is ready; claimed: {cl.brief(skipped)}"], result=result
-        )
     if waiting:
         why = "; ".join(
             f"{t.id} waits on " + ", ".join(f"{d} ({status_of[d]})" for d in deps)

@@ -369,7 +369,9 @@ class Store:
             actor=SYSTEM_ACTOR,
             change=change,
             at=at,
-            outcome=Outcome(ok=True, lines=applied.lines, tracker=self.label),
+            outcome=Outcome(
+                ok=True, lines=applied.lines, result=applied.result, tracker=self.label
+            ),
             tracker=applied.tracker,
             undo=inverse(tracker, applied.tracker, SYSTEM_ACTOR, at),
         )
