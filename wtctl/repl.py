@@ -374,9 +374,11 @@ class Repl:
                 progress = await self._find_pin(self.background)
                 current = self.pin
             tasks: dict[str, Any] = {}
+            claims: dict[str, Any] = {}
             if current is not None:
                 progress = await self.background.request(self._query("show progress"))
                 tasks = await self.background.request(self._query("list tasks"))
+                claims = await self.background.request(self._query("list claims"))
             workspace = current.workspace if current is not None else self._home
             names = await asyncio.to_thread(pin.names, workspace)
         except (Unavailable, ConnectionLost):
@@ -389,6 +391,7 @@ class Repl:
         self._retarget_events()  # the background client may have been redirected
         assert progress is not None
         self.status = toolbar.with_progress(self.status, progress)
+        self.status = toolbar.with_claims(self.status, claims, self.args.agent or "user")
         if current is not None and wire.error_code(progress) == wire.NOT_FOUND:
             deleted = "deleted" in wire.error_message(progress)
             self._set_missing("deleted" if deleted else "not found")

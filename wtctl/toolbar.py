@@ -1,4 +1,5 @@
-"""The REPL's bottom toolbar: tracker, progress, health and circuit state.
+"""The REPL's bottom toolbar: tracker, progress, the caller's claims, health and
+circuit state.
 
 ``Status`` is a value the REPL replaces after each refresh (from the ``show
 progress`` reply with ``show_health``); ``render`` turns it into styled text and
@@ -26,6 +27,21 @@ class Status:
     success_rate: float | None = None
     open_circuits: tuple[str, ...] = ()
     connected: bool = True
+    claims: tuple[str, ...] = ()  # the task ids the caller holds a claim on (SPEC §12)
+
+
+def with_claims(status: Status, reply: dict[str, Any], holder: str) -> Status:
+    """``status`` with the caller's claims, from a ``list claims`` reply (``holder``:
+    the caller's agent name, or ``user``); kept as it was when the reply failed."""
+    result = wire.result(reply)
+    if not wire.ok(reply) or not isinstance(result, list):
+        return status
+    mine = tuple(
+        str(row.get("id"))
+        for row in result
+        if isinstance(row, dict) and row.get("by") == holder and row.get("id")
+    )
+    return replace(status, claims=mine)
 
 
 def with_progress(status: Status, reply: dict[str, Any]) -> Status:
@@ -74,6 +90,9 @@ def render(status: Status) -> StyleAndTextTuples:
         parts.append(
             ("class:toolbar.progress", f"{status.progress}% ({status.complete}/{status.total})")
         )
+    if status.claims and status.tracker and not status.missing:
+        shown = ", ".join(status.claims[:3]) + (" …" if len(status.claims) > 3 else "")
+        parts += [sep, ("class:toolbar", f"claimed {shown}")]
     parts.append(sep)
     if not status.connected:
         parts.append(("class:toolbar.bad", "wtd unreachable"))

@@ -38,6 +38,7 @@ __all__ = [
     "REMOVED_KEYS",
     "AgentRules",
     "CircuitConfig",
+    "ClaimsConfig",
     "Config",
     "ConfigError",
     "DaemonConfig",
@@ -130,6 +131,10 @@ class EnforcementConfig(_Section, frozen=True):
     agents: dict[str, AgentRules] = {}
 
 
+class ClaimsConfig(_Section, frozen=True):
+    lease: PositiveSeconds = 1800.0
+
+
 class ReplConfig(_Section, frozen=True):
     history_size: Count = 1000
 
@@ -142,6 +147,7 @@ class Config(_Section, frozen=True):
     supervisor: SupervisorConfig = SupervisorConfig()
     storage: StorageConfig = StorageConfig()
     enforcement: EnforcementConfig = EnforcementConfig()
+    claims: ClaimsConfig = ClaimsConfig()
     repl: ReplConfig = ReplConfig()
 
 
@@ -153,6 +159,7 @@ ENV_OVERRIDES: Final[Mapping[str, tuple[str, str]]] = {
     "WT_CIRCUIT_TIMEOUT": ("circuit", "timeout"),
     "WTD_SOCKET": ("daemon", "socket"),
     "WTD_LOG_LEVEL": ("daemon", "log_level"),
+    "WT_CLAIM_TTL": ("claims", "lease"),
 }
 
 

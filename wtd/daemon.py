@@ -243,6 +243,7 @@ def settings_from(config: Config) -> Settings:
         max_depth=config.storage.max_depth,
         max_connections=config.daemon.max_connections,
         frame_timeout=config.daemon.frame_timeout,
+        claim_lease=config.claims.lease,
         advisory_rules=tuple(config.enforcement.advisory_rules),
         agent_rules={
             name: AgentRule(deny=list(rules.deny), read_only=rules.read_only)

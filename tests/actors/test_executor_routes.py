@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtd.actors.executor import admin, consent, trackers, workspace_ops
+from wtd.actors.executor import admin, claims, consent, trackers, workspace_ops
 from wtd.actors.executor.routes import ROUTES
 from wtd.tracker import commands
 
@@ -25,6 +25,10 @@ def test_plain_tracker_queries_and_changes_run_on_their_tracker() -> None:
         commands.ListTrackers,
         commands.ResetCircuit,
         commands.ShowKnowledge,
+        commands.ClaimNext,
+        commands.ClaimTask,
+        commands.ReleaseTask,
+        commands.RenewClaims,
     }
     assert {t for t in plain if ROUTES[t] is not trackers.tracker_command} == set()
 
@@ -46,3 +50,10 @@ def test_admin_commands_go_to_the_admin_family() -> None:
     for kind in (commands.Help, commands.ShowHealth, commands.ResetCircuit):
         assert ROUTES[kind].__module__ == admin.__name__
     assert ROUTES[commands.ShowKnowledge] is admin.show_knowledge
+
+
+def test_claims_get_their_lease_from_the_claims_family() -> None:
+    for kind in (commands.ClaimNext, commands.ClaimTask, commands.ReleaseTask):
+        assert ROUTES[kind] is claims.claim_command
+    assert ROUTES[commands.RenewClaims] is claims.claim_command
+    assert ROUTES[commands.ListClaims] is trackers.tracker_command

@@ -138,8 +138,14 @@ def history(
                 continue
             lines = [change.reason]
         if needle is not None and task_id is not None:
-            touched = needle in bytes(record.op) or (
-                isinstance(change, commands.Patch) and patch.touches(change, task_id)
+            touched = (
+                needle in bytes(record.op)
+                or (isinstance(change, commands.Patch) and patch.touches(change, task_id))
+                or (  # which task they took or gave back is in their reply
+                    isinstance(change, commands.ClaimNext | commands.ExpireClaims)
+                    and record.reply is not None
+                    and needle in bytes(record.reply)
+                )
             )
             if not touched:
                 continue

@@ -166,6 +166,48 @@ class Checkpoint(_Cmd, tag="checkpoint", frozen=True):
     reason: str = ""
 
 
+# ------------------------------------------------------- claims (SPEC §12)
+# ``lease`` is the lease in seconds, set by the Executor from the config before the
+# change is journalled, so replaying it gives the same ``until``; 0 = the default.
+
+
+class ClaimNext(_Cmd, tag="claim_next", frozen=True):
+    """``claim next [in phase N]``: take what ``next`` would pick among unclaimed tasks."""
+
+    phase: int | None = None
+    lease: float = 0.0
+
+
+class ClaimTask(_Cmd, tag="claim_task", frozen=True):
+    """``claim task X.Y``. ``force``: the user takes over another's live claim (after
+    consent); set by the Executor, never by the grammar."""
+
+    task_id: str
+    lease: float = 0.0
+    force: bool = False
+
+
+class ReleaseTask(_Cmd, tag="release_task", frozen=True):
+    """``release task X.Y``: give the claim back (pending unless complete)."""
+
+    task_id: str
+    force: bool = False
+
+
+class RenewClaims(_Cmd, tag="renew_claims", frozen=True):
+    """``renew claims``: extend every live lease of the caller."""
+
+    lease: float = 0.0
+
+
+class ExpireClaims(_Cmd, tag="expire_claims", frozen=True):
+    """System change: expired leases give their tasks back (journalled as wtd's)."""
+
+
+class ListClaims(_Cmd, tag="list_claims", frozen=True):
+    access: ClassVar[Access] = "read"
+
+
 class SetPhaseTasks(_Cmd, tag="set_phase_tasks", frozen=True):
     """Bulk change: every task of phase ``number`` gets ``status`` (consent-protected)."""
 
@@ -306,6 +348,7 @@ Query = (
     | ResetCircuit
     | ShowKnowledge
     | ShowHistory
+    | ListClaims
 )
 
 Change = (
@@ -330,6 +373,11 @@ Change = (
     | SetPhaseTasks
     | Patch
     | Undo
+    | ClaimNext
+    | ClaimTask
+    | ReleaseTask
+    | RenewClaims
+    | ExpireClaims
 )
 
 # Handled by the Executor and the Enforcer, not by a tracker's Store alone.
@@ -349,3 +397,7 @@ Command = Query | Change | Workspace
 QUERY_TYPES: tuple[type, ...] = Query.__args__
 CHANGE_TYPES: tuple[type, ...] = Change.__args__
 WORKSPACE_TYPES: tuple[type, ...] = Workspace.__args__
+
+CLAIM_TYPES: tuple[type, ...] = (ClaimNext, ClaimTask, ReleaseTask, RenewClaims, ExpireClaims)
+"""The changes that make, move or end claims (the Store looks for the next expiry
+again after one of these)."""

@@ -7,7 +7,7 @@ notes of the phase, its tasks and their sub-tasks), and the tracker's Notes sect
 Notes are read line for line as written (``render.unescape_note``); a changed block
 is one ``SetNotesEdit``. Importing a plan that is not a view is
 ``wtd.tracker.importers``' job. Derived figures
-(progress lines, the Progress Summary table, the Recovery Checksum) are not part of
+(progress lines, the Claims and Progress Summary tables, the Recovery Checksum) are not part of
 it: they are regenerated, so editing them means nothing.
 
 The law: ``parse_view(render(t, ...)) == view_of(t)`` for every valid tracker.

@@ -1,8 +1,10 @@
 """Answering a query from a tracker value: ``answer(tracker, query) -> Answer``.
 
-Pure: no I/O, no clock. Progress is always derived from the tasks, never read
-from the stored ``progress`` fields. Unknown task or phase IDs raise
-``errors.NotFound`` naming the nearest existing ones (the helpers live in ``ops``).
+Pure: no I/O, no clock: the caller passes ``at`` (ISO-8601 UTC), the moment claims
+are judged live at (SPEC §12; "" counts every recorded claim as live). Progress is
+always derived from the tasks, never read from the stored ``progress`` fields.
+Unknown task or phase IDs raise ``errors.NotFound`` naming the nearest existing ones
+(the helpers live in ``ops``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any, assert_never
 import msgspec
 
 from wtd import errors
+from wtd.tracker import claims as cl
 from wtd.tracker import model, ops
 from wtd.tracker import status as st
 from wtd.tracker.commands import (
+    ListClaims,
     ListTasks,
     ShowNext,
     ShowPhase,
@@ -25,7 +29,9 @@ from wtd.tracker.commands import (
 )
 from wtd.tracker.model import Task, Tracker
 
-TrackerQuery = ShowProgress | ShowRemaining | ShowNext | ShowTask | ShowPhase | ListTasks
+TrackerQuery = (
+    ShowProgress | ShowRemaining | ShowNext | ShowTask | ShowPhase | ListTasks | ListClaims
+)
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,7 +41,7 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     result: dict[str, Any] | list[Any]
 
 
-def answer(tracker: Tracker, query: TrackerQuery) -> Answer:
+def answer(tracker: Tracker, query: TrackerQuery, *, at: str = "") -> Answer:
     """Answer ``query`` about ``tracker``. Raises errors.NotFound / InvalidArgument."""
     match query:
         case ShowProgress():
@@ -43,13 +49,15 @@ def answer(tracker: Tracker, query: TrackerQuery) -> Answer:
         case ShowRemaining():
             return _remaining(tracker)
         case ShowNext():
-            return _next(tracker)
+            return _next(tracker, at)
         case ShowTask():
-            return _task(tracker, query.task_id)
+            return _task(tracker, query.task_id, at)
         case ShowPhase():
             return _phase(tracker, query.number)
         case ListTasks():
             return _list(tracker, query.phase, query.status)
+        case ListClaims():
+            return _claims(tracker, at)
         case _:
             assert_never(query)
 
@@ -137,11 +145,26 @@ def _remaining(tracker: Tracker) -> Answer:
     return Answer(lines=lines, result={"count": len(todo), "tasks": [_task_dict(t) for t in todo]})
 
 
-def _next(tracker: Tracker) -> Answer:
+def _next(tracker: Tracker, at: str) -> Answer:
+    """The first pending task whose dependencies are settled and that nobody claimed;
+    the claimed ones passed over are named briefly."""
+    skipped: list[cl.Claim] = []
+    found = _first_ready(tracker, at, skipped)
+    if skipped:
+        found.lines.append(f"  Skipped, claimed: {cl.brief(skipped)}")
+        if isinstance(found.result, dict):
+            found.result["claimed"] = _held(skipped)
+    return found
+
+
+def _first_ready(tracker: Tracker, at: str, skipped: list[cl.Claim]) -> Answer:
     status_of = {t.id: t.status for t in tracker.tasks}
     waiting: list[tuple[Task, list[str]]] = []
     for task in tracker.tasks:
         if task.status != "pending":
+            continue
+        if task.extra and (held := cl.live(task, at)) is not None:
+            skipped.append(held)
             continue
         # A dependency that is settled (or no longer exists) does not hold a task back.
         open_deps = [
@@ -176,7 +199,11 @@ def _next(tracker: Tracker) -> Answer:
     return Answer(lines=["Nothing next — all tasks are complete."], result=result)
 
 
-def _task(tracker: Tracker, task_id: str) -> Answer:
+def _held(claims: list[cl.Claim]) -> list[dict[str, Any]]:
+    return [{"id": c.task_id, "by": c.by, "until": c.until} for c in claims]
+
+
+def _task(tracker: Tracker, task_id: str, at: str) -> Answer:
     task = tracker.tasks[ops.find_task(tracker, task_id)]
     phase = tracker.phase(task.phase)
     status_of = {t.id: t.status for t in tracker.tasks}
@@ -193,6 +220,9 @@ def _task(tracker: Tracker, task_id: str) -> Answer:
     lines.append(f"  Status: {_label(task.status)}")
     if isinstance(reason, str) and task.status == "blocked":
         lines.append(f"  Blocked because: {reason}")
+    claim = cl.live(task, at) if task.extra else None
+    if claim is not None:
+        lines.append(f"  Claimed by: {claim.by} until {cl.shown_time(claim.until)}")
     lines.append(f"  Verification: {verification or '—'}")
     if deps:
         shown = ", ".join(f"{d} ({status_of.get(d, 'missing')})" for d in deps)
@@ -220,6 +250,11 @@ def _task(tracker: Tracker, task_id: str) -> Answer:
             "dependencies": [{"id": d, "status": status_of.get(d)} for d in deps],
             "subtasks": [{"id": s.id, "name": s.name, "completed": s.done} for s in subs],
             "evidence": {"count": len(evidence), "verified": verified},
+            "claim": (
+                {"by": claim.by, "since": claim.since, "until": claim.until}
+                if claim is not None
+                else None
+            ),
         },
     )
 
@@ -268,3 +303,30 @@ def _list(tracker: Tracker, phase: int | None, status: str | None) -> Answer:
     if not tasks:
         return Answer(lines=["No tasks match."], result=[])
     return Answer(lines=_task_lines(tasks), result=[_task_dict(t) for t in tasks])
+
+
+def _claims(tracker: Tracker, at: str) -> Answer:
+    claims = cl.live_claims(tracker, at)
+    if not claims:
+        return Answer(lines=["No task is claimed."], result=[])
+    width = max(len(c.task_id) for c in claims)
+    ids = {c.task_id for c in claims}
+    titles = {t.id: t.title for t in tracker.tasks if t.id in ids}
+    lines = [f"Claims: {len(claims)}"]
+    lines += [
+        f"  {c.task_id:<{width}}  {c.by}  until {cl.shown_time(c.until)}  {titles[c.task_id]}"
+        for c in claims
+    ]
+    return Answer(
+        lines=lines,
+        result=[
+            {
+                "id": c.task_id,
+                "name": titles[c.task_id],
+                "by": c.by,
+                "since": c.since,
+                "until": c.until,
+            }
+            for c in claims
+        ],
+    )

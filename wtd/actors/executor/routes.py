@@ -14,6 +14,7 @@ from typing import Any
 
 from wtd import protocol
 from wtd.actors.executor.admin import reset_circuit, show_health, show_help, show_knowledge
+from wtd.actors.executor.claims import claim_command
 from wtd.actors.executor.consent import answer_consent, manage_consent
 from wtd.actors.executor.context import Context
 from wtd.actors.executor.trackers import tracker_command
@@ -62,6 +63,13 @@ ROUTES: dict[type[Any], Handler] = {
     c.Checkpoint: tracker_command,
     c.Patch: tracker_command,
     c.Undo: undo,
+    # claims (SPEC §12)
+    c.ClaimNext: claim_command,
+    c.ClaimTask: claim_command,
+    c.ReleaseTask: claim_command,
+    c.RenewClaims: claim_command,
+    c.ExpireClaims: tracker_command,
+    c.ListClaims: tracker_command,
     # workspace operations
     c.CreateInitiative: create_initiative,
     c.ImportPlan: import_plan,

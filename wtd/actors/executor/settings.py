@@ -26,3 +26,4 @@ class Settings:
     advisory_rules: tuple[str, ...] = ()
     agent_rules: dict[str, AgentRule] = field(default_factory=dict)
     workspaces: tuple[Path, ...] | None = None
+    claim_lease: float = 1800.0  # seconds ([claims] lease, $WT_CLAIM_TTL)

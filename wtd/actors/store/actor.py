@@ -7,6 +7,11 @@ once its change is durable and visible in both files. A change whose commit fail
 is undone in memory and in the journal, so a reported failure never appears later.
 A retried request id is answered from the journal instead of being applied again.
 
+Claims (SPEC §12) are changes like any other, staged in order, so two claims in one
+batch see each other. Leases that ended are given back by the Store itself, as wtd's
+change: at the start of a batch, and by one timer armed for the next expiry only
+while something is claimed (an idle daemon with no claims has no timer at all).
+
 This module is the loop side only: it batches the inbox, stages changes in memory,
 answers, and publishes events. Everything that touches a file is a ``TrackerFiles``
 call made through ``Store._in_thread`` (a worker thread), never on the event loop.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar, TypeVarTuple
 
 import anyio
@@ -70,10 +76,11 @@ from wtd.storage import atomic, gitrepo
 from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import JournalRecord
-from wtd.tracker import commands, model, ops, queries
+from wtd.tracker import claims, commands, model, ops, queries
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
+EXPIRY_RETRY = 1.0  # seconds before expired claims are given back again after a fault
 GIT_WAIT = 10.0  # seconds a change or a hand edit waits for git to release index.lock
 
 T = TypeVar("T")
@@ -155,6 +162,8 @@ class Store:
             max_bytes=max_bytes,
             max_depth=max_depth,
         )
+        self._expiry: str | None = None  # when the first claim ends (None: none is recorded)
+        self._rescan = True  # claims may have changed in a way staging does not see
 
     @property
     def label(self) -> str:
@@ -206,10 +215,13 @@ class Store:
         """The next message (None once the inbox closed). The files replaced since the
         last checkpoint are made durable once the inbox is quiet for ``SETTLE_IDLE``;
         while a view sits half-saved, waiting ends when its grace period does, to
-        render it anew if still so. With neither, it waits without a timer."""
+        render it anew if still so; while a claim is recorded, waiting ends when the
+        first lease does, to give that task back. With none of these, it waits
+        without a timer."""
         while True:
             incomplete, unsettled = self.files.incomplete, self.files.unsettled
-            if incomplete is None and unsettled is None:
+            expiry = self._expiry if self.files.tracker is not None else None
+            if incomplete is None and unsettled is None and expiry is None:
                 try:
                     return await self._inbox.receive()
                 except anyio.EndOfStream:
@@ -218,11 +230,15 @@ class Store:
             if incomplete is not None:
                 grace = max(0.0, incomplete[1] + INCOMPLETE_GRACE - time.monotonic()) + 0.01
                 wait = min(wait, grace)
+            if expiry is not None:
+                wait = min(wait, _seconds_until(expiry) + 0.005)
             with anyio.move_on_after(wait):
                 try:
                     return await self._inbox.receive()
                 except anyio.EndOfStream:
                     return None
+            if expiry is not None and expiry <= now():
+                await self._handle([])  # the expiry alone
             if unsettled is not None:
                 await self._in_thread(self.files.settle)
             if incomplete is not None and time.monotonic() >= incomplete[1] + INCOMPLETE_GRACE:
@@ -240,6 +256,7 @@ class Store:
                 await self._file_changed("json")
             if view_moved:
                 await self._file_changed("markdown")
+            await self._expire_claims()
         pending: list[Pending] = []
         for msg in batch:
             match msg:
@@ -247,6 +264,7 @@ class Store:
                     await answer(reply_to, f"store:{self.paths.name}")
                 case Repair(symptom=symptom, reply_to=reply_to):
                     pending = await self._commit(pending)
+                    self._rescan = True
                     await answer(reply_to, await self._in_thread(self.files.repair, symptom))
                 case FileChanged(kind=kind):
                     pending = await self._commit(pending)
@@ -260,6 +278,7 @@ class Store:
                             await self._file_changed(kind)
                 case Apply(command=commands.DeleteTracker()):
                     pending = await self._commit(pending)
+                    self._rescan = True
                     if await self._answered_before(msg, finish=self.files.finish_delete):
                         continue
                     if await self._opened(msg):
@@ -267,6 +286,7 @@ class Store:
                         await answer(msg.reply_to, outcome)
                 case Apply(command=commands.Undo()):
                     pending = await self._commit(pending)
+                    self._rescan = True
                     if await self._answered_before(msg):
                         continue
                     if await self._opened(msg):
@@ -287,6 +307,8 @@ class Store:
                     if replayed is not None:
                         await answer(msg.reply_to, replayed)
                         continue
+                    if isinstance(command, commands.CLAIM_TYPES):
+                        self._rescan = True
                     self._stage(msg, pending)
                 case Apply():
                     pending = await self._commit(pending)
@@ -304,12 +326,64 @@ class Store:
                     else:
                         await answer(msg.reply_to, self._query(msg.command))
         await self._commit(pending)
+        self._claims_looked_at()
         if self.files.view_dirty and self.files.tracker is not None:  # bring the view up to date
             _, view_moved = self.files.files_moved()
             if view_moved:
                 await self._file_changed("markdown")  # a hand edit first: it re-renders
             else:
                 await self._in_thread(self.files.bring_view_up_to_date)
+
+    def _claims_looked_at(self) -> None:
+        """Find when the first recorded claim ends, after anything that may have
+        changed claims other than by extending them (a renewal only moves an end
+        later: the timer then fires early, finds nothing due and looks again)."""
+        tracker = self.files.tracker
+        if not self._rescan or tracker is None:
+            return
+        self._rescan = False
+        self._expiry = claims.next_expiry(tracker)
+
+    async def _expire_claims(self) -> None:
+        """Give back the tasks whose lease ended, as wtd's own change, committed
+        before the batch is staged (so the batch's claims see those tasks free)."""
+        if self._expiry is None or self.files.tracker is None:
+            return
+        at = now()
+        if self._expiry > at:
+            return
+        tracker = self.files.tracker
+        change = commands.ExpireClaims()
+        self._rescan = True
+        try:
+            applied = ops.apply(tracker, change, at=at, actor=SYSTEM_ACTOR)
+        except errors.WtdError as exc:  # never: expiry raises nothing
+            log.error("%s: claims not expired: %s", self.label, exc)
+            return
+        finally:
+            self._claims_looked_at()
+        if not applied.changed:
+            return
+        item = Pending(
+            rid=f"wtd-ExpireClaims-{at}",
+            actor=SYSTEM_ACTOR,
+            change=change,
+            at=at,
+            outcome=Outcome(
+                ok=True, lines=applied.lines, result=applied.result, tracker=self.label
+            ),
+            tracker=applied.tracker,
+            undo=inverse(tracker, applied.tracker, SYSTEM_ACTOR, at),
+        )
+        await self._commit([item])
+        if not item.outcome.ok:  # tried again a little later, never in a tight loop
+            self._expiry = claims.until(now(), EXPIRY_RETRY)
+            log.warning("%s: expired claims not given back yet: %s", self.label, item.outcome)
+            return
+        self._rescan = True
+        self._claims_looked_at()
+        log.info("%s: %s", self.label, "; ".join(applied.lines))
+        await self._publish(item)
 
     async def _git_settled(self) -> None:
         """While git writes the working tree (it holds ``index.lock``: a checkout,
@@ -386,6 +460,9 @@ class Store:
         if files.pending_view_merge:
             files.pending_view_merge = False
             await self._file_changed("markdown")
+        self._rescan = True
+        self._claims_looked_at()
+        await self._expire_claims()  # nothing is staged yet on a tracker just opened
         return True
 
     def _replayed(self, req: Apply, pending: list[Pending]) -> Outcome | None:
@@ -516,9 +593,10 @@ class Store:
                 | commands.ShowTask()
                 | commands.ShowPhase()
                 | commands.ListTasks()
+                | commands.ListClaims()
             ):
                 try:
-                    reply = queries.answer(tracker, command)
+                    reply = queries.answer(tracker, command, at=now())
                 except errors.WtdError as exc:
                     return self.files.error(exc)
                 lines, result = self.files.told(reply.lines, reply.result)
@@ -556,6 +634,7 @@ class Store:
         """Read the edited file (again while a writer is caught mid-save), merge it in a
         worker thread (hand_edits.py), commit the result and tell the event stream."""
         files = self.files
+        self._rescan = True
         if kind == "json":
             for _ in range(SUPERSEDED_RETRIES):
                 for attempt in range(1, MID_WRITE_RETRIES + 1):
@@ -604,6 +683,12 @@ class Store:
             progress=stored_progress(tracker) if tracker is not None else None,
         )
         await self._events.send(Publish(event=event))
+
+
+def _seconds_until(at: str) -> float:
+    """Seconds from now until the ISO-8601 UTC ``at`` (0 when it is past)."""
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _at_opening(exc: errors.WtdError) -> errors.WtdError:

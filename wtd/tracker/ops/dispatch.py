@@ -7,6 +7,14 @@ from typing import assert_never
 from wtd import errors
 from wtd.tracker import commands as c
 from wtd.tracker.model import Tracker
+from wtd.tracker.ops.claims import (
+    claim_next,
+    claim_task,
+    expire_claims,
+    release_task,
+    renew_claims,
+    renewed,
+)
 from wtd.tracker.ops.common import Applied, unchanged
 from wtd.tracker.ops.evidence import attach_evidence, verify_evidence
 from wtd.tracker.ops.phases import add_phase, delete_phase
@@ -31,8 +39,14 @@ from wtd.tracker.ops.tasks import (
 def apply(tracker: Tracker, change: c.Change, *, at: str, actor: str) -> Applied:
     """Apply ``change`` to ``tracker``; the input is never modified.
 
-    Raises errors.NotFound / errors.InvalidArgument, in which case nothing changed.
+    Raises errors.NotFound / errors.InvalidArgument / errors.Denied (a claim held by
+    another), in which case nothing changed. A change of one task by the holder of
+    its claim renews the claim (SPEC §12).
     """
+    return renewed(_apply(tracker, change, at=at, actor=actor), change, at, actor)
+
+
+def _apply(tracker: Tracker, change: c.Change, *, at: str, actor: str) -> Applied:
     match change:
         case c.SetTaskStatus():
             return set_task_status(tracker, change, at)
@@ -80,6 +94,16 @@ def apply(tracker: Tracker, change: c.Change, *, at: str, actor: str) -> Applied
             return patch_tracker(tracker, change)
         case c.Undo():
             raise errors.InvalidArgument("undo needs the journal: it is handled by the store")
+        case c.ClaimNext():
+            return claim_next(tracker, change, at, actor)
+        case c.ClaimTask():
+            return claim_task(tracker, change, at, actor)
+        case c.ReleaseTask():
+            return release_task(tracker, change, at, actor)
+        case c.RenewClaims():
+            return renew_claims(tracker, change, at, actor)
+        case c.ExpireClaims():
+            return expire_claims(tracker, at)
         case c.Checkpoint():
             return unchanged(tracker, "Checkpoint", {"checkpoint": change.reason})
         case _:

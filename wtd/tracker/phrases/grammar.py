@@ -326,6 +326,24 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
         ),
         True,
     ),
+    # claims (SPEC §12)
+    (
+        _rx(r"claim (?:the )?next(?: task)?(?: in phase (?P<n>\S+))?"),
+        lambda g: c.ClaimNext(phase=read_phase(g["n"]) if g.get("n") else None),
+        False,
+    ),
+    (
+        _rx(r"claim (?:task )?(?P<id>\S+)"),
+        lambda g: c.ClaimTask(task_id=read_task_id(g["id"])),
+        False,
+    ),
+    (
+        _rx(r"(?:release|unclaim) (?:task )?(?P<id>\S+)"),
+        lambda g: c.ReleaseTask(task_id=read_task_id(g["id"])),
+        False,
+    ),
+    (_rx(r"renew (?:my )?claims?"), lambda g: c.RenewClaims(), False),
+    (_rx(r"(?:list|show) claims?|claims"), lambda g: c.ListClaims(), False),
     # evidence
     (
         _rx(r"attach evidence to task (?P<id>[^\s:]+)(?:\s*:\s*|\s+)(?P<rest>\S.*)"),
@@ -340,20 +358,11 @@ _RULES: Final[tuple[tuple[re.Pattern[str], _Build, bool], ...]] = (
 )
 
 # ----------------------------------------------------------- not available yet
-# Phrases of the contract (SPEC §4, §7) that later work implements. Each is
-# recognised so the user learns it exists but is not in this version; replace a row
-# with a real rule (above) when its command lands. Checked before ``_RULES``.
 # Phrases of the contract (SPEC §4) that this version does not carry out yet: a clear
-# "not available" (exit 2), never "Unknown command … Did you mean 'help'?".
-_NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = tuple(
-    _rx(p)
-    for p in (
-        r"claim (?:next|task .+)(?: in phase .+)?",
-        r"release task .+",
-        r"renew claims?",
-        r"list claims?",
-    )
-)
+# "not available" (exit 2), never "Unknown command … Did you mean 'help'?". Each is
+# recognised so the user learns it exists; replace a row with a real rule (above)
+# when its command lands. Checked before ``_RULES``.
+_NOT_AVAILABLE: Final[tuple[re.Pattern[str], ...]] = ()
 _REPL_ONLY: Final = _rx(r"use(?: .+)?")
 
 

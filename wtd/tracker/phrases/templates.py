@@ -67,6 +67,11 @@ PHRASES: Final[tuple[str, ...]] = (
     v.BLANKET_PHRASE,
     "show consent",
     "revoke consent [for KIND]",
+    "claim next [in phase N]",
+    "claim task X.Y",
+    "release task X.Y",
+    "renew claims",
+    "list claims",
     "list trackers",
     "help [topic]",
 )

@@ -42,6 +42,8 @@ Layout (blank lines elided)::
     ### Phase N: (unlisted)                     (tasks whose phase is not listed)
     ### Sub-tasks of missing tasks              (sub-tasks whose task is not listed)
     ---
+    ## Claims                                   (only when a task is claimed)
+    | Task | Claimed by | Until |
     ## Notes                                    (only when the tracker has notes)
     <the tracker's notes, line by line>
     ## Progress Summary

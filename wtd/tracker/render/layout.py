@@ -20,3 +20,8 @@ NOTES_HEADING: Final = "## Notes"
 TASK_NOTES_HEADING: Final = "#### Notes"
 PHASE_HEADING: Final = re.compile(r"Phase[ \t]+(-?\d+)[ \t]*(?::[ \t]*(.*))?$", re.IGNORECASE)
 """The text of a phase's heading (``Phase N: name``), after the ``#`` marks."""
+CLAIMS_HEADING: Final = "## Claims"
+CLAIMS_HEADER: Final = "| Task | Claimed by | Until |"
+CLAIMS_RULE: Final = "|------|------------|-------|"
+"""Who works on what (SPEC §12): derived from the tasks' claims, like the Progress
+Summary; editing it means nothing (claims change through wtctl)."""

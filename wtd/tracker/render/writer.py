@@ -12,9 +12,13 @@ from typing import Final, NamedTuple
 from msgspec import UNSET, UnsetType
 
 from wtd.tracker import status as st
+from wtd.tracker.claims import claim_of, shown_time
 from wtd.tracker.model import NOTES, Subtask, Task, Tracker, same_objects
 from wtd.tracker.render.escape import escape_cell, escape_heading, escape_paragraph
 from wtd.tracker.render.layout import (
+    CLAIMS_HEADER,
+    CLAIMS_HEADING,
+    CLAIMS_RULE,
     NOTES_HEADING,
     SUMMARY_HEADER,
     SUMMARY_RULE,
@@ -52,6 +56,7 @@ class _Chunk(NamedTuple):
     deps: bytes  # "2.2 → 2.1; 2.3 → 2.2" for these tasks (b"" when none has any)
     sublines: bytes  # the "- [x] 2.2.1: name" lines, joined with newlines
     notes: bytes  # the "- **2.2**" items of these tasks' (and sub-tasks') notes
+    claims: list[str]  # the "| 2.2 | agent-1 | … |" rows of these tasks' claims
     complete: int
     counted: int
 
@@ -199,6 +204,14 @@ class Renderer:
 
         add("---")
         add("")
+        claim_rows = [row for cs in chunks.values() for c in cs for row in c.claims]
+        if claim_rows:
+            add(CLAIMS_HEADING)
+            add("")
+            add(CLAIMS_HEADER)
+            add(CLAIMS_RULE)
+            out.extend(row.encode() for row in claim_rows)
+            add("")
         plan_notes = note_lines(tracker.extra.get(NOTES)) if tracker.extra else ()
         if plan_notes:
             add(NOTES_HEADING)
@@ -286,10 +299,25 @@ def _render_chunk(group: list[Task], subs: list[Subtask]) -> _Chunk:
         links = "; ".join(f"{tid} → {', '.join(ds)}" for tid, ds in with_deps).encode()
     sublines = "\n".join(_subtask_lines(subs)).encode()
     notes = b""
+    claimed: list[str] = []
     noted = [s for s in subs if s.extra]
     if noted or any([t.extra for t in group]):
         notes = "\n".join(_notes_of(group, noted)).encode()
-    return _Chunk(group, subs, table.encode(), links, sublines, notes, complete, counted)
+        claimed = _claim_rows(group)
+    return _Chunk(group, subs, table.encode(), links, sublines, notes, claimed, complete, counted)
+
+
+def _claim_rows(tasks: list[Task]) -> list[str]:
+    """The Claims rows of ``tasks``: every recorded claim of a task not settled (the
+    view has no clock: a lease that ended shows until wtd gives the task back)."""
+    rows = []
+    for task in tasks:
+        if task.extra and (claim := claim_of(task)) is not None and task.status not in st.SETTLED:
+            rows.append(
+                f"| {escape_cell(task.id)} | {escape_cell(claim.by)} "
+                f"| {escape_cell(shown_time(claim.until))} |"
+            )
+    return rows
 
 
 def _render_tasks(out: list[bytes], chunks: Sequence[_Chunk]) -> None:

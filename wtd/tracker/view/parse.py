@@ -207,7 +207,7 @@ class _Parser:
             return
         if (
             (m := PHASE_HEADING.match(text))
-            and self.state not in ("missing", "summary", "checksum")
+            and self.state not in ("missing", "summary", "checksum", "claims")
             and (number := parse_int(m.group(1))) is not None
         ):
             self.phases.append(_PhaseBuild(number, unescape_cell(m.group(2) or "")))
@@ -217,6 +217,9 @@ class _Parser:
         label = text.strip().lower()
         if level == 2 and label == "notes":
             self.state = "notes"
+            return
+        if level == 2 and label == "claims":
+            self.state = "claims"  # derived, like the Progress Summary
             return
         if level == 2 and label in ("phases", "progress summary", "recovery checksum"):
             self.state = {"phases": "phases", "progress summary": "summary"}.get(label, "checksum")
@@ -280,6 +283,9 @@ class _Parser:
         elif state == "summary":
             if s[0] != "|":
                 self.lost(n, line, "free text in the Progress Summary")
+        elif state == "claims":
+            if s[0] != "|":
+                self.lost(n, line, "free text in the Claims")
         elif state == "checksum":
             if s[0] != ">":
                 self.lost(n, line, "free text in the Recovery Checksum")
