@@ -200,3 +200,22 @@ async def test_a_tool_given_a_tracker_uses_it_instead_of_the_servers(ws: Workspa
     assert default.is_error
     assert structured(default)["error"]["code"] == "not_found"
     assert structured(progress)["result"]["overall"] == 44
+
+
+async def test_two_agents_claim_through_mcp_and_never_share_a_task(ws: Workspace) -> None:
+    """SPEC §12 through MCP: each client is its own agent; a claim gives its task's id,
+    the other agent cannot take that task, and a release gives it back."""
+    async with (
+        mcp_client(ws, env={"WT_AGENT": "mcp-one"}) as one,
+        mcp_client(ws, env={"WT_AGENT": "mcp-two"}) as two,
+    ):
+        first = structured(await call(one, "claim"))["id"]  # the one ready task
+        refused = await two.call_tool("claim", {})
+        assert refused.is_error and first in text(refused), text(refused)  # names the holder
+        second = structured(await call(two, "claim", task="2.3"))["id"]
+        assert (first, second) == ("3.1", "2.3")
+        taken = await two.call_tool("claim", {"task": first})
+        assert taken.is_error and structured(taken)["exit_code"] == 4, text(taken)
+        await call(one, "release", task=first)
+        assert structured(await call(two, "claim", task=first))["id"] == first
+    assert ws.task(first)["status"] == "in_progress"
