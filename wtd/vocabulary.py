@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from typing import Final, Literal
 
     AnswerKind = Literal["once", "always", "blanket", "decline"]
-    OperationKind = Literal["create_initiative", "delete_tracker", "bulk_change"]
+    OperationKind = Literal["create_initiative", "delete_tracker", "bulk_change", "take_over_claim"]
 
 # ------------------------------------------------------------------ consent answers
 
@@ -64,6 +64,7 @@ KIND_LABELS: Final[dict[str, str]] = {
     "create_initiative": "initiative creation",
     "delete_tracker": "deleting trackers",
     "bulk_change": "bulk changes",
+    "take_over_claim": "taking over an agent's claim",
 }
 """How a kind is named to people (``show consent``, replies)."""
 

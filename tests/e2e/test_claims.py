@@ -79,6 +79,26 @@ def test_another_agents_claim_cannot_be_taken_or_released(ws: Workspace) -> None
     assert _claim(ws, "3.1") is None and ws.task("3.1")["status"] == "pending"
 
 
+def test_the_user_takes_an_agents_claim_over_only_with_consent(ws: Workspace) -> None:
+    """SPEC §12: the user can take over or give back an agent's live claim, with
+    consent — asked each time (``always`` is not kept for it); ``no`` changes nothing."""
+    ws.ok("--agent", "alice", "claim task 3.1")
+    asked = ws.wtctl("claim task 3.1")
+    assert asked.returncode == 3, (asked.stdout, asked.stderr)
+    assert "Taking task 3.1 over from alice" in asked.stdout + asked.stderr
+    declined = ws.wtctl(stdin="claim task 3.1\nno\n")
+    assert "Declined" in declined.stdout
+    assert (_claim(ws, "3.1") or {}).get("by") == "alice"
+    taken = ws.wtctl(stdin="claim task 3.1\nalways\n")
+    assert taken.returncode == 0, (taken.stdout, taken.stderr)
+    assert (_claim(ws, "3.1") or {}).get("by") == "user"
+    assert ws.task("3.1")["status"] == "in_progress"
+    ws.ok("--agent", "alice", "claim task 2.3")
+    again = ws.wtctl("release task 2.3")  # "always" was not kept: asked again
+    assert again.returncode == 3, (again.stdout, again.stderr)
+    assert (_claim(ws, "2.3") or {}).get("by") == "alice"
+
+
 def test_next_and_show_task_name_the_holder(ws: Workspace) -> None:
     ws.start_daemon()
     ws.ok("--agent", "alice", "claim task 3.1")

@@ -28,12 +28,13 @@ Action = Literal[
     "create_initiative",
     "delete_tracker",
     "bulk_change",
+    "take_over_claim",
     "restore_tracker",
     "consent",
 ]
 """What a request does, from its command's declared access (``commands.Access``):
 ``read`` (changes nothing), ``change`` (a write), ``admin`` (wtd itself: circuit
-breakers), one of the three guarded ``OperationKind``s, ``restore_tracker`` (bringing
+breakers), one of the guarded ``OperationKind``s, ``restore_tracker`` (bringing
 back a deleted tracker: the undo of a guarded change) or ``consent`` (answering or
 changing consent)."""
 
@@ -60,6 +61,7 @@ _WHAT: Final[dict[str, str]] = {
     "create_initiative": "create initiatives",
     "delete_tracker": "delete trackers",
     "bulk_change": "change many tasks at once",
+    "take_over_claim": "take over another agent's claim",
     "restore_tracker": "restore a deleted tracker (the undo of a guarded change)",
     "admin": "reset circuit breakers or change wtd's own state",
     "consent": "answer, grant or revoke consent",
@@ -67,7 +69,7 @@ _WHAT: Final[dict[str, str]] = {
     "consent_token": "present a consent token (consent is the user's answer)",
 }
 _GUARDED: Final = frozenset(
-    {"create_initiative", "delete_tracker", "bulk_change", "restore_tracker"}
+    {"create_initiative", "delete_tracker", "bulk_change", "take_over_claim", "restore_tracker"}
 )
 
 

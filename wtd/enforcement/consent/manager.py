@@ -241,6 +241,8 @@ class ConsentManager:
             )
         if target.kind == "create_initiative":
             self._approve_initiative(target)
+        if kind == "always" and target.kind == "take_over_claim":
+            kind = "once"  # a claim is another agent's work: taken over one at a time
         if kind == "always":
             self._files.state.standing_approvals[target.kind] = Standing(
                 granted_at=self._now().isoformat(), agent=agent

@@ -46,6 +46,8 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     initiative: int | None = None  # create_initiative only
     count: int = 0  # bulk_change: how many tasks the phrase changes
     phrase: str = ""  # bulk_change: the phrase, normalised (part of the key)
+    task: str = ""  # take_over_claim: the task claimed
+    holder: str = ""  # take_over_claim: who holds it
 
     @classmethod
     def create_initiative(cls, number: int, *, tracker: str = "") -> Operation:
@@ -59,6 +61,10 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     def bulk_change(cls, tracker: str, phrase: str, count: int) -> Operation:
         return cls(kind="bulk_change", tracker=tracker, phrase=_normalise(phrase), count=count)
 
+    @classmethod
+    def take_over_claim(cls, tracker: str, task: str, holder: str) -> Operation:
+        return cls(kind="take_over_claim", tracker=tracker, task=task, holder=holder)
+
     @property
     def key(self) -> str:
         """``create_initiative:20`` · ``delete_tracker:my-project`` ·
@@ -67,6 +73,8 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
             return f"create_initiative:{self.initiative}"
         if self.kind == "delete_tracker":
             return f"delete_tracker:{self.tracker}"
+        if self.kind == "take_over_claim":
+            return f"take_over_claim:{self.tracker}:{self.task}:{self.holder}"
         return f"bulk:{self.tracker}:{_normalise(self.phrase)}"
 
     @property
@@ -76,6 +84,11 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
             return "Creating new Initiative requires user approval."
         if self.kind == "delete_tracker":
             return f"Deleting the tracker {self.tracker} requires user approval."
+        if self.kind == "take_over_claim":
+            return (
+                f"Taking task {self.task} over from {self.holder}, whose claim is live, "
+                "requires user approval."
+            )
         many = str(self.count) if self.count >= 2 else "many"
         of = f" of {self.tracker}" if self.tracker else ""
         what = f" ({self.phrase})" if self.phrase else ""
