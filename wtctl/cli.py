@@ -8,7 +8,7 @@ a phrase over the socket and prints the answer, so it imports nothing heavy. Wha
 it shares with ``wtctl events``, ``wtctl daemon`` and the REPL sits below it:
 ``args`` (flags, the request, the consent question), ``connection`` (the session
 with wtd), ``replies`` (how a reply reads) and ``wtd.wire`` (frames, messages).
-The subcommands (``events``, ``status``, ``hook``, ``git``, ``mcp``) and the REPL are
+The subcommands (``events``, ``status``, ``hook``, ``git``, ``mcp``, ``board``) and the REPL are
 imported only when asked for: the REPL pulls in prompt-toolkit, which the one-shot
 must never pay for.
 """
@@ -54,6 +54,7 @@ Talk to the wtd work-tracker daemon. Examples:
   wtctl hook pre-tool-use     the Claude Code PreToolUse hook
   wtctl git setup             share trackers through git (`wtctl git help`)
   wtctl mcp [--tracker PATH]  an MCP server on stdio, for agents (needs wtd[mcp])
+  wtctl board [--port N]      a live read-only web page of the trackers (127.0.0.1)
 With no PHRASE and stdin not a terminal, one phrase per line is read from stdin.
 
 exit codes: 0 done, 1 failed, 2 invalid command, 3 consent required,
@@ -161,6 +162,10 @@ def _main(argv: list[str] | None = None) -> int:
         from wtctl import mcp  # the SDK itself only once the options are read
 
         return mcp.main(argv[1:])
+    if argv and argv[0] == "board":
+        from wtctl import board  # its server only once the options are read
+
+        return board.main(argv[1:])
     if argv and argv[0] == "daemon":
         from wtctl import status
 

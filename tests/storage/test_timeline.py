@@ -17,6 +17,12 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "my-project.json"
 AT = "2026-11-25T10:00:00Z"
 
 
+def _overall(tracker: model.Tracker) -> int | None:
+    progress = tracker.meta.progress
+    value = progress.get("overall") if isinstance(progress, dict) else None
+    return value if isinstance(value, int) else None
+
+
 def _story() -> tuple[list[model.Tracker], list[JournalRecord]]:
     tracker = model.with_derived_progress(model.decode(EXAMPLE.read_bytes()))
     states = [tracker]
@@ -37,7 +43,11 @@ def _story() -> tuple[list[model.Tracker], list[JournalRecord]]:
                 before="",
                 after=digest,
                 op=msgspec.Raw(msgspec.json.encode(change)),
-                reply=msgspec.Raw(msgspec.json.encode(Outcome(ok=True, lines=applied.lines))),
+                reply=msgspec.Raw(
+                    msgspec.json.encode(
+                        Outcome(ok=True, lines=applied.lines, progress=_overall(applied.tracker))
+                    )
+                ),
                 undo=msgspec.Raw(
                     msgspec.json.encode(patch.diff(states[-1], applied.tracker, reason="undo"))
                 ),
@@ -83,3 +93,11 @@ def test_history_of_a_task_in_order_with_what_was_said() -> None:
     assert rows[0]["lines"] == ["Task 2.3 marked complete."]
     lines = timeline.history_lines(timeline.history(records[::-1], task_id=None, limit=2))
     assert len(lines) == 2 and lines[0].startswith("#2") and "agent:a" in lines[0]
+
+
+def test_history_rows_carry_the_progress_each_change_left() -> None:
+    states, records = _story()
+    rows = timeline.history(records[::-1], task_id=None, limit=20)
+    assert [r["progress"] for r in rows] == [_overall(s) for s in states[1:]]
+    bare = msgspec.structs.replace(records[0], reply=None)
+    assert timeline.history([bare], task_id=None, limit=20)[0]["progress"] is None

@@ -103,6 +103,16 @@ def reply_lines(record: JournalRecord) -> list[str]:
     ]
 
 
+def reply_progress(record: JournalRecord) -> int | None:
+    """The tracker's overall progress (%) the change left, as its reply recorded it."""
+    if record.reply is None:
+        return None
+    try:
+        return _outcome.decode(record.reply).progress
+    except msgspec.DecodeError:
+        return None
+
+
 def guarded(record: JournalRecord) -> bool:
     """Was this a guarded change (SPEC §7): a bulk phrase, or any change — a hand edit
     included — whose undo touches two or more tasks? Subagents may not undo these."""
@@ -125,7 +135,9 @@ def op_name(record: JournalRecord) -> str:
 def history(
     newest_first: Sequence[JournalRecord], *, task_id: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    """The last ``limit`` changes (of one task, if given), oldest first."""
+    """The last ``limit`` changes (of one task, if given), oldest first; each row has the
+    overall progress the change left (``None`` when its reply did not record one), which
+    is what the board's chart of progress over time is drawn from."""
     needle = f'"{task_id}"'.encode() if task_id else None
     rows: list[dict[str, Any]] = []
     for record in newest_first:
@@ -156,6 +168,7 @@ def history(
                 "actor": record.actor,
                 "change": op_name(record),
                 "lines": lines,
+                "progress": reply_progress(record),
             }
         )
     return rows[::-1]

@@ -1,0 +1,211 @@
+"""``wtctl board`` in a real headless Chromium (Debian's package), against a real wtd and a
+real ``wtctl board`` process: the numbers, the chart, live updates, the token, a phone."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import BIN, Workspace
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+URL_TIMEOUT = 20.0
+LIVE_TIMEOUT_MS = 1000  # a change made with wtctl shows on the page within a second
+
+pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "no chromium binary at /usr/bin/chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+
+class BoardProcess:
+    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
+        self.proc = proc
+        self.url = url
+        self.base, _, query = url.partition("?")
+        self.token = query.removeprefix("token=")
+
+
+def start_board(ws: Workspace, *args: str) -> BoardProcess:
+    """``wtctl board --port 0`` in the workspace; the URL read from the line it prints."""
+    proc = subprocess.Popen(
+        [str(BIN / "wtctl"), "board", "--port", "0", *args],
+        cwd=ws.root,
+        env=ws.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], URL_TIMEOUT)
+    line = proc.stdout.readline() if ready else ""
+    found = re.fullmatch(r"Board: (http://127\.0\.0\.1:\d+/\?token=[\w-]+)\n", line)
+    if found is None:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        raise AssertionError(f"wtctl board printed {line!r}\n{err}\n{ws.log()}")
+    return BoardProcess(proc, found.group(1))
+
+
+@pytest.fixture
+def board(ws: Workspace) -> Iterator[BoardProcess]:
+    ws.ok("show progress")  # wtd is up (wtctl starts it) and the example's progress corrected
+    ws.ok("start task 3.1")  # a change in the history (progress stays 44%): a point on the chart
+    running = start_board(ws)
+    try:
+        yield running
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        try:
+            running.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            running.proc.kill()
+            running.proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM))
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, board: BoardProcess) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.goto(board.url)
+    opened.wait_for_selector("section.tracker svg.chart path.line", state="attached")
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+def progress_of(ws: Workspace) -> dict[str, object]:
+    result: dict[str, object] = json.loads(ws.ok("--json", "show progress"))["result"]
+    return result
+
+
+def test_the_page_shows_the_numbers_show_progress_gives(ws: Workspace, page: Page) -> None:
+    progress = progress_of(ws)
+    tracker = page.locator('section.tracker[data-tracker="my-project"]')
+    assert tracker.locator("[data-overall]").inner_text() == f"{progress['overall']}%"
+    phases = progress["phases"]
+    assert isinstance(phases, list) and phases
+    assert tracker.locator("ul.phases li").count() == len(phases)
+    for phase in phases:
+        row = tracker.locator(f'ul.phases li[data-phase="{phase["number"]}"]')
+        assert row.locator(".pct").inner_text() == f"{phase['progress']}%"
+        assert f"({phase['complete']}/{phase['total']})" in row.inner_text()
+    tasks = json.loads(ws.ok("--json", "list tasks"))["result"]
+    assert tracker.locator("tr[data-task]").count() == len(tasks)
+
+
+def test_the_chart_of_progress_over_time_is_drawn(page: Page) -> None:
+    path = page.locator("svg.chart path.line").first.get_attribute("d") or ""
+    points = re.findall(r"-?\d+(?:\.\d+)?", path)
+    assert path.startswith("M") and len(points) >= 3, path  # at least two points
+    assert page.locator("svg.chart circle").count() >= 1  # one per change in the history
+
+
+def test_a_change_made_with_wtctl_shows_on_the_open_page_without_a_reload(
+    ws: Workspace, page: Page
+) -> None:
+    page.evaluate("window.__notReloaded = true")
+    overall = page.locator("[data-overall]")
+    assert overall.inner_text() == "44%"
+    ws.ok("complete task 2.2")
+    changed_at = time.monotonic()
+    expect(overall).to_have_text("56%", timeout=LIVE_TIMEOUT_MS)
+    latency = time.monotonic() - changed_at
+    row = page.locator('tr[data-task="2.2"]')
+    expect(row.locator(".st")).to_have_text("complete")
+    ws.ok("--agent", "agent-7", "claim task 2.3")
+    expect(page.locator('tr[data-task="2.3"] td.claim')).to_contain_text(
+        "agent-7", timeout=LIVE_TIMEOUT_MS
+    )
+    assert page.evaluate("window.__notReloaded") is True
+    print(f"wtctl change → page updated in {latency * 1000:.0f} ms")
+
+
+def test_requests_without_the_token_or_with_a_wrong_one_are_refused(
+    board: BoardProcess, browser: Browser
+) -> None:
+    for path in ("", "data", "events"):
+        for query in ("", "?token=", "?token=wrong-" + board.token):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(board.base + path + query, timeout=10)
+            assert refused.value.code == 403, (path, query)
+    context = browser.new_context()
+    try:
+        answer = context.new_page().goto(board.base)
+        assert answer is not None and answer.status == 403
+    finally:
+        context.close()
+    with urllib.request.urlopen(board.url, timeout=10) as ok:
+        assert ok.status == 200
+
+
+def test_the_page_is_usable_on_a_phone(board: BoardProcess, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        phone = context.new_page()
+        phone.goto(board.url)
+        phone.wait_for_selector("svg.chart path.line", state="attached")
+        widths = phone.evaluate(
+            "[document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]"
+        )
+        assert widths[0] <= widths[2] and widths[1] <= widths[2], widths
+        box = phone.locator("[data-overall]").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390
+    finally:
+        context.close()
+
+
+def test_the_page_loads_nothing_from_elsewhere(board: BoardProcess, browser: Browser) -> None:
+    context = browser.new_context()
+    try:
+        opened = context.new_page()
+        asked: list[str] = []
+        opened.on("request", lambda request: asked.append(request.url))
+        opened.goto(board.url)
+        opened.wait_for_selector("svg.chart path.line", state="attached")
+        assert asked and all(url.startswith(board.base) for url in asked), asked
+        size = len(urllib.request.urlopen(board.url, timeout=10).read())
+        print(f"page weight: {size} bytes")
+    finally:
+        context.close()
+
+
+def test_wtctl_board_without_a_daemon_and_no_autostart_says_so(ws: Workspace) -> None:
+    done = subprocess.run(
+        [str(BIN / "wtctl"), "board", "--no-autostart"],
+        cwd=ws.root,
+        env=ws.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 5, done.stderr
+    assert "wtd unavailable" in done.stderr and done.stdout == ""
+    assert not os.path.exists(ws.sock)
