@@ -152,3 +152,21 @@ def test_changes_replayed_onto_a_lagging_offline_edit_survive_a_power_cut(
     ws.ok("show progress")
     assert ws.task("2.3")["status"] == "complete"
     assert ws.task("1.1")["name"] == "Edited from an old copy"
+
+
+def test_a_view_older_than_an_adopted_json_never_reverts_it(ws: Workspace) -> None:
+    """A JSON edited while wtd was away is adopted; a crash or power cut then leaves
+    the view as it was before. That view is not read as an edit against the adopted
+    state (the journal cannot walk back past an adoption): the JSON's edit stays."""
+    ws.ok("show progress")
+    old_view = ws.md.read_bytes()
+    ws.kill_daemon(signal.SIGKILL)
+    data = json.loads(ws.json.read_bytes())
+    next(t for t in data["tasks"] if t["id"] == "1.1")["name"] = "Edited while wtd was away"
+    ws.json.write_bytes(json.dumps(data, indent=2).encode())
+    ws.ok("show progress")
+    ws.kill_daemon(signal.SIGKILL)
+    ws.md.write_bytes(old_view)
+    ws.ok("show progress")
+    assert ws.task("1.1")["name"] == "Edited while wtd was away"
+    assert "Edited while wtd was away" in ws.md.read_text()

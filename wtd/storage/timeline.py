@@ -36,6 +36,15 @@ def inverse_of(record: JournalRecord) -> commands.Patch | None:
     return _patch.decode(record.undo) if record.undo is not None else None
 
 
+def is_adoption(record: JournalRecord) -> bool:
+    """A checkpoint where wtd took a JSON found on disk as it was (edited while wtd was
+    away, or git's): no change leads there, so no inverse leads back past it."""
+    change = change_of(record)
+    return isinstance(change, commands.Checkpoint) and (
+        change.reason == "adopted as found" or record.actor == "git"
+    )
+
+
 def states_back(
     current: Tracker, newest_first: Sequence[JournalRecord], limit: int
 ) -> list[Tracker]:
@@ -47,9 +56,9 @@ def states_back(
             break
         inverse = inverse_of(record)
         if inverse is None:
-            if is_checkpoint(record):
+            if is_checkpoint(record) and not is_adoption(record):
                 continue
-            break  # a record without an inverse (older format): the story stops here
+            break  # an adoption, or a record without an inverse: the story stops here
         tracker = patch.apply_patch(tracker, inverse)
         states.append(tracker)
     return states
@@ -65,9 +74,9 @@ def tracker_at(
             return tracker
         inverse = inverse_of(record)
         if inverse is None:
-            if is_checkpoint(record):
+            if is_checkpoint(record) and not is_adoption(record):
                 continue
-            return None
+            return None  # an adoption, or a record without an inverse
         tracker = patch.apply_patch(tracker, inverse)
     return None
 

@@ -185,10 +185,18 @@ def adopt(
     if todo is None:
         if not read_only:
             # The journal holds no state this file shows: it is the base from now on.
-            # It is made durable before the journal names it, so no power cut can take
-            # the files back past it (the journal could not rebuild what it held).
+            # It is made durable — the file, and a backup, which a later power cut
+            # cannot take (the JSON is rewritten without fsync) — before the journal
+            # names it: the journal could not rebuild what it holds. No backup, no
+            # adoption: opening fails and is tried again.
             atomic.fsync_file(files.paths.json)
             atomic.fsync_dir(files.paths.json.parent)
+            try:
+                files.backups.save(data, on_disk, reason="adopted as found")
+            except OSError as exc:
+                raise os_fault(
+                    exc, "store.open", "the JSON found could not be backed up", files.paths
+                ) from exc
         missed = missed_by(files, tracker) if files.journal.last_seq else []
         if files.journal.last_seq:
             files.adopted_offline = True
