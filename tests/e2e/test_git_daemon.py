@@ -9,8 +9,6 @@ the view is the rendering of the JSON, history says git, nothing went to
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BIN, EXAMPLE, _wait_gone
+from tests.e2e.conftest import BIN, EXAMPLE, Workspace
 from tests.e2e.test_git import JSON, VIEW, Clone, Team
 
 pytestmark = pytest.mark.e2e
@@ -41,11 +39,7 @@ class Member:
         return done.stdout
 
     def stop(self) -> None:
-        lock = self.sock.with_name(self.sock.name + ".lock")
-        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-            pid = int(lock.read_text().strip())
-            os.kill(pid, signal.SIGTERM)
-            _wait_gone(pid)
+        Workspace(self.clone.path, self.sock.parent).kill_daemon(signal.SIGTERM)
 
     def quiet(self) -> None:
         """Every change taken over: a request is answered only after the Store looked

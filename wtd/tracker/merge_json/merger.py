@@ -235,30 +235,29 @@ class _Merge:
         keep: dict[str, Task] = {}
         gone: set[str] = set()
         kept_by: dict[str, Side] = {}
-        for task_id, mine in o.items():
-            was, other = b.get(task_id), t.get(task_id)
-            if other is not None:
-                keep[task_id] = self.entity(Task, f"task {task_id}", was, mine, other)
-            elif was is None:
-                keep[task_id] = mine
-            elif mine == was and o_subs.get(task_id, []) == b_subs.get(task_id, []):
-                gone.add(task_id)
-            else:
-                self.deleted(f"task {task_id}", "ours", mine)
-                keep[task_id] = mine
-                kept_by[task_id] = "ours"
-        for task_id, other in t.items():
-            if task_id in o:
-                continue
-            was = b.get(task_id)
+
+        def on_one_side(task: Task, side: Side, subs: dict[str, list[Subtask]]) -> None:
+            """A task only ``side`` has: added there, deleted on the other side (gone,
+            unless ``side`` changed it or its sub-tasks: then kept, a conflict)."""
+            was = b.get(task.id)
             if was is None:
-                keep[task_id] = other
-            elif other == was and t_subs.get(task_id, []) == b_subs.get(task_id, []):
-                gone.add(task_id)
+                keep[task.id] = task
+            elif task == was and subs.get(task.id, []) == b_subs.get(task.id, []):
+                gone.add(task.id)
             else:
-                self.deleted(f"task {task_id}", "theirs", other)
-                keep[task_id] = other
-                kept_by[task_id] = "theirs"
+                self.deleted(f"task {task.id}", side, task)
+                keep[task.id] = task
+                kept_by[task.id] = side
+
+        for task_id, mine in o.items():
+            other = t.get(task_id)
+            if other is not None:
+                keep[task_id] = self.entity(Task, f"task {task_id}", b.get(task_id), mine, other)
+            else:
+                on_one_side(mine, "ours", o_subs)
+        for task_id, other in t.items():
+            if task_id not in o:
+                on_one_side(other, "theirs", t_subs)
         gone.update(task_id for task_id in b if task_id not in o and task_id not in t)
         return order(o, t, lambda i: i in b or i in t, keep), gone, kept_by
 
