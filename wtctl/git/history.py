@@ -38,21 +38,28 @@ def find_json(root: Path, json_path: str, wanted: set[str]) -> dict[str, bytes]:
     from wtd.storage import safepath
     from wtd.tracker import model
 
+    # views rendered before the digest changed carry the legacy digest
+    likes = {len(w): w for w in wanted}.values()
+
+    def keep(data: bytes) -> None:
+        for like in likes:
+            digest = model.checksum_as(data, like)
+            if digest in wanted:
+                found[digest] = data
+
     found: dict[str, bytes] = {}
     try:
         data: bytes | None = safepath.read_bytes(root / json_path, model.MAX_BYTES)
     except (OSError, errors.WtdError):
         data = None
-    if data is not None and (digest := model.checksum(data)) in wanted:
-        found[digest] = data
+    if data is not None:
+        keep(data)
     if found.keys() >= wanted:
         return found
     for data in _versions(root, json_path):
-        digest = model.checksum(data)
-        if digest in wanted:
-            found[digest] = data
-            if found.keys() >= wanted:
-                break
+        keep(data)
+        if found.keys() >= wanted:
+            break
     return found
 
 

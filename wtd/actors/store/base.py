@@ -145,7 +145,7 @@ class FileState(msgspec.Struct, kw_only=True):
         """Are ``data`` the bytes wtd last wrote or read?"""
         if self.data is not None:
             return data == self.data
-        return bool(self.digest) and model.checksum(data) == self.digest
+        return bool(self.digest) and model.checksum_as(data, self.digest) == self.digest
 
 
 def inverse(before: model.Tracker, after: model.Tracker, actor: str, at: str) -> bytes:

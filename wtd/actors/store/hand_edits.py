@@ -57,7 +57,7 @@ def read_json_edit(files: WritePath) -> Edited | Broken | None:
         return Broken(reason=exc.message, data=b"")
     except OSError as exc:
         return Broken(reason=str(exc), data=b"")
-    if digest(data) == files.json.digest:
+    if model.checksum_as(data, files.json.digest) == files.json.digest:
         files.json.stamp = stamp
         return None
     try:

@@ -77,7 +77,9 @@ def open_tracker(files: WritePath) -> None:
         stamp = stamp_of(paths.json)
     except OSError as exc:
         raise os_fault(exc, fp.STORE_READ, f"{paths.json.name} could not be read", paths) from exc
-    on_disk = digest(data)
+    # in the journal's format: one written before the digest changed names the
+    # JSON by its legacy digest until the next change
+    on_disk = model.checksum_as(data, files.journal.last_after or "")
     raw: object = None
     try:
         with gcpause.paused():
@@ -179,8 +181,13 @@ def adopt(
     """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
     assert files.journal is not None
     files.tracker = tracker
-    files.json = FileState(digest=on_disk, stamp=stamp)
     todo = files.journal.replay_after(on_disk)
+    if todo is None and data:  # a state journalled in the other digest format
+        other = model.other_checksum(data, on_disk)
+        todo = files.journal.replay_after(other)
+        if todo is not None:
+            on_disk = other
+    files.json = FileState(digest=on_disk, stamp=stamp)
     read_only = files.journal.read_only
     if todo is None:
         if not read_only:
@@ -362,9 +369,11 @@ def state_at(files: WritePath, content_digest: str, *, backups: int = 5) -> mode
             tracker = model.decode(data)
         except (OSError, errors.WtdError, model.TrackerError, RecursionError):
             continue
-        if digest(data) == content_digest:
+        if model.checksum_as(data, content_digest) == content_digest:
             return tracker
         todo = files.journal.replay_after(digest(data))
+        if todo is None:  # a backup taken before the digest changed
+            todo = files.journal.replay_after(model.legacy_checksum(data))
         if not todo:
             continue
         for record in todo:

@@ -34,7 +34,7 @@ def repair(files: WritePath, symptom: Symptom) -> Outcome:
             healing = repair_journal(files)
         elif files.tracker is not None:
             on_disk = files.read_disk_json() or b""
-            if digest(on_disk) == files.json.digest:  # repaired already (queued request)
+            if model.checksum_as(on_disk, files.json.digest) == files.json.digest:  # repaired
                 return Outcome(ok=True, tracker=files.label)
             healing = repair_from_memory(files, on_disk)
         elif still_valid(files):
@@ -101,8 +101,10 @@ def repair_from_backup(files: WritePath, symptom: Symptom) -> list[str]:
             reason=symptom.message or symptom.error,
         )
         kept = f"; the broken file is kept at {files.rel(where)}"
-    base = digest(data)
-    todo = journal.replay_after(base) or []
+    todo = journal.replay_after(digest(data))
+    if todo is None:  # a backup taken before the digest changed
+        todo = journal.replay_after(model.legacy_checksum(data))
+    todo = todo or []
     tracker = model.decode(data)
     for record in todo:
         change = change_decoder.decode(record.op)
@@ -131,7 +133,7 @@ def sync(files: WritePath) -> Outcome:
         )
     healing: list[str] = []
     on_disk = files.read_disk_json()
-    if on_disk is not None and digest(on_disk) != files.json.digest:
+    if on_disk is not None and model.checksum_as(on_disk, files.json.digest) != files.json.digest:
         healing = repair_from_memory(files, on_disk)
     stale = files.view_stale()
     notes = files.write_view(force=stale)

@@ -49,7 +49,7 @@ log = logging.getLogger("wtd.store")
 
 # JSON bytes from which the digest is computed beside the rendering (below: in turn)
 PARALLEL_DIGEST = 256 * 1024
-DIGEST_PLACEHOLDER = "\x00" * 32  # as long as a digest; NUL is in no rendered text
+DIGEST_PLACEHOLDER = "\x00" * model.CHECKSUM_HEX  # as long as a digest; NUL is in no text
 _HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wtd-digest")
 
 
@@ -475,7 +475,7 @@ class WritePath:
             data = self.read(self.paths.json)
         except FileNotFoundError:
             return [f"⚠ {self.paths.json.name} was deleted; rewritten from wtd's state"]
-        if digest(data) == self.json.digest:
+        if model.checksum_as(data, self.json.digest) == self.json.digest:
             self.json.stamp = stamp
             return []
         where = keep_copy(

@@ -13,7 +13,18 @@ and nesting), ``derived`` (progress), ``notes`` and ``fit`` (``fit_schema``,
 
 from __future__ import annotations
 
-from wtd.tracker.model.codec import Encoder, checksum, decode, decode_canonical, encode
+from wtd.tracker.model.codec import (
+    CHECKSUM_HEX,
+    LEGACY_HEX,
+    Encoder,
+    checksum,
+    checksum_as,
+    decode,
+    decode_canonical,
+    encode,
+    legacy_checksum,
+    other_checksum,
+)
 from wtd.tracker.model.derived import (
     counts,
     new_tracker,
@@ -49,7 +60,9 @@ from wtd.tracker.model.structs import (
 )
 
 __all__ = [
+    "CHECKSUM_HEX",
     "CONTINUED",
+    "LEGACY_HEX",
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_TEXT",
@@ -67,6 +80,7 @@ __all__ = [
     "check_depth",
     "check_size",
     "checksum",
+    "checksum_as",
     "counts",
     "cut_text",
     "decode",
@@ -76,9 +90,11 @@ __all__ = [
     "fit_schema",
     "from_raw",
     "is_date_time",
+    "legacy_checksum",
     "migrate_v1",
     "new_tracker",
     "notes_of",
+    "other_checksum",
     "overall_progress",
     "phase_progress",
     "prepend_notes",

@@ -21,14 +21,36 @@ from wtd.tracker.model.structs import (
     same_objects,
 )
 
+CHECKSUM_HEX: Final = 40
+LEGACY_HEX: Final = 32
+
 
 def checksum(data: bytes) -> str:
-    """The content digest of tracker bytes that wtd journals and the view shows.
+    """The content digest of tracker bytes that wtd journals and the view shows:
+    SHA-256, its first 160 bits in hex (40 digits; SHA-NI makes it about twice as
+    fast as blake2b: 8 against 15 ms on a 100k-task tracker here).
 
-    128-bit blake2b: journals and views written by every wtd version carry it, so it
-    must not change (SHA-256 would be ~10 ms faster on a 100k-task tracker here).
+    Journals, views and backups written before carry the 32-digit blake2b digest
+    (``legacy_checksum``): a digest read back from them is compared with
+    ``checksum_as``, never with this directly.
     """
+    return hashlib.sha256(data).hexdigest()[:CHECKSUM_HEX]
+
+
+def legacy_checksum(data: bytes) -> str:
+    """The digest wtd wrote before ``checksum``: 128-bit blake2b, 32 hex digits."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def checksum_as(data: bytes, like: str) -> str:
+    """The digest of ``data`` in the format of ``like``, a digest read back (from a
+    journal, a view, memory): the legacy one for a 32-digit ``like``."""
+    return legacy_checksum(data) if len(like) == LEGACY_HEX else checksum(data)
+
+
+def other_checksum(data: bytes, digest: str) -> str:
+    """The digest of ``data`` in the other format than ``digest`` (its own)."""
+    return checksum(data) if len(digest) == LEGACY_HEX else legacy_checksum(data)
 
 
 _encoder = msgspec.json.Encoder()
