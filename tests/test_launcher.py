@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAUNCHER = REPO / "bin" / "wtctl"
 
 
-def _venv(tmp_path: Path) -> Path:
+def installed_venv(tmp_path: Path) -> Path:
     """A venv as pip lays one out: bin/python, bin/wtctl (the launcher) and the
     packages in lib/pythonX.Y/site-packages (links to this checkout's)."""
     venv = tmp_path / "venv"
@@ -30,6 +30,31 @@ def _venv(tmp_path: Path) -> Path:
     return venv
 
 
+# What the one-shot path must not import: each costs every wtctl call milliseconds (json's
+# decoder imports re, re imports enum, functools and collections; socket brings enum and
+# selectors). ``--json`` and the subcommands may import what they need, later.
+NEVER_ON_THE_ONE_SHOT_PATH = frozenset(
+    {"json", "re", "enum", "struct", "typing", "functools", "collections", "socket"}
+)
+SHOW_MODULES = 'print("modules:", *sorted(sys.modules))'
+
+
+def launcher_code(then: str) -> str:
+    """The Python program bin/wtctl runs (its ``-c``), with ``then`` in place of its
+    last line, ``sys.exit(main())``."""
+    program = LAUNCHER.read_text().split(" -c '", 1)[1].rsplit('\' "$@"', 1)[0].rstrip()
+    assert program.endswith("\nsys.exit(main())"), program
+    return program.removesuffix("sys.exit(main())") + then
+
+
+def imported(stdout: str) -> set[str]:
+    """The modules that a ``launcher_code(... SHOW_MODULES)`` program had imported when
+    it printed them (its last line)."""
+    last = stdout.rstrip("\n").rsplit("\n", 1)[-1]
+    assert last.startswith("modules: "), stdout
+    return set(last.split()[1:])
+
+
 def _version(launcher: Path, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
         [str(launcher), "--version", "--verbose"],
@@ -43,7 +68,7 @@ def _version(launcher: Path, env: dict[str, str] | None = None) -> str:
 
 
 def test_in_a_venv_wtctl_starts_isolated_without_the_site_scan(tmp_path: Path) -> None:
-    out = _version(_venv(tmp_path) / "bin" / "wtctl")
+    out = _version(installed_venv(tmp_path) / "bin" / "wtctl")
     assert out.startswith("wtctl ")
     assert "isolated, no site scan" in out
 
@@ -51,7 +76,7 @@ def test_in_a_venv_wtctl_starts_isolated_without_the_site_scan(tmp_path: Path) -
 def test_linked_from_another_folder_as_pipx_does_it_still_finds_its_venv(
     tmp_path: Path,
 ) -> None:
-    venv = _venv(tmp_path)
+    venv = installed_venv(tmp_path)
     local_bin = tmp_path / "home" / ".local" / "bin"
     local_bin.mkdir(parents=True)
     (local_bin / "wtctl").symlink_to(os.path.relpath(venv / "bin" / "wtctl", local_bin))
@@ -70,3 +95,18 @@ def test_where_the_venv_layout_does_not_hold_wtctl_it_starts_the_usual_way(
     (bin_dir / "wtctl").chmod(0o755)
     out = _version(bin_dir / "wtctl")
     assert out.startswith("wtctl ")
+
+
+def test_the_one_shot_imports_neither_json_nor_re_enum_struct_or_typing(tmp_path: Path) -> None:
+    """``wtctl.cli`` imported as the launcher imports it, in a fresh isolated Python."""
+    python = installed_venv(tmp_path) / "bin" / "python"
+    proc = subprocess.run(
+        [str(python), "-I", "-S", "-c", launcher_code(SHOW_MODULES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    modules = imported(proc.stdout)
+    assert {"wtctl.cli", "wtd.wire"} <= modules and "site" not in modules
+    assert not modules & NEVER_ON_THE_ONE_SHOT_PATH

@@ -1,12 +1,11 @@
 """How a reply reads, once: the one-shot prints it (stdout/stderr, or ``--json``),
 the REPL colours it (``wtctl.styles.format_reply``); both walk it with ``parts``.
 
-Stdlib only: the one-shot path imports this on every call.
+Stdlib only: the one-shot path imports this on every call; ``json`` only for
+``--json`` (it costs an ordinary call ~7 ms to import).
 """
 
 from __future__ import annotations
-
-import json
 
 from wtd import wire
 
@@ -93,6 +92,8 @@ def write_json(
     health: Any = None,
     reply: dict[str, Any] | None = None,
 ) -> None:
+    import json  # only --json prints JSON (wtd.wire reads replies without it)
+
     reply = reply or {}
     doc = {
         "schema": wire.REPLY_SCHEMA,

@@ -8,7 +8,7 @@ reply frame with the same ``id``. Frames over ``MAX_FRAME`` bytes, malformed JSO
 and unknown message types get a ``ProtocolError`` reply; none of them can disturb
 the daemon.
 
-The clients speak this with the stdlib ``json`` module (to stay cheap to start);
+The clients speak this with ``wtd.wire`` (stdlib only, to stay cheap to start);
 these Structs are the authority and ``tests/test_wire.py`` checks the two agree.
 """
 
@@ -19,10 +19,10 @@ from typing import Any, Final
 import msgspec
 
 from wtd import wire
-from wtd.wire import HEADER, MAX_FRAME, PROTOCOL_VERSION, REPLY_SCHEMA
+from wtd.wire import HEADER_SIZE, MAX_FRAME, PROTOCOL_VERSION, REPLY_SCHEMA
 
 __all__ = [
-    "HEADER",
+    "HEADER_SIZE",
     "MAX_FRAME",
     "PROTOCOL_VERSION",
     "REPLY_SCHEMA",

@@ -12,16 +12,18 @@ message's fields) with this module; both clients (``wtctl.connection``,
 and readers, the only code in ``wtctl`` that spells a message's keys.
 ``tests/test_wire.py`` round-trips every message between the two forms.
 
-Standard library only (``json``, ``struct``), and no ``typing`` at run time: the
-one-shot client imports this on every call (one module, not two: each module the
-one-shot imports costs it about 0.1 ms).
+Standard library only, and no ``typing`` at run time: the one-shot client imports
+this on every call (one module, not two: each module the one-shot imports costs it
+about 0.1 ms). Nor ``json``: its decoder imports ``re``, which imports ``enum``,
+``functools`` and ``collections``, about 7 ms of every wtctl call. Frame bodies are
+read and written by ``json``'s own C accelerator (``_json``), set up as ``json.dumps``
+and ``json.loads`` set it up, so the text is the same; ``json`` itself is imported
+only where ``_json`` is missing (not CPython) or to describe a malformed body.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the one-shot path ~4 ms
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 1 << 20  # requests only: replies have no size limit (SPEC §4)
 REPLY_SCHEMA: Final = 1  # the "schema" of `wtctl --json` output (SPEC §4)
-HEADER: Final = struct.Struct(">I")
+HEADER_SIZE: Final = 4  # a frame's length: 4 bytes, big-endian, unsigned
 
 # ------------------------------------------------------------------ message type tags
 
@@ -120,28 +122,109 @@ def too_large(what: str, size: int, limit: int = MAX_FRAME) -> str:
     return f"{what} of {size} bytes exceeds the {limit}-byte limit"
 
 
+def header(length: int) -> bytes:
+    """The 4-byte big-endian header of a ``length``-byte body."""
+    return length.to_bytes(HEADER_SIZE, "big")
+
+
 def frame(body: bytes) -> bytes:
     """``body`` (JSON bytes) with its 4-byte big-endian length in front."""
-    return HEADER.pack(len(body)) + body
+    return header(len(body)) + body
 
 
-def encode(message: Mapping[str, Any]) -> bytes:
-    """A plain message as compact UTF-8 JSON (a frame's body)."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def decode(body: bytes) -> dict[str, Any]:
-    """A frame's body as a plain message (``json.loads``; raises ``ValueError`` if malformed)."""
-    message: dict[str, Any] = json.loads(body)
-    return message
-
-
-def body_length(header: bytes, limit: int | None = None) -> int:
+def body_length(head: bytes, limit: int | None = None) -> int:
     """The body length a header announces; ``FrameTooLarge`` if over ``limit``."""
-    (length,) = HEADER.unpack(header)
+    if len(head) != HEADER_SIZE:
+        raise ValueError(f"a frame header is {HEADER_SIZE} bytes, not {len(head)}")
+    length = int.from_bytes(head, "big")
     if limit is not None and length > limit:
         raise FrameTooLarge(too_large("frame", length, limit))
-    return int(length)
+    return length
+
+
+# ------------------------------------------------------------------ frame bodies (JSON)
+
+_WHITESPACE: Final = " \t\n\r"  # JSON's own (json.decoder.WHITESPACE)
+
+try:
+    from _json import encode_basestring as _quote
+    from _json import make_encoder as _make_encoder
+    from _json import make_scanner as _make_scanner
+except ImportError:  # not CPython: the json module, same text, only slower to import
+
+    def encode(message: Mapping[str, Any]) -> bytes:
+        """A plain message as compact UTF-8 JSON (a frame's body)."""
+        import json
+
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def decode(body: bytes) -> dict[str, Any]:
+        """A frame's body as a plain message (raises ``ValueError`` if malformed)."""
+        import json
+
+        message: dict[str, Any] = json.loads(str(body, "utf-8"))
+        return message
+
+else:
+
+    def _unserializable(value: object) -> object:
+        """``json.JSONEncoder.default``: nothing beyond JSON's own types is encoded."""
+        raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+    class _Loads:
+        """What the C scanner reads of a ``json.JSONDecoder``: ``json.loads``'s defaults."""
+
+        strict = True
+        object_hook = None
+        object_pairs_hook = None
+        array_hook = None  # read from Python 3.15 on
+        parse_float = float
+        parse_int = int
+        parse_constant = {
+            "-Infinity": float("-inf"),
+            "Infinity": float("inf"),
+            "NaN": float("nan"),
+        }.__getitem__
+
+    _scan: Final = _make_scanner(_Loads())  # type: ignore[arg-type]  # (a duck-typed context)
+
+    def encode(message: Mapping[str, Any]) -> bytes:
+        """A plain message as compact UTF-8 JSON (a frame's body): the text of
+        ``json.dumps(message, ensure_ascii=False, separators=(",", ":"))``."""
+        # markers (circular-reference check), default, string encoder, indent, key and
+        # item separators, sort_keys, skipkeys, allow_nan: json.dumps's for those options.
+        # A fresh encoder each time, as json.dumps makes one: its markers are not to
+        # outlive an encoding that failed halfway.
+        encoder = _make_encoder({}, _unserializable, _quote, None, ":", ",", False, False, True)
+        return "".join(encoder(message, 0)).encode()
+
+    def decode(body: bytes) -> dict[str, Any]:
+        """A frame's body as a plain message, as ``json.loads`` reads UTF-8 JSON; a
+        ``ValueError`` if it is malformed (not UTF-8, not one JSON value, or more)."""
+        text = str(body, "utf-8")  # UnicodeDecodeError is a ValueError
+        try:
+            message, end = _scan(text, _skip_whitespace(text, 0))
+        except StopIteration as exc:
+            raise _malformed("Expecting value", text, exc.value) from None
+        end = _skip_whitespace(text, end)
+        if end != len(text):
+            raise _malformed("Extra data", text, end)
+        found: dict[str, Any] = message
+        return found
+
+    def _skip_whitespace(text: str, at: int) -> int:
+        """Where the first character from ``at`` on that is not JSON whitespace is."""
+        size = len(text)
+        while at < size and text[at] in _WHITESPACE:
+            at += 1
+        return at
+
+    def _malformed(what: str, text: str, at: int) -> ValueError:
+        """The ``json.JSONDecodeError`` that ``json.loads`` raises (only now is ``json``
+        imported: the C scanner raises it too, for a malformed string or object)."""
+        from json import JSONDecodeError
+
+        return JSONDecodeError(what, text, at)
 
 
 def recv_exactly(sock: socket, n: int) -> bytes:
@@ -158,12 +241,12 @@ def recv_exactly(sock: socket, n: int) -> bytes:
 
 def recv_frame(sock: socket, limit: int | None = None) -> bytes:
     """The next frame's body from a blocking socket (``EOFError``, ``FrameTooLarge``)."""
-    return recv_exactly(sock, body_length(recv_exactly(sock, HEADER.size), limit))
+    return recv_exactly(sock, body_length(recv_exactly(sock, HEADER_SIZE), limit))
 
 
 async def read_frame(reader: StreamReader, limit: int | None = None) -> bytes:
     """The next frame's body from an ``asyncio.StreamReader`` (its errors pass through)."""
-    length = body_length(await reader.readexactly(HEADER.size), limit)
+    length = body_length(await reader.readexactly(HEADER_SIZE), limit)
     return await reader.readexactly(length)
 
 

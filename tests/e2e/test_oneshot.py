@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
 from tests.e2e.conftest import Workspace
+from tests.test_launcher import (
+    NEVER_ON_THE_ONE_SHOT_PATH,
+    SHOW_MODULES,
+    imported,
+    installed_venv,
+    launcher_code,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -271,3 +280,39 @@ def test_usage_errors(ws: Workspace) -> None:
     assert proc.returncode == 2 and "unknown option --frobnicate" in proc.stderr
     proc = ws.wtctl("--tracker", tracker=False)
     assert proc.returncode == 2
+
+
+def test_a_one_shot_call_imports_neither_json_nor_re_enum_or_struct(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Real calls, through the launcher's own program in an installed venv, answered by
+    the real wtd: what each had imported when it was done."""
+    ws.start_daemon()
+    python = installed_venv(tmp_path) / "bin" / "python"
+    program = launcher_code(f"status = main()\n{SHOW_MODULES}\nsys.exit(status)")
+
+    def call(*args: str) -> tuple[int, str, set[str]]:
+        proc = subprocess.run(
+            [str(python), "-I", "-S", "-c", program, "--tracker", str(ws.md), *args],
+            capture_output=True,
+            text=True,
+            env=ws.env,
+            cwd=ws.root,
+            timeout=60,
+        )
+        return proc.returncode, proc.stdout + proc.stderr, imported(proc.stdout)
+
+    calls = [
+        (("show progress",), 0, "Overall progress: 44%"),
+        (("mark task 2.2 complete",), 0, "2.2"),
+        (("--show-health", "--verbose", "show progress"), 0, "Health:"),
+        (("mark task 9.9 complete",), 1, "9.9"),  # not found
+        (("shwo progress",), 2, "progress"),  # not understood: suggestions
+    ]
+    for args, status, said in calls:
+        code, out, modules = call(*args)
+        assert (code, said in out) == (status, True), (args, out)
+        assert "wtd.wire" in modules and not modules & NEVER_ON_THE_ONE_SHOT_PATH, args
+    assert ws.task("2.2")["status"] == "complete"
+    code, out, modules = call("--json", "show progress")  # --json prints with json
+    assert code == 0 and json.loads(out.split("\n", 1)[0])["ok"] is True

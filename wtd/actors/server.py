@@ -285,7 +285,7 @@ def _decode(body: bytes) -> protocol.ClientMessage | protocol.ProtocolError:
 
 async def _read_frame(reader: BufferedByteReceiveStream, start: bytes = b"") -> bytes:
     """One frame (``start``: its first bytes, already read)."""
-    header = start + await reader.receive_exactly(wire.HEADER.size - len(start))
+    header = start + await reader.receive_exactly(wire.HEADER_SIZE - len(start))
     return await reader.receive_exactly(wire.body_length(header, wire.MAX_FRAME))
 
 
