@@ -41,10 +41,10 @@ SHOW_MODULES = 'print("modules:", *sorted(sys.modules))'
 
 def launcher_code(then: str) -> str:
     """The Python program bin/wtctl runs (its ``-c``), with ``then`` in place of its
-    last line, ``sys.exit(main())``."""
+    last line, ``sys.exit(main(exit_now=True))``."""
     program = LAUNCHER.read_text().split(" -c '", 1)[1].rsplit('\' "$@"', 1)[0].rstrip()
-    assert program.endswith("\nsys.exit(main())"), program
-    return program.removesuffix("sys.exit(main())") + then
+    assert program.endswith("\nsys.exit(main(exit_now=True))"), program
+    return program.removesuffix("sys.exit(main(exit_now=True))") + then
 
 
 def imported(stdout: str) -> set[str]:

@@ -109,16 +109,23 @@ EXIT_INTERRUPTED = 128 + 2
 _OUTPUT_ERRNOS = frozenset({errno.EIO, errno.EBADF, errno.EFBIG, errno.ENOSPC, errno.EDQUOT})
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, exit_now: bool = False) -> int:
     """Run wtctl. A reader that goes away (``wtctl … | head -1``) ends it quietly,
     as it ends ``cat``: no traceback, exit status 141 (128 + SIGPIPE). Ctrl-C ends it
-    with 130; an unwritable stdout (closed, disk full) with a one-line message."""
+    with 130; an unwritable stdout (closed, disk full) with a one-line message.
+
+    ``exit_now`` (the launcher's): a one-shot phrase ends the process here, once its
+    output is flushed, without Python's shutdown — nothing is left to clean up (the
+    socket closes with the process), and the shutdown is ~1.3 ms of a 10 ms call."""
     if sys.stdout is None:  # started with stdout closed (``>&-``)
         print("wtctl: standard output is closed", file=sys.stderr)
         return 1
     try:
         code = _main(argv)
         sys.stdout.flush()
+        if exit_now and _one_shot:
+            sys.stderr.flush()
+            os._exit(code)
     except BrokenPipeError:
         _stdout_to_null()
         return EXIT_SIGPIPE
@@ -133,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wtctl: cannot write the output: {exc.strerror}", file=sys.stderr)
         return 1
     return code
+
+
+_one_shot = False  # the process runs one phrase and ends (``main(exit_now=True)``)
 
 
 def _stdout_to_null() -> None:
@@ -186,6 +196,8 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"wtctl: {exc}\n\n{USAGE}", file=sys.stderr, end="")
         return wire.EXIT_INVALID
     if args.phrase_words:
+        global _one_shot
+        _one_shot = True
         return run_phrases(args, [" ".join(args.phrase_words)], sys.stdout, sys.stderr)
     if sys.stdin.isatty():
         from wtctl import repl  # prompt-toolkit: only for a terminal with no phrase
