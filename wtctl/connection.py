@@ -74,15 +74,22 @@ class Connection:
         self.sock.close()
 
 
-def _connect_once(path: str) -> Connection:
+def _connect_once(path: str, first: dict[str, Any] | None = None) -> Connection:
     # The C socket object: the ``socket`` module around it costs the one-shot ~1.5 ms to
     # import (its enum conversions, ``selectors``) and adds nothing this client uses.
+    frames = wire.frame(wire.encode(wire.hello()))
+    if first is not None:  # sent behind the hello: wtd reads it once it has welcomed us
+        body = wire.encode(first)
+        if len(body) > MAX_FRAME:
+            raise RequestTooLarge(wire.too_large("request", len(body)))
+        frames += wire.frame(body)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(HANDSHAKE_TIMEOUT)
     try:
         sock.connect(path)
         conn = Connection(sock, {})
-        conn.welcome = conn.request(wire.hello())
+        sock.sendall(frames)
+        conn.welcome = conn.receive()
         sock.settimeout(REPLY_TIMEOUT)
     except BaseException:
         sock.close()
@@ -93,15 +100,18 @@ def _connect_once(path: str) -> Connection:
     return conn
 
 
-def connect(path: str, *, autostart: bool) -> Connection:
+def connect(path: str, *, autostart: bool, first: dict[str, Any] | None = None) -> Connection:
     """Connect to the daemon at ``path``, starting one first if nobody answers.
 
     A daemon that is just dying (socket still there, connection reset) counts as
     nobody answering; a start that loses a race with another starter is retried.
+    ``first``: a request sent with the hello, one round trip sooner; its reply is the
+    connection's next frame (``Connection.receive``). A retry sends it again, with
+    its id: wtd applies it at most once.
     """
     for _attempt in range(AUTOSTART_ATTEMPTS):
         try:
-            return _connect_once(path)
+            return _connect_once(path, first)
         except (OSError, ConnectionLost) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             if not autostart:
@@ -151,13 +161,15 @@ class Session:
 
     def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(RETRIES_AFTER_LOSS + 1):
-            if self.conn is None:
-                self.conn = connect(self.path, autostart=self.autostart)
             try:
+                if self.conn is None:
+                    self.conn = connect(self.path, autostart=self.autostart, first=message)
+                    return self.conn.receive()
                 return self.conn.request(message)
             except ConnectionLost:
-                self.conn.close()
-                self.conn = None
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
                 if attempt == RETRIES_AFTER_LOSS:
                     raise
         raise AssertionError("unreachable")
