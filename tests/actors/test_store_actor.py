@@ -17,6 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from wtd import errors
 from wtd.actors.store import Fault, Files, Store
 from wtd.actors.store.base import Broken, Edited, Healed, Pending, SavedAgain, error_outcome
+from wtd.actors.store.writes import CheckpointJob
 from wtd.healing.analysis import Symptom
 from wtd.messages import Apply, Outcome, Probe, StoreMessage
 from wtd.storage import failpoints as fp
@@ -34,6 +35,21 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+class HeldJob(CheckpointJob):
+    """A checkpoint under load that takes as long as the test holds it."""
+
+    def __init__(self, batches: int) -> None:
+        super().__init__("t", [], None, set(), None, "", (None, None), 0)
+        self.batches = batches  # committed when it was taken
+        self.release = threading.Event()
+        self.running = threading.Event()
+
+    def run(self) -> None:
+        self.running.set()
+        assert self.release.wait(TIMEOUT)
+        self.ok = True
+
+
 class MemoryFiles:
     """``TrackerFiles`` without a disk: the tracker lives in memory, each commit is
     recorded (the request ids of its batch), and a test may make a call fail. Every
@@ -49,6 +65,7 @@ class MemoryFiles:
         self.unsettled: float | None = None
         self.settled: list[int] = []  # at each checkpoint: how many batches were committed
         self.checkpoint = threading.Event()
+        self.jobs: list[HeldJob] = []  # the checkpoints begun under load
         self.batches: list[list[str]] = []
         self.threads: set[int] = set()
         self.fail_open: BaseException | None = None
@@ -77,6 +94,12 @@ class MemoryFiles:
     def files_moved(self) -> tuple[bool, bool]:
         return False, False  # two stats in the real one: the loop's one look at the disk
 
+    def begin_checkpoint(self) -> CheckpointJob | None:
+        if self.unsettled is None:
+            return None
+        self.jobs.append(job := HeldJob(len(self.batches)))
+        return job
+
     # worker thread only
     def restart(self) -> None:
         self._io()
@@ -103,6 +126,12 @@ class MemoryFiles:
 
     def bring_view_up_to_date(self) -> None:
         self._io()
+
+    def end_checkpoint(self, job: CheckpointJob) -> None:
+        self._io()
+        assert isinstance(job, HeldJob) and job.ok
+        self.settled.append(job.batches)
+        self.unsettled = None if job.batches == len(self.batches) else job.taken
 
     def settle(self) -> None:
         self._io()
@@ -339,3 +368,36 @@ async def test_the_files_are_never_touched_from_the_event_loop(harness: Harness)
     assert (await harness.ask(commands.ShowHistory(), rid="h")).ok
     assert harness.files.threads  # the fake was called…
     assert harness.loop not in harness.files.threads  # …never in the loop's thread
+
+
+@pytest.mark.anyio
+async def test_a_checkpoint_under_a_steady_load_holds_up_no_reply(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §6, §10: under load the files are checkpointed at the latest every
+    SETTLE_MAX; that checkpoint (tens of ms on a big tracker) runs beside the batches,
+    so changes sent meanwhile are answered while it is still running."""
+    monkeypatch.setattr("wtd.actors.store.actor.SETTLE_MAX", 0.0)
+    send, recv = anyio.create_memory_object_stream[Outcome](8)
+    harness.inbox.send_nowait(harness.rename("r1", "one", send.clone()))
+    assert (await _receive_all(recv, 1))[0].ok
+    assert await anyio.to_thread.run_sync(lambda: _wait_for(harness.files, 1))
+    job = harness.files.jobs[0]
+    assert await anyio.to_thread.run_sync(job.running.wait, TIMEOUT)
+    for n in (2, 3):  # the checkpoint is still running: these are answered all the same
+        harness.inbox.send_nowait(harness.rename(f"r{n}", f"name {n}", send.clone()))
+        assert (await _receive_all(recv, 1))[0].ok
+    assert harness.files.settled == [] and not job.release.is_set()
+    job.release.set()
+    # taken in (between batches, or before the quiet-inbox checkpoint), then settled
+    assert await anyio.to_thread.run_sync(harness.files.checkpoint.wait, TIMEOUT)
+    assert harness.files.settled[0] == 1
+
+
+def _wait_for(files: MemoryFiles, jobs: int) -> bool:
+    deadline = time.monotonic() + TIMEOUT
+    while len(files.jobs) < jobs:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True

@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,13 +32,17 @@ def utc_stamp(moment: datetime | None = None) -> str:
 
 
 class Backups:
-    """The backups of one tracker in ``folder``; at most ``keep`` are kept."""
+    """The backups of one tracker in ``folder``; at most ``keep`` are kept.
+
+    ``save`` may be called from two threads at once (a checkpoint runs beside the
+    Store's other work): one saves at a time."""
 
     def __init__(self, folder: Path, keep: int = 10) -> None:
         if keep < 1:
             raise ValueError("Backups: keep must be at least 1")
         self.folder = folder
         self.keep = keep
+        self._lock = threading.Lock()
 
     def save(self, data: bytes, content_hash: str, *, reason: str) -> Path:
         """Write a backup of ``data`` atomically, then prune to ``keep``.
@@ -45,6 +50,10 @@ class Backups:
         When the newest backup already holds ``content_hash``, that one is returned
         and nothing is written.
         """
+        with self._lock:
+            return self._save(data, content_hash, reason=reason)
+
+    def _save(self, data: bytes, content_hash: str, *, reason: str) -> Path:
         short = re.sub(r"[^0-9A-Za-z]", "", content_hash)[:12] or "nohash"
         existing = self.newest()
         moment = datetime.now(UTC)

@@ -61,6 +61,7 @@ from wtd.actors.store.base import (
     stored_progress,
 )
 from wtd.actors.store.files import TrackerFiles
+from wtd.actors.store.writes import CheckpointJob
 from wtd.healing.analysis import Symptom
 from wtd.messages import (
     Apply,
@@ -110,6 +111,7 @@ class Files(Protocol):
     def told(self, lines: list[str], result: object) -> tuple[list[str], object]: ...
     def error(self, exc: errors.WtdError) -> Outcome: ...
     def files_moved(self) -> tuple[bool, bool]: ...
+    def begin_checkpoint(self) -> CheckpointJob | None: ...  # a few system calls
 
     # worker thread only
     def restart(self) -> None: ...
@@ -118,6 +120,7 @@ class Files(Protocol):
     def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]: ...
     def bring_view_up_to_date(self) -> None: ...
     def settle(self) -> None: ...
+    def end_checkpoint(self, job: CheckpointJob) -> None: ...
     def find_request(self, rid: str) -> JournalRecord | None: ...
     def sync(self) -> Outcome: ...
     def repair(self, symptom: Symptom) -> Outcome: ...
@@ -164,6 +167,8 @@ class Store:
         )
         self._expiry: str | None = None  # when the first claim ends (None: none is recorded)
         self._rescan = True  # claims may have changed in a way staging does not see
+        self._job: CheckpointJob | None = None  # a checkpoint running beside the batches
+        self._job_done = anyio.Event()
 
     @property
     def label(self) -> str:
@@ -176,33 +181,68 @@ class Store:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve the inbox until it closes. Called again after a crash: state is reloaded."""
         await self._in_thread(self.files.restart)
+        self._job = None
         task_status.started()
         try:
-            while True:
-                first = await self._next()
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < MAX_BATCH:
+            async with anyio.create_task_group() as tg:
+                while True:
+                    first = await self._next()
+                    if first is None:
+                        return
+                    batch = [first]
+                    while len(batch) < MAX_BATCH:
+                        try:
+                            batch.append(self._inbox.receive_nowait())
+                        except (anyio.WouldBlock, anyio.EndOfStream):  # EndOfStream: closed
+                            break
                     try:
-                        batch.append(self._inbox.receive_nowait())
-                    except (anyio.WouldBlock, anyio.EndOfStream):  # EndOfStream: closed
-                        break
-                try:
-                    await self._handle(batch)
-                except BaseException:
-                    # Fail loudly, never leave a caller hanging: the Executor asks again,
-                    # and a change already journalled is answered from the journal.
-                    for msg in batch:
-                        if not isinstance(msg, FileChanged):
-                            msg.reply_to.close()
-                    raise
-                unsettled = self.files.unsettled
-                if unsettled is not None and time.monotonic() - unsettled >= SETTLE_MAX:
-                    await self._in_thread(self.files.settle)  # under a steady load
+                        await self._handle(batch)
+                    except BaseException:
+                        # Fail loudly, never leave a caller hanging: the Executor asks
+                        # again, and a change already journalled is answered from the
+                        # journal.
+                        for msg in batch:
+                            if not isinstance(msg, FileChanged):
+                                msg.reply_to.close()
+                        raise
+                    await self._checkpoint_under_load(tg)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._in_thread(self._close)
+
+    async def _checkpoint_under_load(self, tg: anyio.abc.TaskGroup) -> None:
+        """Under a steady load, the files are made durable (and backed up when due)
+        at the latest ``SETTLE_MAX`` after the first one replaced since the last
+        checkpoint — in a thread beside the batches, so no reply waits for it (on a
+        100k-task tracker it takes tens of ms). Its result is taken in between
+        batches."""
+        await self._end_checkpoint()
+        unsettled = self.files.unsettled
+        if (
+            self._job is None
+            and unsettled is not None
+            and time.monotonic() - unsettled >= SETTLE_MAX
+        ):
+            self._job = self.files.begin_checkpoint()
+            if self._job is not None:
+                self._job_done = anyio.Event()
+                tg.start_soon(self._run_checkpoint, self._job)
+
+    async def _run_checkpoint(self, job: CheckpointJob) -> None:
+        try:
+            await anyio.to_thread.run_sync(job.run)
+        finally:
+            self._job_done.set()
+
+    async def _end_checkpoint(self, *, wait: bool = False) -> None:
+        """Take in the checkpoint running beside the batches once it is done (with
+        ``wait``: wait for it)."""
+        job = self._job
+        if job is None or not (wait or self._job_done.is_set()):
+            return
+        await self._job_done.wait()
+        self._job = None
+        await self._in_thread(self.files.end_checkpoint, job)
 
     def _close(self) -> None:
         """On stop (a worker thread): the last checkpoint, then the journal is closed."""
@@ -240,6 +280,7 @@ class Store:
             if expiry is not None and expiry <= now():
                 await self._handle([])  # the expiry alone
             if unsettled is not None:
+                await self._end_checkpoint(wait=True)
                 await self._in_thread(self.files.settle)
             if incomplete is not None and time.monotonic() >= incomplete[1] + INCOMPLETE_GRACE:
                 return FileChanged(path=str(self.paths.markdown), kind="markdown")

@@ -62,6 +62,73 @@ def stamp_of(path: os.PathLike[str]) -> atomic.Stamp | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+class CheckpointJob:
+    """The checkpoint taken under a steady load (``WritePath.begin_checkpoint``), run
+    in a thread while changes go on: the files as wtd last wrote them, held open,
+    are made durable, and when a backup is due, that JSON is read back from its open
+    file and backed up (its digest checked first). Nothing else of the WritePath is
+    touched (``Backups.save`` is locked); ``WritePath.end_checkpoint`` takes the
+    result in, between batches. A fault is logged: the next checkpoint tries again,
+    and the journal holds every change meanwhile."""
+
+    def __init__(
+        self,
+        label: str,
+        fds: list[int],
+        json_fd: int | None,
+        folders: set[Path],
+        backups: Backups | None,
+        content_digest: str,
+        stamps: tuple[atomic.Stamp | None, atomic.Stamp | None],
+        changes: int,
+    ) -> None:
+        self.label = label
+        self.fds = fds
+        self.json_fd = json_fd
+        self.folders = folders
+        self.backups = backups  # None: no backup due
+        self.digest = content_digest
+        self.stamps = stamps
+        self.changes = changes  # changes counted towards the next backup when taken
+        self.taken = time.monotonic()
+        self.complete = len(fds) == 2  # both files were wtd's, so both are covered
+        self.ok = False
+        self.backed_up = False
+
+    def run(self) -> None:
+        try:
+            for fd in self.fds:
+                os.fsync(fd)
+            for folder in self.folders:
+                atomic.fsync_dir(folder)
+            if self.backups is not None and self.json_fd is not None:
+                data = _read_all(self.json_fd)
+                if model.checksum_as(data, self.digest) == self.digest:
+                    self.backups.save(data, self.digest, reason="periodic")
+                    self.backed_up = True
+                else:  # not what wtd wrote (written in place meanwhile): no backup of it
+                    log.warning("%s: the JSON changed under the checkpoint", self.label)
+            self.ok = True
+        except OSError as exc:
+            log.warning("%s: checkpoint failed (retried later): %s", self.label, exc)
+        finally:
+            for fd in self.fds:
+                os.close(fd)
+            self.fds = []
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    parts: list[bytes] = []
+    offset = 0
+    while True:
+        part = os.pread(fd, max(size - offset, 1 << 16), offset)
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        offset += len(part)
+
+
 class WritePath:
     """One tracker's state and its durable writes (synchronous: a worker thread's)."""
 
@@ -259,6 +326,58 @@ class WritePath:
             log.warning("%s: checkpoint failed (retried later): %s", self.label, exc)
             return
         self.unsettled = None
+
+    def begin_checkpoint(self) -> CheckpointJob | None:
+        """The checkpoint under a steady load, to run in a thread while changes go on
+        (``settle`` is the one taken when the inbox is quiet and on stop): the files
+        wtd last wrote, opened now. Called between batches, on the event loop: two
+        opens and two fstats. None when nothing waits to be made durable."""
+        if self.unsettled is None or self.tracker is None or self.journal is None:
+            return None
+        fds: list[int] = []
+        json_fd: int | None = None
+        for path, state in ((self.paths.json, self.json), (self.paths.markdown, self.md)):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            st = os.fstat(fd)
+            if (st.st_mtime_ns, st.st_size, st.st_ino) != state.stamp:
+                os.close(fd)  # not wtd's version (being taken over): the next one
+                continue
+            fds.append(fd)
+            if path == self.paths.json:
+                json_fd = fd
+        due = self.journal.size >= self.journal_max_bytes or self.since_backup >= self.backup_every
+        return CheckpointJob(
+            self.label,
+            fds,
+            json_fd,
+            {self.paths.json.parent, self.paths.markdown.parent},
+            self.backups if due else None,
+            self.json.digest,
+            (self.json.stamp, self.md.stamp),
+            self.since_backup,
+        )
+
+    def end_checkpoint(self, job: CheckpointJob) -> None:
+        """Take in what a ``CheckpointJob`` made durable (between batches): files not
+        replaced since are settled, those replaced since are unsettled since it was
+        taken; a backup taken lets the journal rotate (every record an older segment
+        holds is then in a durable JSON and a durable backup, as after ``settle``)."""
+        if not job.ok:
+            return
+        if job.backed_up:
+            self.since_backup = max(0, self.since_backup - job.changes)
+        if job.complete:
+            unchanged = (self.json.stamp, self.md.stamp) == job.stamps
+            self.unsettled = None if unchanged else job.taken
+        journal = self.journal
+        if job.backed_up and journal is not None and journal.size >= self.journal_max_bytes:
+            try:
+                journal.maybe_rotate()
+            except OSError as exc:
+                log.warning("%s: journal rotation failed (retried later): %s", self.label, exc)
 
     def write_json(
         self, data: bytes, notes: list[str] | None = None
