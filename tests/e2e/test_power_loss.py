@@ -237,3 +237,29 @@ def _recv(sock: socket.socket, n: int) -> bytes:
         assert part, "wtd closed the connection"
         data += part
     return data
+
+
+def test_wtd_rewrites_a_served_trackers_files_when_it_starts_before_anyone_asks(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """SPEC §6: on start the files are checked against the journal. A program that
+    reads the JSON itself after a power cut (no wtctl call on that tracker) finds
+    every acknowledged change once wtd is up again — here started by a wtctl call
+    about another workspace."""
+    kept = _acknowledged(ws)
+    ws.kill_daemon(signal.SIGKILL)
+    ws.json.write_bytes(kept)  # the power cut took the JSON back
+    ws.md.write_bytes(b"")
+    other = tmp_path / "other"
+    (other / ".ecw" / "plans").mkdir(parents=True)
+    (other / ".ecw" / "plans" / "notes.json").write_bytes(kept)
+    proc = ws.wtctl(
+        "--tracker", str(other / "docs" / "plans" / "notes.md"), "show progress", tracker=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    deadline = time.monotonic() + 10
+    while ws.json.read_bytes() == kept or not ws.md.read_bytes():
+        assert time.monotonic() < deadline, f"not rewritten at start\n{ws.log()[-3000:]}"
+        time.sleep(0.01)
+    _shows_every_change(ws)
+    assert "checked at start" in ws.log()

@@ -66,6 +66,14 @@ class Help(_Cmd, tag="help", frozen=True):
     topic: str | None = None
 
 
+class Open(_Cmd, tag="open", frozen=True):
+    """Open the tracker (rewriting files a crash left behind) and answer nothing more:
+    wtd's own check when it starts (no phrase leads here). What opening found is
+    kept for the next caller."""
+
+    access: ClassVar[Access] = "read"
+
+
 class Sync(_Cmd, tag="sync", frozen=True):
     """Reconcile JSON and Markdown now (JSON is the single source of truth)."""
 
@@ -349,6 +357,7 @@ Query = (
     | ShowKnowledge
     | ShowHistory
     | ListClaims
+    | Open
 )
 
 Change = (

@@ -28,6 +28,7 @@ from wtd.actors.executor.healing import Breakers, Healer
 from wtd.actors.executor.outcomes import failure
 from wtd.actors.executor.routes import route
 from wtd.actors.executor.settings import Settings
+from wtd.actors.executor.startup import check_served
 from wtd.actors.executor.stores import Keys, Stores
 from wtd.messages import (
     EnforcerMessage,
@@ -45,6 +46,7 @@ from wtd.messages import (
 from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.ownership import OwnedElsewhere, Ownership
+from wtd.storage.served import Served, served_file
 from wtd.tracker import commands, phrases
 
 log = logging.getLogger("wtd.executor")
@@ -88,7 +90,9 @@ class Executor:
         self._settings = settings = settings or Settings()
         self._store_intensity = store_intensity or RestartIntensity(5, 10.0)
         # These outlive a restart of the actor:
-        self._workspaces = Workspaces(Ownership(socket_path or Path("(unknown socket)")))
+        served = Served(served_file(socket_path)) if socket_path is not None else None
+        self._workspaces = Workspaces(Ownership(socket_path or Path("(unknown socket)")), served)
+        self._started = False  # the served workspaces are checked at the first run only
         self._answered: OrderedDict[str, tuple[str, protocol.Reply]] = OrderedDict()
         self._running: dict[str, anyio.Event] = {}
         self._key = Keys()
@@ -105,6 +109,11 @@ class Executor:
             async with anyio.create_task_group() as tg:
                 ctx = self._context(tg)
                 task_status.started()
+                if not self._started:
+                    self._started = True
+                    # faults injected for a test hit where the test aims them, not here
+                    if not self._fp.enabled:
+                        tg.start_soon(check_served, ctx)
                 async for msg in self._inbox:
                     match msg:
                         case Execute():

@@ -36,6 +36,7 @@ from wtd.messages import (
 from wtd.storage import gitrepo
 from wtd.storage.ownership import Ownership
 from wtd.storage.replies import Replies
+from wtd.storage.served import Served
 from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
 
@@ -65,8 +66,9 @@ def register_merge_drivers(ws: Path) -> None:
 class Workspaces:
     """The workspaces this daemon serves (SPEC §2) and the replies kept in each."""
 
-    def __init__(self, ownership: Ownership) -> None:
+    def __init__(self, ownership: Ownership, served: Served | None = None) -> None:
         self.ownership = ownership
+        self.served = served  # the list checked when wtd starts (None: not kept)
         self._owned: set[Path] = set()  # workspaces claimed, as the requests spell them
         self._replies: dict[Path, Replies] = {}
 
@@ -80,6 +82,8 @@ class Workspaces:
             self._owned.clear()
         self._owned.add(ws)
         await anyio.to_thread.run_sync(register_merge_drivers, ws)
+        if self.served is not None:
+            await anyio.to_thread.run_sync(self.served.add, ws)
 
     def release_all(self) -> None:
         """Nothing of this daemon writes a workspace now: another daemon may take them."""

@@ -41,6 +41,7 @@ ROUTES: dict[type[Any], Handler] = {
     c.ListTasks: tracker_command,
     c.ShowHistory: tracker_command,
     c.Sync: tracker_command,
+    c.Open: tracker_command,  # wtd's own check at start; no phrase leads here
     # tracker changes
     c.SetTaskStatus: tracker_command,
     c.SetPhaseStatus: tracker_command,

@@ -336,6 +336,10 @@ class Store:
                             await answer(msg.reply_to, undo)
                         else:
                             await self._commit([undo])
+                case Apply(command=commands.Open()):
+                    pending = await self._commit(pending)
+                    if await self._opened(msg):  # what opening found waits for a caller
+                        await answer(msg.reply_to, Outcome(ok=True, tracker=self.label))
                 case Apply(command=commands.ShowHistory() as history):
                     pending = await self._commit(pending)
                     if await self._opened(msg):
