@@ -150,6 +150,34 @@ def _scan(path: Path, data: bytes) -> _Scan:
     return _Scan(records, good_end)
 
 
+def last_content(path: Path, tail: int = 1 << 16) -> str | None:
+    """The content digest the newest record of the journal at ``path`` leads to, read
+    from its last ``tail`` bytes without opening the journal (nothing is repaired or
+    written). None when it cannot be told: no journal, unreadable, or no record with
+    a digest in that tail (a damaged or torn end included: only ``Journal.open``
+    decides about those)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - tail)
+        data = os.pread(fd, size - start, start)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    lines = data.split(b"\n")
+    if start > 0:
+        lines = lines[1:]  # the first may be the end of a line
+    for line in reversed(lines):
+        found = _decode_line(line)
+        if isinstance(found, JournalRecord) and found.after:
+            return found.after
+    return None
+
+
 def _read_segment(path: Path) -> list[JournalRecord]:
     """Records of a closed segment (a missing file has none); never modifies it."""
     try:
