@@ -182,7 +182,9 @@ def adopt(
     assert files.journal is not None
     files.tracker = tracker
     todo = files.journal.replay_after(on_disk)
-    if todo is None and data:  # a state journalled in the other digest format
+    if todo is None and data and files.journal.last_after is not None:
+        # a state journalled in the other digest format (a journal holding no record
+        # names none: nothing to hash again)
         other = model.other_checksum(data, on_disk)
         todo = files.journal.replay_after(other)
         if todo is not None:
