@@ -117,7 +117,7 @@ def open_tracker(files: WritePath) -> None:
     if is_v1:
         files.apply_system(commands.Migrate())
     fit_schema(files)
-    if model.stale_progress(files.loaded) is not None:
+    if ops.progress_stale(files.loaded):
         files.apply_system(commands.CorrectProgress())
     finish_open(files)
 
