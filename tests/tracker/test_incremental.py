@@ -4,6 +4,7 @@ path gives (or steps aside)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -185,3 +186,14 @@ def test_task_ids_refused_at_once_are_refused_one_by_one(ids: list[str]) -> None
     else:
         with pytest.raises(model.TrackerError):
             model.from_raw(raw)
+
+
+def test_tasks_are_left_to_reference_counting() -> None:
+    """A big tracker's tasks and sub-tasks are not walked by every garbage collection:
+    they are untracked (they hold JSON values only, never a cycle)."""
+    raw = json.loads(model.encode(make_tracker(50, 2)))
+    raw["subtasks"] = [{"id": "1.1.1", "task_id": "1.1", "name": "Sub", "x_note": {"k": [1]}}]
+    raw["tasks"][0]["evidence"] = [{"type": "manual_note", "deep": {"k": [1]}}]
+    for tracker in (model.decode(model.encode(model.from_raw(raw))), model.from_raw(raw)):
+        assert not any(gc.is_tracked(t) for t in tracker.tasks)
+        assert not any(gc.is_tracked(s) for s in tracker.all_subtasks())
