@@ -392,11 +392,13 @@ def finish_open(files: WritePath) -> None:
         files.md = FileState(digest="", stamp=None)
         files.notes.extend(files.write_view(force=True))
         return
-    files.md = FileState(digest=digest(text), stamp=stamp)
-    if not files.view_stale():
+    # the bytes read (compared, never hashed: the first change's view is compared
+    # with them, as with every view wtd writes)
+    files.md = FileState(data=text, stamp=stamp)
+    if text == files.view_bytes():  # wtd's rendering of this state
         files.view_base = files.tracker
         return
-    if files.imported_view and files.imported_view == files.md.digest:
+    if files.imported_view and files.imported_view == digest(text):
         # the plan just imported: the tracker holds it (and a copy was kept), so the
         # view is rendered over it with no "edits not made through wtd" copy
         files.imported_view = ""
