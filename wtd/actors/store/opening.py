@@ -143,11 +143,11 @@ class BackupAside:
     """The backup opening takes of the JSON as found, taken while it is decoded.
 
     Decoding holds the GIL; hashing the bytes and writing them (fsync included) do
-    not: a thread does both meanwhile (on a 100k-task tracker ~13 ms of SHA-256 and
-    ~40 ms of write and fsync, beside ~150 ms of decoding). The backup is put in place
-    only once the bytes decode — bytes that are no tracker never become a backup —
-    and before anything else is written, as when it was taken after decoding;
-    ``keep`` or ``abandon`` waits for the thread.
+    not: a thread does both meanwhile (on a 100k-task tracker ~10 ms of SHA-256 and
+    ~15-40 ms of write and fsync, beside ~120 ms of decoding and checking). The backup
+    is put in place only once the bytes decode — bytes that are no tracker never
+    become a backup — and before anything else is written; ``keep`` or ``abandon``
+    waits for the thread.
     """
 
     def __init__(self, files: WritePath, data: bytes, like: str) -> None:
@@ -178,8 +178,8 @@ class BackupAside:
 
     def keep(self, reason: str) -> str:
         """Put the backup in place (``reason`` in the log); the digest of the bytes.
-        A backup that fails to be written is logged (opening goes on, as before it
-        took it in the opening's thread); any other error is raised."""
+        A backup that cannot be written is logged and opening goes on (an adoption
+        insists on its own, below); any other error (an unsafe path) is raised."""
         self._reason = reason
         self._decided.set()
         self._thread.join()
