@@ -44,6 +44,42 @@ def test_v1_tracker_is_migrated_after_a_backup(ws: Workspace, schema: dict[str, 
     assert "- [x] 1.1.1: first" in ws.md.read_text()
 
 
+def test_each_opening_backs_up_the_json_as_found_once_per_content(ws: Workspace) -> None:
+    folder = ws.root / ".ecw" / "backups" / "my-project"
+
+    def backups() -> list[bytes]:
+        return [p.read_bytes() for p in sorted(folder.glob("*.json"))]
+
+    found = ws.json.read_bytes()
+    ws.ok("show progress")
+    assert backups() == [found]
+    ws.ok("mark task 2.2 complete")
+    changed = ws.json.read_bytes()
+    ws.kill_daemon()
+    ws.ok("show progress")  # opened again, the JSON changed since the last backup
+    assert backups() == [found, changed]
+    ws.kill_daemon()
+    ws.ok("show progress")  # and once more, nothing changed: no copy of the same bytes
+    assert backups() == [found, changed]
+    log = (folder / "backups.log").read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in log] == ["open", "open"]
+    assert not list(folder.glob(".*"))  # no temporary file left
+
+
+def test_a_json_that_does_not_decode_is_never_backed_up(ws: Workspace) -> None:
+    ws.ok("show progress")
+    ws.kill_daemon()
+    data = ws.data()
+    data["tasks"][1]["id"] = "1.1"  # a duplicate id: valid JSON, no valid tracker
+    bad = json.dumps(data, indent=2).encode()
+    ws.json.write_bytes(bad)
+    proc = ws.wtctl("show progress")
+    assert "is corrupted (TrackerError)" in proc.stdout  # and repaired from the backup
+    folder = ws.root / ".ecw" / "backups" / "my-project"
+    assert bad not in [p.read_bytes() for p in folder.iterdir()]
+    assert not list(folder.glob(".*"))  # no temporary file left
+
+
 def test_unparseable_tracker_without_backup_is_a_clear_error_and_untouched(ws: Workspace) -> None:
     ws.json.write_bytes(b'{"schema_version": "2.1.0", "meta": ')
     proc = ws.wtctl("show progress")

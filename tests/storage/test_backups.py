@@ -28,6 +28,49 @@ def test_save_skips_a_duplicate_of_the_newest(tmp_path: Path) -> None:
     assert len(backups.newest()) == 1
 
 
+def test_a_go_ahead_is_asked_once_the_bytes_are_written_and_names_the_reason(
+    tmp_path: Path,
+) -> None:
+    backups = Backups(tmp_path / "b")
+    seen: list[list[bytes]] = []
+
+    def go_ahead() -> str:
+        # written beside the backups under a temporary name, not yet a backup
+        seen.append([p.read_bytes() for p in (tmp_path / "b").glob(".*.tmp")])
+        assert backups.newest() == []
+        return "open"
+
+    path = backups.save(b'{"v": 1}', "abcdef0123456789", reason=go_ahead)
+    assert seen == [[b'{"v": 1}']]
+    assert backups.newest() == [path] and path.read_bytes() == b'{"v": 1}'
+    assert (tmp_path / "b" / LOG_NAME).read_text() == f"{path.name} open\n"
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted([path.name, LOG_NAME])
+
+
+def test_a_go_ahead_that_raises_leaves_nothing(tmp_path: Path) -> None:
+    backups = Backups(tmp_path)
+    kept = backups.save(b"1", "aaaa", reason="r")
+
+    def refuse() -> str:
+        raise LookupError("not a tracker")
+
+    with pytest.raises(LookupError):
+        backups.save(b"2", "bbbb", reason=refuse)
+    assert backups.newest() == [kept]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([kept.name, LOG_NAME])
+    assert (tmp_path / LOG_NAME).read_text() == f"{kept.name} r\n"
+
+
+def test_no_go_ahead_is_asked_when_the_newest_holds_the_same_bytes(tmp_path: Path) -> None:
+    backups = Backups(tmp_path)
+    first = backups.save(b"{}", "aaaa", reason="r")
+
+    def never() -> str:
+        raise AssertionError("asked")
+
+    assert backups.save(b"{}", "aaaa", reason=never) == first
+
+
 def test_same_hash_as_an_older_backup_is_saved_again(tmp_path: Path) -> None:
     backups = Backups(tmp_path)
     backups.save(b"1", "aaaa", reason="r")

@@ -4,6 +4,7 @@ path gives (or steps aside)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -138,3 +139,61 @@ def test_what_wtd_wrote_takes_the_fast_path() -> None:
     for tracker in (make_tracker(600, 3), model.new_tracker("Empty", initiative_id="1", at=AT)):
         data = model.encode(tracker)
         assert model.decode_canonical(data, model.Encoder()) == tracker
+
+
+@pytest.mark.parametrize(
+    ("ids", "refused"),
+    [
+        (["1.1", "1.2", "2.10"], None),
+        (["1.1", "2.1", "1.1"], "task '1.1': duplicate id"),
+        (["1.1", "1.x"], "task '1.x': id must look like X.Y"),
+        (["1.1", "1."], "task '1.': id must look like X.Y"),
+        (["1.2.3", "45"], "task '1.2.3': id must look like X.Y"),
+        (["1.1\n2.2"], "task '1.1\\n2.2': id must look like X.Y"),
+        (["1.1", "\n1.2"], "task '\\n1.2': id must look like X.Y"),
+        (["١.٢", "².1"], None),  # digits to str.isdigit, as ever
+    ],
+)
+def test_task_ids_are_checked_as_ever(ids: list[str], refused: str | None) -> None:
+    """A tracker whose task ids are not X.Y, or repeat, is refused naming the first
+    wrong one, whichever path (the quick look at all ids at once, or id by id) finds it."""
+    raw = {
+        "schema_version": model.SCHEMA_VERSION,
+        "meta": {"title": "Ids"},
+        "phases": [{"number": 1, "name": "One", "status": "pending"}],
+        "tasks": [{"id": i, "phase": 1, "name": f"T{n}"} for n, i in enumerate(ids)],
+    }
+    if refused is None:
+        assert [t.id for t in model.from_raw(raw).tasks] == ids
+    else:
+        with pytest.raises(model.TrackerError) as exc:
+            model.from_raw(raw)
+        assert str(exc.value) == refused
+
+
+@given(hs.lists(hs.text("0123456789.\n١²x", min_size=0, max_size=6), max_size=6))
+def test_task_ids_refused_at_once_are_refused_one_by_one(ids: list[str]) -> None:
+    raw = {
+        "schema_version": model.SCHEMA_VERSION,
+        "meta": {"title": "Ids"},
+        "phases": [],
+        "tasks": [{"id": i, "phase": 1, "name": "T"} for i in ids],
+    }
+    parts = [i.split(".") for i in ids]
+    well_formed = all(len(p) == 2 and all(x.isdigit() for x in p) for p in parts)
+    if well_formed and len(set(ids)) == len(ids):
+        assert [t.id for t in model.from_raw(raw).tasks] == ids
+    else:
+        with pytest.raises(model.TrackerError):
+            model.from_raw(raw)
+
+
+def test_tasks_are_left_to_reference_counting() -> None:
+    """A big tracker's tasks and sub-tasks are not walked by every garbage collection:
+    they are untracked (they hold JSON values only, never a cycle)."""
+    raw = json.loads(model.encode(make_tracker(50, 2)))
+    raw["subtasks"] = [{"id": "1.1.1", "task_id": "1.1", "name": "Sub", "x_note": {"k": [1]}}]
+    raw["tasks"][0]["evidence"] = [{"type": "manual_note", "deep": {"k": [1]}}]
+    for tracker in (model.decode(model.encode(model.from_raw(raw))), model.from_raw(raw)):
+        assert not any(gc.is_tracked(t) for t in tracker.tasks)
+        assert not any(gc.is_tracked(s) for s in tracker.all_subtasks())

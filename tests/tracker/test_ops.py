@@ -643,6 +643,29 @@ def test_prime_makes_no_difference_to_results() -> None:
     assert run(primed, change) == run(plain, change)
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda raw: None,
+        lambda raw: raw["meta"]["progress"].update(overall=3),
+        lambda raw: raw["meta"].pop("progress"),
+        lambda raw: raw["meta"]["progress"].update(x_by_owner={"a": 1}),  # kept, not stale
+        lambda raw: raw["phases"][1].update(progress=99),
+        lambda raw: raw["phases"][1].pop("progress"),
+        lambda raw: raw["phases"].append({"number": 9, "name": "Empty", "status": "pending"}),
+        lambda raw: raw["tasks"][4].update(phase=7),  # a task outside every phase
+        lambda raw: raw["tasks"].clear(),
+    ],
+)
+def test_progress_stale_says_what_stale_progress_says(edit: Callable[[Any], None]) -> None:
+    """Opening corrects stored progress that disagrees with the derived one: told from
+    the memoised counts, it is told exactly when the model's recount tells it."""
+    raw = json.loads(model.encode(model.with_derived_progress(make_tracker(60, 3))))
+    edit(raw)
+    tracker = model.from_raw(raw)
+    assert ops.progress_stale(tracker) == (model.stale_progress(tracker) is not None)
+
+
 def test_a_chain_of_status_changes_keeps_progress_exact() -> None:
     tracker = make_tracker(600, 6)
     for n, task in enumerate(tracker.tasks[::7]):

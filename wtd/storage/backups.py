@@ -44,11 +44,14 @@ class Backups:
         self.keep = keep
         self._lock = threading.Lock()
 
-    def save(self, data: bytes, content_hash: str, *, reason: str) -> Path:
+    def save(self, data: bytes, content_hash: str, *, reason: str | Callable[[], str]) -> Path:
         """Write a backup of ``data`` atomically, then prune to ``keep``.
 
         When the newest backup already holds ``content_hash``, that one is returned
-        and nothing is written.
+        and nothing is written. ``reason`` may be a go-ahead, called once the bytes
+        are written and fsync'd beside the backups (under a temporary name): it returns
+        the reason, and the backup is put in place — or it raises, and the temporary
+        file is removed, nothing else having changed.
         """
         with self._lock:
             return self._save(data, content_hash, reason=reason)
@@ -66,8 +69,15 @@ class Backups:
             last = datetime.strptime(m["stamp"], _STAMP).replace(tzinfo=UTC)
             moment = max(moment, last + timedelta(microseconds=1))
         path = self.folder / f"{utc_stamp(moment)}-{short}.json"
-        atomic_write(path, data)
-        self._log(f"{path.name} {reason}")
+        said = reason if isinstance(reason, str) else ""
+
+        def go_ahead() -> None:
+            nonlocal said
+            assert callable(reason)
+            said = reason()
+
+        atomic_write(path, data, before_replace=None if isinstance(reason, str) else go_ahead)
+        self._log(f"{path.name} {said}")
         self._prune()
         return path
 

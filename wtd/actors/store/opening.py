@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import msgspec
@@ -77,9 +78,29 @@ def open_tracker(files: WritePath) -> None:
         stamp = stamp_of(paths.json)
     except OSError as exc:
         raise os_fault(exc, fp.STORE_READ, f"{paths.json.name} could not be read", paths) from exc
-    # in the journal's format: one written before the digest changed names the
-    # JSON by its legacy digest until the next change
-    on_disk = model.checksum_as(data, files.journal.last_after or "")
+    # The backup opening takes is hashed and written meanwhile, and put in place once
+    # the bytes decode: in the journal's format (one written before the digest changed
+    # names the JSON by its legacy digest until the next change).
+    aside = BackupAside(files, data, files.journal.last_after or "")
+    try:
+        tracker, is_v1 = decode_found(files, data)
+    except BaseException:
+        aside.abandon()
+        raise
+    on_disk = aside.keep("v1 before migration" if is_v1 else "open")
+    adopt(files, tracker, on_disk, stamp, data)
+    if is_v1:
+        files.apply_system(commands.Migrate())
+    fit_schema(files)
+    if ops.progress_stale(files.loaded):
+        files.apply_system(commands.CorrectProgress())
+    finish_open(files)
+
+
+def decode_found(files: WritePath, data: bytes) -> tuple[model.Tracker, bool]:
+    """The tracker in the JSON bytes found at opening, and whether they were v1 (to be
+    migrated). Raises LimitRefused, or Fault with the symptom of what is wrong."""
+    paths = files.paths
     raw: object = None
     try:
         with gcpause.paused():
@@ -111,15 +132,68 @@ def open_tracker(files: WritePath) -> None:
             f"{files.rel(paths.json)} is not a valid tracker: {exc}",
             files.symptom("store.open", "TrackerError", str(exc)),
         ) from exc
-    is_v1 = isinstance(raw, dict) and "schema_version" not in raw
-    files.backup(data, on_disk, "v1 before migration" if is_v1 else "open")
-    adopt(files, tracker, on_disk, stamp, data)
-    if is_v1:
-        files.apply_system(commands.Migrate())
-    fit_schema(files)
-    if model.stale_progress(files.loaded) is not None:
-        files.apply_system(commands.CorrectProgress())
-    finish_open(files)
+    return tracker, isinstance(raw, dict) and "schema_version" not in raw
+
+
+class _Abandoned(Exception):
+    """The bytes found did not decode: their backup is not put in place."""
+
+
+class BackupAside:
+    """The backup opening takes of the JSON as found, taken while it is decoded.
+
+    Decoding holds the GIL; hashing the bytes and writing them (fsync included) do
+    not: a thread does both meanwhile (on a 100k-task tracker ~10 ms of SHA-256 and
+    ~15-40 ms of write and fsync, beside ~120 ms of decoding and checking). The backup
+    is put in place only once the bytes decode — bytes that are no tracker never
+    become a backup — and before anything else is written; ``keep`` or ``abandon``
+    waits for the thread.
+    """
+
+    def __init__(self, files: WritePath, data: bytes, like: str) -> None:
+        self._files = files
+        self._data = data
+        self._like = like  # a digest read back: the digest is taken in its format
+        self._digest = ""
+        self._reason: str | None = None
+        self._decided = threading.Event()
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._take, name="wtd-backup", daemon=True)
+        self._thread.start()
+
+    def _take(self) -> None:
+        try:
+            self._digest = model.checksum_as(self._data, self._like)
+            self._files.backups.save(self._data, self._digest, reason=self._go_ahead)
+        except _Abandoned:
+            pass
+        except BaseException as exc:  # told by ``keep``, in the opening's thread
+            self._failed = exc
+
+    def _go_ahead(self) -> str:
+        self._decided.wait()
+        if self._reason is None:
+            raise _Abandoned
+        return self._reason
+
+    def keep(self, reason: str) -> str:
+        """Put the backup in place (``reason`` in the log); the digest of the bytes.
+        A backup that cannot be written is logged and opening goes on (an adoption
+        insists on its own, below); any other error (an unsafe path) is raised."""
+        self._reason = reason
+        self._decided.set()
+        self._thread.join()
+        failed, self._failed = self._failed, None
+        if isinstance(failed, OSError):
+            log.warning("%s: backup failed: %s", self._files.label, failed)
+        elif failed is not None:
+            raise failed
+        return self._digest or model.checksum_as(self._data, self._like)
+
+    def abandon(self) -> None:
+        """The bytes did not decode: no backup of them is left."""
+        self._decided.set()
+        self._thread.join()
 
 
 def fit_schema(files: WritePath) -> None:
@@ -182,7 +256,9 @@ def adopt(
     assert files.journal is not None
     files.tracker = tracker
     todo = files.journal.replay_after(on_disk)
-    if todo is None and data:  # a state journalled in the other digest format
+    if todo is None and data and files.journal.last_after is not None:
+        # a state journalled in the other digest format (a journal holding no record
+        # names none: nothing to hash again)
         other = model.other_checksum(data, on_disk)
         todo = files.journal.replay_after(other)
         if todo is not None:
@@ -316,11 +392,13 @@ def finish_open(files: WritePath) -> None:
         files.md = FileState(digest="", stamp=None)
         files.notes.extend(files.write_view(force=True))
         return
-    files.md = FileState(digest=digest(text), stamp=stamp)
-    if not files.view_stale():
+    # the bytes read (compared, never hashed: the first change's view is compared
+    # with them, as with every view wtd writes)
+    files.md = FileState(data=text, stamp=stamp)
+    if text == files.view_bytes():  # wtd's rendering of this state
         files.view_base = files.tracker
         return
-    if files.imported_view and files.imported_view == files.md.digest:
+    if files.imported_view and files.imported_view == digest(text):
         # the plan just imported: the tracker holds it (and a copy was kept), so the
         # view is rendered over it with no "edits not made through wtd" copy
         files.imported_view = ""

@@ -65,9 +65,13 @@ def encode(tracker: Tracker) -> bytes:
 _TASKS_MARK = "\x00wtd:tasks\x00"
 _TASKS_LINE = b'    "\\u0000wtd:tasks\\u0000"'
 _CHUNK: Final = 256
-# A task encoded natively as an item of a formatted list ends with its empty
-# ``extra`` field; nothing else in the list sits at that indentation.
-_EMPTY_EXTRA: Final = b',\n    "extra": {}\n  }'
+# A task encoded natively as an item of the tasks array ends with its empty ``extra``
+# field; nothing else in the array sits at that indentation.
+_EMPTY_EXTRA: Final = b',\n      "extra": {}\n    }'
+# Tasks formatted as the items of a list in a list sit at their indentation in the
+# document, between these
+_NESTED_HEAD: Final = b"[\n  [\n"
+_NESTED_TAIL: Final = b"\n  ]\n]"
 
 
 def _encode_chunk(tasks: tuple[Task, ...]) -> bytes:
@@ -76,9 +80,11 @@ def _encode_chunk(tasks: tuple[Task, ...]) -> bytes:
         items = [msgspec.json.format(_encoder.encode(struct_raw(t)), indent=2) for t in tasks]
         body = b",\n".join(items)
         return b"    " + body.replace(b"\n", b"\n    ")
-    text = msgspec.json.format(_encoder.encode(tasks), indent=2)  # natively: C speed
-    body = text[2:-2].replace(_EMPTY_EXTRA, b"\n  }")  # drop "[\n" and "\n]"
-    return b"  " + body.replace(b"\n", b"\n  ")
+    # natively, at C speed; nested in one more list, so that the formatting indents
+    # them as the document does (no pass to indent every line)
+    text = msgspec.json.format(_encoder.encode((tasks,)), indent=2)
+    assert text.startswith(_NESTED_HEAD) and text.endswith(_NESTED_TAIL)
+    return text[len(_NESTED_HEAD) : -len(_NESTED_TAIL)].replace(_EMPTY_EXTRA, b"\n    }")
 
 
 class Encoder:

@@ -34,7 +34,7 @@ from wtd.tracker.ops.lookup import (
     task_not_found,
 )
 from wtd.tracker.ops.memo import counts_of
-from wtd.tracker.ops.progress import prime
+from wtd.tracker.ops.progress import prime, progress_stale
 from wtd.tracker.ops.statuses import bulk_targets
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "nearest_task_ids",
     "phase_not_found",
     "prime",
+    "progress_stale",
     "subtask_not_found",
     "task_not_found",
 ]

@@ -26,6 +26,22 @@ def prime(tracker: Tracker) -> None:
         find_task(tracker, tracker.tasks[0].id)
 
 
+def progress_stale(tracker: Tracker) -> bool:
+    """Does any stored progress (overall, per phase) differ from the derived one? The
+    answer of ``model.stale_progress(tracker) is not None``, from the memoised counts
+    (a big tracker's are counted once, for this and for the changes that follow)."""
+    counts = counts_of(tracker.tasks)
+    for phase in tracker.phases:
+        if phase.progress != _percent(*counts.get(phase.number, (0, 0))):
+            return True
+    meta = tracker.meta
+    progress = dict(meta.progress) if isinstance(meta.progress, dict) else {}
+    progress["overall"] = _percent(
+        sum(a for a, _ in counts.values()), sum(b for _, b in counts.values())
+    )
+    return progress != meta.progress
+
+
 def shift(counts: Counts, task: Task, sign: int) -> Counts:
     """``counts`` with ``task`` added (sign=1) or removed (sign=-1)."""
     if task.status in st.EXCLUDED:
