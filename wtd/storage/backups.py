@@ -56,7 +56,7 @@ class Backups:
         with self._lock:
             return self._save(data, content_hash, reason=reason)
 
-    def _save(self, data: bytes, content_hash: str, *, reason: str) -> Path:
+    def _save(self, data: bytes, content_hash: str, *, reason: str | Callable[[], str]) -> Path:
         short = re.sub(r"[^0-9A-Za-z]", "", content_hash)[:12] or "nohash"
         existing = self.newest()
         moment = datetime.now(UTC)
