@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import msgspec
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from wtd import vocabulary as v
@@ -137,6 +137,7 @@ NEAR_GUARDED = st.one_of(st.text(max_size=60), st.tuples(_HEADS, _TAILS).map("".
 
 
 @given(NEAR_GUARDED)
+@example("CREATE INITIATIVE 1:?")  # titled "?" by the grammar; "1:" once the hook cleans it
 def test_a_phrase_the_grammar_calls_guarded_is_matched_by_the_patterns(text: str) -> None:
     """The hook may be stricter than the grammar (refuse what would fail anyway), never
     looser: whatever the grammar turns into a guarded command, the patterns match."""

@@ -85,9 +85,14 @@ def claim_lock(sock_path: Path) -> int:
             f"another wtd (pid {owner}) is already serving {sock_path}; "
             "stop it first or use --socket for a separate daemon"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    os.ftruncate(fd, 0)  # the last owner's pid: it is gone
     return fd
+
+
+def name_owner(lock_fd: int) -> None:
+    """Write this daemon's pid into its lock, once it listens: the lock never names a
+    wtd that is about to give up (e.g. because something else listens there)."""
+    os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
 
 
 def bind(sock_path: Path) -> socket.socket:
@@ -148,6 +153,7 @@ def serve(*, config: Config, socket_path: Path | None, ready_fd: int | None) -> 
         secure_folder(sock_path.parent)
         lock_fd = claim_lock(sock_path)
         listen = bind(sock_path)
+        name_owner(lock_fd)
     else:  # systemd owns the socket file; the watchdog talks to the real one
         sock_path = Path(listen.getsockname())
     if failpoints.enabled:

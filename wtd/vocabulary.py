@@ -99,7 +99,7 @@ KIND_NAMES: Final[dict[str, OperationKind]] = {
 # these commands from exactly these patterns; the hook blocks a subagent's wtctl call
 # whose phrase matches one of them.
 CREATE_INITIATIVE: Final = (
-    r"create initiative (?P<n>[^\s:]+)(?:(?:\s*:\s*| called )(?P<t>.+)|[\s.?!]*)"
+    r"create initiative (?P<n>[^\s:]+)(?:(?:\s*:\s*| called )(?P<t>.+)|[\s.?!:]*)"
 )
 DELETE_TRACKER: Final = r"delete (?:this )?tracker"
 MARK_ALL_TASKS: Final = r"mark all tasks in phase (?P<n>\S+) (?:as )?(?P<s>.+)"
