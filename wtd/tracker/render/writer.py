@@ -253,7 +253,7 @@ class Renderer:
             if cached and same_objects(cached.tasks, tasks) and same_objects(cached.subs, subs):
                 out.append(cached)
             else:
-                out.append(_render_chunk(tasks, subs))
+                out.append(_render_chunk(tasks, subs, subs_by_task))
         return out
 
 
@@ -261,7 +261,9 @@ class Renderer:
 _CELLS: Final[dict[str, str]] = {}
 
 
-def _render_chunk(group: list[Task], subs: list[Subtask]) -> _Chunk:
+def _render_chunk(
+    group: list[Task], subs: list[Subtask], by_task: dict[str, list[Subtask]]
+) -> _Chunk:
     # One comprehension reads every field (a pass over many Structs is the costly
     # part: cache misses), zip(*) transposes in C. Equivalent to model.counts and
     # Task.title, which the tests check. Each column is escaped in one batch, then
@@ -300,9 +302,8 @@ def _render_chunk(group: list[Task], subs: list[Subtask]) -> _Chunk:
     sublines = "\n".join(_subtask_lines(subs)).encode()
     notes = b""
     claimed: list[str] = []
-    noted = [s for s in subs if s.extra]
-    if noted or any([t.extra for t in group]):
-        notes = "\n".join(_notes_of(group, noted)).encode()
+    if any([s.extra for s in subs]) or any([t.extra for t in group]):
+        notes = "\n".join(_notes_of(group, by_task)).encode()
         claimed = _claim_rows(group)
     return _Chunk(group, subs, table.encode(), links, sublines, notes, claimed, complete, counted)
 
@@ -336,19 +337,17 @@ def _render_tasks(out: list[bytes], chunks: Sequence[_Chunk]) -> None:
         out += [b"#### Sub-tasks", b"", *sublines, b""]
 
 
-def _notes_of(tasks: list[Task], subs: list[Subtask]) -> list[str]:
-    """The Notes items of ``tasks``, each followed by those of its sub-tasks (``subs``:
-    the sub-tasks of these tasks that may have notes)."""
-    by_task: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-    for sub in subs:
-        if lines := note_lines(sub.extra.get(NOTES)):
-            by_task.setdefault(sub.task_id, []).append((sub.id, lines))
+def _notes_of(tasks: list[Task], by_task: dict[str, list[Subtask]]) -> list[str]:
+    """The Notes items of ``tasks``, each followed by those of its sub-tasks (``by_task``:
+    sub-tasks by task id). Two tasks of one id each show the sub-tasks' once, as each
+    lists them once: the items do not depend on how the tasks are chunked."""
     out: list[str] = []
     for task in tasks:
         if task.extra and (lines := note_lines(task.extra.get(NOTES))):
             out += note_item(task.id, lines)
-        for sub_id, sub_lines in by_task.get(task.id, ()):
-            out += note_item(sub_id, sub_lines)
+        for sub in by_task.get(task.id, ()):
+            if sub.extra and (lines := note_lines(sub.extra.get(NOTES))):
+                out += note_item(sub.id, lines)
     return out
 
 
