@@ -301,7 +301,8 @@ class WritePath:
         after = hashing.result()
         at = view.rfind(DIGEST_PLACEHOLDER.encode())
         assert at >= 0 and len(after) == len(DIGEST_PLACEHOLDER)
-        return after, b"".join((view[:at], after.encode(), view[at + len(after) :]))
+        whole = memoryview(view)  # slices of it are not copies: the view is copied once
+        return after, b"".join((whole[:at], after.encode(), whole[at + len(after) :]))
 
     def settle(self) -> None:
         """The checkpoint (off the reply path; SPEC §6): make the files replaced since
