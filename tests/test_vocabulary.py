@@ -137,7 +137,9 @@ NEAR_GUARDED = st.one_of(st.text(max_size=60), st.tuples(_HEADS, _TAILS).map("".
 
 
 @given(NEAR_GUARDED)
-@example("CREATE INITIATIVE 1:?")  # titled "?" by the grammar; "1:" once the hook cleans it
+@example("CREATE INITIATIVE 1:?")  # "1:" once the hook drops the "?"
+@example("create initiative 1 called ?")  # "1 called" once the hook drops the "?"
+@example("create initiative 1 called '")  # and its quotes
 def test_a_phrase_the_grammar_calls_guarded_is_matched_by_the_patterns(text: str) -> None:
     """The hook may be stricter than the grammar (refuse what would fail anyway), never
     looser: whatever the grammar turns into a guarded command, the patterns match."""

@@ -98,8 +98,11 @@ KIND_NAMES: Final[dict[str, OperationKind]] = {
 # The guarded phrases, as the grammar parses them. The grammar builds its rules for
 # these commands from exactly these patterns; the hook blocks a subagent's wtctl call
 # whose phrase matches one of them.
+# A title has a character the hook does not drop from the end of a phrase (spaces,
+# . ? ! and quotes): "1 called ?" would otherwise be guarded here but not there.
 CREATE_INITIATIVE: Final = (
-    r"create initiative (?P<n>[^\s:]+)(?:(?:\s*:\s*| called )(?P<t>.+)|[\s.?!:]*)"
+    r"create initiative (?P<n>[^\s:]+)(?:(?:\s*:\s*| called )"
+    r"""(?P<t>.*[^\s.?!"'“”].*)|[\s.?!:]*)"""
 )
 DELETE_TRACKER: Final = r"delete (?:this )?tracker"
 MARK_ALL_TASKS: Final = r"mark all tasks in phase (?P<n>\S+) (?:as )?(?P<s>.+)"

@@ -83,16 +83,31 @@ def test_tools_list_as_sent_names_the_tools_and_stays_under_8_kb(ws: Workspace) 
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]
-    done = subprocess.run(
+    # stdin stays open until the answer to tools/list is read, as an MCP client keeps
+    # it: at end of input the server may stop before answering what is still queued
+    proc = subprocess.Popen(
         [str(BIN / "wtctl"), "mcp"],
-        input="".join(json.dumps(r) + "\n" for r in requests).encode(),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=ws.env,
         cwd=ws.root,
-        timeout=60,
     )
-    assert done.returncode == 0, done.stderr.decode()
-    sent = [line for line in done.stdout.splitlines() if json.loads(line).get("id") == 2]
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests).encode())
+        proc.stdin.flush()
+        sent: list[bytes] = []
+        for line in proc.stdout:  # one JSON-RPC message a line
+            if json.loads(line).get("id") == 2:
+                sent.append(line.rstrip(b"\n"))
+                break
+        proc.stdin.close()
+        assert proc.wait(60) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert len(sent) == 1
     tools = json.loads(sent[0])["result"]["tools"]
     assert {tool["name"] for tool in tools} == TOOLS
