@@ -66,6 +66,7 @@ class MemoryFiles:
         self.settled: list[int] = []  # at each checkpoint: how many batches were committed
         self.checkpoint = threading.Event()
         self.jobs: list[HeldJob] = []  # the checkpoints begun under load
+        self.job_begun = threading.Event()
         self.batches: list[list[str]] = []
         self.threads: set[int] = set()
         self.fail_open: BaseException | None = None
@@ -98,6 +99,7 @@ class MemoryFiles:
         if self.unsettled is None:
             return None
         self.jobs.append(job := HeldJob(len(self.batches)))
+        self.job_begun.set()
         return job
 
     # worker thread only
@@ -381,7 +383,7 @@ async def test_a_checkpoint_under_a_steady_load_holds_up_no_reply(
     send, recv = anyio.create_memory_object_stream[Outcome](8)
     harness.inbox.send_nowait(harness.rename("r1", "one", send.clone()))
     assert (await _receive_all(recv, 1))[0].ok
-    assert await anyio.to_thread.run_sync(lambda: _wait_for(harness.files, 1))
+    assert await anyio.to_thread.run_sync(harness.files.job_begun.wait, TIMEOUT)
     job = harness.files.jobs[0]
     assert await anyio.to_thread.run_sync(job.running.wait, TIMEOUT)
     for n in (2, 3):  # the checkpoint is still running: these are answered all the same
@@ -392,12 +394,3 @@ async def test_a_checkpoint_under_a_steady_load_holds_up_no_reply(
     # taken in (between batches, or before the quiet-inbox checkpoint), then settled
     assert await anyio.to_thread.run_sync(harness.files.checkpoint.wait, TIMEOUT)
     assert harness.files.settled[0] == 1
-
-
-def _wait_for(files: MemoryFiles, jobs: int) -> bool:
-    deadline = time.monotonic() + TIMEOUT
-    while len(files.jobs) < jobs:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import SCHEMA, Workspace
+from tests.e2e.test_watch import eventually
+from wtctl.connection import Session
+from wtd import wire
 
 CHANGES = [
     ("mark task 2.3 complete", "2.3", "status", "complete"),
@@ -186,30 +187,17 @@ def test_checkpoints_taken_under_a_steady_load_lose_nothing_to_a_power_cut(ws: W
     ws.ok("show progress")
     backups = ws.root / ".ecw" / "backups" / "my-project"
     before = set(backups.iterdir())
-    sock = socket.socket(socket.AF_UNIX)
-    sock.connect(str(ws.sock))
-    _ask(sock, {"type": "hello", "version": 1, "client": "test"})
+    session = Session(str(ws.sock), autostart=False)  # one connection, as an agent keeps
     names: list[str] = []
     deadline = time.monotonic() + 60
-    i = 0
     # changes one after the other until two checkpoints under load have taken backups
     while len(set(backups.iterdir()) - before) < 3 and time.monotonic() < deadline:
-        i += 1
-        name = f"Steady {i}"
-        reply = _ask(
-            sock,
-            {
-                "type": "command",
-                "id": f"steady-{i}",
-                "phrase": f"rename task 3.1 to {name}",
-                "cwd": str(ws.root),
-                "tracker": str(ws.md),
-                "options": {},
-            },
-        )
+        name = f"Steady {len(names) + 1}"
+        phrase = f"rename task 3.1 to {name}"
+        reply = session.ask(wire.request(phrase, cwd=str(ws.root), tracker=str(ws.md)))
         assert reply["ok"], reply
         names.append(name)
-    sock.close()
+    session.close()
     assert len(set(backups.iterdir()) - before) >= 3, "no checkpoint under load took a backup"
     assert list((ws.root / ".ecw" / "journal").glob("my-project.wal.*")), (
         "the journal never rotated"
@@ -220,23 +208,6 @@ def test_checkpoints_taken_under_a_steady_load_lose_nothing_to_a_power_cut(ws: W
     assert "Overall progress" in ws.ok("show progress")
     assert ws.task("3.1")["name"] == names[-1], ws.log()
     assert f"| {names[-1]} |" in ws.md.read_text()
-
-
-def _ask(sock: socket.socket, message: dict[str, object]) -> dict[str, Any]:
-    body = json.dumps(message).encode()
-    sock.sendall(len(body).to_bytes(4, "big") + body)
-    size = int.from_bytes(_recv(sock, 4), "big")
-    reply: dict[str, Any] = json.loads(_recv(sock, size))
-    return reply
-
-
-def _recv(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        part = sock.recv(n - len(data))
-        assert part, "wtd closed the connection"
-        data += part
-    return data
 
 
 def test_wtd_rewrites_a_served_trackers_files_when_it_starts_before_anyone_asks(
@@ -257,9 +228,10 @@ def test_wtd_rewrites_a_served_trackers_files_when_it_starts_before_anyone_asks(
         "--tracker", str(other / "docs" / "plans" / "notes.md"), "show progress", tracker=False
     )
     assert proc.returncode == 0, proc.stderr
-    deadline = time.monotonic() + 10
-    while ws.json.read_bytes() == kept or not ws.md.read_bytes():
-        assert time.monotonic() < deadline, f"not rewritten at start\n{ws.log()[-3000:]}"
-        time.sleep(0.01)
+    eventually(  # wtd's own background work: no other signal to wait for
+        lambda: ws.json.read_bytes() != kept and bool(ws.md.read_bytes()),
+        "the files rewritten at start",
+        ws.log,
+    )
     _shows_every_change(ws)
     assert "checked at start" in ws.log()

@@ -251,7 +251,7 @@ class Journal:
         try:
             if not existed:
                 fsync_dir(path.parent)
-            data = _read_fd(fd)
+            data = safepath.read_fd(fd)
             scan = _scan(path, data)
             if scan.good_end < len(data):
                 os.ftruncate(fd, scan.good_end)
@@ -501,7 +501,11 @@ class Journal:
     def _current_records(self) -> list[JournalRecord]:
         if self._data is not None:
             return _scan(self._path, self._data).records
-        data = _read_fd(self._fd, self._size) if self._fd >= 0 else safepath.read_bytes(self._path)
+        data = (
+            safepath.read_fd(self._fd, self._size)
+            if self._fd >= 0
+            else safepath.read_bytes(self._path)
+        )
         return _scan(self._path, data).records
 
     def _check_usable(self) -> None:
@@ -558,18 +562,3 @@ def _with_older(
 def segment_path(path: Path, k: int) -> Path:
     """The k-th newest rotated segment of the journal at ``path`` (``<name>.k``)."""
     return path.with_name(f"{path.name}.{k}")
-
-
-def _read_fd(fd: int, size: int | None = None) -> bytes:
-    """The first ``size`` bytes (default: all) of the file open as ``fd``."""
-    if size is None:
-        size = os.fstat(fd).st_size
-    chunks: list[bytes] = []
-    offset = 0
-    while offset < size:
-        chunk = os.pread(fd, size - offset, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)

@@ -138,6 +138,21 @@ def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
         os.close(fd)
 
 
+def read_fd(fd: int, size: int | None = None) -> bytes:
+    """The first ``size`` bytes (default: all) of the file open as ``fd``."""
+    if size is None:
+        size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
 def append_line(path: Path, line: bytes, *, sync: bool = True) -> None:
     """Append ``line`` to a log file with one write (lines never interleave)."""
     fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -76,6 +76,9 @@ class Served:
     def _write(self, entries: list[str]) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(self.path, "".join(f"{e}\n" for e in entries).encode())
+            # no fsync: this runs on a workspace's first request, and the list is a
+            # convenience the file system makes durable within seconds anyway
+            data = "".join(f"{e}\n" for e in entries).encode()
+            atomic_write(self.path, data, durable=False)
         except OSError as exc:  # a convenience: serving goes on without it
             log.warning("the list of served workspaces %s was not written: %s", self.path, exc)

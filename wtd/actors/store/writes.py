@@ -102,7 +102,7 @@ class CheckpointJob:
             for folder in self.folders:
                 atomic.fsync_dir(folder)
             if self.backups is not None and self.json_fd is not None:
-                data = _read_all(self.json_fd)
+                data = safepath.read_fd(self.json_fd)
                 if model.checksum_as(data, self.digest) == self.digest:
                     self.backups.save(data, self.digest, reason="periodic")
                     self.backed_up = True
@@ -115,18 +115,6 @@ class CheckpointJob:
             for fd in self.fds:
                 os.close(fd)
             self.fds = []
-
-
-def _read_all(fd: int) -> bytes:
-    size = os.fstat(fd).st_size
-    parts: list[bytes] = []
-    offset = 0
-    while True:
-        part = os.pread(fd, max(size - offset, 1 << 16), offset)
-        if not part:
-            return b"".join(parts)
-        parts.append(part)
-        offset += len(part)
 
 
 class WritePath:
@@ -339,8 +327,8 @@ class WritePath:
         json_fd: int | None = None
         for path, state in ((self.paths.json, self.json), (self.paths.markdown, self.md)):
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-            except OSError:
+                fd = safepath.open_file(path, os.O_RDONLY | os.O_CLOEXEC)
+            except (OSError, errors.WtdError):  # gone, or made unsafe: the next change says
                 continue
             st = os.fstat(fd)
             if (st.st_mtime_ns, st.st_size, st.st_ino) != state.stamp:
