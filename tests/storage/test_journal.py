@@ -10,8 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wtd.storage import timeline
 from wtd.storage.failpoints import Failpoints
-from wtd.storage.journal import CorruptJournal, Journal, JournalRecord, segment_path
+from wtd.storage.journal import (
+    CorruptJournal,
+    Glimpse,
+    Journal,
+    JournalRecord,
+    encode_line,
+    salvage,
+    segment_path,
+)
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,3 +342,82 @@ def test_recent_reads_newest_first_across_segments(tmp_path: Path) -> None:
         assert [r.seq for r in journal.recent(100)] == sorted(
             (r.seq for r in journal.records()), reverse=True
         )
+
+
+def _lost(seq: int, glimpse: Glimpse | None, following: JournalRecord) -> JournalRecord:
+    return timeline.lost_record(seq, glimpse, following)
+
+
+def test_salvage_keeps_every_intact_record_and_the_request_id_of_a_damaged_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path, failpoints=Failpoints.parse("journal.append=1+1*corrupt")) as j:
+        for seq in (1, 2, 3):
+            j.append([rec(seq)])
+    data = path.read_bytes()
+    with pytest.raises(CorruptJournal):
+        Journal.open(path)
+    found = salvage(path, data, _lost)
+    assert found is not None
+    assert (found.kept, [r.seq for r in found.lost]) == (2, [2])
+    path.write_bytes(found.data)
+    with Journal.open(path) as journal:
+        assert [r.seq for r in journal.records()] == [1, 2, 3]
+        assert journal.last_after == "h3"
+        assert journal.find_rid("r1") is not None and journal.find_rid("r3") is not None
+        marker = journal.find_rid("r2")  # read back from the damaged line
+        assert marker is not None and marker.reply is not None
+        assert timeline.is_damaged(marker)
+        assert "applied before" in bytes(marker.reply).decode()
+        assert [bytes(r.reply or b"") for r in journal.records() if r.seq != 2] == [
+            b'{"ok":1}',
+            b'{"ok":3}',
+        ]
+
+
+def test_salvage_marks_each_record_of_a_damaged_group_commit(tmp_path: Path) -> None:
+    """One append of three records, damaged: what its lines still show is kept, the
+    rest is marked by seq, and the marker before the next record leads where it starts."""
+    path = tmp_path / "j.wal"
+    with Journal.open(path, failpoints=Failpoints.parse("journal.append=1+1*corrupt")) as j:
+        j.append([rec(1)])
+        j.append([rec(2), rec(3), rec(4)])
+        j.append([rec(5)])
+    found = salvage(path, path.read_bytes(), _lost)
+    assert found is not None
+    path.write_bytes(found.data)
+    with Journal.open(path) as journal:
+        records = list(journal.records())
+        assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+        assert records[3].after == "h4"  # the marker before seq 5 bridges to its "before"
+        # r2 was whole, r3's header was still readable; r4's line was gone entirely
+        assert [r.seq for r in found.lost] == [3, 4]
+        assert not timeline.is_damaged(records[1]) and records[1].rid == "r2"
+        marker = journal.find_rid("r3")
+        assert marker is not None and timeline.is_damaged(marker)
+        assert journal.find_rid("r4") is None
+        assert all(journal.find_rid(f"r{seq}") is not None for seq in (1, 2, 5))
+
+
+def test_salvage_refuses_damage_it_cannot_bridge(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    lines = [encode_line(rec(1)), b"garbage\n", encode_line(rec(1)), encode_line(rec(2))]
+    assert salvage(path, b"".join(lines), _lost) is None  # seqs go back
+    first_damaged = [b"garbage\n", encode_line(rec(2))]
+    assert salvage(path, b"".join(first_damaged), _lost) is None  # nothing to count from
+    whole = encode_line(rec(1)) + encode_line(rec(2))
+    found = salvage(path, whole, _lost)
+    assert found is not None and found.data == whole and not found.lost
+
+
+def test_a_torn_tail_shows_the_headers_it_still_holds(tmp_path: Path) -> None:
+    path = tmp_path / "j.wal"
+    with Journal.open(path, failpoints=Failpoints.parse("journal.append=1+1*corrupt")) as j:
+        j.append([rec(1)])
+        j.append([rec(2)])
+    with Journal.open(path) as journal:
+        assert journal.last_seq == 1
+        assert [(g.seq, g.rid, g.at) for g in journal.torn] == [(2, "r2", "2025-01-01T00:00:00Z")]
+    with Journal.open(path) as journal:  # cut away at the first open
+        assert journal.torn == []

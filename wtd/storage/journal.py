@@ -5,7 +5,9 @@ acknowledged only once its line is written and fsync'd; a failed append is trunc
 away before the error is re-raised, so it never reappears. On open, anything after the
 last good record (a torn or checksum-bad tail, what a crash mid-append leaves) is
 truncated away; a bad record *followed by good ones* is real damage and raises
-``CorruptJournal`` instead of silently dropping data.
+``CorruptJournal`` instead of silently dropping data; ``salvage`` rebuilds such a
+segment around the damage, keeping every intact record and marking each lost one
+(with the request id, when its damaged line still shows it).
 
 When the file grows past ``max_bytes`` it is rotated to ``<name>.1`` (older segments
 shift to ``.2`` … ``.keep_segments``); request ids and ``last_seq`` carry over.
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -150,6 +153,110 @@ def _scan(path: Path, data: bytes) -> _Scan:
     return _Scan(records, good_end)
 
 
+# The start of a record as ``_ENCODER`` writes it (fields in declaration order), read
+# from a damaged line: enough to know which request it was and where it led.
+_S = rb'"([^"\\\x00-\x1f]{0,512})"'  # a JSON string without escapes
+_HEADER: Final = re.compile(
+    rb'\{"seq":(\d{1,18}),"rid":(?:null|%b)(?:,"at":%b(?:,"actor":%b'
+    rb'(?:,"before":%b(?:,"after":%b)?)?)?)?' % (_S, _S, _S, _S, _S)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Glimpse:
+    """What a damaged record still shows: its header (``before``/``after`` None when
+    the damage took them)."""
+
+    seq: int
+    rid: str | None
+    at: str | None
+    actor: str | None
+    before: str | None
+    after: str | None
+
+
+def glimpses(damaged: bytes) -> list[Glimpse]:
+    """The record headers still readable in ``damaged`` bytes, in order."""
+    found: list[Glimpse] = []
+    for m in _HEADER.finditer(damaged):
+        seq, rid, at, actor, before, after = m.groups()
+        try:
+            found.append(
+                Glimpse(
+                    seq=int(seq),
+                    rid=rid.decode() if rid else None,
+                    at=at.decode() if at else None,
+                    actor=actor.decode() if actor else None,
+                    before=before.decode() if before is not None else None,
+                    after=after.decode() if after is not None else None,
+                )
+            )
+        except UnicodeDecodeError:
+            continue
+    return found
+
+
+@dataclass(slots=True)
+class Salvaged:
+    """A damaged segment rebuilt by ``salvage``."""
+
+    data: bytes
+    kept: int
+    """Intact records, kept byte for byte."""
+    lost: list[JournalRecord]
+    """The markers written in place of the records the damage took."""
+
+
+LostRecord = Callable[[int, Glimpse | None, JournalRecord], JournalRecord]
+"""Makes the marker for lost record ``seq`` (what its damaged line still shows, if
+anything; the intact record that follows the damage)."""
+
+
+def salvage(path: Path, data: bytes, lost_record: LostRecord) -> Salvaged | None:
+    """``data`` (a segment that ``_scan`` finds damaged in the middle) rebuilt: intact
+    records as they were, each stretch of damage replaced by one marker per seq it
+    took (from ``lost_record``), so seqs run on and request ids the damaged lines
+    still show are kept. A damaged tail is kept as it is (``Journal.open`` decides
+    about it). None when the damage cannot be bridged: seqs out of order, or damage
+    before the first intact record."""
+    out: list[bytes] = []
+    lost: list[JournalRecord] = []
+    kept = 0
+    previous: JournalRecord | None = None
+    damaged_from: int | None = None
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        found = _decode_line(data[pos:nl])
+        if isinstance(found, str):
+            damaged_from = pos if damaged_from is None else damaged_from
+        else:
+            if damaged_from is not None:
+                if previous is None:
+                    return None
+                seen = {g.seq: g for g in glimpses(data[damaged_from:pos])}
+                for seq in range(previous.seq + 1, found.seq):
+                    marker = lost_record(seq, seen.get(seq), found)
+                    lost.append(marker)
+                    out.append(encode_line(marker))
+                damaged_from = None
+            elif previous is not None and found.seq != previous.seq + 1:
+                return None
+            out.append(data[pos : nl + 1])
+            kept += 1
+            previous = found
+        pos = nl + 1
+    tail = data[damaged_from:] if damaged_from is not None else data[pos:]
+    rebuilt = b"".join(out) + tail
+    try:
+        _scan(path, rebuilt)
+    except CorruptJournal:
+        return None
+    return Salvaged(rebuilt, kept, lost)
+
+
 def last_content(path: Path, tail: int = 1 << 16) -> str | None:
     """The content digest the newest record of the journal at ``path`` leads to, read
     from its last ``tail`` bytes without opening the journal (nothing is repaired or
@@ -220,6 +327,9 @@ class Journal:
         self._undo: tuple[int, int, str | None, list[JournalRecord]] | None = None
         self.dropped_bytes = dropped_bytes
         """Bytes of torn tail truncated away by ``open`` (0 when the file was clean)."""
+        self.torn: list[Glimpse] = []
+        """The headers still readable in that torn tail, of records after the last
+        good one: one append's records (what was torn is the last write)."""
         for record in history:
             self._remember(record)
 
@@ -260,7 +370,7 @@ class Journal:
         except BaseException:
             os.close(fd)
             raise
-        return cls(
+        journal = cls(
             path,
             fd,
             scan.good_end,
@@ -271,6 +381,9 @@ class Journal:
             rid_capacity=rid_capacity,
             dropped_bytes=len(data) - scan.good_end,
         )
+        if scan.good_end < len(data):
+            journal.torn = [g for g in glimpses(data[scan.good_end :]) if g.seq > journal.last_seq]
+        return journal
 
     @classmethod
     def _read_only(

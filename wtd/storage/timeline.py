@@ -9,18 +9,58 @@ newest first — for ``undo``, for ``history`` and for the base of a three-way m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from wtd.messages import Outcome
-from wtd.storage.journal import JournalRecord
+from wtd.storage.journal import Glimpse, JournalRecord
 from wtd.tracker import commands, patch
 from wtd.tracker.model import Tracker
 
 _change = msgspec.json.Decoder(commands.Change)
 _patch = msgspec.json.Decoder(commands.Patch)
 _outcome = msgspec.json.Decoder(Outcome)
+_encoder = msgspec.json.Encoder()
+
+DAMAGED: Final = "record damaged"
+"""The reason of the checkpoint put in place of a record that damage took."""
+_DAMAGED_OP: Final = msgspec.Raw(_encoder.encode(commands.Checkpoint(reason=DAMAGED)))
+_ANSWERED_BEFORE: Final = msgspec.Raw(
+    _encoder.encode(
+        Outcome(
+            ok=True,
+            lines=[
+                "✓ Done: this request was applied before; its first reply was in a"
+                " journal record that was later damaged"
+            ],
+        )
+    )
+)
+
+
+def lost_record(seq: int, glimpse: Glimpse | None, following: JournalRecord) -> JournalRecord:
+    """The marker for record ``seq``, which damage took (``journal.salvage``): a
+    checkpoint that keeps its request id when the damaged line still shows it (a
+    retry is then answered, not applied again) and bridges the digests around it."""
+    after = glimpse.after if glimpse is not None and glimpse.after else ""
+    if not after and seq == following.seq - 1:
+        after = following.before  # where the change that follows started from
+    return JournalRecord(
+        seq=seq,
+        rid=glimpse.rid if glimpse is not None else None,
+        at=(glimpse.at if glimpse is not None and glimpse.at else None) or following.at,
+        actor=(glimpse.actor if glimpse is not None and glimpse.actor else None) or "wtd",
+        before=glimpse.before or "" if glimpse is not None else "",
+        after=after,
+        op=_DAMAGED_OP,
+        reply=_ANSWERED_BEFORE if glimpse is not None and glimpse.rid else None,
+    )
+
+
+def is_damaged(record: JournalRecord) -> bool:
+    """A marker left where damage took a record (see ``lost_record``)."""
+    return bytes(record.op) == bytes(_DAMAGED_OP)
 
 
 def change_of(record: JournalRecord) -> commands.Change:
@@ -38,10 +78,11 @@ def inverse_of(record: JournalRecord) -> commands.Patch | None:
 
 def is_adoption(record: JournalRecord) -> bool:
     """A checkpoint where wtd took a JSON found on disk as it was (edited while wtd was
-    away, or git's): no change leads there, so no inverse leads back past it."""
+    away, or git's), or the marker of a record that damage took: no known change leads
+    there, so no inverse leads back past it."""
     change = change_of(record)
     return isinstance(change, commands.Checkpoint) and (
-        change.reason == "adopted as found" or record.actor == "git"
+        change.reason in ("adopted as found", DAMAGED) or record.actor == "git"
     )
 
 
@@ -155,9 +196,17 @@ def history(
         change = change_of(record)
         lines = reply_lines(record)
         if isinstance(change, commands.Checkpoint):
-            if record.actor != "git":  # wtd's own anchors; git's takeover is history
+            if change.reason == DAMAGED:  # a change whose details damage took
+                lines = [
+                    "⚠ This change's journal record was damaged: what it did is in the"
+                    " tracker, its details are lost"
+                ]
+                if task_id is not None:
+                    continue  # which tasks it touched cannot be told
+            elif record.actor != "git":  # wtd's own anchors; git's takeover is history
                 continue
-            lines = [change.reason]
+            else:
+                lines = [change.reason]
         if needle is not None and task_id is not None:
             touched = (
                 needle in bytes(record.op)

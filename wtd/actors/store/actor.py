@@ -73,7 +73,7 @@ from wtd.messages import (
     Repair,
     StoreMessage,
 )
-from wtd.storage import atomic, gitrepo
+from wtd.storage import atomic, gitrepo, timeline
 from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import JournalRecord
@@ -513,7 +513,11 @@ class Store:
     def _replayed(self, req: Apply, pending: list[Pending]) -> Outcome | None:
         """The stored answer when this request id was already applied (a client retry)."""
         record = self.files.known_request(req.rid)
-        if record is not None and bytes(record.op) != cmd_encoder.encode(req.command):
+        if (
+            record is not None
+            and bytes(record.op) != cmd_encoder.encode(req.command)
+            and not timeline.is_damaged(record)  # which change it was is lost
+        ):
             return self.files.error(
                 errors.InvalidArgument(f"request id {req.rid} was already used for another change")
             )

@@ -280,15 +280,29 @@ def adopt(
                 raise os_fault(
                     exc, "store.open", "the JSON found could not be backed up", files.paths
                 ) from exc
-        missed = missed_by(files, tracker) if files.journal.last_seq else []
-        if files.journal.last_seq:
+        shown = torn_but_shown(files, tracker, on_disk)
+        missed = missed_by(files, tracker) if files.journal.last_seq and not shown else []
+        if shown:
+            files.adopted_offline = True
+            log.warning(
+                "%s: the journal's last record(s) are damaged (seqs %d-%d) but the JSON"
+                " shows their change: marked as lost, with %d request id(s)",
+                files.label,
+                shown[0].seq,
+                shown[-1].seq,
+                sum(record.rid is not None for record in shown),
+            )
+        elif files.journal.last_seq:
             files.adopted_offline = True
             log.info(
                 "%s: the JSON changed while wtd was away; adopting it%s",
                 files.label,
                 f" with the {len(missed)} journalled change(s) it missed on top" if missed else "",
             )
-        if not read_only:
+        if not read_only and shown:
+            files.journal.append(shown)
+            files.journal.applied()
+        elif not read_only:
             if gitrepo.in_index(files.paths.workspace, files.paths.json, data):
                 reason = f"Took git's version of {files.paths.json.name} (checked out or merged)"
                 files.checkpoint(on_disk, reason, actor=GIT)
@@ -308,6 +322,36 @@ def adopt(
         files.checkpoint(on_disk, "found again")
     if read_only:
         log.warning("%s: serving reads only: %s", files.label, read_only)
+
+
+def torn_but_shown(files: WritePath, found: model.Tracker, on_disk: str) -> list[JournalRecord]:
+    """The journal's torn tail as markers (``timeline.lost_record``), when the JSON
+    ``found`` (digest ``on_disk``) shows its change — a record damaged after its
+    append reported success, the files written, then a crash before the reply — so
+    that a retry of those requests is answered, not applied twice. Shown means: one
+    of the torn headers still names this digest as where it led, or this change's
+    moment, which is the JSON's ``updated`` stamp. Nothing otherwise (a real torn
+    append: its change was never written, and a retry must apply it)."""
+    assert files.journal is not None
+    torn = files.journal.torn
+    first = files.journal.last_seq + 1
+    if not torn or torn[0].seq != first:
+        return []
+    stamp = found.meta.updated
+    if not any(g.after == on_disk or (g.at and g.at == stamp) for g in torn):
+        return []
+    seen = {g.seq: g for g in torn}
+    last = max(seen)
+    end = JournalRecord(
+        seq=last + 1,
+        rid=None,
+        at=torn[-1].at or (stamp if isinstance(stamp, str) else ""),
+        actor="",
+        before=on_disk,
+        after="",
+        op=msgspec.Raw(b"null"),
+    )
+    return [timeline.lost_record(seq, seen.get(seq), end) for seq in range(first, last + 1)]
 
 
 def missed_by(files: WritePath, edited: model.Tracker) -> list[JournalRecord]:
