@@ -14,6 +14,7 @@ from wtd import errors, protocol
 from wtd.healing.analysis import Symptom
 from wtd.messages import Apply, Outcome
 from wtd.storage import atomic
+from wtd.storage.journal import Journal, JournalRecord
 from wtd.tracker import commands, model, patch
 from wtd.workspace import TrackerPaths
 
@@ -42,6 +43,24 @@ change_decoder = msgspec.json.Decoder(commands.Change)
 outcome_decoder = msgspec.json.Decoder(Outcome)
 
 digest = model.checksum
+
+
+def replay_from(
+    journal: Journal, data: bytes, known: str = ""
+) -> tuple[list[JournalRecord] | None, str]:
+    """``journal.replay_after`` the state whose JSON is ``data`` (its digest ``known``
+    when already computed), whichever digest format the journal named that state in:
+    records written before a format change name it in theirs. (None, digest) when no
+    record leads there; otherwise the records after it and the digest that matched."""
+    own = known or digest(data)
+    todo = journal.replay_after(own)
+    if todo is not None or not data or journal.last_after is None:
+        return todo, own  # (a journal holding no record names no state: nothing to hash)
+    for other in model.other_checksums(data, own):
+        todo = journal.replay_after(other)
+        if todo is not None:
+            return todo, other
+    return None, own
 
 
 def now() -> str:

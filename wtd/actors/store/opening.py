@@ -26,6 +26,7 @@ from wtd.actors.store.base import (
     digest,
     now,
     os_fault,
+    replay_from,
 )
 from wtd.actors.store.writes import WritePath, stamp_of
 from wtd.storage import atomic, gitrepo, timeline
@@ -255,14 +256,7 @@ def adopt(
     """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
     assert files.journal is not None
     files.tracker = tracker
-    todo = files.journal.replay_after(on_disk)
-    if todo is None and data and files.journal.last_after is not None:
-        # a state journalled in the other digest format (a journal holding no record
-        # names none: nothing to hash again)
-        other = model.other_checksum(data, on_disk)
-        todo = files.journal.replay_after(other)
-        if todo is not None:
-            on_disk = other
+    todo, on_disk = replay_from(files.journal, data, on_disk)
     files.json = FileState(digest=on_disk, stamp=stamp)
     read_only = files.journal.read_only
     if todo is None:
@@ -493,9 +487,7 @@ def state_at(files: WritePath, content_digest: str, *, backups: int = 5) -> mode
             continue
         if model.checksum_as(data, content_digest) == content_digest:
             return tracker
-        todo = files.journal.replay_after(digest(data))
-        if todo is None:  # a backup taken before the digest changed
-            todo = files.journal.replay_after(model.legacy_checksum(data))
+        todo, _ = replay_from(files.journal, data)  # (a backup from before a format change)
         if not todo:
             continue
         for record in todo:

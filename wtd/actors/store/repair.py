@@ -16,6 +16,7 @@ from wtd.actors.store.base import (
     change_decoder,
     digest,
     os_fault,
+    replay_from,
 )
 from wtd.actors.store.writes import WritePath
 from wtd.healing.analysis import Symptom
@@ -149,10 +150,7 @@ def repair_from_backup(files: WritePath, symptom: Symptom) -> list[str]:
             reason=symptom.message or symptom.error,
         )
         kept = f"; the broken file is kept at {files.rel(where)}"
-    todo = journal.replay_after(digest(data))
-    if todo is None:  # a backup taken before the digest changed
-        todo = journal.replay_after(model.legacy_checksum(data))
-    todo = todo or []
+    todo = replay_from(journal, data)[0] or []  # (a backup from before a format change)
     tracker = model.decode(data)
     for record in todo:
         change = change_decoder.decode(record.op)

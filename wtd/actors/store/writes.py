@@ -278,11 +278,13 @@ class WritePath:
         return healing, notes
 
     def digest_and_render(self, new: model.Tracker, data: bytes) -> tuple[str, bytes]:
-        """The digest of the JSON ``data`` and the view of ``new`` (which shows that
-        digest). On a big tracker both at once: hashing releases the GIL, so the view
-        is rendered meanwhile around a placeholder, then the digest is put in it."""
-        if len(data) < PARALLEL_DIGEST:
-            after = digest(data)
+        """The digest of the JSON ``data`` (``encode(new)``, just now) and the view of
+        ``new`` (which shows that digest). The Encoder re-hashes only the pieces the
+        change touched; when it cannot (a small tracker, or one whose layout it does not
+        know), a big one is hashed while the view is rendered around a placeholder
+        (hashing releases the GIL), then the digest is put in it."""
+        if len(data) < PARALLEL_DIGEST or self.encoder.knows_pieces():
+            after = self.encoder.digest(data)
             return after, self.render(new, after)
         hashing = _HASHER.submit(digest, data)
         view = self.render(new, DIGEST_PLACEHOLDER)

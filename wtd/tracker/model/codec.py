@@ -5,6 +5,7 @@ and decoding (``decode``, the fast path ``decode_canonical`` for files wtd wrote
 from __future__ import annotations
 
 import hashlib
+from itertools import pairwise
 from typing import Final
 
 import msgspec
@@ -21,36 +22,111 @@ from wtd.tracker.model.structs import (
     same_objects,
 )
 
-CHECKSUM_HEX: Final = 40
+CHECKSUM_HEX: Final = 48
+SHA_HEX: Final = 40
 LEGACY_HEX: Final = 32
+
+# The tree digest cuts the JSON before every PIECE_TASKS-th seam between two items of
+# an array of objects at the document's second level whose first field is a string
+# "id": in a tracker, between two tasks (and between two sub-tasks).
+PIECE_CUT: Final = b'\n    },\n    {\n      "id": "'
+PIECE_TASKS: Final = 256
+_CUT_LEN: Final = len(PIECE_CUT)
+_ITEM_START: Final = b'    {\n      "id": "'
+_ITEM_END: Final = b"\n    }"
+_SEAM: Final = b"\n    },\n"  # a piece that starts at a cut starts with this
+_sha256 = hashlib.sha256
 
 
 def checksum(data: bytes) -> str:
-    """The content digest of tracker bytes that wtd journals and the view shows:
-    SHA-256, its first 160 bits in hex (40 digits; SHA-NI makes it about twice as
-    fast as blake2b: 8 against 15 ms on a 100k-task tracker here).
+    """The content digest of tracker bytes that wtd journals and the view shows: a
+    tree of SHA-256 digests, 48 hex digits. The bytes are cut into pieces (before
+    every ``PIECE_TASKS``-th ``PIECE_CUT``, see ``cuts``); the digest is SHA-256 of
+    the pieces' SHA-256 digests, in order. So a change re-hashes only the pieces it
+    touched (``Encoder.digest``): on a 100k-task tracker 0.1 ms instead of 8–13 ms
+    for a hash of the whole file, which is on the reply path of every change.
 
-    Journals, views and backups written before carry the 32-digit blake2b digest
-    (``legacy_checksum``): a digest read back from them is compared with
-    ``checksum_as``, never with this directly.
+    Journals, views and backups written before carry a flat SHA-256 (40 digits,
+    ``sha_checksum``) or blake2b (32, ``legacy_checksum``) digest: a digest read back
+    from them is compared with ``checksum_as``, never with this directly.
     """
-    return hashlib.sha256(data).hexdigest()[:CHECKSUM_HEX]
+    return _tree(_piece_digests(data))
+
+
+def _piece_digests(data: bytes) -> list[bytes]:
+    whole = memoryview(data)
+    return [_sha256(whole[a:b]).digest() for a, b in pairwise([0, *cuts(data), len(data)])]
+
+
+def _tree(pieces: list[bytes]) -> str:
+    return _sha256(b"".join(pieces)).hexdigest()[:CHECKSUM_HEX]
+
+
+def cuts(data: bytes, start: int = 0) -> list[int]:
+    """Where the pieces of ``checksum`` start, after ``start`` (0, or a cut): at every
+    ``PIECE_TASKS``-th occurrence of ``PIECE_CUT`` that starts after ``start``.
+
+    Found with one ``count`` per piece and a few ``find``s (the previous piece's
+    length is the guess for the next), not one ``find`` per occurrence: 5 ms for a
+    16 MB tracker instead of 60."""
+    found: list[int] = []
+    n = len(data)
+    find, rfind, count = data.find, data.rfind, data.count
+    pos = start
+    span = PIECE_TASKS * 64
+    while True:
+        guess = min(pos + span, n)
+        seen = count(PIECE_CUT, pos + 1, guess)  # occurrences wholly in [pos + 1, guess)
+        if seen >= PIECE_TASKS:  # the one sought is among them: back over the last ones
+            end = guess
+            at = -1
+            for _ in range(seen - PIECE_TASKS + 1):
+                at = rfind(PIECE_CUT, pos + 1, end)
+                end = at + _CUT_LEN - 1
+        else:  # on from the first one not counted
+            after = max(pos + 1, guess - _CUT_LEN + 1)
+            at = -1
+            for _ in range(PIECE_TASKS - seen):
+                at = find(PIECE_CUT, after)
+                if at < 0:
+                    return found
+                after = at + 1
+        found.append(at)
+        span = max(at - pos, _CUT_LEN)
+        pos = at
+
+
+def sha_checksum(data: bytes) -> str:
+    """The digest wtd wrote before the tree one: SHA-256 of the whole, 40 hex digits."""
+    return _sha256(data).hexdigest()[:SHA_HEX]
 
 
 def legacy_checksum(data: bytes) -> str:
-    """The digest wtd wrote before ``checksum``: 128-bit blake2b, 32 hex digits."""
+    """The digest wtd wrote first: 128-bit blake2b, 32 hex digits."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def checksum_as(data: bytes, like: str) -> str:
     """The digest of ``data`` in the format of ``like``, a digest read back (from a
-    journal, a view, memory): the legacy one for a 32-digit ``like``."""
-    return legacy_checksum(data) if len(like) == LEGACY_HEX else checksum(data)
+    journal, a view, memory): the older ones are told by their length."""
+    if len(like) == LEGACY_HEX:
+        return legacy_checksum(data)
+    if len(like) == SHA_HEX:
+        return sha_checksum(data)
+    return checksum(data)
 
 
-def other_checksum(data: bytes, digest: str) -> str:
-    """The digest of ``data`` in the other format than ``digest`` (its own)."""
-    return checksum(data) if len(digest) == LEGACY_HEX else legacy_checksum(data)
+def other_checksums(data: bytes, digest: str) -> list[str]:
+    """The digests of ``data`` in the formats other than that of ``digest`` (its own)."""
+    return [
+        make(data)
+        for make, size in (
+            (checksum, CHECKSUM_HEX),
+            (sha_checksum, SHA_HEX),
+            (legacy_checksum, LEGACY_HEX),
+        )
+        if size != len(digest)
+    ]
 
 
 _encoder = msgspec.json.Encoder()
@@ -64,7 +140,7 @@ def encode(tracker: Tracker) -> bytes:
 
 _TASKS_MARK = "\x00wtd:tasks\x00"
 _TASKS_LINE = b'    "\\u0000wtd:tasks\\u0000"'
-_CHUNK: Final = 256
+_CHUNK: Final = PIECE_TASKS  # a full chunk is one piece of the tree digest
 # A task encoded natively as an item of the tasks array ends with its empty ``extra``
 # field; nothing else in the array sits at that indentation.
 _EMPTY_EXTRA: Final = b',\n      "extra": {}\n    }'
@@ -87,16 +163,47 @@ def _encode_chunk(tasks: tuple[Task, ...]) -> bytes:
     return text[len(_NESTED_HEAD) : -len(_NESTED_TAIL)].replace(_EMPTY_EXTRA, b"\n    }")
 
 
+class _Chunk:
+    """Consecutive tasks of the Encoder's cache, their bytes, and the digest of the
+    piece of ``checksum`` they make up when they sit between two cuts."""
+
+    __slots__ = ("digest", "fragment", "seams", "tasks")
+
+    def __init__(self, tasks: tuple[Task, ...]) -> None:
+        self.tasks = tasks
+        self.fragment = _encode_chunk(tasks)
+        # each task an item starting with its string id, so the chunk holds exactly
+        # one cut-shaped seam between each two of its tasks (and none elsewhere)
+        self.seams = (
+            self.fragment.startswith(_ITEM_START)
+            and self.fragment.endswith(_ITEM_END)
+            and self.fragment.count(PIECE_CUT) == len(tasks) - 1
+        )
+        self.digest: bytes | None = None
+
+    def piece_digest(self) -> bytes:
+        """The digest of the piece from the cut before this chunk to the one after it."""
+        if self.digest is None:
+            h = _sha256(_SEAM)
+            h.update(memoryview(self.fragment)[: -len(_ITEM_END)])
+            self.digest = h.digest()
+        return self.digest
+
+
 class Encoder:
     """``encode`` with a cache of the tasks array, in chunks of consecutive tasks.
 
     Tasks are immutable and unchanged ones are shared between a tracker and the next
-    version, so a change re-encodes only the chunk holding the task it touched. The output
-    is byte-for-byte ``encode(tracker)``. One Encoder per tracker (the Store's).
+    version, so a change re-encodes only the chunk holding the task it touched, and
+    ``digest`` re-hashes only the pieces it touched. The output is byte-for-byte
+    ``encode(tracker)``. One Encoder per tracker (the Store's).
     """
 
     def __init__(self) -> None:
-        self._chunks: list[tuple[tuple[Task, ...], bytes]] = []
+        self._chunks: list[_Chunk] = []
+        self._head = b""
+        self._tail = b""
+        self._tail_pieces: tuple[_Chunk, bytes, list[bytes]] | None = None
 
     def encode(self, tracker: Tracker) -> bytes:
         tasks = tracker.tasks
@@ -108,22 +215,57 @@ class Encoder:
         raw["tasks"] = [_TASKS_MARK]
         text = msgspec.json.format(_encoder.encode(raw), indent=2)
         old = self._chunks
-        chunks: list[tuple[tuple[Task, ...], bytes]] = []
+        chunks: list[_Chunk] = []
         for n, start in enumerate(range(0, len(tasks), _CHUNK)):
-            chunk = tasks[start : start + _CHUNK]
-            if n < len(old) and same_objects(old[n][0], chunk):
+            tasks_here = tasks[start : start + _CHUNK]
+            if n < len(old) and same_objects(old[n].tasks, tasks_here):
                 chunks.append(old[n])
             else:
-                chunks.append((chunk, _encode_chunk(chunk)))
+                chunks.append(_Chunk(tasks_here))
         self._chunks = chunks
         head, tail = text.split(_TASKS_LINE, 1)
+        self._head, self._tail = head, tail + b"\n"
         parts = [head]
-        for _, fragment in chunks:
-            parts.append(fragment)
+        for chunk in chunks:
+            parts.append(chunk.fragment)
             parts.append(b",\n")
         parts[-1] = tail
         parts.append(b"\n")
         return b"".join(parts)  # one copy of the document
+
+    def knows_pieces(self) -> bool:
+        """Can ``digest`` reuse pieces of the last output (else it hashes it whole)?"""
+        chunks = self._chunks
+        return (
+            len(chunks) >= 2 and PIECE_CUT not in self._head and all(c.seams for c in chunks[:-1])
+        )
+
+    def digest(self, data: bytes) -> str:
+        """``checksum(data)`` of ``data``, this Encoder's last output: only the pieces
+        whose chunks changed are hashed again (the first piece, which holds the
+        document's head, always; the last ones, past the last full chunk, when they
+        changed). Any other ``data`` is hashed whole."""
+        chunks = self._chunks
+        body = len(self._head) + sum(len(c.fragment) + 2 for c in chunks) - 2
+        if (
+            not self.knows_pieces()
+            or len(data) != body + len(self._tail)
+            or not data.startswith(self._head)
+        ):
+            return checksum(data)
+        first = _sha256(self._head)
+        first.update(memoryview(chunks[0].fragment)[: -len(_ITEM_END)])
+        pieces = [first.digest()]
+        pieces.extend(c.piece_digest() for c in chunks[1:-1])
+        last = chunks[-1]
+        cached = self._tail_pieces
+        if cached is not None and cached[0] is last and cached[1] == self._tail:
+            pieces.extend(cached[2])
+        else:
+            found = _piece_digests(b"".join((_SEAM, last.fragment, self._tail)))
+            self._tail_pieces = (last, self._tail, found)
+            pieces.extend(found)
+        return _tree(pieces)
 
 
 _typed_decoder = msgspec.json.Decoder(Tracker)
