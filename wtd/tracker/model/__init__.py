@@ -16,6 +16,7 @@ from __future__ import annotations
 from wtd.tracker.model.codec import (
     CHECKSUM_HEX,
     LEGACY_HEX,
+    OLD_HEX,
     SHA_HEX,
     Encoder,
     checksum,
@@ -69,6 +70,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_TEXT",
     "NOTES",
+    "OLD_HEX",
     "SCHEMA_VERSION",
     "SHA_HEX",
     "Encoder",

@@ -25,6 +25,7 @@ from wtd.tracker.model.structs import (
 CHECKSUM_HEX: Final = 48
 SHA_HEX: Final = 40
 LEGACY_HEX: Final = 32
+OLD_HEX: Final = (SHA_HEX, LEGACY_HEX)  # the lengths of the formats wtd wrote before
 
 # The tree digest cuts the JSON before every PIECE_TASKS-th seam between two items of
 # an array of objects at the document's second level whose first field is a string
