@@ -20,6 +20,8 @@ from wtd.tracker.model.structs import (
     Tracker,
     TrackerError,
     same_objects,
+    same_run,
+    same_tail,
 )
 
 CHECKSUM_HEX: Final = 48
@@ -202,6 +204,7 @@ class Encoder:
 
     def __init__(self) -> None:
         self._chunks: list[_Chunk] = []
+        self._tasks: tuple[Task, ...] = ()
         self._head = b""
         self._tail = b""
         self._tail_pieces: tuple[_Chunk, bytes, list[bytes]] | None = None
@@ -210,20 +213,37 @@ class Encoder:
         tasks = tracker.tasks
         if not tasks:
             self._chunks = []
+            self._tasks = ()
             return encode(tracker)
         shell = msgspec.structs.replace(tracker, tasks=())
         raw = to_raw(shell)
         raw["tasks"] = [_TASKS_MARK]
         text = msgspec.json.format(_encoder.encode(raw), indent=2)
         old = self._chunks
+        # The tasks before the first one changed and after the last one (two C-speed
+        # passes over the tuples, together once over them): the chunks wholly among
+        # them are the ones kept — at the same places, or past the change when it
+        # added or removed none.
+        before = self._tasks
+        first = same_run(before, 0, tasks, 0)
+        last = min(same_tail(before, tasks), min(len(before), len(tasks)) - first)
+        moved = len(tasks) != len(before)
         chunks: list[_Chunk] = []
         for n, start in enumerate(range(0, len(tasks), _CHUNK)):
-            tasks_here = tasks[start : start + _CHUNK]
-            if n < len(old) and same_objects(old[n].tasks, tasks_here):
-                chunks.append(old[n])
+            end = min(start + _CHUNK, len(tasks))
+            if n < len(old) and len(old[n].tasks) == end - start:
+                if end <= first or (not moved and start >= len(tasks) - last):
+                    chunks.append(old[n])
+                    continue
+                here = tasks[start:end]
+                if not moved and same_objects(old[n].tasks, here):  # between two changes
+                    chunks.append(old[n])
+                    continue
+                chunks.append(_Chunk(here))
             else:
-                chunks.append(_Chunk(tasks_here))
+                chunks.append(_Chunk(tasks[start:end]))
         self._chunks = chunks
+        self._tasks = tasks
         head, tail = text.split(_TASKS_LINE, 1)
         self._head, self._tail = head, tail + b"\n"
         parts = [head]

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
+
+_T = TypeVar("_T")
 
 SCHEMA_VERSION: Final = "2.1.0"
 
@@ -120,6 +122,32 @@ class Tracker(msgspec.Struct, frozen=True, kw_only=True):
 
     def all_subtasks(self) -> tuple[Subtask, ...]:
         return () if isinstance(self.subtasks, UnsetType) else self.subtasks
+
+
+def tuple_from(seq: tuple[_T, ...], start: int) -> Iterator[_T]:
+    """An iterator over ``seq[start:]`` that copies nothing (a tuple iterator can be
+    moved to an index: ``__setstate__``, a CPython detail made for pickling)."""
+    it = iter(seq)
+    it.__setstate__(start)  # type: ignore[attr-defined]
+    return it
+
+
+def same_run(a: tuple[object, ...], i: int, b: tuple[object, ...], j: int) -> int:
+    """How many objects from ``a[i]`` on are the very objects from ``b[j]`` on (C speed;
+    ``==`` would also take equal values that encode or render differently, such as 1
+    and True)."""
+    rest = tuple_from(a, i)
+    if all(map(operator.is_, rest, tuple_from(b, j))):
+        return min(len(a) - i, len(b) - j)
+    return len(a) - i - 1 - operator.length_hint(rest)
+
+
+def same_tail(a: tuple[object, ...], b: tuple[object, ...]) -> int:
+    """How many of the last objects of ``a`` are the very last objects of ``b``."""
+    rest = reversed(a)
+    if all(map(operator.is_, rest, reversed(b))):
+        return min(len(a), len(b))
+    return len(a) - 1 - operator.length_hint(rest)
 
 
 def same_objects(a: Sequence[object], b: Sequence[object]) -> bool:

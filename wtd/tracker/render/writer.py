@@ -6,10 +6,10 @@ little and looks at the rest only at C speed.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from itertools import chain, compress, groupby, repeat
 from math import isqrt
-from operator import attrgetter, indexOf, is_, length_hint
+from operator import attrgetter, indexOf, is_
 from typing import Final, NamedTuple, TypeVar
 
 from msgspec import UNSET, UnsetType
@@ -17,6 +17,7 @@ from msgspec import UNSET, UnsetType
 from wtd.tracker import status as st
 from wtd.tracker.claims import claim_of, shown_time
 from wtd.tracker.model import NOTES, Subtask, Task, Tracker
+from wtd.tracker.model.structs import same_run, same_tail, tuple_from
 from wtd.tracker.render.escape import escape_cell, escape_heading, escape_paragraph
 from wtd.tracker.render.layout import (
     CLAIMS_HEADER,
@@ -290,8 +291,8 @@ class Renderer:
         old = self._subtasks
         if subtasks is old:
             return set()
-        head = _run(old, 0, subtasks, 0)
-        tail = min(_tail_run(old, subtasks), min(len(old), len(subtasks)) - head)
+        head = same_run(old, 0, subtasks, 0)
+        tail = min(same_tail(old, subtasks), min(len(old), len(subtasks)) - head)
         came = list(map(_OWNER_OF, subtasks[head : len(subtasks) - tail]))
         owners = self._owners
         changed = set(owners[head : len(old) - tail])
@@ -353,7 +354,7 @@ class Renderer:
             end = c  # chunks c..end-1 are found whole
             if pos >= 0:
                 if pos - first != run_shift or first >= run_end:
-                    run_shift, run_end = pos - first, first + _run(old, first, tasks, pos)
+                    run_shift, run_end = pos - first, first + same_run(old, first, tasks, pos)
                 end = bisect_right(starts, run_end, c) - 1
                 k = bisect_left(stale, c)  # the first stale chunk from c on
                 if k < len(stale) and stale[k] < end:
@@ -452,35 +453,10 @@ def _among(wanted: set[str], ids: tuple[str, ...]) -> set[str]:
     return found
 
 
-def _from(seq: tuple[_T, ...], start: int) -> Iterator[_T]:
-    """An iterator over ``seq[start:]`` that copies nothing (a tuple iterator can be
-    moved to an index)."""
-    it = iter(seq)
-    it.__setstate__(start)  # type: ignore[attr-defined]
-    return it
-
-
-def _run(a: tuple[object, ...], i: int, b: tuple[object, ...], j: int) -> int:
-    """How many objects from ``a[i]`` on are the very objects from ``b[j]`` on (C speed;
-    ``==`` would also take equal values that render differently, such as 1 and True)."""
-    rest = _from(a, i)
-    if all(map(is_, rest, _from(b, j))):
-        return min(len(a) - i, len(b) - j)
-    return len(a) - i - 1 - length_hint(rest)
-
-
-def _tail_run(a: tuple[object, ...], b: tuple[object, ...]) -> int:
-    """How many of the last objects of ``a`` are the very last objects of ``b``."""
-    rest = reversed(a)
-    if all(map(is_, rest, reversed(b))):
-        return min(len(a), len(b))
-    return len(a) - 1 - length_hint(rest)
-
-
 def _find(seq: tuple[object, ...], item: object, lo: int, hi: int) -> int:
     """Where ``item`` itself is in ``seq[lo:hi]``, -1 if it is not there (C speed)."""
     try:
-        return lo + indexOf(map(is_, _from(seq, lo), repeat(item, max(0, hi - lo))), True)
+        return lo + indexOf(map(is_, tuple_from(seq, lo), repeat(item, max(0, hi - lo))), True)
     except ValueError:
         return -1
 
