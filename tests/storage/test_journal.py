@@ -421,3 +421,14 @@ def test_a_torn_tail_shows_the_headers_it_still_holds(tmp_path: Path) -> None:
         assert [(g.seq, g.rid, g.at) for g in journal.torn] == [(2, "r2", "2025-01-01T00:00:00Z")]
     with Journal.open(path) as journal:  # cut away at the first open
         assert journal.torn == []
+
+
+def test_damage_at_the_start_of_a_segment_counts_on_from_the_segment_before() -> None:
+    path = Path("j.wal.1")
+    damaged = encode_line(rec(6))[:40] + b"\x00garbage\n"
+    data = damaged + encode_line(rec(7)) + encode_line(rec(8))
+    assert salvage(path, data, _lost) is None  # nothing to count from
+    found = salvage(path, data, _lost, after_seq=5)
+    assert found is not None
+    assert [(r.seq, r.rid) for r in found.lost] == [(6, "r6")]
+    assert (found.kept, found.last_seq) == (2, 8)

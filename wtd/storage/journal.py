@@ -205,6 +205,8 @@ class Salvaged:
     """Intact records, kept byte for byte."""
     lost: list[JournalRecord]
     """The markers written in place of the records the damage took."""
+    last_seq: int | None
+    """The seq of its last record (the one before it when it has none; None: unknown)."""
 
 
 LostRecord = Callable[[int, Glimpse | None, JournalRecord], JournalRecord]
@@ -212,17 +214,20 @@ LostRecord = Callable[[int, Glimpse | None, JournalRecord], JournalRecord]
 anything; the intact record that follows the damage)."""
 
 
-def salvage(path: Path, data: bytes, lost_record: LostRecord) -> Salvaged | None:
+def salvage(
+    path: Path, data: bytes, lost_record: LostRecord, *, after_seq: int | None = None
+) -> Salvaged | None:
     """``data`` (a segment that ``_scan`` finds damaged in the middle) rebuilt: intact
     records as they were, each stretch of damage replaced by one marker per seq it
     took (from ``lost_record``), so seqs run on and request ids the damaged lines
-    still show are kept. A damaged tail is kept as it is (``Journal.open`` decides
-    about it). None when the damage cannot be bridged: seqs out of order, or damage
-    before the first intact record."""
+    still show are kept. ``after_seq``: the last seq of the segment before this one,
+    which damage at its start is counted from. A damaged tail is kept as it is
+    (``Journal.open`` decides about it). None when the damage cannot be bridged: seqs
+    out of order, or damage at the start with nothing to count from."""
     out: list[bytes] = []
     lost: list[JournalRecord] = []
     kept = 0
-    previous: JournalRecord | None = None
+    last = after_seq
     damaged_from: int | None = None
     pos = 0
     while pos < len(data):
@@ -234,19 +239,19 @@ def salvage(path: Path, data: bytes, lost_record: LostRecord) -> Salvaged | None
             damaged_from = pos if damaged_from is None else damaged_from
         else:
             if damaged_from is not None:
-                if previous is None:
+                if last is None or found.seq <= last:
                     return None
                 seen = {g.seq: g for g in glimpses(data[damaged_from:pos])}
-                for seq in range(previous.seq + 1, found.seq):
+                for seq in range(last + 1, found.seq):
                     marker = lost_record(seq, seen.get(seq), found)
                     lost.append(marker)
                     out.append(encode_line(marker))
                 damaged_from = None
-            elif previous is not None and found.seq != previous.seq + 1:
+            elif kept and last is not None and found.seq != last + 1:
                 return None
             out.append(data[pos : nl + 1])
             kept += 1
-            previous = found
+            last = found.seq
         pos = nl + 1
     tail = data[damaged_from:] if damaged_from is not None else data[pos:]
     rebuilt = b"".join(out) + tail
@@ -254,7 +259,7 @@ def salvage(path: Path, data: bytes, lost_record: LostRecord) -> Salvaged | None
         _scan(path, rebuilt)
     except CorruptJournal:
         return None
-    return Salvaged(rebuilt, kept, lost)
+    return Salvaged(rebuilt, kept, lost, last if kept else after_seq)
 
 
 def last_content(path: Path, tail: int = 1 << 16) -> str | None:

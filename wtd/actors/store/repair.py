@@ -76,14 +76,16 @@ def repair_journal(files: WritePath) -> list[str]:
         segment_path(files.paths.journal, k) for k in range(1, OLD_SEGMENTS_LOOKED_AT + 1)
     ]
     rebuilt: list[tuple[Path, bytes, Salvaged]] = []
-    for path in segments:
+    after_seq: int | None = None
+    for path in reversed(segments):  # oldest first: each counts on from the one before
         try:
             data = safepath.read_bytes(path)
         except FileNotFoundError:
             continue
-        found = salvage(path, data, timeline.lost_record)
+        found = salvage(path, data, timeline.lost_record, after_seq=after_seq)
         if found is None:
             return start_afresh(files, segments)
+        after_seq = found.last_seq
         if found.data != data:
             rebuilt.append((path, data, found))
     files.tracker = None  # reopened by the request that follows
