@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Final
 
-from wtd.errors import WtdError
+from wtd.errors import StorageFailure, WtdError
 from wtd.storage import safepath
 from wtd.storage.atomic import make_dirs
 
@@ -48,6 +48,16 @@ class OwnedElsewhere(WtdError):
         self.owner = owner
 
 
+_SUGGESTIONS: Final = {
+    errno.EMFILE: [
+        "wtd has too many files open: try again shortly, or raise its limit"
+        " (LimitNOFILE= in its systemd unit, ulimit -n where it is started)"
+    ],
+    errno.ENFILE: ["the system has too many files open: try again shortly"],
+    errno.ENOSPC: ["free some disk space, then try again"],
+}
+
+
 class Ownership:
     """The workspaces this daemon owns (claims from several worker threads are serialised:
     two first requests at once must not take each other for another daemon)."""
@@ -69,7 +79,14 @@ class Ownership:
         holds the lock.
         """
         with self._lock:
-            return self._claim(workspace, create=create)
+            try:
+                return self._claim(workspace, create=create)
+            except OSError as exc:  # e.g. EMFILE: wtd is out of files, not the workspace
+                raise StorageFailure(
+                    f"wtd could not take the lock of {workspace / '.ecw'} "
+                    f"({exc.strerror or exc}); nothing was changed",
+                    suggestions=_SUGGESTIONS.get(exc.errno or 0, ["try again shortly"]),
+                ) from exc
 
     def _claim(self, workspace: Path, *, create: bool) -> bool:
         key = workspace.resolve()

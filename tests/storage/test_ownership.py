@@ -1,0 +1,51 @@
+"""The workspace lock (SPEC §2): what a daemon out of file descriptors says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """
+import json, os, resource, sys
+from pathlib import Path
+from wtd.errors import StorageFailure
+from wtd.storage.ownership import Ownership
+
+ws = Path(sys.argv[1])
+owner = Ownership(Path(sys.argv[2]))
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+try:
+    owner.claim(ws, create=True)
+except StorageFailure as exc:
+    print(json.dumps({"error": exc.message, "suggestions": exc.suggestions}))
+else:
+    print(json.dumps({"claimed": True}))
+"""
+
+
+def test_a_lock_that_cannot_be_opened_for_want_of_descriptors_is_a_clear_refusal(
+    tmp_path: Path,
+) -> None:
+    """Not an unexpected error with a traceback: a storage failure that says what
+    happened and what to do, and nothing is claimed."""
+    ws = tmp_path / "project"
+    (ws / ".ecw").mkdir(parents=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(ws), str(tmp_path / "wtd.sock")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads(proc.stdout)
+    assert "Too many open files" in said["error"] and "nothing was changed" in said["error"]
+    assert any("LimitNOFILE" in line for line in said["suggestions"])
+    assert not (ws / ".ecw" / "wtd.lock").exists()
