@@ -6,12 +6,15 @@ whether the damage sits in the middle of the journal or is its last write."""
 from __future__ import annotations
 
 import signal
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Workspace
-from wtctl.connection import ConnectionLost, Session, Unavailable
+from tests.e2e.test_watch import eventually
+from wtctl.connection import ConnectionLost, Session, Unavailable, connect
 from wtd import wire
 
 pytestmark = pytest.mark.e2e
@@ -27,6 +30,16 @@ def _ask(ws: Workspace, rid: str, phrase: str) -> dict[str, Any]:
         )
     finally:
         session.close()
+
+
+def _request(ws: Workspace, rid: str, phrase: str) -> dict[str, Any]:
+    return wire.request(phrase, cwd=str(ws.root), tracker=str(ws.md), request_id=rid)
+
+
+def _config(ws: Workspace, text: str) -> None:
+    config = Path(ws.env["XDG_CONFIG_HOME"]) / "wtd" / "wtd.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
 
 
 def _lines(reply: dict[str, Any]) -> str:
@@ -143,3 +156,120 @@ def test_damage_that_cannot_be_bridged_starts_a_fresh_journal_from_the_tracker(
     assert "started a fresh journal from the tracker as it is" in proc.stdout
     assert ws.data()["tasks"] == before["tasks"]
     ws.ok("add task to phase 1: after the repair")
+
+
+def test_a_damaged_record_at_the_end_of_a_rotated_segment_keeps_its_request_answered(
+    ws: Workspace,
+) -> None:
+    """The damaged record is the last of a segment that a checkpoint then rotated:
+    after a restart its request id is still known, so a retry is answered."""
+    _config(ws, "[storage]\njournal_max_bytes = 64\n")  # every checkpoint rotates
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.start_daemon({**FAST, "WT_FAILPOINTS": "journal.append=1*corrupt"})
+    assert _ask(ws, "r-rot", "add task to phase 3: Only once")["ok"]
+    rotated = ws.root / ".ecw" / "journal" / "my-project.wal.1"
+    eventually(rotated.exists, "the journal rotated", ws.log)
+    assert b"wtd-failpoint-corrupt" in rotated.read_bytes()
+    ws.kill_daemon(signal.SIGKILL)
+
+    ws.start_daemon(FAST)  # the client, which lost the reply, retries after a restart
+    again = _ask(ws, "r-rot", "add task to phase 3: Only once")
+    assert again["ok"], again
+    assert "applied before" in _lines(again), again
+    assert _names(ws).count("Only once") == 1, "the retry applied the change a second time"
+    assert _ask(ws, "r-next", "mark task 2.3 complete")["ok"]  # and the journal goes on
+
+
+def test_a_damaged_group_commit_whose_change_was_written_answers_its_retries(
+    ws: Workspace,
+) -> None:
+    """Two requests committed together (group commit), their append damaged (half of
+    it, then garbage), the JSON written, then a crash before the replies. The JSON
+    shows both changes; of the two records, what is whole is kept and the damaged
+    one's header still shows its request id: both retries are answered."""
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.start_daemon(
+        {
+            **FAST,
+            # the first change's JSON write is slow, so the next two queue into one
+            # batch; that batch's append is damaged, and wtd dies once its JSON is written
+            "WT_FAILPOINTS": (
+                "store.write=1*delay(1500);journal.append=1+1*corrupt;render.write=1+1*crash"
+            ),
+        }
+    )
+    first: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: first.update(_ask(ws, "r-first", "mark task 2.2 complete"))
+    )
+    thread.start()
+    plans = ws.json.parent
+    eventually(lambda: any(plans.glob(".my-project.json.*.tmp")), "the slow JSON write", ws.log)
+    long_name = "Big " + "x" * 190  # its record is more than half of the batch's bytes
+    asked = {
+        "r-big": f"add task to phase 3: {long_name}",
+        "r-small": "mark task 2.3 in progress",
+    }
+    conns = [connect(str(ws.sock), autostart=False) for _ in asked]
+    for conn, (rid, phrase) in zip(conns, asked.items(), strict=True):
+        conn.send(_request(ws, rid, phrase))  # queued while the store is held up
+    for conn in conns:
+        with pytest.raises(ConnectionLost):  # wtd died before answering
+            conn.receive()
+        conn.close()
+    thread.join(30)
+    assert first.get("ok"), first
+    tail = ws.root.joinpath(".ecw", "journal", "my-project.wal").read_bytes().splitlines()[-1]
+    assert b"wtd-failpoint-corrupt" in tail, tail
+    assert _names(ws).count(long_name) == 1 and ws.task("2.3")["status"] == "in_progress"
+
+    ws.start_daemon(FAST)
+    again = {rid: _ask(ws, rid, phrase) for rid, phrase in asked.items()}
+    assert all(reply["ok"] for reply in again.values()), again
+    assert any("applied before" in _lines(reply) for reply in again.values()), again
+    assert _names(ws).count(long_name) == 1, "a retry applied the change a second time"
+    history = ws.ok("history")
+    assert history.count("Task 2.3 marked in_progress") <= 1, history
+
+
+def test_damage_to_the_journals_first_record_keeps_the_intact_requests_answered(
+    ws: Workspace,
+) -> None:
+    """Only the journal's very first record (wtd's own anchor) is damaged; every
+    request after it is intact: a retry of one is answered, not applied again."""
+    ws.start_daemon({**FAST, "WT_FAILPOINTS": "journal.append=1*corrupt"})
+    assert _ask(ws, "r-one", "add task to phase 3: Only once")["ok"]
+    assert _ask(ws, "r-two", "mark task 2.2 complete")["ok"]
+    wal = ws.root / ".ecw" / "journal" / "my-project.wal"
+    assert b"wtd-failpoint-corrupt" in wal.read_bytes().splitlines()[0]
+    ws.kill_daemon(signal.SIGKILL)
+
+    ws.start_daemon(FAST)
+    again = _ask(ws, "r-one", "add task to phase 3: Only once")
+    assert again["ok"], again
+    assert _names(ws).count("Only once") == 1, "the retry applied the change a second time"
+
+
+def test_a_torn_tail_with_a_stray_header_marks_only_the_torn_append(ws: Workspace) -> None:
+    """The last record is damaged (its change is in the JSON) and the damaged bytes
+    also hold a stray header with a far-off seq (stale blocks after a power cut):
+    only the torn append's record is marked, and the stray request id means nothing."""
+    ws.ok("show progress")
+    assert _ask(ws, "r-last", "add task to phase 3: Only once")["ok"]
+    ws.kill_daemon(signal.SIGKILL)
+    wal = ws.root / ".ecw" / "journal" / "my-project.wal"
+    lines = wal.read_bytes().splitlines(keepends=True)
+    last = lines[-1]
+    stray = b'\x00\xff{"seq":200000,"rid":"someone-else","at":"2020-01-01T00:00:00Z"'
+    wal.write_bytes(b"".join(lines[:-1]) + last[: len(last) // 2] + stray + b"\n")
+
+    ws.start_daemon(FAST)
+    again = _ask(ws, "r-last", "add task to phase 3: Only once")
+    assert again["ok"] and "applied before" in _lines(again), again
+    assert _names(ws).count("Only once") == 1
+    assert len(wal.read_bytes().splitlines()) == len(lines)  # the one record, marked
+    other = _ask(ws, "someone-else", "add task to phase 3: Someone else's")
+    assert other["ok"] and "applied before" not in _lines(other), other
+    assert "Someone else's" in _names(ws)

@@ -404,8 +404,10 @@ def test_salvage_refuses_damage_it_cannot_bridge(tmp_path: Path) -> None:
     path = tmp_path / "j.wal"
     lines = [encode_line(rec(1)), b"garbage\n", encode_line(rec(1)), encode_line(rec(2))]
     assert salvage(path, b"".join(lines), _lost) is None  # seqs go back
-    first_damaged = [b"garbage\n", encode_line(rec(2))]
-    assert salvage(path, b"".join(first_damaged), _lost) is None  # nothing to count from
+    # damage before the oldest record, showing nothing: dropped (no seq to mark)
+    first_damaged = salvage(path, b"garbage\n" + encode_line(rec(2)), _lost)
+    assert first_damaged is not None and first_damaged.data == encode_line(rec(2))
+    assert not first_damaged.lost
     whole = encode_line(rec(1)) + encode_line(rec(2))
     found = salvage(path, whole, _lost)
     assert found is not None and found.data == whole and not found.lost
@@ -427,8 +429,31 @@ def test_damage_at_the_start_of_a_segment_counts_on_from_the_segment_before() ->
     path = Path("j.wal.1")
     damaged = encode_line(rec(6))[:40] + b"\x00garbage\n"
     data = damaged + encode_line(rec(7)) + encode_line(rec(8))
-    assert salvage(path, data, _lost) is None  # nothing to count from
-    found = salvage(path, data, _lost, after_seq=5)
+    alone = salvage(path, data, _lost)  # the oldest segment: what the damage still shows
+    assert alone is not None and [(r.seq, r.rid) for r in alone.lost] == [(6, "r6")]
+    found = salvage(path, b"\x00" * 400 + b"\n" + data, _lost, after_seq=3)
     assert found is not None
-    assert [(r.seq, r.rid) for r in found.lost] == [(6, "r6")]
+    assert [(r.seq, r.rid) for r in found.lost] == [(4, None), (5, None), (6, "r6")]
     assert (found.kept, found.last_seq) == (2, 8)
+
+
+def test_a_rotated_segments_damaged_end_is_bridged_to_the_next_segment(tmp_path: Path) -> None:
+    """A rotated segment is whole when rotated: a damaged end is damage (reading it
+    says so), and salvage marks what it took up to the next segment's first record."""
+    path = tmp_path / "j.wal.1"
+    data = encode_line(rec(1)) + encode_line(rec(2))[:50] + b"\x00garbage\n"
+    path.write_bytes(data)
+    with pytest.raises(CorruptJournal, match="rotated segment ends damaged"):
+        list(Journal.open(tmp_path / "j.wal").records())
+    found = salvage(path, data, _lost, next_record=rec(4), rotated=True)
+    assert found is not None
+    assert [(r.seq, r.rid) for r in found.lost] == [(2, "r2"), (3, None)]
+    assert found.lost[-1].after == "h3" and found.last_seq == 3  # leads where rec(4) starts
+
+
+def test_glimpses_beyond_the_stretch_name_nothing() -> None:
+    """A stray header (stale bytes) with a far-off seq marks no seq and lends no id."""
+    stray = b'\x00{"seq":200000,"rid":"someone-else","at":"2020-01-01T00:00:00Z"\n'
+    data = encode_line(rec(1)) + stray + encode_line(rec(2))
+    found = salvage(Path("j.wal"), data, _lost)
+    assert found is not None and not found.lost

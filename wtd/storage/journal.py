@@ -215,15 +215,27 @@ anything; the intact record that follows the damage)."""
 
 
 def salvage(
-    path: Path, data: bytes, lost_record: LostRecord, *, after_seq: int | None = None
+    path: Path,
+    data: bytes,
+    lost_record: LostRecord,
+    *,
+    after_seq: int | None = None,
+    next_record: JournalRecord | None = None,
+    rotated: bool = False,
 ) -> Salvaged | None:
-    """``data`` (a segment that ``_scan`` finds damaged in the middle) rebuilt: intact
-    records as they were, each stretch of damage replaced by one marker per seq it
-    took (from ``lost_record``), so seqs run on and request ids the damaged lines
-    still show are kept. ``after_seq``: the last seq of the segment before this one,
-    which damage at its start is counted from. A damaged tail is kept as it is
-    (``Journal.open`` decides about it). None when the damage cannot be bridged: seqs
-    out of order, or damage at the start with nothing to count from."""
+    """``data`` (a segment that ``_scan`` finds damaged) rebuilt: intact records as
+    they were, each stretch of damage replaced by one marker per seq it took (from
+    ``lost_record``), so seqs run on and request ids the damaged lines still show are
+    kept.
+
+    ``after_seq``: the last seq of the segment before this one, which damage at its
+    start is counted from (None: the oldest segment; the seqs its damaged lines still
+    show are marked, the rest of such damage is dropped). ``rotated``: a segment
+    rotated once whole, whose damaged end is damage too — bridged up to
+    ``next_record``, the first record of the segment after it, or (none yet) marked
+    as far as the seqs its damaged lines still show run on. The current segment's
+    damaged end is kept as it is (``Journal.open`` decides about a torn end). None
+    when the damage cannot be bridged: seqs out of order."""
     out: list[bytes] = []
     lost: list[JournalRecord] = []
     kept = 0
@@ -239,13 +251,11 @@ def salvage(
             damaged_from = pos if damaged_from is None else damaged_from
         else:
             if damaged_from is not None:
-                if last is None or found.seq <= last:
+                markers = _bridge(data[damaged_from:pos], last, found, lost_record)
+                if markers is None:
                     return None
-                seen = {g.seq: g for g in glimpses(data[damaged_from:pos])}
-                for seq in range(last + 1, found.seq):
-                    marker = lost_record(seq, seen.get(seq), found)
-                    lost.append(marker)
-                    out.append(encode_line(marker))
+                lost.extend(markers)
+                out.extend(encode_line(marker) for marker in markers)
                 damaged_from = None
             elif kept and last is not None and found.seq != last + 1:
                 return None
@@ -254,12 +264,74 @@ def salvage(
             last = found.seq
         pos = nl + 1
     tail = data[damaged_from:] if damaged_from is not None else data[pos:]
+    if tail and rotated:  # a rotated segment was whole: its damaged end is damage too
+        if next_record is None:  # the journal's last records (nothing appended since)
+            next_record = _after_shown(tail, last)
+        markers = [] if next_record is None else _bridge(tail, last, next_record, lost_record)
+        if markers is None:
+            return None
+        lost.extend(markers)
+        out.extend(encode_line(marker) for marker in markers)
+        tail = b""
     rebuilt = b"".join(out) + tail
     try:
         _scan(path, rebuilt)
     except CorruptJournal:
         return None
-    return Salvaged(rebuilt, kept, lost, last if kept else after_seq)
+    if lost and (last is None or lost[-1].seq > last):
+        last = lost[-1].seq  # markers at its end
+    return Salvaged(rebuilt, kept, lost, last)
+
+
+def _bridge(
+    damaged: bytes, last: int | None, following: JournalRecord, lost_record: LostRecord
+) -> list[JournalRecord] | None:
+    """The markers for the records a stretch of ``damaged`` bytes took, between seq
+    ``last`` (None: unknown) and ``following``. Its glimpses name request ids only
+    where their seqs fit; with ``last`` unknown, the first seq is the lowest one they
+    show, no lower than the stretch could hold (a record is over 60 bytes)."""
+    if last is not None and following.seq <= last:
+        return None
+    shown = {g.seq: g for g in glimpses(damaged) if (last or 0) < g.seq < following.seq}
+    if last is not None:
+        first = last + 1
+    else:
+        floor = following.seq - len(damaged) // 60 - 1
+        first = max(min(shown, default=following.seq), floor, 1)
+    return [lost_record(seq, shown.get(seq), following) for seq in range(first, following.seq)]
+
+
+def _after_shown(damaged: bytes, last: int | None) -> JournalRecord | None:
+    """A stand-in for the record after the run of seqs that ``damaged`` still shows
+    from ``last`` on (None when it shows none), for ``_bridge``."""
+    if last is None:
+        return None
+    run = [g for g in glimpses(damaged) if g.seq > last]
+    end = last
+    at = ""
+    for g in run:
+        if g.seq != end + 1:
+            break
+        end, at = g.seq, g.at or at
+    if end == last:
+        return None
+    return JournalRecord(
+        seq=end + 1, rid=None, at=at, actor="", before="", after="", op=msgspec.Raw(b"null")
+    )
+
+
+def first_record(data: bytes) -> JournalRecord | None:
+    """The first intact record of a segment's bytes (damaged lines passed over)."""
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return None
+        found = _decode_line(data[pos:nl])
+        if not isinstance(found, str):
+            return found
+        pos = nl + 1
+    return None
 
 
 def last_content(path: Path, tail: int = 1 << 16) -> str | None:
@@ -291,12 +363,19 @@ def last_content(path: Path, tail: int = 1 << 16) -> str | None:
 
 
 def _read_segment(path: Path) -> list[JournalRecord]:
-    """Records of a closed segment (a missing file has none); never modifies it."""
+    """Records of a closed segment (a missing file has none); never modifies it.
+
+    A segment is rotated only once whole, so a bad end is damage too (a record
+    damaged after its append reported success): ``CorruptJournal``, for repair to
+    bridge — dropped, its seq would be used again and its request id forgotten."""
     try:
         data = safepath.read_bytes(path)
     except FileNotFoundError:
         return []
-    return _scan(path, data).records
+    scan = _scan(path, data)
+    if scan.good_end < len(data):
+        raise CorruptJournal(path, scan.good_end, "a rotated segment ends damaged")
+    return scan.records
 
 
 class Journal:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -31,7 +32,7 @@ from wtd.actors.store.base import (
 from wtd.actors.store.writes import WritePath, stamp_of
 from wtd.storage import atomic, gitrepo, timeline
 from wtd.storage import failpoints as fp
-from wtd.storage.journal import JournalRecord
+from wtd.storage.journal import Glimpse, JournalRecord
 from wtd.storage.plans import import_lines, import_report, read_plan
 from wtd.tracker import commands, importers, model, ops, patch
 
@@ -278,7 +279,7 @@ def adopt(
                 raise os_fault(
                     exc, "store.open", "the JSON found could not be backed up", files.paths
                 ) from exc
-        shown = torn_but_shown(files, tracker, on_disk)
+        shown = torn_but_shown(files, tracker, on_disk, data)
         missed = missed_by(files, tracker) if files.journal.last_seq and not shown else []
         if shown:
             files.adopted_offline = True
@@ -322,34 +323,61 @@ def adopt(
         log.warning("%s: serving reads only: %s", files.label, read_only)
 
 
-def torn_but_shown(files: WritePath, found: model.Tracker, on_disk: str) -> list[JournalRecord]:
+def torn_but_shown(
+    files: WritePath, found: model.Tracker, on_disk: str, data: bytes
+) -> list[JournalRecord]:
     """The journal's torn tail as markers (``timeline.lost_record``), when the JSON
-    ``found`` (digest ``on_disk``) shows its change — a record damaged after its
-    append reported success, the files written, then a crash before the reply — so
-    that a retry of those requests is answered, not applied twice. Shown means: one
-    of the torn headers still names this digest as where it led, or this change's
-    moment, which is the JSON's ``updated`` stamp. Nothing otherwise (a real torn
-    append: its change was never written, and a retry must apply it)."""
+    ``found`` (digest ``on_disk``, bytes ``data``) shows its change — a record damaged
+    after its append reported success, the files written, then a crash before the
+    reply — so that a retry of those requests is answered, not applied twice.
+
+    The torn tail is one append, one batch of changes. Its change is shown when one
+    of its headers still names this digest as where it led, or this moment as the
+    batch's last change's, which is the JSON's ``updated`` stamp; or — the header that
+    named them lost with the second half of a damaged batch — when that stamp falls
+    just after the batch's first change (within ``BATCH_SPAN``), and the JSON is not
+    git's. Nothing otherwise: a real torn append's change was never written (the
+    files are written after the append), and a retry must apply it."""
     assert files.journal is not None
-    torn = files.journal.torn
     first = files.journal.last_seq + 1
-    if not torn or torn[0].seq != first:
+    seen: dict[int, Glimpse] = {}
+    for g in files.journal.torn:  # in order, seqs running on from the journal's last
+        if g.seq != first + len(seen):
+            break
+        seen[g.seq] = g
+    if not seen:
         return []
     stamp = found.meta.updated
-    if not any(g.after == on_disk or (g.at and g.at == stamp) for g in torn):
+    shown = any(g.after == on_disk or (g.at and g.at == stamp) for g in seen.values())
+    start = seen[first].at
+    if not shown and start and isinstance(stamp, str) and _within(start, stamp, BATCH_SPAN):
+        shown = not gitrepo.in_index(files.paths.workspace, files.paths.json, data)
+    if not shown:
         return []
-    seen = {g.seq: g for g in torn}
-    last = max(seen)
+    last = first + len(seen) - 1
     end = JournalRecord(
         seq=last + 1,
         rid=None,
-        at=torn[-1].at or (stamp if isinstance(stamp, str) else ""),
+        at=seen[last].at or (stamp if isinstance(stamp, str) else ""),
         actor="",
         before=on_disk,
         after="",
         op=msgspec.Raw(b"null"),
     )
-    return [timeline.lost_record(seq, seen.get(seq), end) for seq in range(first, last + 1)]
+    return [timeline.lost_record(seq, seen[seq], end) for seq in range(first, last + 1)]
+
+
+BATCH_SPAN = 2.0  # seconds: far more than a batch's changes span (staged at once)
+
+
+def _within(start: str, stamp: str, span: float) -> bool:
+    """Is ``stamp`` at ``start`` or at most ``span`` seconds after it (ISO 8601)?"""
+    try:
+        a = datetime.fromisoformat(start)
+        b = datetime.fromisoformat(stamp)
+        return timedelta(0) <= b - a <= timedelta(seconds=span)
+    except (ValueError, TypeError):  # naive against aware, or not a date
+        return False
 
 
 def missed_by(files: WritePath, edited: model.Tracker) -> list[JournalRecord]:

@@ -24,7 +24,7 @@ from wtd.messages import Outcome
 from wtd.storage import atomic, safepath, timeline
 from wtd.storage import failpoints as fp
 from wtd.storage.backups import keep_copy, quarantine
-from wtd.storage.journal import Salvaged, salvage, segment_path
+from wtd.storage.journal import Salvaged, first_record, salvage, segment_path
 from wtd.tracker import model, ops
 
 log = logging.getLogger("wtd.store")
@@ -75,14 +75,25 @@ def repair_journal(files: WritePath) -> list[str]:
     segments = [files.paths.journal] + [
         segment_path(files.paths.journal, k) for k in range(1, OLD_SEGMENTS_LOOKED_AT + 1)
     ]
-    rebuilt: list[tuple[Path, bytes, Salvaged]] = []
-    after_seq: int | None = None
+    present: list[tuple[Path, bytes]] = []
     for path in reversed(segments):  # oldest first: each counts on from the one before
         try:
-            data = safepath.read_bytes(path)
+            present.append((path, safepath.read_bytes(path)))
         except FileNotFoundError:
             continue
-        found = salvage(path, data, timeline.lost_record, after_seq=after_seq)
+    rebuilt: list[tuple[Path, bytes, Salvaged]] = []
+    after_seq: int | None = None
+    for k, (path, data) in enumerate(present):
+        # a rotated segment's damaged end is bridged up to the next segment's first record
+        newer = first_record(present[k + 1][1]) if k + 1 < len(present) else None
+        found = salvage(
+            path,
+            data,
+            timeline.lost_record,
+            after_seq=after_seq,
+            next_record=newer,
+            rotated=path != files.paths.journal,
+        )
         if found is None:
             return start_afresh(files, segments)
         after_seq = found.last_seq
