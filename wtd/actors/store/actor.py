@@ -24,6 +24,7 @@ by the Store, on request, because only the Store touches the files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -187,18 +188,15 @@ class Worker:
             if job is None:
                 return
             call, future, loop = job
+            result: object = None
+            error: BaseException | None = None
             try:
                 result = call()
             except BaseException as exc:
-                try:
-                    loop.call_soon_threadsafe(_settle, future, None, exc)
-                except RuntimeError:  # the loop is closed: nobody waits any more
-                    pass
-            else:
-                try:
-                    loop.call_soon_threadsafe(_settle, future, result, None)
-                except RuntimeError:
-                    pass
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future, result, error)
+            del job, call, future, result, error  # nothing of it outlives the call
 
 
 _Job = tuple[Callable[[], object], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
