@@ -23,7 +23,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import __version__, protocol, wire
 from wtd.actors import post
-from wtd.messages import AddSubscriber, EventsMessage, Execute
+from wtd.messages import AddSubscriber, EventsMessage, Execute, OneShot
 
 log = logging.getLogger("wtd.server")
 
@@ -231,11 +231,11 @@ class Server:
                 # If the Executor crashes holding the request, it is sent once more to the
                 # restarted Executor: the request id keeps a change from applying twice.
                 for _attempt in range(2):
-                    send, recv = anyio.create_memory_object_stream[protocol.Reply](1)
-                    await post(self._executor, Execute(request=msg, peer_uid=uid, reply_to=send))
+                    reply = OneShot[protocol.Reply]()
+                    await post(self._executor, Execute(request=msg, peer_uid=uid, reply_to=reply))
                     try:
-                        with anyio.fail_after(REPLY_TIMEOUT), recv:
-                            return await recv.receive()
+                        with anyio.fail_after(REPLY_TIMEOUT):
+                            return await reply.wait()
                     except anyio.EndOfStream:
                         log.warning("executor lost request %s; sending it again", msg.id)
                     except TimeoutError:

@@ -31,6 +31,7 @@ from wtd.messages import (
     EnforcerMessage,
     KnowledgeMessage,
     MonitorMessage,
+    OneShot,
     Outcome,
 )
 from wtd.storage import gitrepo
@@ -161,7 +162,7 @@ class Context:
             phrase=request.phrase,
             action=action or _ACTIONS[command.access],
         )
-        send, recv = anyio.create_memory_object_stream[EnforcementResult](1)
+        reply = OneShot[EnforcementResult]()
         await post(
             self.enforcer,
             Check(
@@ -169,11 +170,10 @@ class Context:
                 operation=operation,
                 context=context,
                 request=request,
-                reply_to=send,
+                reply_to=reply,
             ),
         )
-        with recv:
-            return await recv.receive()
+        return await reply.wait()
 
     async def guarded(
         self,
