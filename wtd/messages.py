@@ -26,6 +26,7 @@ from wtd.workspace import TrackerPaths
 
 T = TypeVar("T")
 _CLOSED: Any = object()  # what a OneShot closed without an answer holds
+_EXPIRED: Any = object()  # ... and one whose asker stopped waiting
 
 
 class OneShot(MemoryObjectSendStream[T], Generic[T]):
@@ -78,13 +79,28 @@ class OneShot(MemoryObjectSendStream[T], Generic[T]):
             tasks_waiting_receive=0,
         )
 
-    async def wait(self) -> T:
-        """The answer; ``EndOfStream`` when it was closed without one."""
-        value = await self._future
+    async def wait(self, timeout: float | None = None) -> T:
+        """The answer; ``EndOfStream`` when it was closed without one, TimeoutError
+        when none came within ``timeout`` seconds (a timer: cheaper than a cancel
+        scope, and an answer that comes later is dropped)."""
+        timer = None
+        if timeout is not None:
+            timer = self._future.get_loop().call_later(timeout, self._expire)
+        try:
+            value = await self._future
+        finally:
+            if timer is not None:
+                timer.cancel()
         if value is _CLOSED:
             raise anyio.EndOfStream
+        if value is _EXPIRED:
+            raise TimeoutError
         result: T = value
         return result
+
+    def _expire(self) -> None:
+        if not self._future.done():
+            self._future.set_result(_EXPIRED)
 
     def __repr__(self) -> str:
         return f"<OneShot {'closed' if self._closed else 'open'}>"

@@ -86,6 +86,10 @@ class Workspaces:
         if self.served is not None:
             await anyio.to_thread.run_sync(self.served.add, ws)
 
+    def owns(self, ws: Path) -> bool:
+        """Is ``ws`` claimed already (``claim`` would do nothing)?"""
+        return ws in self._owned
+
     def release_all(self) -> None:
         """Nothing of this daemon writes a workspace now: another daemon may take them."""
         self.ownership.release_all()

@@ -231,6 +231,7 @@ class Store:
         files: Files | None = None,
     ) -> None:
         self.paths = paths
+        self._label = str(paths.markdown.relative_to(paths.workspace))
         self._events = events
         self._inbox = inbox
         self._git = gitrepo.git_dir(paths.workspace)  # None: not the top of a repository
@@ -251,7 +252,7 @@ class Store:
 
     @property
     def label(self) -> str:
-        return str(self.paths.markdown.relative_to(self.paths.workspace))
+        return self._label
 
     async def _in_thread(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
         """The thread boundary: every ``TrackerFiles`` call (it blocks on the disk)."""
