@@ -88,3 +88,17 @@ async def test_a_stopped_worker_starts_again_on_the_next_call() -> None:
         second = await worker.run(threading.get_ident)
         worker.stop()
     assert first != threading.get_ident() and second != threading.get_ident()
+
+
+@pytest.mark.anyio
+async def test_an_idle_worker_ends_its_thread_and_the_next_call_starts_another() -> None:
+    worker = Worker("test-idle")
+    worker.IDLE = 0.01
+    with anyio.fail_after(TIMEOUT):
+        first = await worker.run(threading.get_ident)
+        thread = next(t for t in threading.enumerate() if t.ident == first)
+        await anyio.to_thread.run_sync(thread.join, TIMEOUT)
+        assert not thread.is_alive()
+        second = await worker.run(threading.get_ident)
+    worker.stop()
+    assert second != threading.get_ident()

@@ -150,9 +150,8 @@ class Worker:
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None  # the running thread's
 
     async def run(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
         """``call(*args)`` in the thread. Like ``anyio.to_thread.run_sync``, it is not
@@ -160,10 +159,15 @@ class Worker:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._lock:
+            if self._jobs is None:
+                # each thread has its own queue: one that is ending never takes a call
+                # meant for the next
+                jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+                self._jobs = jobs
+                threading.Thread(
+                    target=self._serve, args=(jobs,), name=self._name, daemon=True
+                ).start()
             self._jobs.put((lambda: call(*args), future, loop))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
-                self._thread.start()
         with anyio.CancelScope(shield=True):
             result = await future
         return result
@@ -171,18 +175,19 @@ class Worker:
     def stop(self) -> None:
         """Let the thread end once the calls queued are done."""
         with self._lock:
-            if self._thread is not None:
+            if self._jobs is not None:
                 self._jobs.put(None)
-                self._thread = None
+                self._jobs = None
 
-    def _serve(self) -> None:
+    def _serve(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
         while True:
             try:
-                job = self._jobs.get(timeout=self.IDLE)
+                job = jobs.get(timeout=self.IDLE)
             except queue.Empty:
                 with self._lock:
-                    if self._jobs.empty() and self._thread is threading.current_thread():
-                        self._thread = None
+                    if jobs.empty():  # idle: this thread ends (stop() found it ending)
+                        if self._jobs is jobs:
+                            self._jobs = None
                         return
                 continue
             if job is None:
