@@ -163,10 +163,10 @@ class Worker:
                 # each thread has its own queue: one that is ending never takes a call
                 # meant for the next
                 jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-                self._jobs = jobs
                 threading.Thread(
                     target=self._serve, args=(jobs,), name=self._name, daemon=True
-                ).start()
+                ).start()  # when it cannot start, nothing is left waiting for it
+                self._jobs = jobs
             self._jobs.put((lambda: call(*args), future, loop))
         with anyio.CancelScope(shield=True):
             result = await future
