@@ -2,17 +2,20 @@
 
 Commands are imperative, events past tense, replies nouns. A request that wants an
 answer carries ``reply_to``, the send side of a one-slot memory stream owned by
-the asker; the actor answers exactly once (or the stream is closed, which the asker
-sees as the actor having failed). ``wtd.actors.serve`` keeps that promise when a
-handler raises and when an actor stops with requests still queued.
+the asker (on the request path, a lighter :class:`OneShot`); the actor answers
+exactly once (or the stream is closed, which the asker sees as the actor having
+failed). ``wtd.actors.serve`` keeps that promise when a handler raises and when an
+actor stops with requests still queued.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Generic, TypeVar
 
+import anyio
 import msgspec
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream, MemoryObjectStreamStatistics
 
 from wtd import protocol
 from wtd.enforcement.chain import EnforcementContext, EnforcementResult
@@ -20,6 +23,90 @@ from wtd.enforcement.consent import Operation, Revoked
 from wtd.healing.analysis import Diagnosis, RemediationPlan, Symptom
 from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
+
+T = TypeVar("T")
+_CLOSED: Any = object()  # what a OneShot closed without an answer holds
+_EXPIRED: Any = object()  # ... and one whose asker stopped waiting
+
+
+class OneShot(MemoryObjectSendStream[T], Generic[T]):
+    """A ``reply_to`` for exactly one answer, lighter than a one-slot memory stream.
+
+    The answer is handed over through an asyncio future: no stream state to build,
+    and the asker's :meth:`wait` takes no scheduling checkpoint and needs no event,
+    so it wakes after one trip through the loop. To the actor it is the send side
+    of a one-slot stream like any other: ``send_nowait`` once (``WouldBlock`` after
+    that, as a full slot), ``close`` (the asker sees ``EndOfStream`` when no answer
+    came first), a context manager that closes; ``wtd.actors.fail`` closes it.
+    An asker that gave up (cancelled, timed out) simply never reads the answer.
+    """
+
+    def __init__(self) -> None:  # not the dataclass's: there is no stream state
+        self._closed = False
+        self._waiters = None
+        self._future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def send_nowait(self, item: T) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._future.done():
+            raise anyio.WouldBlock
+        self._future.set_result(item)
+
+    async def send(self, item: T) -> None:
+        self.send_nowait(item)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if not self._future.done():
+                self._future.set_result(_CLOSED)
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def clone(self) -> MemoryObjectSendStream[T]:
+        raise TypeError("a OneShot has one sender")
+
+    def statistics(self) -> MemoryObjectStreamStatistics:
+        done = self._future.done()
+        return MemoryObjectStreamStatistics(
+            current_buffer_used=int(done),
+            max_buffer_size=1,
+            open_send_streams=int(not self._closed),
+            open_receive_streams=1,
+            tasks_waiting_send=0,
+            tasks_waiting_receive=0,
+        )
+
+    async def wait(self, timeout: float | None = None) -> T:
+        """The answer; ``EndOfStream`` when it was closed without one, TimeoutError
+        when none came within ``timeout`` seconds (a timer: cheaper than a cancel
+        scope, and an answer that comes later is dropped)."""
+        timer = None
+        if timeout is not None:
+            timer = self._future.get_loop().call_later(timeout, self._expire)
+        try:
+            value = await self._future
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if value is _CLOSED:
+            raise anyio.EndOfStream
+        if value is _EXPIRED:
+            raise TimeoutError
+        result: T = value
+        return result
+
+    def _expire(self) -> None:
+        if not self._future.done():
+            self._future.set_result(_EXPIRED)
+
+    def __repr__(self) -> str:
+        return f"<OneShot {'closed' if self._closed else 'open'}>"
+
+    def __del__(self) -> None:  # holds nothing that must be closed
+        pass
 
 
 class _Msg(msgspec.Struct, frozen=True, kw_only=True):

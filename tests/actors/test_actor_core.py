@@ -12,7 +12,7 @@ import pytest
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from wtd.actors import ActorCrashLoop, RestartIntensity, answer, serve, supervise
+from wtd.actors import ActorCrashLoop, RestartIntensity, answer, fail, serve, supervise
 from wtd.actors.analyzer import Analyzer
 from wtd.actors.enforcer import Enforcer
 from wtd.actors.events import Events
@@ -22,7 +22,7 @@ from wtd.actors.planner import Planner
 from wtd.actors.watcher import Watcher
 from wtd.healing.analysis import Category, Diagnosis, RemediationPlan, Symptom
 from wtd.healing.retry import RetryPolicy
-from wtd.messages import Consult, KnowledgeMessage, PlannerMessage, PlanRemedy, Probe
+from wtd.messages import Consult, KnowledgeMessage, OneShot, PlannerMessage, PlanRemedy, Probe
 from wtd.supervisor import Actor
 
 TIMEOUT = 5
@@ -335,3 +335,73 @@ async def test_the_planner_still_plans_when_knowledge_fails_to_advise() -> None:
             plan = await plan_from.receive()
         assert plan.diagnosis == diagnosis
         tg.cancel_scope.cancel()
+
+
+# ------------------------------------------------------------ OneShot replies
+
+
+class Ask(msgspec.Struct, frozen=True, kw_only=True):
+    reply_to: MemoryObjectSendStream[str]
+
+
+@pytest.mark.anyio
+async def test_a_oneshot_is_answered_once_and_a_second_answer_is_dropped() -> None:
+    reply_to = OneShot[str]()
+    await answer(reply_to, "first")
+    await answer(reply_to, "second")  # closed by the first answer: nothing happens
+    with anyio.fail_after(TIMEOUT):
+        assert await reply_to.wait() == "first"
+
+
+@pytest.mark.anyio
+async def test_a_oneshot_whose_handler_raises_is_seen_as_end_of_stream() -> None:
+    send, recv = anyio.create_memory_object_stream[ToyMessage](10)
+    toy = Toy(recv)
+    boom_to = OneShot[str]()
+    send.send_nowait(Boom(reply_to=boom_to))
+    with anyio.fail_after(TIMEOUT), pytest.raises(RuntimeError, match="boom"):
+        await toy.run()
+    with anyio.fail_after(TIMEOUT), pytest.raises(anyio.EndOfStream):
+        await boom_to.wait()
+
+
+@pytest.mark.anyio
+async def test_stopping_fails_queued_oneshots_and_an_answer_before_a_crash_arrives() -> None:
+    send, recv = anyio.create_memory_object_stream[ToyMessage](10)
+    toy = Toy(recv)
+    answered = OneShot[str]()
+    send.send_nowait(AnswerThenBoom(reply_to=answered))
+    with anyio.fail_after(TIMEOUT), pytest.raises(RuntimeError):
+        await toy.run()
+    assert await answered.wait() == "answered"
+    hold_to = OneShot[str]()
+    queued = [OneShot[str]() for _ in range(3)]
+    async with anyio.create_task_group() as tg:
+        await tg.start(toy.run)
+        send.send_nowait(Hold(reply_to=hold_to))
+        with anyio.fail_after(TIMEOUT):
+            await anyio.wait_all_tasks_blocked()
+        for i, to in enumerate(queued):
+            send.send_nowait(Echo(text=f"queued {i}", reply_to=to))
+        tg.cancel_scope.cancel()
+    for to in [hold_to, *queued]:
+        with anyio.fail_after(TIMEOUT), pytest.raises(anyio.EndOfStream):
+            await to.wait()
+
+
+@pytest.mark.anyio
+async def test_a_oneshot_not_answered_in_time_times_out_and_a_late_answer_is_dropped() -> None:
+    reply_to = OneShot[str]()
+    with pytest.raises(TimeoutError):
+        await reply_to.wait(0.01)
+    await answer(reply_to, "late")  # the asker gave up: the answer goes nowhere
+    assert reply_to.statistics().current_buffer_used == 1
+
+
+@pytest.mark.anyio
+async def test_an_asker_cancelled_while_waiting_leaves_the_answer_nowhere() -> None:
+    reply_to = OneShot[str]()
+    with anyio.move_on_after(0.01):
+        await reply_to.wait()
+    await answer(reply_to, "after the asker left")  # no error, no warning
+    assert fail(Ask(reply_to=reply_to))  # a OneShot is a reply_to the core can fail

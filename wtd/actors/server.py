@@ -23,7 +23,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd import __version__, protocol, wire
 from wtd.actors import post
-from wtd.messages import AddSubscriber, EventsMessage, Execute
+from wtd.messages import AddSubscriber, EventsMessage, Execute, OneShot
 
 log = logging.getLogger("wtd.server")
 
@@ -199,10 +199,7 @@ class Server:
                 await self._stream_events(stream, reader, msg)
                 return
             data = protocol.frame(await self._answer(msg, uid))  # the Reply itself is dropped
-            # A client that stops reading must not hold its connection (and the
-            # reply's memory) for ever: the reply must drain within a deadline.
-            with anyio.fail_after(SEND_TIMEOUT + len(data) / SEND_RATE_FLOOR):
-                await stream.send(data)
+            await _send_reply(stream, raw, data)
 
     async def _stream_events(
         self, stream: SocketStream, reader: BufferedByteReceiveStream, msg: protocol.Subscribe
@@ -231,11 +228,10 @@ class Server:
                 # If the Executor crashes holding the request, it is sent once more to the
                 # restarted Executor: the request id keeps a change from applying twice.
                 for _attempt in range(2):
-                    send, recv = anyio.create_memory_object_stream[protocol.Reply](1)
-                    await post(self._executor, Execute(request=msg, peer_uid=uid, reply_to=send))
+                    reply = OneShot[protocol.Reply]()
+                    await post(self._executor, Execute(request=msg, peer_uid=uid, reply_to=reply))
                     try:
-                        with anyio.fail_after(REPLY_TIMEOUT), recv:
-                            return await recv.receive()
+                        return await reply.wait(REPLY_TIMEOUT)
                     except anyio.EndOfStream:
                         log.warning("executor lost request %s; sending it again", msg.id)
                     except TimeoutError:
@@ -287,6 +283,22 @@ async def _read_frame(reader: BufferedByteReceiveStream, start: bytes = b"") -> 
     """One frame (``start``: its first bytes, already read)."""
     header = start + await reader.receive_exactly(wire.HEADER_SIZE - len(start))
     return await reader.receive_exactly(wire.body_length(header, wire.MAX_FRAME))
+
+
+async def _send_reply(stream: SocketStream, raw: socket.socket, data: bytes) -> None:
+    """Send a reply: at once when the socket takes it whole (the usual case: no
+    deadline to set up, no trip through the loop), else the rest with a deadline —
+    a client that stops reading must not hold its connection (and the reply's
+    memory) for ever."""
+    try:
+        sent = raw.send(data)
+    except BlockingIOError:
+        sent = 0
+    except OSError as exc:  # as the stream's own send reports it
+        raise anyio.BrokenResourceError from exc
+    if sent < len(data):
+        with anyio.fail_after(SEND_TIMEOUT + len(data) / SEND_RATE_FLOOR):
+            await stream.send(data[sent:])
 
 
 async def _close_gently(stream: SocketStream) -> None:

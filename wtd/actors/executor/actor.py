@@ -194,8 +194,11 @@ class Executor:
     async def _execute_once(self, ctx: Context, msg: Execute, in_flight: InFlight) -> None:
         request = msg.request
         start = time.perf_counter()
+        parsed: commands.Command | phrases.ParseError | None = None
         try:
-            outcome = await self._outcome(ctx, request)
+            # parsed once: it also says whether a retry of this id must not run again
+            parsed = phrases.parse(request.phrase)
+            outcome = await self._outcome(ctx, request, parsed)
         except OwnedElsewhere as exc:
             outcome = msgspec.structs.replace(failure(exc), result={"owner": exc.owner})
         except errors.WtdError as exc:
@@ -241,7 +244,7 @@ class Executor:
             tracker=outcome.tracker or None,
         )
         unsettled = reply.error is not None and reply.error.code in _UNSETTLED
-        if not unsettled and _changes(request.phrase):
+        if not unsettled and not isinstance(parsed, _READS):
             # queries are not kept: asking again changes nothing, and their replies can
             # be big (a 100k-task list)
             self._answered[request.id] = (request.phrase, reply)
@@ -250,8 +253,14 @@ class Executor:
         in_flight.discard(msg.reply_to)
         await answer(msg.reply_to, reply)
 
-    async def _outcome(self, ctx: Context, request: protocol.Command) -> Outcome:
-        parsed = phrases.parse(request.phrase)
+    async def _outcome(
+        self,
+        ctx: Context,
+        request: protocol.Command,
+        parsed: commands.Command | phrases.ParseError | None = None,
+    ) -> Outcome:
+        if parsed is None:
+            parsed = phrases.parse(request.phrase)
         if isinstance(parsed, phrases.ParseError):
             return Outcome(
                 ok=False,
@@ -265,8 +274,3 @@ class Executor:
                 f"the request's working folder must be an absolute path, not {request.cwd!r}"
             )
         return await route(ctx, parsed, request, Path(request.cwd))
-
-
-def _changes(phrase: str) -> bool:
-    """Could ``phrase`` change something (so that a retry must not run it again)?"""
-    return not isinstance(phrases.parse(phrase), _READS)

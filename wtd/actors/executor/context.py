@@ -31,6 +31,7 @@ from wtd.messages import (
     EnforcerMessage,
     KnowledgeMessage,
     MonitorMessage,
+    OneShot,
     Outcome,
 )
 from wtd.storage import gitrepo
@@ -84,6 +85,10 @@ class Workspaces:
         await anyio.to_thread.run_sync(register_merge_drivers, ws)
         if self.served is not None:
             await anyio.to_thread.run_sync(self.served.add, ws)
+
+    def owns(self, ws: Path) -> bool:
+        """Is ``ws`` claimed already (``claim`` would do nothing)?"""
+        return ws in self._owned
 
     def release_all(self) -> None:
         """Nothing of this daemon writes a workspace now: another daemon may take them."""
@@ -161,7 +166,7 @@ class Context:
             phrase=request.phrase,
             action=action or _ACTIONS[command.access],
         )
-        send, recv = anyio.create_memory_object_stream[EnforcementResult](1)
+        reply = OneShot[EnforcementResult]()
         await post(
             self.enforcer,
             Check(
@@ -169,11 +174,10 @@ class Context:
                 operation=operation,
                 context=context,
                 request=request,
-                reply_to=send,
+                reply_to=reply,
             ),
         )
-        with recv:
-            return await recv.receive()
+        return await reply.wait()
 
     async def guarded(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import msgspec
@@ -20,6 +21,7 @@ def caller(options: protocol.Options) -> str:
     return "subagent" if options.subagent else "user"
 
 
+@functools.lru_cache(maxsize=1024)  # paths are immutable; relative_to is not cheap
 def label(paths: TrackerPaths) -> str:
     """The tracker as replies and events name it: its view, relative to the workspace."""
     return str(paths.markdown.relative_to(paths.workspace))

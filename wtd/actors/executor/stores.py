@@ -24,6 +24,7 @@ from wtd.actors.executor.settings import Settings
 from wtd.actors.store import Store
 from wtd.messages import (
     EventsMessage,
+    OneShot,
     Outcome,
     Probe,
     StoreMessage,
@@ -90,16 +91,13 @@ class Stores:
         ``STORE_ASKS`` tries."""
         for _attempt in range(STORE_ASKS):
             store = await self._store(paths)
-            send, recv = anyio.create_memory_object_stream[Outcome](1)
+            reply = OneShot[Outcome]()
             try:
-                await post(store, make(send))
+                await post(store, make(reply))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                send.close()
-                recv.close()
                 continue
             try:
-                with recv:
-                    return await recv.receive()
+                return await reply.wait()
             except anyio.EndOfStream:
                 log.warning("store %s dropped a request; asking again", paths.name)
         # The change may have been journalled before the Store failed: not a failure,

@@ -38,7 +38,8 @@ async def open_tracker(
     ws = paths.workspace
     if not (ws / ".ecw").is_dir() and not paths.json.exists():
         await anyio.to_thread.run_sync(_try_plan, paths, ctx.settings.max_file_bytes)
-    await ctx.claim(ws, create=exists(paths))
+    if not ctx.workspaces.owns(ws):  # (the stat of ``exists`` only when it matters)
+        await ctx.claim(ws, create=exists(paths))
     return paths, implicit
 
 

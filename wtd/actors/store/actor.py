@@ -23,11 +23,15 @@ by the Store, on request, because only the Store touches the files.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar, TypeVarTuple
+from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 import anyio
 import msgspec
@@ -133,6 +137,85 @@ class Files(Protocol):
     def merge_view(self, attempt: int) -> Pending | object | None: ...
 
 
+class Worker:
+    """The Store's own thread: its ``TrackerFiles`` calls, one at a time, in order.
+
+    Cheaper than a hand-off to anyio's thread pool (no capacity limiter, no
+    checkpoint, no context copy): the call is queued and its result comes back
+    through ``call_soon_threadsafe``. The thread is started on first use and ends
+    once idle for ``IDLE`` seconds or on ``stop``; the next call starts it again.
+    """
+
+    IDLE = 10.0
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None  # the running thread's
+
+    async def run(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
+        """``call(*args)`` in the thread. Like ``anyio.to_thread.run_sync``, it is not
+        abandoned when cancelled: the caller waits until it has finished."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._lock:
+            if self._jobs is None:
+                # each thread has its own queue: one that is ending never takes a call
+                # meant for the next
+                jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+                threading.Thread(
+                    target=self._serve, args=(jobs,), name=self._name, daemon=True
+                ).start()  # when it cannot start, nothing is left waiting for it
+                self._jobs = jobs
+            self._jobs.put((lambda: call(*args), future, loop))
+        with anyio.CancelScope(shield=True):
+            result = await future
+        return result
+
+    def stop(self) -> None:
+        """Let the thread end once the calls queued are done."""
+        with self._lock:
+            if self._jobs is not None:
+                self._jobs.put(None)
+                self._jobs = None
+
+    def _serve(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        while True:
+            try:
+                job = jobs.get(timeout=self.IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if jobs.empty():  # idle: this thread ends (stop() found it ending)
+                        if self._jobs is jobs:
+                            self._jobs = None
+                        return
+                continue
+            if job is None:
+                return
+            call, future, loop = job
+            result: object = None
+            error: BaseException | None = None
+            try:
+                result = call()
+            except BaseException as exc:
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, future, result, error)
+            del job, call, future, result, error  # nothing of it outlives the call
+
+
+_Job = tuple[Callable[[], object], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+def _settle(future: asyncio.Future[T], result: T, exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
 class Store:
     """Owns one tracker: batches its requests and answers them; ``files`` does the I/O."""
 
@@ -153,6 +236,7 @@ class Store:
         files: Files | None = None,
     ) -> None:
         self.paths = paths
+        self._label = str(paths.markdown.relative_to(paths.workspace))
         self._events = events
         self._inbox = inbox
         self._git = gitrepo.git_dir(paths.workspace)  # None: not the top of a repository
@@ -169,14 +253,15 @@ class Store:
         self._rescan = True  # claims may have changed in a way staging does not see
         self._job: CheckpointJob | None = None  # a checkpoint running beside the batches
         self._job_done = anyio.Event()
+        self._worker = Worker(f"wtd-store:{paths.name}")
 
     @property
     def label(self) -> str:
-        return str(self.paths.markdown.relative_to(self.paths.workspace))
+        return self._label
 
     async def _in_thread(self, call: Callable[[*Ts], T], *args: *Ts) -> T:
         """The thread boundary: every ``TrackerFiles`` call (it blocks on the disk)."""
-        return await anyio.to_thread.run_sync(call, *args)
+        return await self._worker.run(call, *args)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve the inbox until it closes. Called again after a crash: state is reloaded."""
@@ -208,7 +293,10 @@ class Store:
                     await self._checkpoint_under_load(tg)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._in_thread(self._close)
+                try:
+                    await self._in_thread(self._close)
+                finally:
+                    self._worker.stop()
 
     async def _checkpoint_under_load(self, tg: anyio.abc.TaskGroup) -> None:
         """Under a steady load, the files are made durable (and backed up when due)
