@@ -38,7 +38,7 @@ from tests.torture.clients import (
     read_frame,
     write_frame,
 )
-from tests.torture.daemon import Keeper, Workspace, alive
+from tests.torture.daemon import Keeper, Workspace, alive, wait_gone
 from tests.torture.ledger import Ledger
 
 DEADLINE = 10.0  # as the probe's: a legitimate client is answered within this
@@ -91,6 +91,8 @@ class Context:
                 return time.monotonic() - started
             error = reply
             break
+        if isinstance(error, OSError | ValueError) and wait_gone(pid, 1.0):
+            return None  # it was dying (an injected crash): its death is the Keeper's to judge
         if self.keeper.incarnation == incarnation and alive(pid):
             self.fail(
                 scenario,
