@@ -5,6 +5,7 @@ whether the damage sits in the middle of the journal or is its last write."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from pathlib import Path
@@ -273,3 +274,28 @@ def test_a_torn_tail_with_a_stray_header_marks_only_the_torn_append(ws: Workspac
     other = _ask(ws, "someone-else", "add task to phase 3: Someone else's")
     assert other["ok"] and "applied before" not in _lines(other), other
     assert "Someone else's" in _names(ws)
+
+
+def test_a_hand_edit_that_finds_the_journal_damaged_has_it_repaired_and_is_taken_over(
+    ws: Workspace,
+) -> None:
+    """Merging a hand edit reads the journal back; a record there went bad after its
+    append. The journal is rebuilt around the damage then and there, and the edit is
+    taken over — not left waiting for the next request."""
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.start_daemon({**FAST, "WT_FAILPOINTS": "journal.append=1*corrupt"})
+    assert _ask(ws, "r-add", "add task to phase 3: Only once")["ok"]  # its record is damaged
+    assert _ask(ws, "r-mark", "mark task 2.2 complete")["ok"]
+    data = ws.data()
+    for task in data["tasks"]:
+        if task["id"] == "3.2":
+            task["name"] = "Renamed in the JSON"
+    ws.json.write_text(json.dumps(data, indent=2) + "\n")  # merged against the journal
+    eventually(lambda: "Renamed in the JSON" in ws.md.read_text(), "the edit taken over", ws.log)
+    quarantine = ws.root / ".ecw" / "quarantine"
+    assert any(path.name.endswith(".wal") for path in quarantine.rglob("*")), ws.log()
+    assert _names(ws).count("Only once") == 1
+    again = _ask(ws, "r-add", "add task to phase 3: Only once")  # its first reply, again
+    assert again["ok"], again
+    assert _names(ws).count("Only once") == 1

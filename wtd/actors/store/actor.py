@@ -80,7 +80,7 @@ from wtd.messages import (
 from wtd.storage import atomic, gitrepo, timeline
 from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
-from wtd.storage.journal import JournalRecord
+from wtd.storage.journal import CorruptJournal, JournalRecord
 from wtd.tracker import claims, commands, model, ops, queries
 from wtd.workspace import TrackerPaths
 
@@ -758,7 +758,16 @@ class Store:
         that failure (None when taken over).
         """
         try:
-            await self._take_over(kind)
+            try:
+                await self._take_over(kind)
+            except CorruptJournal as exc:
+                # merging reads the journal back, and found a record gone bad after its
+                # append: rebuilt around the damage now (not at the next request), then
+                # the edit is taken over — by the reopening, or here
+                if not await self._journal_repaired(exc):
+                    raise
+                if self._moved(kind):
+                    await self._take_over(kind)
         except errors.WtdError as exc:
             log.error("%s: hand edit of the %s not taken over: %s", self.label, kind, exc)
             return exc
@@ -766,6 +775,28 @@ class Store:
             log.error("%s: hand edit of the %s not taken over: %s", self.label, kind, exc)
             return os_fault(exc, fp.STORE_READ, "the hand edit was not taken over", self.paths)
         return None
+
+    async def _journal_repaired(self, exc: CorruptJournal) -> bool:
+        """Repair a journal found damaged outside a request, and reopen the tracker."""
+        symptom = Symptom(
+            point="journal.open",
+            error="CorruptJournal",
+            message=exc.message,
+            tracker=self.paths.name,
+            workspace=str(self.paths.workspace),
+        )
+        outcome = await self._in_thread(self.files.repair, symptom)
+        if not outcome.ok:
+            return False
+        self._rescan = True
+        if not self.files.is_open():
+            try:
+                await self._in_thread(self.files.open)
+            except (errors.WtdError, OSError) as failed:
+                log.error("%s: not reopened after its journal was repaired: %s", self.label, failed)
+                return False
+        await self._publish_lines("healed", outcome.healing)
+        return True
 
     async def _take_over(self, kind: str) -> None:
         """Read the edited file (again while a writer is caught mid-save), merge it in a

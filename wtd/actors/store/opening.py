@@ -509,7 +509,7 @@ def finish_open(files: WritePath) -> None:
 def state_at(files: WritePath, content_digest: str, *, backups: int = 5) -> model.Tracker | None:
     """The tracker whose JSON had ``content_digest``, rebuilt forward: a backup, then the
     journal's changes after it up to the record that led there. None when no recent
-    backup leads there."""
+    backup leads there (nor through a record that damage took)."""
     assert files.journal is not None
     for path in files.backups.newest()[:backups]:
         try:
@@ -523,6 +523,8 @@ def state_at(files: WritePath, content_digest: str, *, backups: int = 5) -> mode
         if not todo:
             continue
         for record in todo:
+            if timeline.is_damaged(record):
+                break  # what that change did is lost: no state past it can be rebuilt
             if not timeline.is_checkpoint(record):
                 change = change_decoder.decode(record.op)
                 try:
