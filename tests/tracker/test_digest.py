@@ -141,3 +141,26 @@ def test_the_three_formats_are_told_apart_by_their_length() -> None:
     for digest in (tree, sha, legacy):
         assert model.checksum_as(data, digest) == digest
         assert set(model.other_checksums(data, digest)) == {tree, sha, legacy} - {digest}
+
+
+def test_what_splices_changed_is_known_without_comparing_every_item() -> None:
+    from wtd.tracker.model.structs import same_run, same_tail, spliced_at
+    from wtd.tracker.ops.common import splice
+
+    items = tuple(object() for _ in range(1000))
+    t1 = splice(items, 700, object())
+    t2 = splice(t1, 300, object())
+    t3 = splice(t2, 300, t2[300])  # replaced by itself: still counted as a place
+    assert spliced_at(items, t3) == [300, 300, 700]
+    assert (same_run(items, 0, t3, 0), same_tail(items, t3)) == (300, 299)
+    assert same_run(items, 301, t3, 301) == 399
+    # made otherwise (same length, nothing noted): not known, compared item by item
+    rebuilt = t3[:500] + t3[500:]
+    assert rebuilt is not t3 and spliced_at(items, rebuilt) is None
+    assert (same_run(items, 0, rebuilt, 0), same_tail(items, rebuilt)) == (300, 299)
+    # more splices than are remembered: compared too
+    many = items
+    for k in range(20):
+        many = splice(many, k, object())
+    assert spliced_at(items, many) is None and same_run(items, 0, many, 0) == 0
+    assert same_tail(items, many) == 980

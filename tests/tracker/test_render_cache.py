@@ -25,6 +25,7 @@ from msgspec import UNSET
 from wtd.tracker import status as st
 from wtd.tracker.claims import CLAIM
 from wtd.tracker.model import Meta, Phase, Subtask, Task, Tracker
+from wtd.tracker.ops.common import splice
 from wtd.tracker.render import Renderer, render
 
 replace = msgspec.structs.replace
@@ -145,6 +146,17 @@ def edit_task(tracker: Tracker, m: Maker) -> Tracker:
     i = m.rng.randrange(len(tracker.tasks))
     tasks = tracker.tasks
     return _with_tasks(tracker, (*tasks[:i], m.edit(tasks[i]), *tasks[i + 1 :]))
+
+
+def splice_task(tracker: Tracker, m: Maker) -> Tracker:
+    """A task changed the way the ops change one (``splice``, which notes what it
+    replaced, so the cache learns what differs without comparing every task)."""
+    if not tracker.tasks:
+        return tracker
+    i = m.rng.randrange(len(tracker.tasks))
+    task = tracker.tasks[i]
+    item = task if m.rng.random() < 0.2 else m.edit(task)  # sometimes by itself
+    return _with_tasks(tracker, splice(tracker.tasks, i, item))
 
 
 def edit_many(tracker: Tracker, m: Maker) -> Tracker:
@@ -323,6 +335,9 @@ def nothing(tracker: Tracker, m: Maker) -> Tracker:
 
 
 CHANGES: tuple[Callable[[Tracker, Maker], Tracker], ...] = (
+    splice_task,
+    splice_task,
+    splice_task,
     edit_task,
     edit_task,
     edit_task,

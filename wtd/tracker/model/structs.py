@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import collections
 import operator
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, TypeVar
@@ -132,10 +133,51 @@ def tuple_from(seq: tuple[_T, ...], start: int) -> Iterator[_T]:
     return it
 
 
+# Splices (one item of a tuple replaced) as the ops make them, newest last: a change
+# to one task is one. Who compares a tuple with an older version of it (the Encoder,
+# the Renderer) finds what differs by following them back, instead of comparing every
+# item. Strong references: an object id cannot be reused while it is listed here.
+_SPLICES: Final[collections.deque[tuple[tuple[object, ...], tuple[object, ...], int]]] = (
+    collections.deque(maxlen=8)
+)
+
+
+def note_splice(old: tuple[object, ...], new: tuple[object, ...], index: int) -> None:
+    """``new`` is ``old`` with the item at ``index`` replaced (and nothing else)."""
+    _SPLICES.append((old, new, index))
+
+
+def spliced_at(a: tuple[object, ...], b: tuple[object, ...]) -> list[int] | None:
+    """The indices where ``b`` may differ from ``a`` when ``b`` was made from ``a`` by
+    the splices noted (every other item the very same object), or None when it was
+    not (or that is no longer known)."""
+    if len(a) != len(b):
+        return None
+    splices = list(_SPLICES)  # one C call: the ops note them on another thread
+    at: list[int] = []
+    current = b
+    for _ in range(len(splices)):
+        if current is a:
+            return at
+        for old, new, index in reversed(splices):
+            if new is current:
+                at.append(index)
+                current = old
+                break
+        else:
+            return None
+    return at if current is a else None
+
+
 def same_run(a: tuple[object, ...], i: int, b: tuple[object, ...], j: int) -> int:
     """How many objects from ``a[i]`` on are the very objects from ``b[j]`` on (C speed;
     ``==`` would also take equal values that encode or render differently, such as 1
-    and True)."""
+    and True). From the splices that made ``b`` out of ``a`` when they are known: then
+    a run may end at an item replaced by itself (never past a difference)."""
+    if i == j and a is not b:
+        at = spliced_at(a, b)
+        if at is not None:
+            return min((k for k in at if k >= i), default=len(a)) - i
     rest = tuple_from(a, i)
     if all(map(operator.is_, rest, tuple_from(b, j))):
         return min(len(a) - i, len(b) - j)
@@ -143,7 +185,12 @@ def same_run(a: tuple[object, ...], i: int, b: tuple[object, ...], j: int) -> in
 
 
 def same_tail(a: tuple[object, ...], b: tuple[object, ...]) -> int:
-    """How many of the last objects of ``a`` are the very last objects of ``b``."""
+    """How many of the last objects of ``a`` are the very last objects of ``b`` (from
+    the splices that made ``b`` out of ``a`` when they are known, as ``same_run``)."""
+    if a is not b:
+        at = spliced_at(a, b)
+        if at is not None:
+            return len(a) - 1 - max(at, default=len(a) - 1)
     rest = reversed(a)
     if all(map(operator.is_, rest, reversed(b))):
         return min(len(a), len(b))

@@ -13,6 +13,7 @@ from msgspec.structs import replace
 from wtd import errors
 from wtd.tracker import status as st
 from wtd.tracker.model import Task, Tracker
+from wtd.tracker.model.structs import note_splice
 
 MAX_NAME: Final = 200
 
@@ -94,7 +95,10 @@ def insert_at(tasks: Sequence[Task], phase: int) -> int:
 
 
 def splice(seq: tuple[Any, ...], i: int, item: Any) -> tuple[Any, ...]:
-    return seq[:i] + (item,) + seq[i + 1 :]  # noqa: RUF005 - concatenation is faster
+    """``seq`` with ``item`` at ``i``; noted, so that what differs is known (same_run)."""
+    new = seq[:i] + (item,) + seq[i + 1 :]  # noqa: RUF005 - concatenation is faster
+    note_splice(seq, new, i)
+    return new
 
 
 def without_dep(task: Task, dep: str) -> Task:
