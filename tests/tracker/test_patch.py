@@ -88,3 +88,24 @@ def test_closest_finds_the_state_the_editor_read(tracker: model.Tracker) -> None
     read = states[3]
     edited = ops.apply(read, c.RenameTask(task_id="1.1", name="By hand"), at=AT, actor="h").tracker
     assert patch.closest(states, edited) is read
+
+
+def test_the_patch_over_several_changes_is_the_same_with_or_without_the_splices_noted(
+    tracker: model.Tracker,
+) -> None:
+    from wtd.tracker.model import structs
+
+    after = tracker
+    for change in (
+        c.RenameTask(task_id="1.1", name="x"),
+        c.SetTaskStatus(task_id="2.3", status="complete", given="done"),
+        c.RenameTask(task_id="1.1", name="y"),
+    ):
+        after = ops.apply(after, change, at=AT, actor="u").tracker
+    assert structs.spliced_at(tracker.tasks, after.tasks) is not None  # the fast path
+    noted = patch.diff(tracker, after, reason="undo")
+    structs._SPLICES.clear()
+    assert structs.spliced_at(tracker.tasks, after.tasks) is None  # compared item by item
+    assert patch.diff(tracker, after, reason="undo") == noted
+    back = ops.apply(after, noted, at=AT, actor="u").tracker
+    assert model.encode(back) == model.encode(tracker)

@@ -19,6 +19,7 @@ from wtd.tracker import commands as c
 from wtd.tracker import model
 from wtd.tracker.model import Tracker
 from wtd.tracker.model.raw import struct_raw
+from wtd.tracker.model.structs import spliced_at
 
 _STEP = 256  # tasks compared per slice
 
@@ -33,7 +34,20 @@ def diff(target: Tracker, current: Tracker, *, reason: str, undo_of: int | None 
     tasks_remove: list[str] = []
     if target.tasks is not current.tasks:
         aligned = len(target.tasks) == len(current.tasks)
-        for start in range(0, len(target.tasks), _STEP) if aligned else ():
+        # made one from the other by splices (a change to one task): only those places
+        spliced = spliced_at(current.tasks, target.tasks) if aligned else None
+        if spliced is None and aligned:
+            spliced = spliced_at(target.tasks, current.tasks)
+        for i in sorted(set(spliced)) if spliced is not None else ():
+            t, cur = target.tasks[i], current.tasks[i]
+            if t is cur:
+                continue
+            if t.id != cur.id:
+                aligned = False
+                break
+            if t != cur:
+                tasks_put.append((i, _raw(t)))
+        for start in range(0, len(target.tasks), _STEP) if aligned and spliced is None else ():
             stop = start + _STEP
             if target.tasks[start:stop] == current.tasks[start:stop]:
                 continue  # a C-speed check (identity first); the common case
