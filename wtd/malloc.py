@@ -26,3 +26,16 @@ def one_arena() -> bool:
         return bool(libc.mallopt(_M_ARENA_MAX, 1))
     except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
         return False
+
+
+def trim() -> None:
+    """Give the memory glibc holds free back to the system (after rare big work, such
+    as rebuilding a damaged journal of several MiB: RSS would otherwise keep its peak)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return

@@ -236,7 +236,8 @@ def salvage(
     as far as the seqs its damaged lines still show run on. The current segment's
     damaged end is kept as it is (``Journal.open`` decides about a torn end). None
     when the damage cannot be bridged: seqs out of order."""
-    out: list[bytes] = []
+    whole = memoryview(data)  # lines are looked at in place: a segment is up to MiBs
+    out: list[bytes | memoryview] = []
     lost: list[JournalRecord] = []
     kept = 0
     last = after_seq
@@ -246,22 +247,25 @@ def salvage(
         nl = data.find(b"\n", pos)
         if nl < 0:
             break
-        found = _decode_line(data[pos:nl])
-        if isinstance(found, str):
+        seq = _intact_seq(whole[pos:nl])
+        if seq is None:
             damaged_from = pos if damaged_from is None else damaged_from
         else:
             if damaged_from is not None:
+                found = _decode_line(data[pos:nl])  # the record after the damage, whole
+                if isinstance(found, str):
+                    return None
                 markers = _bridge(data[damaged_from:pos], last, found, lost_record)
                 if markers is None:
                     return None
                 lost.extend(markers)
                 out.extend(encode_line(marker) for marker in markers)
                 damaged_from = None
-            elif kept and last is not None and found.seq != last + 1:
+            elif kept and last is not None and seq != last + 1:
                 return None
-            out.append(data[pos : nl + 1])
+            out.append(whole[pos : nl + 1])
             kept += 1
-            last = found.seq
+            last = seq
         pos = nl + 1
     tail = data[damaged_from:] if damaged_from is not None else data[pos:]
     if tail and rotated:  # a rotated segment was whole: its damaged end is damage too
@@ -273,14 +277,55 @@ def salvage(
         lost.extend(markers)
         out.extend(encode_line(marker) for marker in markers)
         tail = b""
-    rebuilt = b"".join(out) + tail
-    try:
-        _scan(path, rebuilt)
-    except CorruptJournal:
+    out.append(tail)
+    rebuilt = b"".join(out)
+    del out, whole
+    if not _runs_on(rebuilt):
         return None
     if lost and (last is None or lost[-1].seq > last):
         last = lost[-1].seq  # markers at its end
     return Salvaged(rebuilt, kept, lost, last)
+
+
+_SEQ: Final = re.compile(rb'\{"seq":(\d{1,18}),')
+
+
+def _intact_seq(line: memoryview) -> int | None:
+    """The seq of the record on ``line`` when its checksum is right (a record wtd
+    wrote whole; ``_encode`` never writes one that would not decode), else None.
+    Nothing is decoded or copied: a segment can hold tens of thousands of them."""
+    if len(line) < 10 or line[8] != 0x20:  # "<crc, 8 hex> <JSON>"
+        return None
+    body = line[9:]
+    try:
+        if int(bytes(line[:8]), 16) != zlib.crc32(body):
+            return None
+    except ValueError:
+        return None
+    m = _SEQ.match(body)
+    return int(m.group(1)) if m is not None else None
+
+
+def _runs_on(data: bytes) -> bool:
+    """Do the intact records of a rebuilt segment run on seq after seq, with nothing
+    but a damaged end after them (what ``_scan`` accepts, checked without decoding)?"""
+    whole = memoryview(data)
+    last: int | None = None
+    damaged = False
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return True  # an unterminated end
+        seq = _intact_seq(whole[pos:nl])
+        if seq is None:
+            damaged = True
+        elif damaged or (last is not None and seq != last + 1):
+            return False
+        else:
+            last = seq
+        pos = nl + 1
+    return True
 
 
 def _bridge(

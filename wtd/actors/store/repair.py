@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from wtd import errors, protocol
+from wtd import errors, malloc, protocol
 from wtd.actors.store.base import (
     OLD_SEGMENTS_LOOKED_AT,
     Fault,
@@ -51,6 +51,7 @@ def repair(files: WritePath, symptom: Symptom) -> Outcome:
         log.error("%s: repair failed: %s", files.label, exc)
         return files.error(os_fault(exc, "repair", "Repair failed", files.paths))
     log.warning("%s: repaired: %s", files.label, " / ".join(healing))
+    malloc.trim()  # a repair reads and rebuilds whole files: RSS need not keep that peak
     return Outcome(ok=True, healing=healing, tracker=files.label)
 
 
