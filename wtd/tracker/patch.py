@@ -10,6 +10,7 @@ case is a pass of identity checks. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -28,6 +29,25 @@ def _raw(obj: msgspec.Struct) -> dict[str, Any]:
     return struct_raw(obj)
 
 
+def _put_in_place(
+    target: Tracker,
+    current: Tracker,
+    places: Iterable[int],
+    tasks_put: list[tuple[int, dict[str, Any]]],
+) -> bool:
+    """Add to ``tasks_put`` the tasks of ``target`` that differ at ``places`` from the
+    same task of ``current``; False when a place holds another task (not aligned)."""
+    for i in places:
+        t, cur = target.tasks[i], current.tasks[i]
+        if t is cur:
+            continue
+        if t.id != cur.id:
+            return False
+        if t != cur:
+            tasks_put.append((i, _raw(t)))
+    return True
+
+
 def diff(target: Tracker, current: Tracker, *, reason: str, undo_of: int | None = None) -> c.Patch:
     """The patch that turns ``current`` into ``target``."""
     tasks_put: list[tuple[int, dict[str, Any]]] = []
@@ -38,29 +58,15 @@ def diff(target: Tracker, current: Tracker, *, reason: str, undo_of: int | None 
         spliced = spliced_at(current.tasks, target.tasks) if aligned else None
         if spliced is None and aligned:
             spliced = spliced_at(target.tasks, current.tasks)
-        for i in sorted(set(spliced)) if spliced is not None else ():
-            t, cur = target.tasks[i], current.tasks[i]
-            if t is cur:
-                continue
-            if t.id != cur.id:
-                aligned = False
-                break
-            if t != cur:
-                tasks_put.append((i, _raw(t)))
+        if spliced is not None:
+            aligned = _put_in_place(target, current, sorted(set(spliced)), tasks_put)
         for start in range(0, len(target.tasks), _STEP) if aligned and spliced is None else ():
             stop = start + _STEP
             if target.tasks[start:stop] == current.tasks[start:stop]:
                 continue  # a C-speed check (identity first); the common case
-            for i in range(start, min(stop, len(target.tasks))):
-                t, cur = target.tasks[i], current.tasks[i]
-                if t is cur:
-                    continue
-                if t.id != cur.id:
-                    aligned = False
-                    break
-                if t != cur:
-                    tasks_put.append((i, _raw(t)))
-            if not aligned:
+            places = range(start, min(stop, len(target.tasks)))
+            if not _put_in_place(target, current, places, tasks_put):
+                aligned = False
                 break
         if not aligned:
             tasks_put = []
