@@ -10,7 +10,7 @@ memory, the notes for the next reply) but never changes a file.
 
 from __future__ import annotations
 
-from wtd import errors
+from wtd import errors, malloc
 from wtd.actors.store import deleting, hand_edits, history, opening, repair
 from wtd.actors.store.base import Broken, Edited, Healed, Pending, SavedAgain
 from wtd.actors.store.writes import WritePath, stamp_of
@@ -49,12 +49,18 @@ class TrackerFiles(WritePath):
     # ---------------------------------------------- worker thread only: the files
 
     def open(self) -> None:
-        """Load, replay and render (opening.py); on failure nothing stays open."""
+        """Load, replay and render (opening.py); on failure nothing stays open.
+
+        Either way glibc then gives back the memory opening freed: it decodes, checks,
+        encodes and renders the whole tracker, several times over when it replays or
+        adopts, and a long-lived daemon need not keep that peak."""
         try:
             opening.open_tracker(self)
         except (errors.WtdError, OSError):
             self.forget()
             raise
+        finally:
+            malloc.trim()
 
     def forget(self) -> None:
         """Close the journal and drop the tracker: the next request opens it again."""
