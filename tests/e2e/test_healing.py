@@ -301,3 +301,19 @@ def test_a_journal_damaged_in_a_rotated_segment_is_kept_and_wtd_serves_again(
     quarantine = ws.root / ".ecw" / "quarantine" / "my-project"
     assert any(p.read_bytes() == bytes(data) for p in quarantine.glob("*my-project.wal.1"))
     ws.ok("add task to phase 1: after the repair")  # and it takes changes again
+
+
+def test_a_failed_write_leaves_a_json_found_in_another_format_as_it_was(ws: Workspace) -> None:
+    """A JSON formatted by another tool, its first write by wtd refused (disk full):
+    the file stays byte for byte as found — rewritten in wtd's format, it would be a
+    change no journal record names, and after a crash it would be taken for an edit
+    made while wtd was away (adopted, the view's own state no longer traceable)."""
+    ws.json.write_text(json.dumps(ws.data(), indent=4))  # not wtd's formatting
+    found = ws.json.read_bytes()
+    ws.start_daemon({**FAST, "WT_FAILPOINTS": "store.write=1*enospc"})
+    ws.ok("show progress")  # opening corrects the stale progress: that write fails
+    assert ws.json.read_bytes() == found
+    ws.kill_daemon(signal.SIGKILL)
+    ws.start_daemon(FAST)
+    ws.ok("show progress")
+    assert "changed while wtd was away" not in ws.log(), ws.log()[-3000:]

@@ -436,7 +436,11 @@ class WritePath:
             return
         data = self.encode(self.tracker)
         try:
-            if self.read(self.paths.json) == data:
+            current = self.read(self.paths.json)
+            # wtd's own bytes, or the file as it was found (another tool's formatting):
+            # rewriting that in wtd's would be a change no journal record names, and
+            # after a crash the file would be taken for one edited while wtd was away
+            if current == data or self.json.same(current):
                 return
         except (OSError, errors.WtdError):
             pass
