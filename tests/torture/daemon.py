@@ -207,8 +207,9 @@ def environ_of(pid: int) -> dict[str, str]:
     return out
 
 
-def open_files(pid: int) -> list[str]:
-    """The paths ``pid`` has open (sockets, pipes and anon inodes left out)."""
+def open_files(pid: int, *, writing: bool = False) -> list[str]:
+    """The paths ``pid`` has open (sockets, pipes and anon inodes left out); with
+    ``writing``, only those open for writing (``/proc/PID/fdinfo``'s flags)."""
     out: list[str] = []
     try:
         names = os.listdir(f"/proc/{pid}/fd")
@@ -217,9 +218,20 @@ def open_files(pid: int) -> list[str]:
     for name in names:
         with contextlib.suppress(OSError):
             target = os.readlink(f"/proc/{pid}/fd/{name}")
-            if target.startswith("/"):
-                out.append(target.removesuffix(" (deleted)"))
+            if not target.startswith("/"):
+                continue
+            if writing and not _for_writing(pid, name):
+                continue
+            out.append(target.removesuffix(" (deleted)"))
     return out
+
+
+def _for_writing(pid: int, fd: str) -> bool:
+    with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+        for line in info:
+            if line.startswith("flags:"):
+                return int(line.split()[1], 8) & os.O_ACCMODE != os.O_RDONLY
+    return False
 
 
 def log_tail(path: Path, lines: int = 3) -> str:

@@ -8,8 +8,8 @@ changes with the second shell's environment (the first one autostarts a second w
 on its own socket), on tasks of its own that the ledger tracks like any client's,
 then stops the second daemon with SIGTERM (pid from its ``wtd.sock.lock``).
 
-Checked after every command: at most one daemon has the workspace's files open (the
-journal stays open while a daemon serves a tracker), and only the one that
+Checked after every command: at most one daemon has the workspace's files open for
+writing (the journal stays open while a daemon serves a tracker), and only the one that
 ``.ecw/wtd.lock`` names; that lock exists. (``WtctlClient`` itself reports an
 ``elsewhere`` that wtctl handed to the user instead of following it.)
 The ledger checks that every acknowledged change of either shell is in the files.
@@ -79,12 +79,14 @@ class SecondShell:
         main = self.ctx.keeper.current()
         held: dict[int, list[str]] = {}
         for pid in {p for p in (main, pid2) if p is not None}:
-            # files only: a folder open for a moment (a listing to resolve which tracker a
-            # request means) is a read, not a second writer
+            # files open for writing only: a folder open for a moment (a listing to
+            # resolve which tracker a request means) or a journal read at start (a
+            # starting wtd reads the journals of the workspaces it served, unclaimed, to
+            # see whether their files lag) is a read, not a second writer
             files = sorted(
                 {
                     f
-                    for f in open_files(pid)
+                    for f in open_files(pid, writing=True)
                     if f.startswith(root) and f != lock_file and not os.path.isdir(f)
                 }
             )
@@ -101,7 +103,7 @@ class SecondShell:
             self.ctx.fail(
                 self.NAME,
                 f"after {phrase!r} from the second shell, two daemons have the workspace's "
-                f"files open at once: "
+                f"files open for writing at once: "
                 + "; ".join(
                     f"pid {p} ({self.ctx.ws.sock if p == main else self.sock}): {fs[:4]}"
                     for p, fs in held.items()
@@ -113,8 +115,8 @@ class SecondShell:
                     self.ctx.fail(
                         self.NAME,
                         f"after {phrase!r} from the second shell, wtd pid {pid} has the "
-                        f"workspace's files open ({files[:4]}) although .ecw/wtd.lock names "
-                        f"{lock}",
+                        f"workspace's files open for writing ({files[:4]}) although "
+                        f".ecw/wtd.lock names {lock}",
                     )
 
     def stop_daemon(self, when: str) -> None:
