@@ -14,6 +14,7 @@ from tests.tracker.conftest import SCHEMA, make_tracker
 from tests.tracker.test_patch import AT, CHANGES
 from wtd.tracker import commands as c
 from wtd.tracker import model, ops
+from wtd.tracker.model import codec
 
 
 def test_the_cached_encoding_is_byte_identical_through_a_series_of_changes(
@@ -29,6 +30,36 @@ def test_the_cached_encoding_is_byte_identical_through_a_series_of_changes(
             except Exception:  # a change that does not fit this tracker: skip it
                 continue
             assert encoder.encode(tracker) == model.encode(tracker)
+
+
+def test_a_change_to_one_task_re_encodes_only_the_tasks_near_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker = make_tracker(3000, 6)
+    encoder = model.Encoder()
+    encoder.encode(tracker)
+    encoded: list[int] = []
+    real = codec._encode_chunk
+
+    def counting(tasks: tuple[model.Task, ...]) -> bytes:
+        encoded.append(len(tasks))
+        return real(tasks)
+
+    monkeypatch.setattr(codec, "_encode_chunk", counting)
+    open_tasks = [t for t in tracker.tasks if t.status != "complete"]
+    assert tracker.tasks.index(open_tasks[-1]) > 2816  # one in the last, partial chunk
+    for task in (open_tasks[0], open_tasks[len(open_tasks) // 2], open_tasks[-1]):
+        # the first change to a chunk that opening encoded whole encodes it in parts;
+        # from then on, a change encodes one part
+        for status in ("in_progress", "complete"):
+            change = c.SetTaskStatus(task_id=task.id, status=status, given=status)
+            tracker = ops.apply(tracker, change, at=AT, actor="u").tracker
+            encoded.clear()
+            assert encoder.encode(tracker) == model.encode(tracker)
+        assert len(encoded) == 1 and encoded[0] <= codec._PART, (task.id, encoded)  # not 256
+    # tasks added before them move every chunk: all are encoded again, still right
+    added = ops.apply(tracker, c.AddTask(phase=1, name="New"), at=AT, actor="u").tracker
+    assert encoder.encode(added) == model.encode(added)
 
 
 def test_an_empty_tracker_and_back(example: model.Tracker) -> None:

@@ -16,6 +16,7 @@ Checks cost one ``lstat`` per component (a few µs), so every write makes them.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from pathlib import Path
@@ -76,19 +77,44 @@ def workspace_of(path: Path) -> tuple[Path, int] | None:
 def check(path: Path) -> None:
     """Raise UnsafePath if any existing component of ``path`` inside its workspace is a
     symlink. Paths outside the layout (no ``.ecw``/``docs/plans``) are not checked."""
-    found = workspace_of(path)
+    whole = os.fspath(path)
+    folder, name = os.path.split(whole)
+    # strings, not Paths, and the folder's steps worked out once: this runs several
+    # times per change, on temp files whose names are new every time
+    found = None if name in (".ecw", "plans") else _folder_steps(folder)
     if found is None:
-        return
-    root, first = found
-    current = str(root)  # strings, not Paths: this runs several times per change
-    for part in path.parts[first:]:
-        current = os.path.join(current, part)
+        found = _steps(path)
+        if found is None:
+            return
+        root, steps = found
+    else:
+        root, steps = found[0], (*found[1], whole)
+    for current in steps:
         try:
             mode = os.lstat(current).st_mode
         except (FileNotFoundError, NotADirectoryError):
             return
         if stat.S_ISLNK(mode):
-            raise UnsafePath(Path(current), root)
+            raise UnsafePath(Path(current), Path(root))
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_steps(folder: str) -> tuple[str, tuple[str, ...]] | None:
+    return _steps(Path(folder))
+
+
+def _steps(path: Path) -> tuple[str, tuple[str, ...]] | None:
+    """(workspace, every path from its first component to ``path``) or None."""
+    found = workspace_of(path)
+    if found is None:
+        return None
+    root, first = found
+    steps: list[str] = []
+    current = str(root)
+    for part in path.parts[first:]:
+        current = os.path.join(current, part)
+        steps.append(current)
+    return str(root), tuple(steps)
 
 
 def check_tree(folder: Path) -> None:

@@ -166,15 +166,30 @@ def _encode_chunk(tasks: tuple[Task, ...]) -> bytes:
     return text[len(_NESTED_HEAD) : -len(_NESTED_TAIL)].replace(_EMPTY_EXTRA, b"\n    }")
 
 
+_PART: Final = 32
+
+
 class _Chunk:
     """Consecutive tasks of the Encoder's cache, their bytes, and the digest of the
-    piece of ``checksum`` they make up when they sit between two cuts."""
+    piece of ``checksum`` they make up when they sit between two cuts.
 
-    __slots__ = ("digest", "fragment", "seams", "tasks")
+    A chunk made again for a change is encoded in parts of ``_PART`` tasks, and the
+    next time only the parts whose tasks are not those of the chunk it replaces are
+    encoded again (a part of 32 tasks costs ~14 µs, a chunk of 256 ~105); the others'
+    bytes are copied from it (``ends``: where each part ends in ``fragment``). A chunk
+    made from nothing (opening a tracker) is encoded whole, in one call."""
 
-    def __init__(self, tasks: tuple[Task, ...]) -> None:
+    __slots__ = ("digest", "ends", "fragment", "seams", "tasks")
+    ends: list[int] | None
+    fragment: bytes
+
+    def __init__(self, tasks: tuple[Task, ...], old: _Chunk | None = None) -> None:
         self.tasks = tasks
-        self.fragment = _encode_chunk(tasks)
+        if old is None:
+            self.fragment = _encode_chunk(tasks)
+            self.ends = None
+        else:
+            self._from_parts(old)
         # each task an item starting with its string id, so the chunk holds exactly
         # one cut-shaped seam between each two of its tasks (and none elsewhere)
         self.seams = (
@@ -183,6 +198,24 @@ class _Chunk:
             and self.fragment.count(PIECE_CUT) == len(tasks) - 1
         )
         self.digest: bytes | None = None
+
+    def _from_parts(self, old: _Chunk) -> None:
+        tasks = old.tasks
+        ends = old.ends if len(tasks) == len(self.tasks) else None
+        pieces: list[bytes] = []
+        self.ends = []
+        end = -2
+        for n, start in enumerate(range(0, len(self.tasks), _PART)):
+            here = self.tasks[start : start + _PART]
+            if ends is not None and same_objects(tasks[start : start + _PART], here):
+                piece = old.fragment[ends[n - 1] + 2 if n else 0 : ends[n]]
+            else:
+                piece = _encode_chunk(here)
+            pieces.append(piece)
+            end += len(piece) + 2
+            self.ends.append(end)
+        # the parts join as the items of one array do
+        self.fragment = b",\n".join(pieces)
 
     def piece_digest(self) -> bytes:
         """The digest of the piece from the cut before this chunk to the one after it."""
@@ -197,7 +230,8 @@ class Encoder:
     """``encode`` with a cache of the tasks array, in chunks of consecutive tasks.
 
     Tasks are immutable and unchanged ones are shared between a tracker and the next
-    version, so a change re-encodes only the chunk holding the task it touched, and
+    version, so a change re-encodes only the part of the chunk holding the task it
+    touched (``_Chunk``), and
     ``digest`` re-hashes only the pieces it touched. The output is byte-for-byte
     ``encode(tracker)``. One Encoder per tracker (the Store's).
     """
@@ -239,7 +273,7 @@ class Encoder:
                 if not moved and same_objects(old[n].tasks, here):  # between two changes
                     chunks.append(old[n])
                     continue
-                chunks.append(_Chunk(here))
+                chunks.append(_Chunk(here, old[n]))
             else:
                 chunks.append(_Chunk(tasks[start:end]))
         self._chunks = chunks
