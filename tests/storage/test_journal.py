@@ -14,6 +14,7 @@ from wtd.storage import timeline
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import (
     CorruptJournal,
+    Following,
     Glimpse,
     Journal,
     JournalRecord,
@@ -344,7 +345,7 @@ def test_recent_reads_newest_first_across_segments(tmp_path: Path) -> None:
         )
 
 
-def _lost(seq: int, glimpse: Glimpse | None, following: JournalRecord) -> JournalRecord:
+def _lost(seq: int, glimpse: Glimpse | None, following: Following) -> JournalRecord:
     return timeline.lost_record(seq, glimpse, following)
 
 

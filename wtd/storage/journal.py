@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -209,9 +209,22 @@ class Salvaged:
     """The seq of its last record (the one before it when it has none; None: unknown)."""
 
 
-LostRecord = Callable[[int, Glimpse | None, JournalRecord], JournalRecord]
+class Following(NamedTuple):
+    """What a marker for lost records needs of the record that follows the damage:
+    taken from that record when it is intact, else from what damaged lines show."""
+
+    seq: int
+    at: str
+    before: str  # the digest its change started from ("" when unknown)
+
+    @classmethod
+    def of(cls, record: JournalRecord) -> Following:
+        return cls(record.seq, record.at, record.before)
+
+
+LostRecord = Callable[[int, Glimpse | None, Following], JournalRecord]
 """Makes the marker for lost record ``seq`` (what its damaged line still shows, if
-anything; the intact record that follows the damage)."""
+anything; what follows the damage)."""
 
 
 def salvage(
@@ -255,7 +268,7 @@ def salvage(
                 found = _decode_line(data[pos:nl])  # the record after the damage, whole
                 if isinstance(found, str):
                     return None
-                markers = _bridge(data[damaged_from:pos], last, found, lost_record)
+                markers = _bridge(data[damaged_from:pos], last, Following.of(found), lost_record)
                 if markers is None:
                     return None
                 lost.extend(markers)
@@ -269,9 +282,12 @@ def salvage(
         pos = nl + 1
     tail = data[damaged_from:] if damaged_from is not None else data[pos:]
     if tail and rotated:  # a rotated segment was whole: its damaged end is damage too
-        if next_record is None:  # the journal's last records (nothing appended since)
-            next_record = _after_shown(tail, last)
-        markers = [] if next_record is None else _bridge(tail, last, next_record, lost_record)
+        following = (
+            Following.of(next_record)
+            if next_record is not None
+            else _after_shown(tail, last)  # the journal's last records (none appended since)
+        )
+        markers = [] if following is None else _bridge(tail, last, following, lost_record)
         if markers is None:
             return None
         lost.extend(markers)
@@ -329,7 +345,7 @@ def _runs_on(data: bytes) -> bool:
 
 
 def _bridge(
-    damaged: bytes, last: int | None, following: JournalRecord, lost_record: LostRecord
+    damaged: bytes, last: int | None, following: Following, lost_record: LostRecord
 ) -> list[JournalRecord] | None:
     """The markers for the records a stretch of ``damaged`` bytes took, between seq
     ``last`` (None: unknown) and ``following``. Its glimpses name request ids only
@@ -346,9 +362,9 @@ def _bridge(
     return [lost_record(seq, shown.get(seq), following) for seq in range(first, following.seq)]
 
 
-def _after_shown(damaged: bytes, last: int | None) -> JournalRecord | None:
-    """A stand-in for the record after the run of seqs that ``damaged`` still shows
-    from ``last`` on (None when it shows none), for ``_bridge``."""
+def _after_shown(damaged: bytes, last: int | None) -> Following | None:
+    """What follows the run of seqs that ``damaged`` still shows from ``last`` on
+    (None when it shows none), for ``_bridge``."""
     if last is None:
         return None
     run = [g for g in glimpses(damaged) if g.seq > last]
@@ -360,9 +376,7 @@ def _after_shown(damaged: bytes, last: int | None) -> JournalRecord | None:
         end, at = g.seq, g.at or at
     if end == last:
         return None
-    return JournalRecord(
-        seq=end + 1, rid=None, at=at, actor="", before="", after="", op=msgspec.Raw(b"null")
-    )
+    return Following(end + 1, at, "")
 
 
 def first_record(data: bytes) -> JournalRecord | None:

@@ -14,7 +14,7 @@ from typing import Any, Final
 import msgspec
 
 from wtd.messages import Outcome
-from wtd.storage.journal import Glimpse, JournalRecord
+from wtd.storage.journal import Following, Glimpse, JournalRecord
 from wtd.tracker import commands, patch
 from wtd.tracker.model import Tracker
 
@@ -39,7 +39,7 @@ _ANSWERED_BEFORE: Final = msgspec.Raw(
 )
 
 
-def lost_record(seq: int, glimpse: Glimpse | None, following: JournalRecord) -> JournalRecord:
+def lost_record(seq: int, glimpse: Glimpse | None, following: Following) -> JournalRecord:
     """The marker for record ``seq``, which damage took (``journal.salvage``): a
     checkpoint that keeps its request id when the damaged line still shows it (a
     retry is then answered, not applied again) and bridges the digests around it."""

@@ -32,7 +32,7 @@ from wtd.actors.store.base import (
 from wtd.actors.store.writes import WritePath, stamp_of
 from wtd.storage import atomic, gitrepo, timeline
 from wtd.storage import failpoints as fp
-from wtd.storage.journal import Glimpse, JournalRecord
+from wtd.storage.journal import Following, Glimpse, JournalRecord
 from wtd.storage.plans import import_lines, import_report, read_plan
 from wtd.tracker import commands, importers, model, ops, patch
 
@@ -355,15 +355,8 @@ def torn_but_shown(
     if not shown:
         return []
     last = first + len(seen) - 1
-    end = JournalRecord(
-        seq=last + 1,
-        rid=None,
-        at=seen[last].at or (stamp if isinstance(stamp, str) else ""),
-        actor="",
-        before=on_disk,
-        after="",
-        op=msgspec.Raw(b"null"),
-    )
+    at = seen[last].at or (stamp if isinstance(stamp, str) else "")
+    end = Following(last + 1, at, on_disk)  # the JSON on disk is where they led
     return [timeline.lost_record(seq, seen[seq], end) for seq in range(first, last + 1)]
 
 
