@@ -17,7 +17,7 @@ import pytest
 from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd.actors.store import Store, TrackerFiles
-from wtd.actors.store.base import Broken, Edited, Healed, Pending, SavedAgain
+from wtd.actors.store.base import Broken, Edited, FileState, Healed, Pending, SavedAgain
 from wtd.messages import Apply, FileChanged, Outcome, StoreMessage
 from wtd.storage import atomic
 from wtd.storage.failpoints import Failpoints
@@ -73,12 +73,19 @@ class Running:
 class RacyFiles(TrackerFiles):
     """The real ``TrackerFiles`` with two seams a test sets to land a hand save at
     the worst moment: while a hand edit is being merged, or just before wtd
-    replaces a file (once its new bytes are durable, before wtd's last look)."""
+    replaces a file (once its new bytes are durable, before wtd's last look); and
+    files that read as if wtd had no permission to."""
 
     def __init__(self, paths: TrackerPaths) -> None:
         super().__init__(paths, failpoints=Failpoints())
         self.during_merge: Callable[[], None] | None = None
         self.last_moment: dict[Path, Callable[[], None]] = {}
+        self.unreadable: set[int] = set()  # inodes
+
+    def read(self, path: Path) -> bytes:
+        if os.stat(path).st_ino in self.unreadable:
+            raise PermissionError(13, "Permission denied", str(path))
+        return super().read(path)
 
     def adopt_json(self, found: Edited | Broken | None) -> Pending | Healed | SavedAgain | None:
         # the save lands after the edit was read, before its merge is taken
@@ -205,3 +212,63 @@ async def test_a_view_saved_just_before_wtd_replaces_it_is_merged_not_overwritte
     assert names["1.1"] == "renamed in the view"
     assert names["2.1"] == "by wtctl"
     assert "| 1.1 | renamed in the view |" in view.read_text()
+
+
+def oversized_view(view: Path, size: int) -> bytes:
+    """A view saved by hand that is over wtd's size limit: it cannot be read."""
+    text = view.read_bytes() + b"\n" + b"- " + b"-" * size + b"\n"
+    tmp = view.with_name(f".{view.name}.swp")
+    tmp.write_bytes(text)
+    os.replace(tmp, view)
+    return text
+
+
+def kept_views(running: Running) -> list[bytes]:
+    return [p.read_bytes() for p in (running.paths.workspace / ".ecw").rglob("*.md")]
+
+
+@pytest.mark.anyio
+async def test_a_view_saved_too_big_to_read_just_before_wtd_replaces_it_is_not_lost(
+    running: Running,
+) -> None:
+    view = running.paths.markdown
+    running.files.max_bytes = 200_000
+    saved: list[bytes] = []
+    running.files.last_moment[view] = lambda: saved.append(oversized_view(view, 300_000))
+    reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
+    assert reply.ok
+    await running.ask(commands.ShowProgress())  # the view's merge has run by now
+    # never written over unread: the save is in the view still, or kept aside
+    assert view.read_bytes() == saved[0] or saved[0] in kept_views(running)
+    assert running.data()["tasks"][1]["name"] != ""  # the tracker itself is whole
+
+
+@pytest.mark.anyio
+async def test_a_changed_view_that_cannot_be_read_is_kept_before_it_is_rendered_anew(
+    running: Running,
+) -> None:
+    view = running.paths.markdown
+    running.files.max_bytes = 200_000
+    saved = oversized_view(view, 300_000)
+    running.files.md = FileState(digest="unknown")  # an older or foreign view, as opening finds
+    notes = await anyio.to_thread.run_sync(lambda: running.files.write_view(force=True))
+    assert any("could not be read" in line for line in notes), notes
+    assert saved in kept_views(running)
+    assert b"JSON checksum" in view.read_bytes() and view.read_bytes() != saved
+
+
+@pytest.mark.anyio
+async def test_a_view_saved_unreadable_is_moved_aside_and_rendered_anew(
+    running: Running,
+) -> None:
+    view = running.paths.markdown
+    text = view.read_bytes().replace(b"# Work Tracker", b"# Work Tracker (saved by hand)")
+    tmp = view.with_name(f".{view.name}.swp")
+    tmp.write_bytes(text)
+    os.replace(tmp, view)
+    running.files.unreadable.add(view.stat().st_ino)  # as a file without read permission
+    reply = await running.ask(commands.RenameTask(task_id="2.1", name="by wtctl"))
+    assert reply.ok
+    await running.ask(commands.ShowProgress())
+    assert b"by wtctl" in view.read_bytes()  # the view is wtd's again, and up to date
+    assert text in kept_views(running)  # the save, moved aside whole

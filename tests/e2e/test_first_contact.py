@@ -373,6 +373,21 @@ def test_a_hostile_trash_manifest_cannot_send_files_outside(ws: Workspace, victi
     _untouched(victim)
 
 
+@pytest.mark.parametrize("fifo", ["docs/plans/my-project.md", "CLAUDE.md"])
+def test_a_fifo_where_a_file_is_expected_never_hangs_wtd(ws: Workspace, fifo: str) -> None:
+    # a named pipe (shipped in a repository, or made by mistake) blocks whoever opens
+    # it for reading until someone writes to it: wtd must not wait on it
+    path = ws.root / fifo
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    for phrase in ("show progress", "mark task 2.2 complete", "show progress"):
+        proc = ws.wtctl(phrase, timeout=20)
+        assert proc.returncode == 0, (phrase, proc.stdout, proc.stderr)
+    assert ws.task("2.2")["status"] == "complete"
+    assert "2.2" in ws.md.read_text()  # the view is a file again, rendered by wtd
+
+
 # ---------------------------------------------------------------- the socket
 
 

@@ -15,6 +15,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
+from wtd.errors import WtdError
+from wtd.storage import safepath
+
 ADVISORY_PREFIX: Final = "ℹ Advisory: "
 
 
@@ -35,6 +38,7 @@ def _heading(line: str) -> tuple[int, str] | None:
     return depth, text
 
 
+RULES_MAX_BYTES: Final = 1 << 20  # a CLAUDE.md bigger than this is not read for rules
 _TOPIC = re.compile(r"work[\s_-]*tracker", re.IGNORECASE)
 _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -150,9 +154,10 @@ class AdvisoryLevel:
 
     def _read(self) -> list[str]:
         try:
-            return parse_rules(self.path.read_text(encoding="utf-8", errors="replace"))
-        except OSError:
+            data = safepath.read_bytes(self.path, RULES_MAX_BYTES)  # never a FIFO's wait
+        except (OSError, WtdError):
             return []
+        return parse_rules(data.decode("utf-8", errors="replace"))
 
     def advise(self, operation_kind: str, phrase: str) -> list[str]:
         """The rules relevant to an operation, as ``ℹ Advisory: <rule>`` lines.

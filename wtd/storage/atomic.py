@@ -86,7 +86,7 @@ def fsync_file(path: Path) -> bool:
     """Make the bytes of file ``path`` durable (its entry: ``fsync_dir`` of its folder).
     False when it does not exist (nothing to make durable); never through a symlink."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return False
     try:

@@ -13,6 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from wtd.errors import WtdError
+from wtd.storage import safepath
+
 INDEX_LOCK = "index.lock"
 GIT_TIMEOUT = 5.0  # seconds for one `git ls-files`
 
@@ -25,11 +28,11 @@ def git_dir(workspace: Path) -> Path | None:
         if dot_git.is_dir():
             return dot_git
         if dot_git.is_file():
-            text = dot_git.read_text(errors="replace").strip()
+            text = safepath.read_bytes(dot_git, 4096).decode(errors="replace").strip()
             if text.startswith("gitdir:"):
                 target = Path(text.removeprefix("gitdir:").strip())
                 return target if target.is_absolute() else (workspace / target).resolve()
-    except OSError:
+    except (OSError, WtdError):  # WtdError: not a file wtd reads (too big, a symlink)
         return None
     return None
 

@@ -400,7 +400,7 @@ def last_content(path: Path, tail: int = 1 << 16) -> str | None:
     a digest in that tail (a damaged or torn end included: only ``Journal.open``
     decides about those)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:

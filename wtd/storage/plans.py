@@ -201,7 +201,7 @@ def read_plan_file(path: Path, ws: Path, max_bytes: int) -> bytes:
             if current.is_symlink():
                 raise safepath.UnsafePath(current, ws)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise errors.NotFound(f"No plan at {path}: nothing was imported") from None
     except OSError as exc:

@@ -24,7 +24,9 @@ from typing import Final
 
 from wtd.errors import WtdError
 
-_NOFOLLOW: Final = os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO (or device) put where a file is expected must not hang the
+# open until someone writes to it; for a regular file it changes nothing
+_NOFOLLOW: Final = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 # What opening a file for writing says when nothing in that folder can be written
 # (a read-only file system, no permission): wtd then serves reads only.
 CANNOT_WRITE: Final = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})

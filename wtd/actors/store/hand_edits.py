@@ -218,9 +218,11 @@ def merge_view(files: WritePath, attempt: int) -> Pending | object | None:
         return None  # the same incomplete save: still waiting for its writer
     try:
         text = files.read(files.paths.markdown)
-    except safepath.TooLarge as exc:
-        where = quarantine(files.paths.markdown, files.paths.quarantine, reason=exc.message)
-        log.warning("%s: %s; kept at %s, view rendered again", files.label, exc.message, where)
+    except (safepath.TooLarge, PermissionError, IsADirectoryError) as exc:
+        # it will not be readable by retrying: moved aside whole, the view rendered again
+        why = exc.message if isinstance(exc, safepath.TooLarge) else f"unreadable: {exc}"
+        where = quarantine(files.paths.markdown, files.paths.quarantine, reason=why)
+        log.warning("%s: %s; kept at %s, view rendered again", files.label, why, where)
         files.md = FileState()
         files.write_view(force=True)
         return None

@@ -550,26 +550,43 @@ class WritePath:
         return True
 
     def view_edited_since(self) -> bool:
+        """Has someone saved the view since wtd last wrote or read it? A changed view
+        that cannot be read (over the size limit, no permission) counts as saved:
+        wtd cannot tell, so it never writes over it unread."""
         stamp = stamp_of(self.paths.markdown)
         if stamp is None or stamp == self.md.stamp or not self.md.known:
             return False
         try:
             return not self.md.same(self.read(self.paths.markdown))
-        except (OSError, errors.WtdError):
+        except FileNotFoundError:
             return False
+        except (OSError, errors.WtdError):
+            return True
 
     def keep_edited_view(self) -> list[str]:
         """Before overwriting the view, keep a copy if someone else changed it."""
         stamp = stamp_of(self.paths.markdown)
         if stamp is None or stamp == self.md.stamp or not self.md.known:
             return []
+        kept = self.paths.conflicts / f"{now().replace(':', '')}-{self.paths.name}.md"
         try:
             current = self.read(self.paths.markdown)
-        except (OSError, errors.WtdError):
+        except FileNotFoundError:
             return []
+        except (OSError, errors.WtdError) as exc:
+            # changed, but not readable (over the size limit, no permission): kept as
+            # it is, under a second name — nothing read or copied. When even that
+            # fails, the OSError stops the write: the view is left as it is.
+            atomic.make_dirs(kept.parent)
+            os.link(self.paths.markdown, kept, follow_symlinks=False)
+            why = exc.message if isinstance(exc, errors.WtdError) else exc.strerror or exc
+            log.warning("%s: unreadable view (%s) kept at %s", self.label, why, kept)
+            return [
+                f"⚠ {self.label} had changed but could not be read ({why}); "
+                f"that file is kept at {self.rel(kept)}"
+            ]
         if self.md.same(current):
             return []
-        kept = self.paths.conflicts / f"{now().replace(':', '')}-{self.paths.name}.md"
         self.replace(kept, current)
         log.warning("%s: hand-edited view kept at %s", self.label, kept)
         return [
