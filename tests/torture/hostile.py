@@ -114,7 +114,10 @@ class Hostile(threading.Thread):
                 # instant after; its death is the Keeper's to judge, not this probe's
                 return
             if pid is not None and self.keeper.incarnation == incarnation:
-                self.violations.append(f"hostile {what}: expected protocol_error, got {reply}")
+                self.violations.append(
+                    f"hostile {what} at {time.strftime('%H:%M:%S')} (wtd pid {pid}, its log "
+                    f"says when): expected protocol_error, got {reply}"
+                )
 
     def garbage_frame(self) -> None:
         body = self.rng.randbytes(self.rng.randint(1, 300))
