@@ -9,6 +9,7 @@ the view is the rendering of the JSON, history says git, nothing went to
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -123,6 +124,51 @@ def test_a_checkout_with_wtd_running_is_taken_over_without_conflict_copies(
     bob.clone.git("checkout", "-q", "experiment")
     bob.clean_after_git()
     assert "Try it on a branch" in bob.wtctl("list tasks")
+
+
+@pytest.mark.parametrize("how", ["checkout", "revert", "reset"])
+def test_git_going_back_while_wtd_is_stopped_is_taken_as_it_is_not_replayed_over(
+    team_running: tuple[Member, Member], how: str
+) -> None:
+    _alice, bob = team_running
+    bob.clone.git("branch", "before")
+    bob.wtctl("add task to phase 3: Only on main")
+    bob.wtctl("mark task 2.3 complete")
+    bob.clone.git("commit", "-qam", "two changes on main")
+    bob.stop()  # a clean stop; the machine rebooted, wtd not started yet
+    if how == "checkout":
+        bob.clone.git("checkout", "-q", "before")
+    elif how == "revert":
+        bob.clone.git("revert", "--no-edit", "HEAD")
+    else:
+        bob.clone.git("reset", "-q", "--hard", "HEAD~1")
+    listed = bob.wtctl("list tasks")  # autostarts wtd, which opens the tracker
+    assert "Only on main" not in listed, listed
+    bob.clean_after_git()  # nothing of main's put back: the working tree is clean
+    assert _task(bob, "2.3")["status"] != "complete"
+    assert " git " in bob.wtctl("history")
+    bob.wtctl("mark task 3.1 complete")  # and it goes on from there
+    assert _task(bob, "3.1")["status"] == "complete"
+    assert "Only on main" not in [t.name for t in bob.clone.load().tasks]
+
+
+def test_a_power_cut_back_to_the_committed_json_still_loses_no_acknowledged_change(
+    team_running: tuple[Member, Member],
+) -> None:
+    _alice, bob = team_running
+    json_file = bob.clone.path / JSON
+    committed = json_file.read_bytes()  # git's version, and wtd's state then
+    at = json_file.stat().st_mtime_ns
+    bob.wtctl("add task to phase 3: Acknowledged before the cut")
+    bob.wtctl("mark task 2.3 complete")
+    Workspace(bob.clone.path, bob.sock.parent).kill_daemon(signal.SIGKILL)
+    # the cut takes the JSON back to its last durable state: older bytes, older inode
+    # times (the journal is what wtd fsyncs before a reply)
+    json_file.write_bytes(committed)
+    os.utime(json_file, ns=(at, at))
+    listed = bob.wtctl("list tasks")
+    assert "Acknowledged before the cut" in listed, listed
+    assert _task(bob, "2.3")["status"] == "complete"
 
 
 def test_a_clone_without_the_drivers_registered_gets_them_when_wtd_serves_it(

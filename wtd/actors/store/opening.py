@@ -58,6 +58,7 @@ def open_tracker(files: WritePath) -> None:
     # behind (no journal, no copy, no JSON, the plan as it was).
     plan = plan_to_import(files)
     files.close()  # a journal opened alone (to answer a retry) is not left open twice
+    journalled = stamp_of(paths.journal)  # before opening it (a torn tail is cut then)
     files.journal = files.open_journal()
     stamp = stamp_of(paths.json)  # before reading: a save landing later is seen as one
     try:
@@ -90,7 +91,10 @@ def open_tracker(files: WritePath) -> None:
         aside.abandon()
         raise
     on_disk = aside.keep("v1 before migration" if is_v1 else "open")
-    adopt(files, tracker, on_disk, stamp, data)
+    # written after wtd's last journal write: by someone else (wtd writes the JSON after
+    # each append; a crash or a power cut leaves an older file, with its older mtime)
+    later = stamp is not None and journalled is not None and stamp[0] > journalled[0]
+    adopt(files, tracker, on_disk, stamp, data, written_later=later)
     if is_v1:
         files.apply_system(commands.Migrate())
     fit_schema(files)
@@ -257,13 +261,39 @@ def adopt(
     on_disk: str,
     stamp: atomic.Stamp | None,
     data: bytes = b"",
+    *,
+    written_later: bool = False,
 ) -> None:
-    """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal."""
+    """Take ``tracker`` (with content digest ``on_disk``) as the base; replay the journal.
+
+    ``written_later``: the JSON was written after wtd's last journal write. When it
+    then holds an older state of wtd's that is git's version of the file, git put it
+    back while wtd was away (a checkout of another branch, a revert, a reset): it is
+    taken as it is, like any JSON changed while wtd was away, and the journalled
+    changes after that state are not replayed over it — they were undone on
+    purpose (history keeps them, ``undo`` brings them back). A JSON that lags the
+    journal because of a crash or a power cut is older than the journal's last write,
+    and is brought up to date as always."""
     assert files.journal is not None
     files.tracker = tracker
     todo, on_disk = replay_from(files.journal, data, on_disk)
     files.json = FileState(digest=on_disk, stamp=stamp)
     read_only = files.journal.read_only
+    went_back = (
+        todo is not None
+        and written_later
+        and not read_only
+        and any(not timeline.is_checkpoint(r) for r in todo)
+        and gitrepo.in_index(files.paths.workspace, files.paths.json, data)
+    )
+    if went_back:
+        log.info(
+            "%s: git put back an older state of the JSON while wtd was away; taken as it "
+            "is (the %d journalled change(s) after it are not replayed)",
+            files.label,
+            len(todo or []),
+        )
+        todo = None
     if todo is None:
         if not read_only:
             # The journal holds no state this file shows: it is the base from now on.
@@ -279,8 +309,12 @@ def adopt(
                 raise os_fault(
                     exc, "store.open", "the JSON found could not be backed up", files.paths
                 ) from exc
-        shown = torn_but_shown(files, tracker, on_disk, data)
-        missed = missed_by(files, tracker) if files.journal.last_seq and not shown else []
+        shown = [] if went_back else torn_but_shown(files, tracker, on_disk, data)
+        missed = (
+            missed_by(files, tracker)
+            if files.journal.last_seq and not shown and not went_back
+            else []
+        )
         if shown:
             files.adopted_offline = True
             log.warning(
