@@ -447,3 +447,27 @@ def test_both_files_edited_while_wtd_was_stopped_merge_field_by_field(ws: Worksp
     assert ws.task("2.3")["status"] == "complete"
     history = ws.ok("history")
     assert "Conflict" in history and "3.1" in history, history
+
+
+@pytest.mark.parametrize("wtd", ["stopped", "running, the tracker not opened since it started"])
+def test_a_json_edited_while_wtd_was_away_is_journalled_and_undone_by_undo(
+    ws: Workspace, wtd: str
+) -> None:
+    ws.ok("mark task 2.3 complete")
+    ws.kill_daemon(signal.SIGTERM)
+    if wtd.startswith("running"):
+        other = ws.root / "docs" / "plans" / "other.md"
+        other.write_text("# Other\n\n- [ ] something else\n")
+        proc = ws.wtctl("--tracker", str(other), "show progress", tracker=False)
+        assert proc.returncode == 0, proc.stderr  # wtd is back, serving another tracker
+    data = ws.data()
+    before = ws.task("2.1")["name"]
+    next(t for t in data["tasks"] if t["id"] == "2.1")["name"] = "Renamed while wtd was away"
+    editor_save(ws.json, json.dumps(data, indent=2))
+    history = ws.ok("history")
+    assert "Adopted a hand edit of my-project.json made while wtd was away" in history, history
+    assert ws.task("2.1")["name"] == "Renamed while wtd was away"
+    undone = ws.ok("undo")
+    assert "Undid" in undone and "hand edit" in undone, undone
+    assert ws.task("2.1")["name"] == before  # the edit, not an older change, was undone
+    assert ws.task("2.3")["status"] == "complete"

@@ -20,16 +20,20 @@ from wtd.actors.store.base import (
     CHECKSUM,
     DELETED,
     GIT,
+    HAND_EDIT,
     RECENT,
     Fault,
     FileState,
     change_decoder,
+    cmd_encoder,
     digest,
+    inverse,
     now,
     os_fault,
     replay_from,
 )
 from wtd.actors.store.writes import WritePath, stamp_of
+from wtd.messages import Outcome
 from wtd.storage import atomic, gitrepo, timeline
 from wtd.storage import failpoints as fp
 from wtd.storage.journal import Following, Glimpse, JournalRecord
@@ -336,11 +340,15 @@ def adopt(
             files.journal.append(shown)
             files.journal.applied()
         elif not read_only:
+            name = files.paths.json.name
             if gitrepo.in_index(files.paths.workspace, files.paths.json, data):
-                reason = f"Took git's version of {files.paths.json.name} (checked out or merged)"
-                files.checkpoint(on_disk, reason, actor=GIT)
+                reason = f"Took git's version of {name} (checked out or merged)"
+                if not journal_adoption(files, tracker, on_disk, reason, GIT):
+                    files.checkpoint(on_disk, reason, actor=GIT)
             else:
-                files.checkpoint(on_disk, "adopted as found")
+                reason = f"Adopted a hand edit of {name} made while wtd was away"
+                if not journal_adoption(files, tracker, on_disk, reason, HAND_EDIT):
+                    files.checkpoint(on_disk, "adopted as found")
         if missed:
             # Edited while wtd was away from a copy that lagged the journal (a crash
             # between a journal append and the JSON write): the journalled changes it
@@ -355,6 +363,44 @@ def adopt(
         files.checkpoint(on_disk, "found again")
     if read_only:
         log.warning("%s: serving reads only: %s", files.label, read_only)
+
+
+def journal_adoption(
+    files: WritePath, found: model.Tracker, on_disk: str, summary: str, actor: str
+) -> bool:
+    """Journal the JSON adopted at opening as the change it made to the state the
+    journal led to, with its undo — as an edit made while wtd runs is: ``history``
+    shows it, ``undo`` reverts it. False (nothing journalled) when there is no such
+    state, it cannot be rebuilt (no recent backup leads there) or nothing changed."""
+    journal = files.journal
+    assert journal is not None
+    last = journal.last_after
+    if not journal.last_seq or not last or last in (DELETED, on_disk):
+        return False
+    previous = state_at(files, last)
+    if previous is None:
+        return False
+    change = patch.diff(found, previous, reason=summary)
+    if patch.is_empty(change):
+        return False
+    at = now()
+    files.append_record(
+        JournalRecord(
+            seq=journal.last_seq + 1,
+            at=at,
+            actor=actor,
+            before=last,
+            after=on_disk,
+            op=msgspec.Raw(cmd_encoder.encode(msgspec.structs.replace(change, summary=[summary]))),
+            reply=msgspec.Raw(
+                cmd_encoder.encode(Outcome(ok=True, lines=[summary], tracker=files.label))
+            ),
+            undo=msgspec.Raw(inverse(previous, found, actor, at)),
+        )
+    )
+    journal.applied()
+    log.info("%s: %s (journalled, undoable)", files.label, summary)
+    return True
 
 
 def torn_but_shown(

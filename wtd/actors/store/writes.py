@@ -676,6 +676,11 @@ class WritePath:
             op=msgspec.Raw(cmd_encoder.encode(change)),
             reply=msgspec.Raw(cmd_encoder.encode(reply)) if reply is not None else None,
         )
+        self.append_record(record)
+
+    def append_record(self, record: JournalRecord) -> None:
+        """Journal ``record``, whose change the files already show (a Fault if not)."""
+        assert self.journal is not None
         try:
             self.journal.append([record])
         except OSError as exc:
