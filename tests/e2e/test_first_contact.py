@@ -388,6 +388,27 @@ def test_a_fifo_where_a_file_is_expected_never_hangs_wtd(ws: Workspace, fifo: st
     assert "2.2" in ws.md.read_text()  # the view is a file again, rendered by wtd
 
 
+@pytest.mark.parametrize("name", [".ecw/journal/my-project.wal", ".ecw/wtd.lock", ".ecw/audit.log"])
+def test_a_hard_link_in_the_workspace_is_refused_and_the_file_it_shares_untouched(
+    ws: Workspace, victim: Path, name: str
+) -> None:
+    # wtd writes these files in place: through a second name (a link planted in an
+    # archive, or a `cp -al` snapshot) the writes would land in the other file
+    path = ws.root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.link(victim / "precious.txt", path)
+    refused = 0
+    for phrase in ("show progress", "mark task 2.2 complete", "mark phase 3 complete"):
+        proc = ws.wtctl("--skip-consent", phrase)
+        if proc.returncode == 0:  # the audit log is written only for what it records
+            continue
+        assert proc.returncode == 4, (phrase, proc.stdout, proc.stderr)
+        assert "hard link" in proc.stderr and name.rsplit("/", 1)[1] in proc.stderr
+        refused += 1
+    assert refused
+    _untouched(victim)
+
+
 # ---------------------------------------------------------------- the socket
 
 

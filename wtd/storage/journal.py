@@ -781,7 +781,9 @@ class Journal:
 
     def _rotate(self) -> None:
         fresh = self._path.with_name(f".{self._path.name}.new")
-        fd = safepath.open_file(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        safepath.check(fresh)
+        fresh.unlink(missing_ok=True)  # a leftover (or a planted link) is never written into
+        fd = safepath.open_file(fresh, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         try:
             if self._keep > 0:
                 for k in range(self._keep - 1, 0, -1):

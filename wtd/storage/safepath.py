@@ -134,15 +134,53 @@ def check_tree(folder: Path) -> None:
                 raise UnsafePath(entry, root)
 
 
+class SharedFile(WtdError):
+    """A file wtd writes in place (the journal, its lock, a log) that is not its own:
+    another name of the same file (a hard link), or not a regular file (exit code 4)."""
+
+    code = "unsafe_path"
+
+    def __init__(self, path: Path, info: os.stat_result) -> None:
+        root = _root(path)
+        where = _relative(path, root) + (f" in {root}" if root is not None else "")
+        if stat.S_ISREG(info.st_mode):
+            what = (
+                f"has {info.st_nlink} names (a hard link: a copy made with `cp -al`, or a "
+                "link to a file elsewhere)"
+            )
+            fix = f"cp {path} {path}.own && mv {path}.own {path}"
+        else:
+            what = "is not a regular file"
+            fix = f"rm {path}"
+        super().__init__(
+            f"Refused: {where} {what}. wtd writes this file in place, so every other name "
+            "of it — possibly outside the workspace — would change too. Give the "
+            "workspace its own file.",
+            suggestions=[fix],
+        )
+
+
 def open_file(path: Path, flags: int, mode: int = 0o666) -> int:
-    """``os.open`` with ``O_NOFOLLOW`` after ``check``; a link is UnsafePath."""
+    """``os.open`` with ``O_NOFOLLOW`` after ``check``; a link is UnsafePath. Opened
+    for writing, it must be a regular file with no other name (SharedFile): wtd
+    writes such files in place, and a hard link would carry the writes elsewhere."""
     check(path)
     try:
-        return os.open(path, flags | _NOFOLLOW, mode)
+        fd = os.open(path, flags | _NOFOLLOW, mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePath(path, _root(path)) from None
         raise
+    if flags & os.O_ACCMODE != os.O_RDONLY:
+        try:
+            info = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            os.close(fd)
+            raise SharedFile(path, info)
+    return fd
 
 
 def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
