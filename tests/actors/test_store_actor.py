@@ -95,6 +95,9 @@ class MemoryFiles:
     def files_moved(self) -> tuple[bool, bool]:
         return False, False  # two stats in the real one: the loop's one look at the disk
 
+    def journal_replaced(self) -> bool:
+        return False
+
     def begin_checkpoint(self) -> CheckpointJob | None:
         if self.unsettled is None:
             return None

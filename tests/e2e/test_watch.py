@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Workspace
+from tests.e2e.conftest import EXAMPLE, Workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -471,3 +472,22 @@ def test_a_json_edited_while_wtd_was_away_is_journalled_and_undone_by_undo(
     assert "Undid" in undone and "hand edit" in undone, undone
     assert ws.task("2.1")["name"] == before  # the edit, not an older change, was undone
     assert ws.task("2.3")["status"] == "complete"
+
+
+def test_a_workspace_replaced_under_wtd_is_read_afresh_and_changes_land_in_it(
+    ws: Workspace,
+) -> None:
+    # rm -rf the project and clone it again (or restore a copy) while wtd runs
+    ws.ok("rename task 1.1 to Only in the old copy")
+    fresh = EXAMPLE.read_bytes()
+    shutil.rmtree(ws.root / ".ecw")
+    shutil.rmtree(ws.root / "docs")
+    ws.json.parent.mkdir(parents=True)
+    ws.json.write_bytes(fresh)
+    ws.ok("mark task 2.2 complete")
+    assert (ws.root / ".ecw" / "journal" / "my-project.wal").exists()  # journalled here
+    assert ws.task("2.2")["status"] == "complete"
+    assert ws.task("1.1")["name"] != "Only in the old copy"  # nothing of the old files
+    ws.kill_daemon()
+    assert "2.2" in ws.ok("history")  # the change survives a restart, undoable
+    assert ws.task("2.2")["status"] == "complete"

@@ -437,6 +437,13 @@ def _read_segment(path: Path) -> list[JournalRecord]:
     return scan.records
 
 
+def _ident_of(fd: int) -> tuple[int, int] | None:
+    if fd < 0:
+        return None
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
 class Journal:
     """An open journal; see the module docstring. Use ``Journal.open``."""
 
@@ -468,6 +475,7 @@ class Journal:
         self._data: bytes | None = None  # the records of a read-only journal
         self.read_only_errno = ""  # e.g. "EROFS" when opened read-only
         self._undo: tuple[int, int, str | None, list[JournalRecord]] | None = None
+        self._ident = _ident_of(fd)
         self.dropped_bytes = dropped_bytes
         """Bytes of torn tail truncated away by ``open`` (0 when the file was clean)."""
         self.torn: list[Glimpse] = []
@@ -620,6 +628,20 @@ class Journal:
             self._size = start + len(payload)
             for record in records:
                 self._remember(record)
+
+    def replaced(self) -> bool:
+        """Is the file at the journal's path no longer the one open here (deleted, or
+        another put there: the workspace removed and cloned again, restored from a
+        copy)? One ``stat``. Appending then would journal into a file nobody sees."""
+        if self._ident is None:
+            return False
+        try:
+            info = os.stat(self._path)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) != self._ident
 
     def rollback_last(self) -> None:
         """Remove the records of the last ``append`` (their change could not be applied).
@@ -799,6 +821,7 @@ class Journal:
             raise
         os.close(self._fd)
         self._fd = fd
+        self._ident = _ident_of(fd)
         self._size = 0
 
 

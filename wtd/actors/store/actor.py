@@ -115,6 +115,7 @@ class Files(Protocol):
     def told(self, lines: list[str], result: object) -> tuple[list[str], object]: ...
     def error(self, exc: errors.WtdError) -> Outcome: ...
     def files_moved(self) -> tuple[bool, bool]: ...
+    def journal_replaced(self) -> bool: ...
     def begin_checkpoint(self) -> CheckpointJob | None: ...  # a few system calls
 
     # worker thread only
@@ -376,6 +377,12 @@ class Store:
     # ------------------------------------------------------------ batches
 
     async def _handle(self, batch: list[StoreMessage]) -> None:
+        if self.files.tracker is not None and self.files.journal_replaced():
+            # The workspace was replaced under wtd (deleted and cloned again, restored
+            # from a copy): its files are read afresh, never merged with the state of
+            # files that are gone, and nothing is journalled into a deleted file.
+            log.warning("%s: the journal was replaced on disk; opening afresh", self.label)
+            await self._in_thread(self.files.restart)
         if self.files.tracker is not None:
             await self._git_settled()
             # A hand edit the Watcher has not reported yet is merged before this batch

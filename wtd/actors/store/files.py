@@ -46,6 +46,10 @@ class TrackerFiles(WritePath):
             stamp_of(self.paths.markdown) != self.md.stamp,
         )
 
+    def journal_replaced(self) -> bool:
+        """Was the journal's file replaced under wtd (one ``stat``, on the loop too)?"""
+        return self.journal is not None and self.journal.replaced()
+
     # ---------------------------------------------- worker thread only: the files
 
     def open(self) -> None:
