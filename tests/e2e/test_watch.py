@@ -491,3 +491,19 @@ def test_a_workspace_replaced_under_wtd_is_read_afresh_and_changes_land_in_it(
     ws.kill_daemon()
     assert "2.2" in ws.ok("history")  # the change survives a restart, undoable
     assert ws.task("2.2")["status"] == "complete"
+
+
+def test_a_view_written_in_place_with_a_pause_after_the_truncate_is_merged(
+    ws: Workspace,
+) -> None:
+    # `slow_generator > docs/plans/x.md`: the shell empties the file at once, the
+    # program writes it a moment later, into the same file
+    ws.ok("show progress")
+    edited = ws.md.read_text().replace("| 2.2 | ", "| 2.2 | Saved slowly: ", 1)
+    with ws.md.open("w") as out:
+        out.flush()  # empty on disk now
+        time.sleep(0.6)  # the writer's pause: longer than wtd's re-reads of a save
+        out.write(edited)
+    eventually(lambda: ws.task("2.2")["name"].startswith("Saved slowly: "), "the merge", ws.log)
+    conflicts = ws.root / ".ecw" / "conflicts"
+    assert not conflicts.exists() or not any(p.stat().st_size == 0 for p in conflicts.rglob("*"))

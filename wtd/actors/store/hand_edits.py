@@ -197,12 +197,18 @@ def merge_json(
     return change, conflicts, stale, fitted, said
 
 
+VIEW_START = "# Work Tracker"  # how every view starts; an empty file may be a save begun
+
+
 def merge_view(files: WritePath, attempt: int) -> Pending | object | None:
     """Merge a hand-edited view three ways (base: the view it was rendered from).
 
     A view without its closing Recovery Checksum section is incomplete (caught
     mid-save, truncated, or not a view at all): it is read again, and if it stays
-    so, it is kept and the view rendered anew — never taken for mass deletion.
+    so, it is kept and the view rendered anew — never taken for mass deletion. One
+    that is empty, or the start of a view, may be a save under way (a writer that
+    truncated the file and has not written it all yet): it is given a grace period
+    before that, so that its writer's bytes do not land in a file wtd replaced.
     """
     stamp = stamp_of(files.paths.markdown)
     if stamp is None:
@@ -235,7 +241,8 @@ def merge_view(files: WritePath, attempt: int) -> Pending | object | None:
     if CHECKSUM.search(decoded) is None:
         if attempt < MID_WRITE_RETRIES:
             return INCOMPLETE
-        if not decoded.lstrip("\ufeff \n").startswith("# Work Tracker"):
+        start = decoded.lstrip("\ufeff \r\n")
+        if not (start.startswith(VIEW_START) or VIEW_START.startswith(start)):
             files.incomplete = None  # not the start of a view: damage, not a slow save
             log.warning("%s: edited view is not a view; kept, and rendered again", files.label)
             files.md = FileState(digest="incomplete")  # _write_view keeps a copy first
