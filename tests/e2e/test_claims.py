@@ -178,3 +178,33 @@ def test_a_hand_edit_of_the_view_keeps_claims(ws: Workspace, schema: Any) -> Non
     assert claim is not None and claim["by"] == "alice"
     assert "| 3.1 | alice |" in ws.md.read_text()
     jsonschema.validate(ws.data(), schema)
+
+
+@pytest.mark.parametrize(
+    "until",
+    [
+        "0001-01-01T00:00:00+14:00",  # before any UTC time
+        "9999-12-31T23:59:59-14:00",  # after any
+        "0001-01-01T00:00:00Z",
+        "2026-13-45T99:99:99.000000Z",  # wtd's length and shape, not a time
+    ],
+)
+def test_a_claim_with_a_time_out_of_range_never_takes_the_tracker_down(
+    ws: Workspace, until: str
+) -> None:
+    ws.ok("show progress")
+    data = ws.data()
+    for task in data["tasks"]:
+        if task["id"] == "3.1":
+            task["status"] = "in_progress"
+            task["x_claim"] = {"by": "agent-2", "since": "2026-12-01T04:21:15Z", "until": until}
+    tmp = ws.json.with_name(".edit.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(ws.json)
+    for phrase in ("show progress", "list tasks", "mark task 2.2 complete", "next"):
+        proc = ws.wtctl(phrase)
+        assert proc.returncode in (0, 1), (phrase, proc.stdout, proc.stderr, ws.log()[-3000:])
+    assert ws.task("2.2")["status"] == "complete"
+    assert " crashed" not in ws.log(), ws.log()[-3000:]  # no Store restart either
+    ws.kill_daemon()
+    assert ws.wtctl("show progress").returncode == 0  # and after a restart

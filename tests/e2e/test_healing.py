@@ -317,3 +317,16 @@ def test_a_failed_write_leaves_a_json_found_in_another_format_as_it_was(ws: Work
     ws.start_daemon(FAST)
     ws.ok("show progress")
     assert "changed while wtd was away" not in ws.log(), ws.log()[-3000:]
+
+
+def test_a_backup_named_far_in_the_future_never_takes_the_tracker_down(ws: Workspace) -> None:
+    # a file put in .ecw/backups/ (a repository, a clock set wrong once) whose name
+    # sorts after every backup wtd would write
+    folder = ws.root / ".ecw" / "backups" / "my-project"
+    folder.mkdir(parents=True)
+    (folder / "99991231T235959.999999Z-0.json").write_bytes(b"")
+    for phrase in ("show progress", "mark task 2.2 complete", "mark task 2.3 complete"):
+        proc = ws.wtctl(phrase)
+        assert proc.returncode == 0, (phrase, proc.stdout, proc.stderr, ws.log()[-2000:])
+    assert ws.task("2.3")["status"] == "complete"
+    assert len(list(folder.glob("*.json"))) >= 2  # wtd's own backups were written too

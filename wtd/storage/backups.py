@@ -31,6 +31,9 @@ def utc_stamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(UTC)).strftime(_STAMP)
 
 
+CLOCK_STEP_BACK: Final = timedelta(days=1)
+
+
 class Backups:
     """The backups of one tracker in ``folder``; at most ``keep`` are kept.
 
@@ -65,9 +68,12 @@ class Backups:
             assert m is not None
             if m["hash"] == short:
                 return existing[0]
-            # Names must keep sorting by age even if the clock steps back.
+            # Names must keep sorting by age even if the clock steps back — by a
+            # little: a name far in the future is no clock's (a file put there, or a
+            # clock set wrong once), and going past it could overflow the year
             last = datetime.strptime(m["stamp"], _STAMP).replace(tzinfo=UTC)
-            moment = max(moment, last + timedelta(microseconds=1))
+            if last - moment < CLOCK_STEP_BACK:
+                moment = max(moment, last + timedelta(microseconds=1))
         path = self.folder / f"{utc_stamp(moment)}-{short}.json"
         said = reason if isinstance(reason, str) else ""
 

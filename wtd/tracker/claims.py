@@ -15,6 +15,7 @@ shape, so they compare as strings.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -25,6 +26,9 @@ from wtd.tracker.model import Task, Tracker
 
 CLAIM: Final = "x_claim"
 DEFAULT_LEASE: Final = 1800.0
+_SHAPE: Final = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z"
+)
 """Seconds (30 min): the lease of a claim whose command carries none."""
 USER: Final = "user"
 
@@ -69,15 +73,15 @@ def claim_of(task: Task) -> Claim | None:
 
 def _normal(at: str) -> str | None:
     """``at`` in wtd's one shape (so times compare as strings), None if not a time."""
-    if len(at) == 27 and at[10] == "T" and at[-1] == "Z":
+    if _SHAPE.fullmatch(at) is not None:
         return at  # already wtd's shape (the usual case: no parsing)
     try:
         moment = parse(at)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return stamp(moment)
+    except (ValueError, OverflowError):  # e.g. year 1 at +14:00: before any UTC time
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return stamp(moment)
 
 
 def live(task: Task, at: str) -> Claim | None:
@@ -109,16 +113,28 @@ def next_expiry(tracker: Tracker) -> str | None:
 
 
 def stamp(moment: datetime) -> str:
-    """wtd's ISO-8601 UTC shape (the one ``at`` has)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """wtd's ISO-8601 UTC shape (the one ``at`` has; four-digit years, which
+    ``strftime`` does not pad)."""
+    m = moment.astimezone(UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
+        f"{m.second:02d}.{m.microsecond:06d}Z"
+    )
 
 
 def parse(at: str) -> datetime:
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
+LAST: Final = "9999-12-31T23:59:59.999999Z"
+
+
 def until(at: str, lease: float) -> str:
-    return stamp(parse(at) + timedelta(seconds=lease))
+    """``lease`` seconds after ``at`` (a lease past the year 9999 ends there)."""
+    try:
+        return stamp(parse(at) + timedelta(seconds=lease))
+    except OverflowError:
+        return LAST
 
 
 def lease_of(seconds: float) -> float:

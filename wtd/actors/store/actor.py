@@ -862,7 +862,10 @@ class Store:
 
 def _seconds_until(at: str) -> float:
     """Seconds from now until the ISO-8601 UTC ``at`` (0 when it is past)."""
-    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:  # not a time (a day 31 of a short month): no wake-up for it
+        return float("inf")
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
