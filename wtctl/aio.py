@@ -22,6 +22,8 @@ from wtctl.connection import (
     ConnectionLost,
     RequestTooLarge,
     Unavailable,
+    Unsendable,
+    encoded,
 )
 from wtd import wire
 
@@ -31,6 +33,7 @@ __all__ = [
     "RequestTooLarge",
     "Subscription",
     "Unavailable",
+    "Unsendable",
     "connect",
     "subscribe",
 ]
@@ -45,9 +48,7 @@ class _Stream:
         self.welcome: dict[str, Any] = {}
 
     async def send(self, message: dict[str, Any]) -> None:
-        body = wire.encode(message)
-        if len(body) > wire.MAX_FRAME:
-            raise RequestTooLarge(wire.too_large("request", len(body)))
+        body = encoded(message)
         try:
             self.writer.write(wire.frame(body))
             await self.writer.drain()

@@ -29,7 +29,7 @@ from wtctl.args import (
     request_for,
     socket_path,
 )
-from wtctl.connection import ConnectionLost, RequestTooLarge, Session, Unavailable
+from wtctl.connection import ConnectionLost, Session, Unavailable, Unsendable
 from wtctl.replies import print_reply, unavailable
 from wtd import __version__, wire
 
@@ -81,7 +81,7 @@ def run_phrases(args: Args, phrases: list[str] | None, out: TextIO, err: TextIO)
                 reply = session.ask(request_for(args, phrase, token))
             except (Unavailable, ConnectionLost) as exc:
                 return unavailable(exc, as_json=args.json, out=out, err=err)
-            except RequestTooLarge as exc:
+            except Unsendable as exc:  # nothing was sent: this line is answered here
                 reply = wire.refused_reply(wire.INVALID_ARGUMENT, str(exc))
             code = print_reply(reply, as_json=args.json, out=out, err=err)
             out.flush()

@@ -40,8 +40,29 @@ class ConnectionLost(Exception):
     """The daemon went away before answering."""
 
 
-class RequestTooLarge(Exception):
+class Unsendable(Exception):
+    """A request that cannot be sent as it is (exit code 2: nothing was sent)."""
+
+
+class RequestTooLarge(Unsendable):
     """A request over the 1 MiB frame cap (exit code 2: nothing was sent)."""
+
+
+def encoded(message: dict[str, Any]) -> bytes:
+    """``message`` as a frame's body; Unsendable when it is not text (bytes that are
+    not UTF-8, read from a file or a terminal in another encoding, arrive as lone
+    surrogates) or over the frame cap."""
+    try:
+        body = wire.encode(message)
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("utf-8", "surrogateescape")
+        raise Unsendable(
+            f"not sent: it is not UTF-8 text (bytes {bad!r}); "
+            "save it as UTF-8, or type it in a UTF-8 terminal"
+        ) from None
+    if len(body) > MAX_FRAME:
+        raise RequestTooLarge(wire.too_large("request", len(body)))
+    return body
 
 
 class Connection:
@@ -50,10 +71,7 @@ class Connection:
         self.welcome = welcome
 
     def send(self, message: dict[str, Any]) -> None:
-        body = wire.encode(message)
-        if len(body) > MAX_FRAME:
-            raise RequestTooLarge(wire.too_large("request", len(body)))
-        self.sock.sendall(wire.frame(body))
+        self.sock.sendall(wire.frame(encoded(message)))
 
     def receive(self) -> dict[str, Any]:
         try:
@@ -79,9 +97,7 @@ def _connect_once(path: str, first: dict[str, Any] | None = None) -> Connection:
     # import (its enum conversions, ``selectors``) and adds nothing this client uses.
     frames = wire.frame(wire.encode(wire.hello()))
     if first is not None:  # sent behind the hello: wtd reads it once it has welcomed us
-        body = wire.encode(first)
-        if len(body) > MAX_FRAME:
-            raise RequestTooLarge(wire.too_large("request", len(body)))
+        body = encoded(first)
         frames += wire.frame(body)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(HANDSHAKE_TIMEOUT)

@@ -55,7 +55,7 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.shortcuts import print_formatted_text
 
 from wtctl import pin, toolbar
-from wtctl.aio import Client, ConnectionLost, Unavailable
+from wtctl.aio import Client, ConnectionLost, Unavailable, Unsendable
 from wtctl.args import Args, Question, parse_args, request_for, socket_path
 from wtctl.completer import make_completer, vocabulary_from
 from wtctl.follow import Echo, Follower
@@ -200,6 +200,10 @@ class Repl:
             self.status = replace(self.status, connected=False)
             self._echo([("class:error", f"wtd unavailable: {exc}\n")])
             self._invalidate()
+            self.events.release()
+            return None
+        except Unsendable as exc:  # nothing was sent (not UTF-8, over the frame cap)
+            self._echo([("class:error", f"✗ {exc}\n")])
             self.events.release()
             return None
         except asyncio.CancelledError:

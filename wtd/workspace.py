@@ -45,6 +45,12 @@ class TrackerPaths(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def for_workspace(workspace: Path, name: str) -> TrackerPaths:
+    if not _is_text(name):
+        shown = name.encode("utf-8", "surrogateescape")
+        raise InvalidArgument(
+            f"A tracker's name must be UTF-8 text: {shown!r} (in {workspace}) is not; "
+            "rename its file"
+        )
     return TrackerPaths(
         workspace=workspace,
         name=name,
@@ -93,6 +99,15 @@ def _workspace_of_file(path: Path, marker: tuple[str, str]) -> Path:
     return parent
 
 
+def _is_text(name: str) -> bool:
+    """Is ``name`` text (not bytes that are not UTF-8, which arrive as surrogates)?"""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def trackers_in(workspace: Path) -> list[str]:
     """Names of the workspace's trackers (JSON or Markdown-only), newest change first."""
     seen: dict[str, float] = {}
@@ -103,7 +118,12 @@ def trackers_in(workspace: Path) -> list[str]:
         if not folder.is_dir():
             continue
         for entry in folder.iterdir():
-            if entry.suffix == suffix and entry.is_file() and not entry.name.startswith("."):
+            if (
+                entry.suffix == suffix
+                and not entry.name.startswith(".")
+                and _is_text(entry.name)  # a name that is not UTF-8 is no tracker's
+                and entry.is_file()
+            ):
                 mtime = entry.stat().st_mtime
                 seen[entry.stem] = max(seen.get(entry.stem, 0.0), mtime)
     return sorted(seen, key=lambda n: (-seen[n], n))

@@ -409,6 +409,34 @@ def test_a_hard_link_in_the_workspace_is_refused_and_the_file_it_shares_untouche
     _untouched(victim)
 
 
+def test_a_tracker_file_whose_name_is_not_utf8_is_passed_over(ws: Workspace) -> None:
+    # git stores names as bytes: a repository can hold one no UTF-8 text spells
+    plans = os.fsencode(ws.json.parent)
+    with open(plans + b"/bad\xff\xfe.json", "wb") as out:
+        out.write(ws.json.read_bytes())
+    for phrase in ("show progress", "list trackers", "mark task 2.2 complete"):
+        proc = ws.wtctl(phrase, tracker=False)
+        assert proc.returncode == 0, (phrase, proc.stdout, proc.stderr, ws.log()[-2000:])
+    assert ws.task("2.2")["status"] == "complete"
+    named = ws.wtctl("--tracker", ".ecw/plans/bad\udcff\udcfe.json", "show progress", tracker=False)
+    assert named.returncode == 2 and "UTF-8" in named.stderr, (named.stdout, named.stderr)
+
+
+def test_batch_mode_answers_a_line_that_is_not_utf8_and_goes_on(ws: Workspace) -> None:
+    proc = subprocess.run(
+        [str(BIN / "wtctl"), "--tracker", str(ws.md)],
+        input=b"show progress\nmark task \xff 2.2 complete\nmark task 2.2 complete\n",
+        capture_output=True,
+        env=ws.env,
+        cwd=ws.root,
+        timeout=60,
+    )
+    err = proc.stderr.decode(errors="replace")
+    assert "Traceback" not in err and "UTF-8" in err, err
+    assert proc.returncode == 2  # the bad line's, the others answered
+    assert ws.task("2.2")["status"] == "complete"
+
+
 # ---------------------------------------------------------------- the socket
 
 
