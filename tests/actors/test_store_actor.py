@@ -98,6 +98,9 @@ class MemoryFiles:
     def journal_replaced(self) -> bool:
         return False
 
+    def tell(self, line: str) -> None:
+        pass
+
     def begin_checkpoint(self) -> CheckpointJob | None:
         if self.unsettled is None:
             return None

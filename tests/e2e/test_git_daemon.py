@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import BIN, EXAMPLE, Workspace
-from tests.e2e.test_git import JSON, VIEW, Clone, Team
+from tests.e2e.test_git import JSON, VIEW, Clone, Team, git_env
 
 pytestmark = pytest.mark.e2e
 
@@ -218,3 +219,25 @@ def test_the_same_field_changed_both_ways_is_a_git_conflict_with_wtd_running(
     bob.clone.git("add", JSON, VIEW)
     bob.clone.git("commit", "-qm", "merged, ours kept")
     bob.clean_after_git()
+
+
+def test_an_index_lock_left_by_a_git_that_stopped_is_told_and_not_waited_for_again(
+    tmp_path: Path,
+) -> None:
+    ws = Workspace(tmp_path / "project", tmp_path / "run")
+    (tmp_path / "run").mkdir()
+    ws.json.parent.mkdir(parents=True)
+    ws.json.write_bytes(EXAMPLE.read_bytes())
+    Clone(ws.root, {**git_env(tmp_path), **ws.env}).git("init", "-q")
+    ws.ok("show progress")
+    lock = ws.root / ".git" / "index.lock"
+    lock.write_bytes(b"")
+    a_minute_ago = time.time_ns() - 60 * 10**9
+    os.utime(lock, ns=(a_minute_ago, a_minute_ago))
+    first = ws.ok("mark task 2.2 complete")
+    assert "index.lock has been there since" in first and "rm " in first, first
+    second = ws.ok("mark task 2.3 complete")
+    assert "index.lock" not in second  # told once
+    assert ws.log().count("has been there since") == 1  # and not waited for again
+    assert ws.task("2.3")["status"] == "complete"
+    ws.kill_daemon(signal.SIGTERM)

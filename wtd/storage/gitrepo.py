@@ -37,6 +37,16 @@ def git_dir(workspace: Path) -> Path | None:
     return None
 
 
+def index_lock(repo: Path) -> tuple[int, int] | None:
+    """git's ``index.lock`` in ``repo`` as (inode, mtime in ns), None when there is none:
+    each git run that takes the lock makes a new one."""
+    try:
+        info = os.stat(repo / INDEX_LOCK)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns
+
+
 def busy(repo: Path | None) -> bool:
     """Is git writing the working tree (a checkout, merge, pull, rebase step)? It holds
     ``index.lock`` for as long as it does."""

@@ -116,6 +116,7 @@ class Files(Protocol):
     def error(self, exc: errors.WtdError) -> Outcome: ...
     def files_moved(self) -> tuple[bool, bool]: ...
     def journal_replaced(self) -> bool: ...
+    def tell(self, line: str) -> None: ...  # to the next caller
     def begin_checkpoint(self) -> CheckpointJob | None: ...  # a few system calls
 
     # worker thread only
@@ -255,6 +256,7 @@ class Store:
         self._job: CheckpointJob | None = None  # a checkpoint running beside the batches
         self._job_done = anyio.Event()
         self._worker = Worker(f"wtd-store:{paths.name}")
+        self._stale_lock: tuple[int, int] | None = None  # git's index.lock, left behind
 
     @property
     def label(self) -> str:
@@ -532,12 +534,24 @@ class Store:
         crashed git must not stop the tracker for good)."""
         if self._git is None:
             return
-        waited = 0.0
-        while gitrepo.busy(self._git) and waited < GIT_WAIT:
+        lock = gitrepo.index_lock(self._git)
+        while lock is not None and lock != self._stale_lock:
+            if time.time() - lock[1] / 1e9 >= GIT_WAIT:
+                # There for GIT_WAIT already: left by a git that crashed (or one far
+                # slower than any checkout). Waited for once, never again: each git
+                # run makes a new lock, and this one is told about.
+                self._stale_lock = lock
+                path = self._git / gitrepo.INDEX_LOCK
+                when = time.strftime("%H:%M:%S", time.localtime(lock[1] / 1e9))
+                log.warning("%s: %s has been there since %s; going ahead", self.label, path, when)
+                self.files.tell(
+                    f"⚠ {path} has been there since {when}: a git that stopped halfway "
+                    "left it (wtd went ahead; git itself refuses to run until it is "
+                    f"removed). If no git is running: rm {path}"
+                )
+                return
             await anyio.sleep(0.02)
-            waited += 0.02
-        if waited >= GIT_WAIT:
-            log.warning("%s: git's index.lock is still there after %gs", self.label, GIT_WAIT)
+            lock = gitrepo.index_lock(self._git)
 
     def _moved(self, kind: str) -> bool:
         """Did the file change since wtd wrote or read it (two stats, on the loop: the

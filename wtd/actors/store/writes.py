@@ -210,6 +210,11 @@ class WritePath:
             self.journal.close()
             self.journal = None
 
+    def tell(self, line: str) -> None:
+        """Tell ``line`` to the next caller (in front of its reply)."""
+        if line not in self.notes:
+            self.notes.append(line)
+
     def told(self, lines: list[str], result: object) -> tuple[list[str], object]:
         """A reply's lines and result with what opening found for the first caller: its
         notes first (an import's summary, recovered changes…), and an import's counts
