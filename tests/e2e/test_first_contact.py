@@ -565,6 +565,12 @@ def test_reads_keep_working_on_a_read_only_file_system(ws: Workspace, mount_poin
     assert proc.returncode in (1, 5) and proc.stderr.strip()
     assert "Traceback" not in proc.stderr
     assert other.json.read_bytes() == before
+    # remounted read-write: changes are taken again, by the same wtd
+    subprocess.run(["mount", "-o", "remount,rw", str(mount_point)], check=True)
+    pid = other.daemon_pid()
+    other.ok("mark task 3.1 complete")
+    assert other.daemon_pid() == pid
+    assert _status(other, "3.1") == "complete" and _status(other, "2.3") == "complete"
     other.kill_daemon(signal.SIGTERM)
 
 

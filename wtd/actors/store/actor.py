@@ -382,8 +382,11 @@ class Store:
         if self.files.tracker is not None and self.files.journal_replaced():
             # The workspace was replaced under wtd (deleted and cloned again, restored
             # from a copy): its files are read afresh, never merged with the state of
-            # files that are gone, and nothing is journalled into a deleted file.
-            log.warning("%s: the journal was replaced on disk; opening afresh", self.label)
+            # files that are gone, and nothing is journalled into a deleted file. Or
+            # it can be written again after reads only (remounted read-write).
+            log.warning(
+                "%s: the journal was replaced or can be written; opening afresh", self.label
+            )
             await self._in_thread(self.files.restart)
         if self.files.tracker is not None:
             await self._git_settled()

@@ -10,6 +10,8 @@ memory, the notes for the next reply) but never changes a file.
 
 from __future__ import annotations
 
+import os
+
 from wtd import errors, malloc
 from wtd.actors.store import deleting, hand_edits, history, opening, repair
 from wtd.actors.store.base import Broken, Edited, Healed, Pending, SavedAgain
@@ -47,8 +49,17 @@ class TrackerFiles(WritePath):
         )
 
     def journal_replaced(self) -> bool:
-        """Was the journal's file replaced under wtd (one ``stat``, on the loop too)?"""
-        return self.journal is not None and self.journal.replaced()
+        """Was the journal's file replaced under wtd (one ``stat``, on the loop too)?
+        Or, opened for reading only, can it now be written (a file system remounted
+        read-write, a permission given back)? One ``access`` then. Either way the
+        tracker is opened afresh."""
+        journal = self.journal
+        if journal is None:
+            return False
+        if journal.read_only is not None:
+            path = self.paths.journal
+            return os.access(path if path.exists() else path.parent, os.W_OK)
+        return journal.replaced()
 
     # ---------------------------------------------- worker thread only: the files
 
