@@ -507,3 +507,18 @@ def test_a_view_written_in_place_with_a_pause_after_the_truncate_is_merged(
     eventually(lambda: ws.task("2.2")["name"].startswith("Saved slowly: "), "the merge", ws.log)
     conflicts = ws.root / ".ecw" / "conflicts"
     assert not conflicts.exists() or not any(p.stat().st_size == 0 for p in conflicts.rglob("*"))
+
+
+@pytest.mark.parametrize("cell", ["🚧 In progress", "🟡", "In Review"])
+def test_a_status_typed_in_the_view_as_other_plans_write_it_is_taken(
+    ws: Workspace, cell: str
+) -> None:
+    ws.ok("show progress")
+    assert ws.task("3.1")["status"] == "pending"
+    text = ws.md.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| 3.1 |"))
+    cells = row.split("|")
+    cells[3] = f" {cell} "
+    editor_save(ws.md, text.replace(row, "|".join(cells)))
+    eventually(lambda: ws.task("3.1")["status"] == "in_progress", "the merge", ws.log)
+    assert "Not understood" not in ws.ok("history")

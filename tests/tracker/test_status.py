@@ -64,13 +64,21 @@ from wtd.tracker import status as st
         # Markdown emphasis around the whole cell
         ("**✅ Complete**", "complete"),
         ("`done`", "complete"),
+        # what plans elsewhere write, which import reads: the same in a view or phrase
+        ("🚧 In progress", "in_progress"),
+        ("🟡", "in_progress"),
+        ("In Review", "in_progress"),
+        ("⬜ Not started", "pending"),
+        ("⛔ On hold", "blocked"),
     ],
 )
 def test_normalize(text: str, expected: str) -> None:
     assert st.normalize(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "   ", "foo", "complete-ish", "✅✅ nope", "1"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "foo", "complete-ish", "✅✅ nope", "1", "🚧 Done", "🚧 foo", "🟡 ⛔"]
+)
 def test_normalize_rejects_unknown_spellings(text: str) -> None:
     assert st.normalize(text) is None
 

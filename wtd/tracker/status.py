@@ -99,7 +99,23 @@ def normalize(text: str) -> Status | None:
     for status, icon in ICONS.items():
         if text.strip() and text.strip().replace("\ufe0f", "") == icon.replace("\ufe0f", ""):
             return status
-    return None
+    return _as_plans_write_it(text)
+
+
+def _as_plans_write_it(text: str) -> Status | None:
+    """The icons and words plans elsewhere use (``🚧 In progress``, ``🟡``, ``In
+    Review``), which import reads: a view edited with them, or a phrase, means the
+    same. An icon and a word that disagree mean nothing."""
+    from wtd.tracker.importers.statuses import ICON_CHARS, ICONS, WORDS  # no cycle
+
+    bare = text.replace("\ufe0f", "").strip()
+    icons = [ICONS[ch] for ch in bare if ch in ICONS]
+    word = "".join(ch for ch in bare if ch not in ICON_CHARS)
+    word = " ".join(word.strip().strip("*_`'\"").replace("-", " ").replace("_", " ").split())
+    said = {*icons, *([WORDS[word.lower()]] if word.lower() in WORDS else [])}
+    if word and word.lower() not in WORDS:
+        return None  # a word wtd does not know, whatever the icon says
+    return said.pop() if len(said) == 1 else None
 
 
 def is_canonical(text: str) -> bool:
