@@ -45,6 +45,14 @@ def test_history_names_who_changed_what(ws: Workspace) -> None:
     assert "Notes" in ws.ok("history")
 
 
+def test_the_history_of_a_task_starts_with_its_creation(ws: Workspace) -> None:
+    added = ws.ok("add task to phase 3: Announce it")  # "Added task 3.N: Announce it"
+    task_id = added.split("Added task ", 1)[1].split(":", 1)[0]
+    ws.ok(f"mark task {task_id} complete")
+    out = ws.ok(f"history task {task_id}").splitlines()
+    assert len(out) == 3 and "Announce it" in out[1] and "complete" in out[2], out
+
+
 def test_undo_of_delete_tracker_restores_it(ws: Workspace) -> None:
     ws.ok("show progress")
     before = ws.json.read_bytes(), ws.md.read_bytes()

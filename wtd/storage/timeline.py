@@ -211,8 +211,10 @@ def history(
             touched = (
                 needle in bytes(record.op)
                 or (isinstance(change, commands.Patch) and patch.touches(change, task_id))
-                or (  # which task they took or gave back is in their reply
-                    isinstance(change, commands.ClaimNext | commands.ExpireClaims)
+                or (  # which task they added, took or gave back is in their reply
+                    isinstance(
+                        change, commands.AddTask | commands.ClaimNext | commands.ExpireClaims
+                    )
                     and record.reply is not None
                     and needle in bytes(record.reply)
                 )
