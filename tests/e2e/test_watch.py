@@ -66,6 +66,11 @@ def test_a_broken_json_edit_is_repaired_and_kept(ws: Workspace) -> None:
     eventually(kept, "the broken JSON to be kept in quarantine")
     eventually(lambda: ws.json.read_bytes() == good, "the JSON to be rewritten")
     # it was replaced, never missing: agents reading it meanwhile always find a file
+    told = ws.ok("show progress")  # the next caller hears what happened, and why
+    assert "✓ Issue: not valid JSON" in told and "kept at .ecw/quarantine" in told, told
+    assert "✓ Issue" not in ws.ok("show progress")  # once
+    why = next(quarantine.glob("*.why.txt")).read_text()
+    assert "not valid JSON" in why, why
 
 
 def test_a_json_caught_mid_write_is_not_mistaken_for_damage(ws: Workspace) -> None:

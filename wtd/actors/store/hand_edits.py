@@ -80,9 +80,12 @@ def adopt_json(
     if found is None:
         return None
     if isinstance(found, Broken):
-        healing = repair_from_memory(files, found.data)
+        healing = repair_from_memory(files, found.data, found.reason)
         log.warning("%s: hand-edited JSON unusable (%s): %s", files.label, found.reason, healing)
-        return Healed(lines=[f"✓ Issue: {found.reason}", *healing[1:]])
+        lines = [f"✓ Issue: {found.reason}", *healing[1:]]
+        for line in lines:  # and to whoever asks next: it happened between their calls
+            files.tell(line)
+        return Healed(lines=lines)
     base = files.loaded
     if gitrepo.in_index(files.paths.workspace, files.paths.json, found.data):
         return take_gits(files, found, base)

@@ -217,8 +217,9 @@ def sync(files: WritePath) -> Outcome:
     )
 
 
-def repair_from_memory(files: WritePath, on_disk: bytes) -> list[str]:
-    """The SSOT on disk differs from wtd's state: keep it aside and rewrite it."""
+def repair_from_memory(files: WritePath, on_disk: bytes, why: str = "") -> list[str]:
+    """The SSOT on disk differs from wtd's state (``why``: how, when known): keep it
+    aside and rewrite it."""
     name = files.paths.json.name
     kept = ""
     if on_disk:
@@ -226,14 +227,14 @@ def repair_from_memory(files: WritePath, on_disk: bytes) -> list[str]:
             on_disk,
             files.paths.json.name,
             files.paths.quarantine,
-            reason="differed from wtd's state",
+            reason=why or "differed from wtd's state",
         )
         kept = f"; the file found is kept at {files.rel(where)}"
     assert files.tracker is not None
     data = files.encode(files.tracker)
     _, stamp = files.write_json(data)
     files.json = FileState(digest=digest(data), stamp=stamp)
-    issue = "missing" if not on_disk else "not what wtd last wrote"
+    issue = "missing" if not on_disk else why or "not what wtd last wrote"
     return [
         f"✓ Issue: {name} is {issue}",
         f"✓ Recovery: Rewrote it from wtd's journalled state{kept}",
