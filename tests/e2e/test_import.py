@@ -149,6 +149,21 @@ def test_import_plan_from_anywhere_makes_a_tracker_and_never_touches_the_plan(
     assert "Overall progress: 36%" in fresh.ok("--tracker", "rate-limiter", "show progress")
 
 
+def test_a_task_is_found_by_the_id_its_plan_gave_it(fresh: Workspace, tmp_path: Path) -> None:
+    # an agent working from spec-kit's tasks.md says T006, not the tracker's X.Y
+    plan = tmp_path / "specs" / "019-dark-mode" / "tasks.md"
+    plan.parent.mkdir(parents=True)
+    shutil.copy(PLANS / "speckit" / "tasks-dark-mode.md", plan)
+    assert reply(fresh, f"import plan {plan} as dark-mode")["ok"]
+    shown = fresh.ok("--tracker", "dark-mode", "show task T006")
+    tid = shown.split("Task ", 1)[1].split(":", 1)[0].split()[0]
+    assert "Fill dark values" in shown and tid != "T006", shown
+    done = fresh.ok("--tracker", "dark-mode", "mark task T006 complete")
+    assert f"Task {tid} marked complete" in done, done  # it says which task that is
+    missing = fresh.wtctl("--tracker", "dark-mode", "mark task T999 complete", tracker=False)
+    assert missing.returncode == 1 and "T999 not found" in missing.stderr, missing.stderr
+
+
 def test_import_plan_relative_to_the_callers_folder_as_a_name(ws: Workspace) -> None:
     (ws.root / "notes").mkdir()
     shutil.copy(KIRO, ws.root / "notes" / "limits.md")

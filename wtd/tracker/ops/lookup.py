@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from typing import Final
 
 from wtd import errors
 from wtd.tracker.model import Tracker
@@ -79,6 +80,9 @@ def subtask_not_found(tracker: Tracker, subtask_id: str) -> errors.NotFound:
     return errors.NotFound(f"Sub-task {subtask_id} not found{hint}", suggestions=near)
 
 
+SOURCE_ID: Final = "x_source_id"
+
+
 def find_task(tracker: Tracker, task_id: str) -> int:
     """The index of ``task_id`` in ``tracker.tasks``; NotFound (with nearest IDs) if absent.
 
@@ -97,6 +101,9 @@ def find_task(tracker: Tracker, task_id: str) -> int:
         for i, task in enumerate(tasks):
             if task.id == task_id:
                 return i
+    for i, task in enumerate(tasks):  # the ID an imported plan gave it (T003)
+        if task.extra and task.extra.get(SOURCE_ID) == task_id:
+            return i
     raise task_not_found(tracker, task_id)
 
 

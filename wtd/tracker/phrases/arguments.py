@@ -27,6 +27,8 @@ TEXT_MAX: Final = 4000  # reasons and evidence texts
 INPUT_MAX: Final = 10_000
 
 _TASK_ID = re.compile(r"[0-9]+\.[0-9]+")
+# an imported plan's own ID (spec-kit's T003, a sheet's TASK-12), found by ops.find_task
+_SOURCE_ID = re.compile(r"[A-Za-z]{1,12}-?[0-9]{1,9}")
 _SUBTASK_ID = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _NUMBER = re.compile(r"[+-]?[0-9]+")
 # Trailing whitespace and punctuation, matched at the start of the reversed text: a
@@ -58,12 +60,15 @@ class Reject(Exception):
 
 
 def read_task_id(raw: str) -> str:
-    if _TASK_ID.fullmatch(raw):
+    if _TASK_ID.fullmatch(raw) or _SOURCE_ID.fullmatch(raw):
         return raw
     raise Reject(
         ParseError(
             code="invalid_task_id",
-            message=f"Invalid task ID format: '{raw}' (expected X.Y, e.g. 2.1)",
+            message=(
+                f"Invalid task ID format: '{raw}' (expected X.Y, e.g. 2.1, or the ID an "
+                "imported plan gave it, e.g. T003)"
+            ),
         )
     )
 
