@@ -55,7 +55,11 @@ def encoded(message: dict[str, Any]) -> bytes:
     try:
         body = wire.encode(message)
     except UnicodeEncodeError as exc:
-        bad = exc.object[exc.start : exc.end].encode("utf-8", "surrogateescape")
+        text = exc.object[exc.start : exc.end]
+        try:  # the bytes read, when they were bytes that are not UTF-8
+            bad = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # any other lone surrogate, shown escaped
+            bad = text.encode("utf-8", "backslashreplace")
         raise Unsendable(
             f"not sent: it is not UTF-8 text (bytes {bad!r}); "
             "save it as UTF-8, or type it in a UTF-8 terminal"

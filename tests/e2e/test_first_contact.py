@@ -388,6 +388,20 @@ def test_a_fifo_where_a_file_is_expected_never_hangs_wtd(ws: Workspace, fifo: st
     assert "2.2" in ws.md.read_text()  # the view is a file again, rendered by wtd
 
 
+def test_a_hard_linked_backup_log_is_left_alone_and_changes_go_on(
+    ws: Workspace, victim: Path
+) -> None:
+    # the backups' log is a note: one wtd may not write leaves the backups standing
+    log = ws.root / ".ecw" / "backups" / "my-project" / "backups.log"
+    log.parent.mkdir(parents=True)
+    os.link(victim / "precious.txt", log)
+    ws.ok("show progress")  # opening takes a backup, and would log it
+    ws.ok("mark task 2.2 complete")
+    assert any(log.parent.glob("*.json"))
+    assert " crashed" not in ws.log()
+    _untouched(victim)
+
+
 @pytest.mark.parametrize("name", [".ecw/journal/my-project.wal", ".ecw/wtd.lock", ".ecw/audit.log"])
 def test_a_hard_link_in_the_workspace_is_refused_and_the_file_it_shares_untouched(
     ws: Workspace, victim: Path, name: str

@@ -131,3 +131,25 @@ def test_quarantine_never_overwrites_an_earlier_one(tmp_path: Path) -> None:
         kept.append(quarantine(src, tmp_path / "q", reason="r"))
     assert len(set(kept)) == 3
     assert sorted(p.read_bytes() for p in kept) == [b"one", b"three", b"two"]
+
+
+def test_a_clock_behind_the_newest_backup_still_makes_the_newest_backup(tmp_path: Path) -> None:
+    # a VM snapshot restored, a boot before the clock is set: names keep sorting by age,
+    # so the new backup is never the first one pruned
+    backups = Backups(tmp_path / "b", keep=2)
+    ahead = tmp_path / "b" / "21000101T000000.000000Z-aaaa.json"
+    ahead.parent.mkdir(parents=True)
+    ahead.write_bytes(b"{}")
+    made = backups.save(b'{"n": 1}', "hash-one", reason="test")
+    assert made.exists() and backups.newest()[0] == made
+    made = backups.save(b'{"n": 2}', "hash-two", reason="test")
+    assert made.exists() and backups.newest()[0] == made
+
+
+def test_a_backup_named_at_the_end_of_time_leaves_room_for_wtds(tmp_path: Path) -> None:
+    backups = Backups(tmp_path / "b", keep=3)
+    last = tmp_path / "b" / "99991231T235959.999999Z-0.json"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"")
+    made = backups.save(b'{"n": 1}', "hash-one", reason="test")
+    assert made.exists()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jsonschema
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
@@ -749,3 +750,37 @@ def test_random_changes_keep_the_tracker_valid_and_progress_derived(data: hs.Dat
         known = set(ids)
         assert all(d in known for t in tracker.tasks for d in (t.dependencies or ()))
         assert all(s.task_id in known for s in tracker.all_subtasks())
+
+
+def test_a_plans_own_id_finds_its_task_but_never_stands_for_a_deleted_one() -> None:
+    tracker = make_tracker(4, 2)
+    tasks = list(tracker.tasks)
+    tasks[1] = msgspec.structs.replace(tasks[1], extra={"x_source_id": "T002"})
+    tasks[2] = msgspec.structs.replace(tasks[2], extra={"x_source_id": tasks[0].id})
+    tracker = msgspec.structs.replace(tracker, tasks=tuple(tasks))
+    done = ops.apply(
+        tracker,
+        c.SetTaskStatus(task_id="T002", status="complete", given="complete"),
+        at=AT,
+        actor=ACTOR,
+    )
+    assert done.tracker.tasks[1].status == "complete" and tasks[1].id in done.lines[0]
+    gone = ops.apply(tracker, c.DeleteTask(task_id=tasks[0].id), at=AT, actor=ACTOR).tracker
+    # an importer numbered another task as the deleted one: the ID reaches neither
+    with pytest.raises(errors.NotFound):
+        ops.apply(gone, c.DeleteTask(task_id=tasks[0].id), at=AT, actor=ACTOR)
+    twice = msgspec.structs.replace(
+        tracker,
+        tasks=(
+            tasks[0],
+            tasks[1],
+            msgspec.structs.replace(tasks[2], extra={"x_source_id": "T002"}),
+        ),
+    )
+    with pytest.raises(errors.NotFound):  # two tasks from plans with one ID: neither
+        ops.apply(
+            twice,
+            c.SetTaskStatus(task_id="T002", status="complete", given="complete"),
+            at=AT,
+            actor=ACTOR,
+        )

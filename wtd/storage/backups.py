@@ -8,7 +8,9 @@ finds it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
 import os
 import re
 import shutil
@@ -18,8 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from wtd.errors import WtdError
 from wtd.storage import safepath
 from wtd.storage.atomic import atomic_write, fsync_dir, make_dirs
+
+log = logging.getLogger("wtd.backups")
 
 LOG_NAME: Final = "backups.log"
 _STAMP: Final = "%Y%m%dT%H%M%S.%fZ"
@@ -29,9 +34,6 @@ _NAME = re.compile(r"(?P<stamp>\d{8}T\d{6}\.\d{6}Z)-(?P<hash>[0-9A-Za-z]{1,12})\
 def utc_stamp(moment: datetime | None = None) -> str:
     """A file-name-safe UTC timestamp with microseconds, e.g. ``20250102T030405.000006Z``."""
     return (moment or datetime.now(UTC)).strftime(_STAMP)
-
-
-CLOCK_STEP_BACK: Final = timedelta(days=1)
 
 
 class Backups:
@@ -68,11 +70,11 @@ class Backups:
             assert m is not None
             if m["hash"] == short:
                 return existing[0]
-            # Names must keep sorting by age even if the clock steps back — by a
-            # little: a name far in the future is no clock's (a file put there, or a
-            # clock set wrong once), and going past it could overflow the year
+            # Names must keep sorting by age even if the clock steps back (a new backup
+            # named before the newest would be the first pruned). Past the last name
+            # a year can hold (a file put there), the clock's own time is taken.
             last = datetime.strptime(m["stamp"], _STAMP).replace(tzinfo=UTC)
-            if last - moment < CLOCK_STEP_BACK:
+            with contextlib.suppress(OverflowError):
                 moment = max(moment, last + timedelta(microseconds=1))
         path = self.folder / f"{utc_stamp(moment)}-{short}.json"
         said = reason if isinstance(reason, str) else ""
@@ -115,8 +117,13 @@ class Backups:
             fsync_dir(self.folder)
 
     def _log(self, line: str) -> None:
+        """Note a backup in the folder's log: a note only, so one that cannot be
+        written (a hard link, a full disk) is logged and the backup stands."""
         clean = " ".join(line.split())
-        safepath.append_line(self.folder / LOG_NAME, (clean + "\n").encode(), sync=False)
+        try:
+            safepath.append_line(self.folder / LOG_NAME, (clean + "\n").encode(), sync=False)
+        except (OSError, WtdError) as exc:
+            log.warning("backup log %s not written: %s", self.folder / LOG_NAME, exc)
 
 
 def quarantine(src: Path, folder: Path, *, reason: str) -> Path:

@@ -37,6 +37,19 @@ def git_dir(workspace: Path) -> Path | None:
     return None
 
 
+def head_moved_after(workspace: Path, moment_ns: int) -> bool:
+    """Did git move the HEAD of ``workspace``'s repository after ``moment_ns`` (its
+    reflog, ``logs/HEAD``, written since: a checkout, reset, revert, merge, pull or
+    commit)? False without git or a reflog."""
+    repo = git_dir(workspace)
+    if repo is None:
+        return False
+    try:
+        return os.stat(repo / "logs" / "HEAD").st_mtime_ns > moment_ns
+    except OSError:
+        return False
+
+
 def index_lock(repo: Path) -> tuple[int, int] | None:
     """git's ``index.lock`` in ``repo`` as (inode, mtime in ns), None when there is none:
     each git run that takes the lock makes a new one."""

@@ -437,11 +437,22 @@ def _read_segment(path: Path) -> list[JournalRecord]:
     return scan.records
 
 
-def _ident_of(fd: int) -> tuple[int, int] | None:
+def _ident_of(fd: int, path: Path | None = None) -> tuple[int, int] | None:
+    """(device, inode) of the journal open as ``fd``; None where a ``stat`` of its
+    ``path`` does not name the same (some overlay file systems): ``replaced`` cannot
+    tell there, and never says so."""
     if fd < 0:
         return None
     info = os.fstat(fd)
-    return info.st_dev, info.st_ino
+    ident = info.st_dev, info.st_ino
+    if path is not None:
+        try:
+            named = os.stat(path)
+        except OSError:
+            return None
+        if (named.st_dev, named.st_ino) != ident:
+            return None
+    return ident
 
 
 class Journal:
@@ -475,7 +486,7 @@ class Journal:
         self._data: bytes | None = None  # the records of a read-only journal
         self.read_only_errno = ""  # e.g. "EROFS" when opened read-only
         self._undo: tuple[int, int, str | None, list[JournalRecord]] | None = None
-        self._ident = _ident_of(fd)
+        self._ident = _ident_of(fd, path)
         self.dropped_bytes = dropped_bytes
         """Bytes of torn tail truncated away by ``open`` (0 when the file was clean)."""
         self.torn: list[Glimpse] = []
@@ -821,7 +832,7 @@ class Journal:
             raise
         os.close(self._fd)
         self._fd = fd
-        self._ident = _ident_of(fd)
+        self._ident = _ident_of(fd, self._path)
         self._size = 0
 
 

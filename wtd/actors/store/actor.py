@@ -387,6 +387,9 @@ class Store:
             log.warning(
                 "%s: the journal was replaced or can be written; opening afresh", self.label
             )
+            if self._job is not None:  # a checkpoint of the files as they were: let it
+                await self._job_done.wait()  # end, and take nothing of it in
+                self._job = None
             await self._in_thread(self.files.restart)
         if self.files.tracker is not None:
             await self._git_settled()
@@ -538,8 +541,10 @@ class Store:
         if self._git is None:
             return
         lock = gitrepo.index_lock(self._git)
+        waited = 0.0
         while lock is not None and lock != self._stale_lock:
-            if time.time() - lock[1] / 1e9 >= GIT_WAIT:
+            # (waited: a lock whose time is ahead of this clock still ends the wait)
+            if time.time() - lock[1] / 1e9 >= GIT_WAIT or waited >= GIT_WAIT:
                 # There for GIT_WAIT already: left by a git that crashed (or one far
                 # slower than any checkout). Waited for once, never again: each git
                 # run makes a new lock, and this one is told about.
@@ -554,6 +559,7 @@ class Store:
                 )
                 return
             await anyio.sleep(0.02)
+            waited += 0.02
             lock = gitrepo.index_lock(self._git)
 
     def _moved(self, kind: str) -> bool:

@@ -11,6 +11,8 @@ memory, the notes for the next reply) but never changes a file.
 from __future__ import annotations
 
 import os
+import time
+from typing import Final
 
 from wtd import errors, malloc
 from wtd.actors.store import deleting, hand_edits, history, opening, repair
@@ -21,9 +23,13 @@ from wtd.messages import Apply, Outcome
 from wtd.storage.journal import JournalRecord
 from wtd.tracker import commands, model
 
+WRITABLE_EVERY: Final = 5.0  # seconds between reopenings of a read-only journal
+
 
 class TrackerFiles(WritePath):
     """One tracker's files, and what wtd knows of them (synchronous: worker threads)."""
+
+    _reopened_at = -WRITABLE_EVERY  # when a read-only journal was last reopened to write
 
     # -------------------------------------- memory only: the loop may call these
 
@@ -58,7 +64,16 @@ class TrackerFiles(WritePath):
             return False
         if journal.read_only is not None:
             path = self.paths.journal
-            return os.access(path if path.exists() else path.parent, os.W_OK)
+            if not os.access(path if path.exists() else path.parent, os.W_OK):
+                return False
+            # (reopened every few seconds at most: where access(2) and open(2) disagree,
+            # an AppArmor profile, some network file systems, the reopened journal is
+            # read-only still, and must not be reopened for every batch)
+            now = time.monotonic()
+            if now < self._reopened_at + WRITABLE_EVERY:
+                return False
+            self._reopened_at = now
+            return True
         return journal.replaced()
 
     # ---------------------------------------------- worker thread only: the files

@@ -95,9 +95,16 @@ def open_tracker(files: WritePath) -> None:
         aside.abandon()
         raise
     on_disk = aside.keep("v1 before migration" if is_v1 else "open")
-    # written after wtd's last journal write: by someone else (wtd writes the JSON after
-    # each append; a crash or a power cut leaves an older file, with its older mtime)
-    later = stamp is not None and journalled is not None and stamp[0] > journalled[0]
+    # written after wtd's last journal write, by git: wtd writes the JSON after each
+    # append (a crash or a power cut leaves an older file, with its older mtime), and
+    # git's HEAD moved since (its reflog: a checkout, reset, revert, merge, pull); a
+    # touch or an editor's save moves no HEAD
+    later = (
+        stamp is not None
+        and journalled is not None
+        and stamp[0] > journalled[0]
+        and gitrepo.head_moved_after(paths.workspace, journalled[0])
+    )
     adopt(files, tracker, on_disk, stamp, data, written_later=later)
     if is_v1:
         files.apply_system(commands.Migrate())
@@ -347,7 +354,9 @@ def adopt(
                     files.checkpoint(on_disk, reason, actor=GIT)
             else:
                 reason = f"Adopted a hand edit of {name} made while wtd was away"
-                if not journal_adoption(files, tracker, on_disk, reason, HAND_EDIT):
+                # (edited from a copy that lagged: anchored as before, the changes it
+                # missed journalled again on top — no diff that seems to undo them)
+                if missed or not journal_adoption(files, tracker, on_disk, reason, HAND_EDIT):
                     files.checkpoint(on_disk, "adopted as found")
         if missed:
             # Edited while wtd was away from a copy that lagged the journal (a crash

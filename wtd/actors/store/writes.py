@@ -109,7 +109,7 @@ class CheckpointJob:
                 else:  # not what wtd wrote (written in place meanwhile): no backup of it
                     log.warning("%s: the JSON changed under the checkpoint", self.label)
             self.ok = True
-        except OSError as exc:
+        except (OSError, errors.WtdError) as exc:  # WtdError: a backups folder made unsafe
             log.warning("%s: checkpoint failed (retried later): %s", self.label, exc)
         finally:
             for fd in self.fds:
@@ -318,7 +318,7 @@ class WritePath:
                 self.since_backup = 0
             if rotate:
                 self.journal.maybe_rotate()
-        except OSError as exc:
+        except (OSError, errors.WtdError) as exc:  # WtdError: a backups folder made unsafe
             log.warning("%s: checkpoint failed (retried later): %s", self.label, exc)
             return
         self.unsettled = None
@@ -563,7 +563,7 @@ class WritePath:
             return False
         try:
             return not self.md.same(self.read(self.paths.markdown))
-        except FileNotFoundError:
+        except (FileNotFoundError, safepath.UnsafePath):  # (the write refuses a link)
             return False
         except (OSError, errors.WtdError):
             return True

@@ -5,6 +5,7 @@ existing IDs when it is absent.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -81,6 +82,9 @@ def subtask_not_found(tracker: Tracker, subtask_id: str) -> errors.NotFound:
 
 
 SOURCE_ID: Final = "x_source_id"
+# an X.Y ID is the tracker's own, never looked up among plans' IDs: once a task is
+# deleted, its ID must not reach another task that a plan happened to number so
+_TRACKER_ID: Final = re.compile(r"[0-9]+\.[0-9]+")
 
 
 def find_task(tracker: Tracker, task_id: str) -> int:
@@ -101,9 +105,10 @@ def find_task(tracker: Tracker, task_id: str) -> int:
         for i, task in enumerate(tasks):
             if task.id == task_id:
                 return i
-    for i, task in enumerate(tasks):  # the ID an imported plan gave it (T003)
-        if task.extra and task.extra.get(SOURCE_ID) == task_id:
-            return i
+    if not _TRACKER_ID.fullmatch(task_id):  # the ID an imported plan gave it (T003)
+        found = [i for i, t in enumerate(tasks) if t.extra and t.extra.get(SOURCE_ID) == task_id]
+        if len(found) == 1:  # (two tasks from plans with the same ID: neither is meant)
+            return found[0]
     raise task_not_found(tracker, task_id)
 
 
