@@ -784,3 +784,16 @@ def test_a_plans_own_id_finds_its_task_but_never_stands_for_a_deleted_one() -> N
             at=AT,
             actor=ACTOR,
         )
+
+
+def test_marking_a_phase_gives_the_phase_that_status_too() -> None:
+    tracker = make_tracker(6, 2)
+    done = run(tracker, c.SetPhaseTasks(number=2, status="complete", given="complete")).tracker
+    assert all(t.status == "complete" for t in done.tasks if t.phase == 2)
+    assert next(p for p in done.phases if p.number == 2).status == "complete"
+    again = run(done, c.SetPhaseTasks(number=2, status="complete", given="complete"))
+    assert not again.changed
+    reopened = run(done, c.SetPhaseStatus(number=2, status="in_progress", given="in_progress"))
+    back = run(reopened.tracker, c.SetPhaseTasks(number=2, status="complete", given="complete"))
+    assert back.changed and "already was" in back.lines[0]
+    assert next(p for p in back.tracker.phases if p.number == 2).status == "complete"

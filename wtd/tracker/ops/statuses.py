@@ -70,15 +70,27 @@ def set_phase_tasks(tracker: Tracker, ch: c.SetPhaseTasks, at: str) -> Applied:
     status = checked_status(ch.status)
     changing = set(bulk_targets(tracker, ch.number, status))
     result: dict[str, Any] = {"phase": ch.number, "status": status, "tasks": sorted(changing)}
-    if not changing:
+    # the phase itself takes the status its tasks were all given ("mark phase 2
+    # complete" leaves no phase at 100% still pending)
+    i = find_phase(tracker, ch.number)
+    phase = tracker.phases[i]
+    if not changing and phase.status == status:
         line = f"Every task of phase {ch.number} is already {status}."
         lines, healing = said(line, ch.given, status)
         return Applied(tracker=tracker, lines=lines, healing=healing, result=result, changed=False)
     tasks = tuple(replace(t, status=status) if t.id in changing else t for t in tracker.tasks)
-    line = f"Phase {ch.number}: {plural(len(changing), 'task')} marked {status}."
+    phases = tracker.phases
+    if phase.status != status:
+        phases = splice(phases, i, replace(phase, status=status))
+        result["previous_phase_status"] = phase.status
+    line = (
+        f"Phase {ch.number}: {plural(len(changing), 'task')} marked {status}."
+        if changing
+        else f"Phase {ch.number} marked {status} (every task of it already was)."
+    )
     lines, healing = said(line, ch.given, status)
     return Applied(
-        tracker=finish(tracker, at, tasks=tasks),
+        tracker=finish(tracker, at, tasks=tasks, phases=phases),
         lines=lines,
         healing=healing,
         result=result,
