@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -171,14 +172,14 @@ def test_an_event_marks_only_its_tracker_and_an_unknown_one_the_whole_list() -> 
     async def pushed_after(board: Board, *events: dict[str, Any]) -> bytes:
         """What a page is sent once the refresher has handled ``events``."""
         page: asyncio.Queue[bytes] = asyncio.Queue()
-        board.pages.add(page)
+        board.pages[page] = cast(asyncio.StreamWriter, None)  # unbounded: never closed
         for event in events:
             board.changed(event)
         async with asyncio.TaskGroup() as tg:
             refresher = tg.create_task(board.refresher())
             chunk = await page.get()
             refresher.cancel()
-        board.pages.discard(page)
+        del board.pages[page]
         return chunk
 
     async def check(board: Board, port: int) -> None:
@@ -234,3 +235,26 @@ def test_wtctl_board_refuses_a_phrase_a_bad_port_and_the_one_shot_only_flags() -
         assert done.returncode == wire.EXIT_INVALID, argv
         assert "usage: wtctl board" in done.stderr
         assert done.stdout == ""
+
+
+def test_a_page_too_far_behind_is_closed_so_that_it_reconnects() -> None:
+    # a background tab, a slow link: its queue fills up; its connection must end (its
+    # EventSource then reconnects and starts from everything), not hang for ever
+    async def check(board: Board, port: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        sock.connect(("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(f"GET /events?token={TOKEN} HTTP/1.1\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")
+        big = b"event: x\ndata: " + b"y" * 65536 + b"\n\n"
+        while board.pages:  # the page reads nothing meanwhile
+            board.push(big)
+            await asyncio.sleep(0)
+        received = 0
+        while chunk := await reader.read(1 << 16):  # what was sent, then the end
+            received += len(chunk)
+        assert received > 0
+        writer.close()
+
+    _run(check)

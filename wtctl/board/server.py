@@ -43,7 +43,7 @@ class Board:
         self.page = page_html() if page is None else page
         self.trackers: dict[str, dict[str, Any]] = {}  # by name, in the board's order
         self.live = True  # wtd's event stream is flowing
-        self.pages: set[asyncio.Queue[bytes]] = set()
+        self.pages: dict[asyncio.Queue[bytes], asyncio.StreamWriter] = {}
         self._dirty: set[str] = set()  # tracker names; "" means: the list itself
         self._wake = asyncio.Event()
 
@@ -129,11 +129,14 @@ class Board:
     # ------------------------------------------------------------------ pages
 
     def push(self, chunk: bytes) -> None:
-        for queue in list(self.pages):
+        for queue, writer in list(self.pages.items()):
             try:
                 queue.put_nowait(chunk)
             except asyncio.QueueFull:
-                self.pages.discard(queue)  # too far behind: its EventSource reconnects
+                # too far behind (a background tab, a slow link): its connection is
+                # closed, so that its EventSource reconnects and starts from everything
+                del self.pages[queue]
+                writer.transport.abort()
 
     async def keepalive(self) -> None:
         while True:
@@ -181,7 +184,7 @@ class Board:
         """Server-sent events until the page goes away (a page sends nothing more: EOF)."""
         queue: asyncio.Queue[bytes] = asyncio.Queue(PAGE_QUEUE)
         writer.write(http.event_stream_head() + b"retry: 1000\n\n" + http.sse("board", self.data()))
-        self.pages.add(queue)
+        self.pages[queue] = writer
         try:
             async with asyncio.TaskGroup() as tg:
                 pump = tg.create_task(_pump(queue, writer))
@@ -190,7 +193,7 @@ class Board:
         except* ConnectionError:
             pass
         finally:
-            self.pages.discard(queue)
+            self.pages.pop(queue, None)
 
 
 async def _pump(queue: asyncio.Queue[bytes], writer: asyncio.StreamWriter) -> None:
