@@ -221,6 +221,9 @@ def test_relative_paths_resolve_against_the_payload_cwd(ws: Path, hook_run: Run)
         "touch docs/plans/new.md",
         "cp template.md docs/plans/new.md",
         "cd docs && cat > plans/new.md <<EOF\n# Work Tracker\nEOF",
+        "tar -xf /tmp/a.tar -C .ecw",
+        "tar xzf /tmp/a.tgz --directory=.ecw/plans",
+        "unzip -o /tmp/a.zip -d .ecw",
     ],
 )
 def test_bash_writing_protected_paths_is_blocked(
@@ -236,6 +239,8 @@ def test_bash_writing_protected_paths_is_blocked(
     "command",
     [
         "cat .ecw/plans/my-project.json",
+        "tar -cf /tmp/state.tar -C .ecw plans",
+        "tar -tf /tmp/a.tar -C .ecw",
         "jq '.phases' .ecw/plans/my-project.json > /tmp/phases.json",
         "cp .ecw/plans/my-project.json /tmp/backup.json",
         "grep '>' .ecw/plans/my-project.json",

@@ -70,7 +70,8 @@ sight (a pipe of ``yes``, a ``bash -c``, ``--skip-consent``, an edit of the view
 what it runs (a script written first and run later, base64, a name or path built at run
 time), which runs as the user anyway. Not caught, knowingly: ``git reset --hard``,
 ``git stash``, ``git checkout .``, ``git clean`` without paths, ``rsync --delete``,
-``tar -x``/``unzip`` into the project and other writes through a folder above the
+``tar -x``/``unzip`` into the project (into ``.ecw`` itself, ``-C``/``-d``, is caught)
+and other writes through a folder above the
 protected ones (only ``rm -r`` of such a folder and ``find`` from it are looked into);
 ``find`` from further up than the project (``find ~ -name '*.json' -delete``); a
 ``find`` whose tests the hook does not evaluate (``-regex``, ``!``, ``-o``: taken as

@@ -52,7 +52,7 @@ FIND_LISTED = 2_000  # entries of a protected folder a `find … -delete` is mat
 WRITERS = (
     frozenset({"tee", "sponge", "cp", "install", "ln", "rsync", "mv", "touch", "mkdir"})
     | frozenset({"truncate", "rm", "rmdir", "unlink", "shred", "chmod", "chown", "chgrp"})
-    | frozenset({"dd", "git"})
+    | frozenset({"dd", "git", "tar", "bsdtar", "gtar", "unzip"})
     | _IN_PLACE
     | _AWKS
     | EDITORS
@@ -188,11 +188,37 @@ def program_writes(words: list[str], cwd: str) -> tuple[list[str], list[str]]:
         outputs = [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("-w", "-W")]
         files = _positional(args, takes_value=_EDITOR_VALUES | {"-w", "-W"})
         return outputs, [f for f in files if not f.startswith("+")]
+    if name in ("tar", "bsdtar", "gtar") and _extracts(args):
+        # into the folder -C names (the archive's entries are not known here)
+        return [], _tar_folders(args)
+    if name == "unzip":
+        return [], [args[k + 1] for k, a in enumerate(args[:-1]) if a == "-d"]
     if name == "git" and args:
         sub = _positional(args, takes_value=frozenset({"-C", "-c"}))
         if sub and sub[0] in ("rm", "mv", "checkout", "restore", "clean"):
             return [], sub[1:]
     return [], []
+
+
+def _extracts(args: list[str]) -> bool:
+    """Does a ``tar`` command line extract (``-x``, ``--extract``, ``xf`` bundled)?"""
+    if args and not args[0].startswith("-") and "x" in args[0]:
+        return True  # the old style: tar xf archive
+    return any(
+        a in ("--extract", "--get") or (a.startswith("-") and not a.startswith("--") and "x" in a)
+        for a in args
+    )
+
+
+def _tar_folders(args: list[str]) -> list[str]:
+    """The folders ``-C``/``--directory`` name (where a tar extracts)."""
+    found: list[str] = []
+    for k, a in enumerate(args):
+        if a in ("-C", "--directory") and k + 1 < len(args):
+            found.append(args[k + 1])
+        elif a.startswith("--directory="):
+            found.append(a.partition("=")[2])
+    return found
 
 
 def script_writes(script: str) -> bool:
