@@ -202,6 +202,7 @@ def test_the_same_field_changed_both_ways_is_a_git_conflict_with_wtd_running(
 ) -> None:
     alice, bob = team_running
     alice.wtctl("mark task 2.3 complete")
+    alice.wtctl("rename task 3.2 to Alice's own change")
     alice.clone.git("commit", "-qam", "alice: 2.3 done")
     alice.clone.git("push", "-q")
     bob.wtctl("mark task 2.3 blocked")
@@ -214,6 +215,9 @@ def test_the_same_field_changed_both_ways_is_a_git_conflict_with_wtd_running(
     assert "UU .ecw/plans/my-project.json" in bob.clone.status()
     task = _task(bob, "2.3")  # a valid tracker: ours kept, everything else merged
     assert task["status"] == "blocked"
+    assert _task(bob, "3.2")["name"] == "Alice's own change"
+    last = bob.wtctl("history").splitlines()[-1]
+    assert " git " in last and "hand-edit" not in last, last  # git's merge, not a hand edit
     assert _task(bob, "3.1")["name"] == "Bob's own change"
     bob.clone.assert_consistent()
     for kept in ("conflicts", "quarantine"):

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Final
 
 from wtd.errors import WtdError
 from wtd.storage import safepath
@@ -35,6 +36,16 @@ def git_dir(workspace: Path) -> Path | None:
     except (OSError, WtdError):  # WtdError: not a file wtd reads (too big, a symlink)
         return None
     return None
+
+
+MERGING: Final = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply")
+
+
+def merging(workspace: Path) -> bool:
+    """Is git stopped in the middle of a merge, rebase, cherry-pick or revert in
+    ``workspace``'s repository (a conflict to resolve)? Its files are git's then."""
+    repo = git_dir(workspace)
+    return repo is not None and any(os.path.exists(repo / name) for name in MERGING)
 
 
 def head_moved_after(workspace: Path, moment_ns: int) -> bool:

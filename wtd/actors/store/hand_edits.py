@@ -87,7 +87,10 @@ def adopt_json(
             files.tell(line)
         return Healed(lines=lines)
     base = files.loaded
-    if gitrepo.in_index(files.paths.workspace, files.paths.json, found.data):
+    workspace = files.paths.workspace
+    if gitrepo.in_index(workspace, files.paths.json, found.data) or gitrepo.merging(workspace):
+        # (stopped on a conflict, the file is the merge wtd's driver made, not in the
+        # index yet: git's all the same)
         return take_gits(files, found, base)
     change, conflicts, stale, fitted, said = merge_json(files, found, base)
     if stamp_of(files.paths.json) != found.stamp:
