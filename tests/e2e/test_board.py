@@ -8,6 +8,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -211,3 +212,21 @@ def test_wtctl_board_without_a_daemon_and_no_autostart_says_so(ws: Workspace) ->
     assert done.returncode == 5, done.stderr
     assert "wtd unavailable" in done.stderr and done.stdout == ""
     assert not os.path.exists(ws.sock)
+
+
+def test_ctrl_c_stops_the_board_quietly_with_pages_open(ws: Workspace) -> None:
+    ws.ok("show progress")
+    running = start_board(ws)
+    host, port = running.base.removeprefix("http://").rstrip("/").split(":")
+    pages = []
+    for _ in range(3):  # open pages: their event streams
+        page = socket.create_connection((host, int(port)), timeout=10)
+        page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
+        assert b"text/event-stream" in page.recv(4096)
+        pages.append(page)
+    running.proc.send_signal(signal.SIGINT)
+    _, err = running.proc.communicate(timeout=20)
+    assert running.proc.returncode == 0
+    assert "Traceback" not in err and "Exception" not in err, err
+    for page in pages:
+        page.close()

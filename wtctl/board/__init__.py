@@ -13,8 +13,10 @@ framework. Never imported by the one-shot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -115,8 +117,23 @@ async def _run(path: str, autostart: bool, workspace: str, only: str | None, por
         print(f"Board: {url}", flush=True)
         print("Read-only; updated live as changes land. Ctrl-C stops it.", flush=True)
 
+    # Ctrl-C ends the board as a stop, not as an error: the open pages' connections
+    # are closed first, so that nothing is cut in the middle (no tracebacks)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    serving = asyncio.create_task(serve(board, port, path, first, ready))
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await serve(board, port, path, first, ready)
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            await serving  # its error, if it ended with one
     finally:
+        stopping.cancel()
+        board.close_all()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
         await client.close()
     return 0

@@ -44,6 +44,7 @@ class Board:
         self.trackers: dict[str, dict[str, Any]] = {}  # by name, in the board's order
         self.live = True  # wtd's event stream is flowing
         self.pages: dict[asyncio.Queue[bytes], asyncio.StreamWriter] = {}
+        self.connections: set[asyncio.StreamWriter] = set()
         self._dirty: set[str] = set()  # tracker names; "" means: the list itself
         self._wake = asyncio.Event()
 
@@ -143,8 +144,14 @@ class Board:
             await asyncio.sleep(KEEPALIVE)
             self.push(b": keepalive\n\n")
 
+    def close_all(self) -> None:
+        """End every connection (stopping): their handlers then end as they always do."""
+        for writer in list(self.connections):
+            writer.transport.abort()
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One HTTP connection: one request, answered, then closed (events: kept open)."""
+        self.connections.add(writer)
         try:
             try:
                 request = await http.read_request(reader)
@@ -155,6 +162,7 @@ class Board:
         except ConnectionError:
             pass
         finally:
+            self.connections.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
