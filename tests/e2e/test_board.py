@@ -13,8 +13,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,3 +231,41 @@ def test_ctrl_c_stops_the_board_quietly_with_pages_open(ws: Workspace) -> None:
     assert "Traceback" not in err and "Exception" not in err, err
     for page in pages:
         page.close()
+
+
+def _events_until(page: socket.socket, wanted: Callable[[dict[str, Any]], bool]) -> None:
+    """Read the page's event stream until the board's data passes ``wanted``."""
+    buffer = b""
+    while True:
+        chunk = page.recv(65536)
+        assert chunk, "the event stream ended"
+        buffer += chunk
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            if b"event: board\ndata: " in event:
+                data = json.loads(event.split(b"data: ", 1)[1])
+                if wanted(data):
+                    return
+
+
+def test_a_tracker_created_or_deleted_shows_on_the_board(ws: Workspace) -> None:
+    ws.ok("show progress")
+    running = start_board(ws)
+    try:
+        host, port = running.base.removeprefix("http://").rstrip("/").split(":")
+        page = socket.create_connection((host, int(port)), timeout=20)
+        page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
+
+        def names(data: dict[str, Any]) -> set[str]:
+            return {t["name"] for t in data["trackers"]}
+
+        _events_until(page, lambda d: names(d) == {"my-project"})
+        ws.ok("--skip-consent", "create initiative 7 called Third")
+        _events_until(page, lambda d: "07-third" in names(d))
+        proc = ws.wtctl("--skip-consent", "--tracker", "07-third", "delete tracker", tracker=False)
+        assert proc.returncode == 0, proc.stderr
+        _events_until(page, lambda d: "07-third" not in names(d))
+        page.close()
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.communicate(timeout=20)

@@ -115,6 +115,8 @@ class Healer:
         breaker = self.breakers(paths)
         tracker = label(paths)
         is_write = isinstance(command, commands.CHANGE_TYPES)
+        # a tracker deleted or brought back is news to followers (the board) too
+        told = is_write or isinstance(command, commands.DeleteTracker | commands.RestoreTracker)
         if is_write and not breaker.allow():
             return failure(circuit_open(breaker), tracker)
         healing: list[str] = []
@@ -138,7 +140,7 @@ class Healer:
                 if retrying is not None:
                     await self._learned(retrying, success=True)
                 outcome = with_healing(outcome, healing)
-                if is_write and outcome.ok:
+                if told and outcome.ok:
                     await self._publish("changed", paths, actor, outcome)
                 return outcome
             await self._breaker_result(paths, breaker, ok=False)
@@ -193,6 +195,13 @@ class Healer:
             lines=["Every circuit breaker is CLOSED.", *lines],
             result={"reset": [b.name for b in self.breakers.all()]},
         )
+
+    async def announce(
+        self, paths: TrackerPaths, request: protocol.Command, outcome: Outcome
+    ) -> None:
+        """Tell followers (the board, ``wtctl events``) of a tracker just made (an
+        initiative created, a plan imported): no change of it was journalled yet."""
+        await self._publish("changed", paths, caller(request.options), outcome)
 
     async def _publish(
         self, kind: str, paths: TrackerPaths, actor: str, outcome: Outcome | None = None

@@ -66,13 +66,15 @@ async def _create_initiative(
     opened = await ctx.healer.heal(paths, commands.ShowProgress(), request)  # renders the view
     if not opened.ok:
         return opened
-    return Outcome(
+    created = Outcome(
         ok=True,
         lines=[f"Created initiative {number}: {title} → {label(paths)}"],
         result={"initiative": number, "tracker": name, "json": str(paths.json)},
         tracker=label(paths),
         progress=0,
     )
+    await ctx.healer.announce(paths, request, created)
+    return created
 
 
 def _slug(text: str) -> str:
@@ -123,6 +125,7 @@ async def _import_plan(
     if not opened.ok:
         return opened
     tracker = label(paths)
+    await ctx.healer.announce(paths, request, opened)
     return Outcome(
         ok=True,
         lines=[*import_lines(result), f"Created tracker {paths.name} → {tracker}"],
