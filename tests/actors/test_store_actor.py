@@ -95,7 +95,7 @@ class MemoryFiles:
     def files_moved(self) -> tuple[bool, bool]:
         return False, False  # two stats in the real one: the loop's one look at the disk
 
-    def journal_replaced(self) -> bool:
+    def must_reopen(self) -> bool:
         return False
 
     def tell(self, line: str) -> None:

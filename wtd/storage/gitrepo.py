@@ -62,19 +62,14 @@ def head_moved_after(workspace: Path, moment_ns: int) -> bool:
 
 
 def index_lock(repo: Path) -> tuple[int, int] | None:
-    """git's ``index.lock`` in ``repo`` as (inode, mtime in ns), None when there is none:
-    each git run that takes the lock makes a new one."""
+    """git's ``index.lock`` in ``repo`` as (inode, mtime in ns), None when there is none.
+    git holds it while it writes the working tree (a checkout, merge, pull, rebase
+    step); each git run that takes the lock makes a new one."""
     try:
         info = os.stat(repo / INDEX_LOCK)
     except OSError:
         return None
     return info.st_ino, info.st_mtime_ns
-
-
-def busy(repo: Path | None) -> bool:
-    """Is git writing the working tree (a checkout, merge, pull, rebase step)? It holds
-    ``index.lock`` for as long as it does."""
-    return repo is not None and os.path.exists(repo / INDEX_LOCK)
 
 
 def blob_id(data: bytes) -> str:

@@ -108,13 +108,12 @@ def _as_plans_write_it(text: str) -> Status | None:
     same. An icon and a word that disagree mean nothing."""
     from wtd.tracker.importers.statuses import ICON_CHARS, ICONS, WORDS  # no cycle
 
-    bare = text.replace("\ufe0f", "").strip()
-    icons = [ICONS[ch] for ch in bare if ch in ICONS]
-    word = "".join(ch for ch in bare if ch not in ICON_CHARS)
-    word = " ".join(word.strip().strip("*_`'\"").replace("-", " ").replace("_", " ").split())
-    said = {*icons, *([WORDS[word.lower()]] if word.lower() in WORDS else [])}
-    if word and word.lower() not in WORDS:
+    bare = text.replace("\ufe0f", "")
+    icons = {ICONS[ch] for ch in bare if ch in ICONS}
+    word = _clean("".join(ch for ch in bare if ch not in ICON_CHARS))
+    if word and word not in WORDS:
         return None  # a word wtd does not know, whatever the icon says
+    said = {*icons, WORDS[word]} if word else icons
     return said.pop() if len(said) == 1 else None
 
 

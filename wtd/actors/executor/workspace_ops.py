@@ -125,8 +125,7 @@ async def _import_plan(
     if not opened.ok:
         return opened
     tracker = label(paths)
-    await ctx.healer.announce(paths, request, opened)
-    return Outcome(
+    imported = Outcome(
         ok=True,
         lines=[*import_lines(result), f"Created tracker {paths.name} → {tracker}"],
         result={
@@ -139,6 +138,8 @@ async def _import_plan(
         tracker=tracker,
         progress=opened.progress,
     )
+    await ctx.healer.announce(paths, request, imported)
+    return imported
 
 
 # ------------------------------------------------------------------ delete, restore, undo

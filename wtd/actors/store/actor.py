@@ -115,7 +115,7 @@ class Files(Protocol):
     def told(self, lines: list[str], result: object) -> tuple[list[str], object]: ...
     def error(self, exc: errors.WtdError) -> Outcome: ...
     def files_moved(self) -> tuple[bool, bool]: ...
-    def journal_replaced(self) -> bool: ...
+    def must_reopen(self) -> bool: ...
     def tell(self, line: str) -> None: ...  # to the next caller
     def begin_checkpoint(self) -> CheckpointJob | None: ...  # a few system calls
 
@@ -379,7 +379,7 @@ class Store:
     # ------------------------------------------------------------ batches
 
     async def _handle(self, batch: list[StoreMessage]) -> None:
-        if self.files.tracker is not None and self.files.journal_replaced():
+        if self.files.tracker is not None and self.files.must_reopen():
             # The workspace was replaced under wtd (deleted and cloned again, restored
             # from a copy): its files are read afresh, never merged with the state of
             # files that are gone, and nothing is journalled into a deleted file. Or

@@ -54,11 +54,11 @@ class TrackerFiles(WritePath):
             stamp_of(self.paths.markdown) != self.md.stamp,
         )
 
-    def journal_replaced(self) -> bool:
-        """Was the journal's file replaced under wtd (one ``stat``, on the loop too)?
-        Or, opened for reading only, can it now be written (a file system remounted
-        read-write, a permission given back)? One ``access`` then. Either way the
-        tracker is opened afresh."""
+    def must_reopen(self) -> bool:
+        """Must the tracker be opened afresh before the next batch? When its journal's
+        file was replaced under wtd (one ``stat``, on the loop too), or, opened for
+        reading only, can now be written (a file system remounted read-write, a
+        permission given back: one ``access`` then)."""
         journal = self.journal
         if journal is None:
             return False

@@ -348,7 +348,8 @@ def adopt(
             files.journal.applied()
         elif not read_only:
             name = files.paths.json.name
-            if gitrepo.in_index(files.paths.workspace, files.paths.json, data):
+            # (went_back: git's version already, asked of git once)
+            if went_back or gitrepo.in_index(files.paths.workspace, files.paths.json, data):
                 reason = f"Took git's version of {name} (checked out or merged)"
                 if not journal_adoption(files, tracker, on_disk, reason, GIT):
                     files.checkpoint(on_disk, reason, actor=GIT)
