@@ -31,7 +31,11 @@ class _Facts:
 
 
 _MEMO_SIZE: Final = 8
-INDEX_FROM: Final = 5000  # below this a scan is cheaper than building the map
+# From this many tasks a change finds its task in an id → index map, not by a scan:
+# the map is built once (at load, ``prime``) and carried over by every change that
+# keeps the tasks in place, and a change looks its task up twice (the change, then
+# its claim). At 1k tasks the scans cost ~40 µs of the loop's time per change.
+INDEX_FROM: Final = 64
 _memo: dict[int, _Facts] = {}
 _memo_lock = threading.Lock()
 _phase_status = attrgetter("phase", "status")
