@@ -283,6 +283,83 @@ async def test_askers_are_answered_in_the_order_they_asked(harness: Harness) -> 
     assert [reply.lines[-1].rsplit(" ", 1)[-1] for reply in replies] == ["1", "2", "3"]
 
 
+class Coming:
+    """What the Executor tells a Store: how many changes are on their way to it."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> int:
+        return self.n
+
+
+@pytest.mark.anyio
+async def test_a_batch_waits_for_the_changes_on_their_way_and_commits_them_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # group commit: a change posted while another is being parsed and enforced shares
+    # its batch (one journal fsync, one rewrite) instead of committing alone first
+    monkeypatch.setattr("wtd.actors.store.actor.GATHER_MAX", 60.0)
+    files, coming = MemoryFiles(_paths(tmp_path)), Coming()
+    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
+    replies, answers = anyio.create_memory_object_stream[Outcome](2)
+    harness = Harness(files, send, threading.get_ident())
+    store = Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files), coming=coming)
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.run)
+        coming.n = 2  # two changes on their way: the first arrives
+        coming.n -= 1
+        send.send_nowait(harness.rename("r1", "one", replies.clone()))
+        for _ in range(5):  # the second is still being enforced: the Store waits
+            await anyio.lowlevel.checkpoint()
+        assert files.batches == []
+        coming.n -= 1
+        send.send_nowait(harness.rename("r2", "two", replies.clone()))
+        got = await _receive_all(answers, 2)
+        send.close()
+    assert all(reply.ok for reply in got)
+    assert files.batches == [["r1", "r2"]]
+
+
+@pytest.mark.anyio
+async def test_a_lone_change_is_committed_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("wtd.actors.store.actor.GATHER_MAX", 60.0)
+    files, coming = MemoryFiles(_paths(tmp_path)), Coming()
+    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
+    replies, answers = anyio.create_memory_object_stream[Outcome](1)
+    harness = Harness(files, send, threading.get_ident())
+    store = Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files), coming=coming)
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.run)
+        send.send_nowait(harness.rename("r1", "one", replies))  # nothing else coming
+        (reply,) = await _receive_all(answers, 1)  # (within TIMEOUT, far below 60 s)
+        send.close()
+    assert reply.ok and files.batches == [["r1"]]
+
+
+@pytest.mark.anyio
+async def test_a_change_that_never_comes_holds_a_batch_no_longer_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one refused on its way (or slow to enforce) is counted until its request ends:
+    # the batch goes without it once GATHER_MAX is over
+    monkeypatch.setattr("wtd.actors.store.actor.GATHER_MAX", 0.05)
+    files, coming = MemoryFiles(_paths(tmp_path)), Coming()
+    coming.n = 1
+    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
+    replies, answers = anyio.create_memory_object_stream[Outcome](1)
+    harness = Harness(files, send, threading.get_ident())
+    store = Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files), coming=coming)
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.run)
+        send.send_nowait(harness.rename("r1", "one", replies))
+        (reply,) = await _receive_all(answers, 1)
+        send.close()
+    assert reply.ok and files.batches == [["r1"]]
+
+
 @pytest.mark.anyio
 async def test_a_request_id_repeated_in_one_batch_is_refused_not_applied_twice(
     harness: Harness,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 import anyio
@@ -38,6 +39,33 @@ from wtd.workspace import TrackerPaths
 log = logging.getLogger("wtd.executor")
 
 STORE_ASKS = 4  # tries of one request on a Store that keeps failing
+
+
+class _OnTheWay:
+    """One change counted as coming to its tracker's Store, until it is posted there
+    (or ends without reaching it)."""
+
+    __slots__ = ("counts", "key")
+
+    def __init__(self, counts: dict[Path, int], key: Path) -> None:
+        self.counts: dict[Path, int] | None = counts
+        self.key = key
+        counts[key] = counts.get(key, 0) + 1
+
+    def arrived(self) -> None:
+        counts = self.counts
+        if counts is None:
+            return
+        self.counts = None
+        left = counts[self.key] - 1
+        if left:
+            counts[self.key] = left
+        else:
+            del counts[self.key]
+
+
+# the change the current request carries to a Store (each request runs in its own task)
+_on_the_way: ContextVar[_OnTheWay | None] = ContextVar("wtd_on_the_way", default=None)
 
 
 class Keys:
@@ -77,6 +105,24 @@ class Stores:
         self._watcher = watcher
         self._intensity = intensity
         self._stores: dict[Path, MemoryObjectSendStream[StoreMessage]] = {}
+        self._coming: dict[Path, int] = {}  # changes on their way to each Store
+
+    def coming(self, paths: TrackerPaths) -> int:
+        """How many changes are on their way to the Store of ``paths``."""
+        return self._coming.get(self.key(paths), 0)
+
+    @contextlib.contextmanager
+    def on_the_way(self, paths: TrackerPaths) -> Iterator[None]:
+        """Count the current request's change as coming to the Store of ``paths`` until
+        it is posted there (``call``) or the block ends, so that the Store's batch can
+        wait for it (group commit)."""
+        ticket = _OnTheWay(self._coming, self.key(paths))
+        token = _on_the_way.set(ticket)
+        try:
+            yield
+        finally:
+            ticket.arrived()
+            _on_the_way.reset(token)
 
     async def call(
         self,
@@ -89,9 +135,12 @@ class Stores:
         safe because a change's request id is applied at most once. One given up (a
         crash loop) is replaced by a fresh one. Raises OutcomeUnknown after
         ``STORE_ASKS`` tries."""
+        ticket = _on_the_way.get()
         for _attempt in range(STORE_ASKS):
             store = await self._store(paths)
             reply = OneShot[Outcome]()
+            if ticket is not None:  # posted below, with no wait before: no longer coming
+                ticket.arrived()
             try:
                 await post(store, make(reply))
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
@@ -145,6 +194,7 @@ class Stores:
                 events=self._events,
                 max_bytes=settings.max_file_bytes,
                 max_depth=settings.max_depth,
+                coming=lambda: self._coming.get(key, 0),
             )
             self._tg.start_soon(self._run_store, store, key, send, recv)
             await post(self._watcher, Watch(paths=paths, store=send))

@@ -8,6 +8,7 @@ consent first), then runs on the Store; when the tracker was found implicitly (n
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -77,15 +78,19 @@ async def on_tracker(
             )
         return outcome
 
-    return await ctx.guarded(
-        paths.workspace,
-        command,
-        request,
-        carried_out,
-        operation=operation,
-        paths=paths,
-        action=action,
-    )
+    change = isinstance(command, commands.CHANGE_TYPES)
+    # a change is counted on its way to the Store (enforced, then posted there): the
+    # batch the Store is gathering may wait for it
+    with ctx.stores.on_the_way(paths) if change else contextlib.nullcontext():
+        return await ctx.guarded(
+            paths.workspace,
+            command,
+            request,
+            carried_out,
+            operation=operation,
+            paths=paths,
+            action=action,
+        )
 
 
 async def on_store(

@@ -42,6 +42,7 @@ from wtd import errors, protocol
 from wtd.actors import answer
 from wtd.actors.store.base import (
     BIG_QUERY,
+    GATHER_MAX,
     INCOMPLETE,
     INCOMPLETE_GRACE,
     MAX_BATCH,
@@ -218,6 +219,10 @@ def _settle(future: asyncio.Future[T], result: T, exc: BaseException | None) -> 
         future.set_result(result)
 
 
+def _none_coming() -> int:
+    return 0
+
+
 class Store:
     """Owns one tracker: batches its requests and answers them; ``files`` does the I/O."""
 
@@ -236,8 +241,10 @@ class Store:
         max_bytes: int = 64 * 1024 * 1024,
         max_depth: int = 100,
         files: Files | None = None,
+        coming: Callable[[], int] | None = None,
     ) -> None:
         self.paths = paths
+        self._coming = coming or _none_coming
         self._label = str(paths.markdown.relative_to(paths.workspace))
         self._events = events
         self._inbox = inbox
@@ -283,6 +290,8 @@ class Store:
                             batch.append(self._inbox.receive_nowait())
                         except (anyio.WouldBlock, anyio.EndOfStream):  # EndOfStream: closed
                             break
+                    if self._coming() and isinstance(first, Apply):
+                        await self._gather(batch)
                     try:
                         await self._handle(batch)
                     except BaseException:
@@ -300,6 +309,27 @@ class Store:
                     await self._in_thread(self._close)
                 finally:
                     self._worker.stop()
+
+    async def _gather(self, batch: list[StoreMessage]) -> None:
+        """Group commit: add to ``batch`` the changes on their way to this Store (the
+        Executor counts them from when their tracker is known until they are posted
+        here), waiting at most ``GATHER_MAX`` for them. Nothing waits when none is
+        coming: a lone client's change is committed at once."""
+        deadline = anyio.current_time() + GATHER_MAX
+        while len(batch) < MAX_BATCH and self._coming():
+            left = deadline - anyio.current_time()
+            if left <= 0:
+                return
+            with anyio.move_on_after(left):
+                try:
+                    batch.append(await self._inbox.receive())
+                except anyio.EndOfStream:
+                    return
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._inbox.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
 
     async def _checkpoint_under_load(self, tg: anyio.abc.TaskGroup) -> None:
         """Under a steady load, the files are made durable (and backed up when due)

@@ -31,6 +31,10 @@ JOURNAL_SEGMENTS = 1  # rotated segments kept besides the current one (bounds me
 OLD_SEGMENTS_LOOKED_AT = 9  # a damaged journal's segments set aside, with older versions' ones
 DELETED = "deleted"  # the journal's content digest for "this tracker was deleted"
 MAX_BATCH = 256
+# Group commit: while changes to the tracker are on their way to its Store (parsed,
+# being enforced), a batch waits up to this long for them, so that they share its
+# journal fsync and its rewrite of the files instead of each paying for its own.
+GATHER_MAX = 0.001
 # where opening a tracker fails: a request answered with such a fault may be the retry
 # of a change already journalled (the Executor answers "outcome unknown")
 OPEN_POINTS = frozenset({"journal.open", "store.open", "store.read"})
