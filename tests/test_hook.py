@@ -224,6 +224,9 @@ def test_relative_paths_resolve_against_the_payload_cwd(ws: Path, hook_run: Run)
         "tar -xf /tmp/a.tar -C .ecw",
         "tar xzf /tmp/a.tgz --directory=.ecw/plans",
         "unzip -o /tmp/a.zip -d .ecw",
+        # a merge driver run by hand writes its %A operand directly (git runs it in a merge)
+        "wtctl git merge-json /tmp/o.json .ecw/plans/my-project.json /tmp/t.json x.json",
+        "cd .ecw && wtctl git merge-json /tmp/o.json plans/my-project.json /tmp/t.json x",
     ],
 )
 def test_bash_writing_protected_paths_is_blocked(
@@ -428,6 +431,13 @@ def test_a_subagent_command_mentioning_wtd_must_be_one_plain_wtctl_call(
         ("wtctl --json", "phrase on the command line"),
         ("wtctl --tracker docs/plans/my-project.md", "phrase on the command line"),
         ("wtctl --", "phrase on the command line"),
+        # not a phrase: git's merge drivers write the tracker files themselves
+        ("wtctl git merge-json /tmp/o.json /tmp/a.json /tmp/t.json x.json", "wtctl git"),
+        ("wtctl git merge-view /tmp/o.md docs/plans/new.md /tmp/t.md x.md", "wtctl git"),
+        ("wtctl git setup", "wtctl git"),
+        ("wtctl git render my-project", "wtctl git"),
+        ("wtctl mcp", "wtctl mcp"),
+        ("wtctl board --port 0", "wtctl board"),
     ],
 )
 def test_a_subagent_plain_wtctl_call_is_checked(
@@ -463,6 +473,7 @@ def test_a_subagent_plain_wtctl_call_is_checked(
         "wtctl daemon",
         "wtctl events --all",
         "wtctl --version",
+        "wtctl git check",
         '  wtctl "show progress"  \n',
         'wtctl "show \\"task\\" 2.1"',
         "wtctl show\\ progress",

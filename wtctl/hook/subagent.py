@@ -229,7 +229,18 @@ BOOL_FLAGS = frozenset(
     {"--show-health", "--verbose", "-v", "--skip-consent", "--json", "--subagent"}
     | {"--no-autostart"}
 )
+# wtctl's subcommands a subagent may run: they read (the hook itself reads its payload)
 SUBCOMMANDS = frozenset({"hook", "events", "daemon", "-h", "--help", "--version"})
+# and those it may not: git's merge drivers write the tracker files themselves (git runs
+# them in a merge, never an agent), setup changes the repository's settings, render
+# writes views; the MCP server and the board would carry the subagent's calls under
+# another name
+_SUBCOMMANDS_REFUSED = {
+    "git": "run wtctl git (its merge drivers write the tracker files directly; git runs "
+    "them during a merge, and setting git up is the user's decision)",
+    "mcp": "start wtctl mcp (its calls would not carry this subagent's name)",
+    "board": "start wtctl board",
+}
 _KIND_WHAT = {
     "create_initiative": "create initiatives",
     "delete_tracker": "delete trackers",
@@ -250,6 +261,11 @@ def check_wtctl(args: list[str], agent: str, cwd: str | None = None) -> None:
     _check_locations(args, cwd)
     if args[:1] and args[0] in SUBCOMMANDS:
         return
+    if args[:2] == ["git", "check"] and len(args) == 2:  # reads only
+        return
+    refused = _SUBCOMMANDS_REFUSED.get(args[0]) if args else None
+    if refused is not None:
+        raise _Refused(f"Blocked: subagents may not {refused}. " + ASK_INSTEAD)
     phrase_words: list[str] = []
     k = 0
     while k < len(args):

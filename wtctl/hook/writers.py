@@ -52,7 +52,7 @@ FIND_LISTED = 2_000  # entries of a protected folder a `find … -delete` is mat
 WRITERS = (
     frozenset({"tee", "sponge", "cp", "install", "ln", "rsync", "mv", "touch", "mkdir"})
     | frozenset({"truncate", "rm", "rmdir", "unlink", "shred", "chmod", "chown", "chgrp"})
-    | frozenset({"dd", "git", "tar", "bsdtar", "gtar", "unzip"})
+    | frozenset({"dd", "git", "tar", "bsdtar", "gtar", "unzip", "wtctl"})
     | _IN_PLACE
     | _AWKS
     | EDITORS
@@ -193,6 +193,12 @@ def program_writes(words: list[str], cwd: str) -> tuple[list[str], list[str]]:
         return [], _tar_folders(args)
     if name == "unzip":
         return [], [args[k + 1] for k, a in enumerate(args[:-1]) if a == "-d"]
+    if name == "wtctl":
+        # a merge driver run by hand writes its %A operand (the tracker file) directly;
+        # wtctl's phrases go to wtd, which enforces its own rules
+        if args[:1] == ["git"] and args[1:2] in (["merge-json"], ["merge-view"]):
+            return [], args[3:4]
+        return [], []
     if name == "git" and args:
         sub = _positional(args, takes_value=frozenset({"-C", "-c"}))
         if sub and sub[0] in ("rm", "mv", "checkout", "restore", "clean"):
