@@ -70,6 +70,26 @@ def test_shipped_file_documents_the_agent_tables() -> None:
     assert "# read_only = " in text
 
 
+def test_the_shipped_agent_table_example_loads_with_every_documented_key(
+    tmp_path: Path,
+) -> None:
+    # the example (commented out), uncommented, plus the keys its comment documents
+    lines = SHIPPED.read_text().splitlines()
+    start = lines.index("# [enforcement.agents.reviewer]")
+    table = [line[2:] for line in lines[start : start + 3]]
+    kinds = ", ".join(f'"{kind}"' for kind in DENY_KINDS)
+    text = "\n".join([*table, "subagent = true", "", "[enforcement.agents.b]", f"deny = [{kinds}]"])
+    config = load(write(tmp_path, text), env=NO_ENV)
+    rules = config.enforcement.agents
+    assert rules["reviewer"].subagent and set(rules["b"].deny) == set(DENY_KINDS)
+
+
+def test_config_deny_kinds_are_what_enforcement_can_deny() -> None:
+    from wtd.enforcement.agents import DENIABLE
+
+    assert set(DENY_KINDS) == DENIABLE
+
+
 def test_shipped_file_mentions_each_env_override() -> None:
     text = SHIPPED.read_text()
     for var in ("WT_RETRY_MAX", "WT_RETRY_DELAY", "WT_CIRCUIT_THRESHOLD"):

@@ -96,7 +96,9 @@ async def _open(path: str, *, autostart: bool) -> _Stream:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             if not autostart:
                 raise Unavailable(f"no wtd is answering on {path} ({reason})") from None
-        await asyncio.to_thread(start_daemon, path)
+        failed = await asyncio.to_thread(start_daemon, path)
+        if failed is not None:
+            raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
     raise Unavailable(
         f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
     )

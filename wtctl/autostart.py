@@ -18,14 +18,19 @@ def log_path(sock_path: str) -> str:
     return os.path.join(os.path.dirname(sock_path) or ".", "wtd.log")
 
 
-def start_daemon(path: str) -> None:
-    """Start ``wtd`` in the background and wait (no polling) until it says it serves."""
+def start_daemon(path: str) -> str | None:
+    """Start ``wtd`` in the background and wait (no polling) until it says it serves.
+
+    Returns why it could not start — the last line it logged, e.g. a mistake in the
+    config file — when it exited with an error instead; None otherwise."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
     read_fd, write_fd = os.pipe()
+    said = b""
     try:
         with open(log_path(path), "ab") as log:
-            subprocess.Popen(
+            start = log.tell()
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "wtd", "--socket", path, "--ready-fd", str(write_fd)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -38,8 +43,28 @@ def start_daemon(path: str) -> None:
         write_fd = -1
         ready, _, _ = select.select([read_fd], [], [], AUTOSTART_TIMEOUT)
         if ready:
-            os.read(read_fd, 1)  # b"1" when serving; b"" if it exited (e.g. lost a start race)
+            said = os.read(read_fd, 1)  # b"1" when serving; b"" if it exited
     finally:
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
+    if said or not ready:  # serving, or still starting after AUTOSTART_TIMEOUT
+        return None
+    try:  # the pipe closed: it is ending, if not ended already
+        code = proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        return None
+    return _last_words(log_path(path), start) if code else None  # 0: lost a start race
+
+
+def _last_words(log: str, start: int) -> str | None:
+    """The last line ``wtd`` wrote to ``log`` after ``start`` (its reason to stop)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(start)
+            tail = f.read(64 * 1024)
+    except OSError:
+        return None
+    lines = [line.strip() for line in tail.decode("utf-8", "replace").splitlines()]
+    found = [line for line in lines if line]
+    return found[-1][:500] if found else None

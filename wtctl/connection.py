@@ -139,7 +139,9 @@ def connect(path: str, *, autostart: bool, first: dict[str, Any] | None = None) 
         # imported only when nobody answers: most calls find wtd running
         from wtctl.autostart import log_path, start_daemon
 
-        start_daemon(path)
+        failed = start_daemon(path)
+        if failed is not None:
+            raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
     raise Unavailable(
         f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
     )

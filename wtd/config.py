@@ -54,9 +54,28 @@ __all__ = [
 ]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-DenyKind = Literal["create_initiative", "delete_tracker", "bulk_change", "consent"]
+# what ``deny`` may name (``wtd.enforcement.agents.DENIABLE``): "change" is every write
+DenyKind = Literal[
+    "change",
+    "admin",
+    "create_initiative",
+    "delete_tracker",
+    "bulk_change",
+    "restore_tracker",
+    "consent",
+    "skip_consent",
+]
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-DENY_KINDS: Final = ("create_initiative", "delete_tracker", "bulk_change", "consent")
+DENY_KINDS: Final = (
+    "change",
+    "admin",
+    "create_initiative",
+    "delete_tracker",
+    "bulk_change",
+    "restore_tracker",
+    "consent",
+    "skip_consent",
+)
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
@@ -124,6 +143,7 @@ class AgentRules(_Section, frozen=True):
 
     deny: tuple[DenyKind, ...] = ()
     read_only: bool = False
+    subagent: bool = False  # treated as a subagent even when it does not say so
 
 
 class EnforcementConfig(_Section, frozen=True):

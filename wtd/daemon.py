@@ -252,7 +252,9 @@ def settings_from(config: Config) -> Settings:
         claim_lease=config.claims.lease,
         advisory_rules=tuple(config.enforcement.advisory_rules),
         agent_rules={
-            name: AgentRule(deny=list(rules.deny), read_only=rules.read_only)
+            name: AgentRule(
+                deny=list(rules.deny), read_only=rules.read_only, subagent=rules.subagent
+            )
             for name, rules in config.enforcement.agents.items()
         },
         workspaces=tuple(Path(w).expanduser() for w in config.daemon.workspaces) or None,

@@ -209,6 +209,39 @@ def test_trackers_outside_the_served_workspaces_are_refused(
     assert "not a workspace this daemon serves" in proc.stderr
 
 
+def test_the_agent_tables_the_readme_documents_start_wtd_and_apply(
+    ws: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # `subagent = true` and deny kinds such as "change" made wtd refuse its config:
+    # every autostarted call failed with exit 5
+    config = tmp_path_factory.mktemp("cfg") / "wtd.toml"
+    config.write_text(
+        "[enforcement.agents.claude-code]\nsubagent = true\n\n"
+        '[enforcement.agents.reviewer]\ndeny = ["change", "admin", "skip_consent"]\n'
+        "read_only = false\n"
+    )
+    ws.env["WTD_CONFIG"] = str(config)
+    assert "Overall progress" in ws.ok("show progress")
+    denied = ws.wtctl("--agent", "reviewer", "mark task 2.2 complete")
+    assert denied.returncode == 4, denied.stdout + denied.stderr
+    sub = ws.wtctl("--agent", "claude-code", "create initiative 7 called Next")
+    assert sub.returncode == 4 and "subagent" in sub.stderr, sub.stdout + sub.stderr
+    assert ws.task("2.2")["status"] == "in_progress"
+    ws.ok("mark task 2.2 complete")  # anyone else may
+
+
+def test_a_config_wtd_cannot_start_with_is_shown_by_the_autostarting_call(
+    ws: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    config = tmp_path_factory.mktemp("cfg") / "wtd.toml"
+    config.write_text("[enforcement.agents.bot]\nbogus = 1\n")
+    ws.env["WTD_CONFIG"] = str(config)
+    proc = ws.wtctl("show progress")
+    assert proc.returncode == 5
+    assert "wtd could not start" in proc.stderr and "unknown key 'bogus'" in proc.stderr
+    assert str(config) in proc.stderr
+
+
 def test_the_hook_runs_from_wtctl(ws: Workspace) -> None:
     payload = {
         "session_id": "s",
