@@ -72,6 +72,8 @@ def test_an_argument_that_would_change_the_phrase_is_refused(
         (None, "mcp"),
         ("é", "mcp"),
         ("x" * 100, "x" * 64),
+        ("user", "mcp-user"),  # names wtd gives others: the daemon refuses them
+        ("Git", "mcp-Git"),
     ],
 )
 def test_the_client_name_becomes_an_agent_name(client: str | None, agent: str) -> None:

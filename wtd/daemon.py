@@ -24,7 +24,7 @@ import anyio
 from wtd import paths
 from wtd.actors.executor import Settings
 from wtd.config import Config
-from wtd.enforcement.agents import AgentRule
+from wtd.enforcement.agents import AgentRule, rule_key
 from wtd.healing.retry import RetryPolicy
 from wtd.storage.failpoints import Failpoints
 from wtd.supervisor import ActorCrashLoop, Supervisor, notify
@@ -252,7 +252,7 @@ def settings_from(config: Config) -> Settings:
         claim_lease=config.claims.lease,
         advisory_rules=tuple(config.enforcement.advisory_rules),
         agent_rules={
-            name: AgentRule(
+            rule_key(name): AgentRule(
                 deny=list(rules.deny), read_only=rules.read_only, subagent=rules.subagent
             )
             for name, rules in config.enforcement.agents.items()

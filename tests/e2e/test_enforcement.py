@@ -266,3 +266,47 @@ def test_the_hook_runs_from_wtctl(ws: Workspace) -> None:
         timeout=30,
     )
     assert ok.returncode == 0 and "warning" in ok.stderr
+
+
+# ---------------------------------------------------------------- agent names
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "evil\n#99 2026-01-01 00:00:00  user  Fake line",  # a forged line of history
+        "x\x1b[31mred",  # an escape sequence for the terminal
+        "bidi\u202eevil",  # an invisible reordering
+        " padded",
+        "n" * 65,
+        "user",  # the person at the keyboard: releases their claims
+        "USER",
+        "git",
+        "wtd",
+    ],
+)
+def test_an_agent_name_that_would_pass_for_another_or_forge_output_is_refused(
+    ws: Workspace, name: str
+) -> None:
+    ws.ok("claim task 2.3")  # the user's claim
+    json_before = ws.json.read_bytes()
+    proc = ws.wtctl("--agent", name, "release task 2.3")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "agent" in proc.stderr and "\x1b" not in proc.stderr + proc.stdout
+    assert ws.json.read_bytes() == json_before
+    ws.env["WT_AGENT"] = name  # the environment's name is the same name
+    assert ws.wtctl("mark task 2.3 complete").returncode == 2
+    assert ws.json.read_bytes() == json_before
+
+
+def test_agent_names_match_their_config_table_whatever_their_case(
+    ws: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    config = tmp_path_factory.mktemp("cfg") / "wtd.toml"
+    config.write_text("[enforcement.agents.reviewer]\nread_only = true\n")
+    ws.env["WTD_CONFIG"] = str(config)
+    for name in ("reviewer", "REVIEWER", "Reviewer"):
+        proc = ws.wtctl("--agent", name, "claim task 2.3")
+        assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "claim" not in json.dumps(ws.task("2.3"))
+    ws.ok("--agent", "Builder", "claim task 2.3")  # a name with capitals is fine

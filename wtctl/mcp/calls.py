@@ -24,6 +24,7 @@ from wtctl.args import Args, socket_path
 from wtctl.connection import ConnectionLost, RequestTooLarge, Session, Unavailable
 from wtctl.replies import parts
 from wtd import wire
+from wtd.enforcement.agents import RESERVED_NAMES
 
 HISTORY_MAX = 20  # what one `history` reply holds (wtd's ShowHistory.limit)
 UNNAMED = "mcp"  # the agent name when the client gives none
@@ -99,6 +100,8 @@ def history(task: str | None = None) -> str:
 def agent_name(client_name: str | None) -> str:
     """The MCP client's name as an agent name: letters, digits, ``.``, ``_``, ``-``."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", client_name or "").strip("-.")[:64]
+    if name.casefold() in RESERVED_NAMES:  # "user", "git": names wtd gives others
+        name = f"{UNNAMED}-{name}"
     return name or UNNAMED
 
 

@@ -16,6 +16,7 @@ A denial is final (exit 4): unlike consent, nothing the caller says can lift it.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Final, Literal
 
@@ -73,6 +74,38 @@ _GUARDED: Final = frozenset(
 )
 
 
+MAX_NAME: Final = 64
+# the names wtd records for the person, a subagent without a name and its own actors
+# (wtd, git, hand-edit): an agent named so would pass for them (and release their claims)
+RESERVED_NAMES: Final = frozenset({"user", "subagent", "wtd", "git", "hand-edit"})
+_INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def name_problem(agent: str) -> str | None:
+    """Why ``agent`` (``--agent``, ``$WT_AGENT``) cannot name a caller, or None.
+
+    Names are shown in replies, history and claims, one per line: no control or
+    invisible characters (a newline would forge a line, an escape would reach the
+    terminal), no edge spaces, at most ``MAX_NAME`` characters, none of the names wtd
+    records for others."""
+    if len(agent) > MAX_NAME:
+        return f"an agent name has at most {MAX_NAME} characters ({len(agent)} given)"
+    if agent != agent.strip() or any(unicodedata.category(c) in _INVISIBLE for c in agent):
+        return (
+            f"an agent name may not hold control or invisible characters or edge spaces: {agent!r}"
+        )
+    if agent.casefold() in RESERVED_NAMES:
+        who = "the user" if agent.casefold() == "user" else "itself, git or hand edits"
+        return f"{agent!r} is what wtd calls {who}: name the agent otherwise"
+    return None
+
+
+def rule_key(agent: str) -> str:
+    """Agent names match their config tables whatever their case (``REVIEWER`` is the
+    ``reviewer`` table's agent)."""
+    return agent.casefold()
+
+
 class AgentRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Config for one named agent. ``deny`` names entries of ``DENIABLE``;
     ``read_only`` denies everything but reads; ``subagent`` treats the agent as a
@@ -107,10 +140,12 @@ class AgentRestrictionEnforcer:
     """Decides by caller identity alone; pure (no I/O, no state after construction)."""
 
     def __init__(self, config: Mapping[str, AgentRule] | None = None) -> None:
-        self._rules: dict[str, AgentRule] = dict(config or {})
+        self._rules: dict[str, AgentRule] = {
+            rule_key(name): rule for name, rule in (config or {}).items()
+        }
 
     def rule_for(self, agent: str | None) -> AgentRule | None:
-        return self._rules.get(agent) if agent else None
+        return self._rules.get(rule_key(agent)) if agent else None
 
     def is_subagent(self, agent: str | None, subagent: bool) -> bool:
         """Marked subagent, or a named agent the config treats as one."""

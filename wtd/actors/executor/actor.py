@@ -30,6 +30,7 @@ from wtd.actors.executor.routes import route
 from wtd.actors.executor.settings import Settings
 from wtd.actors.executor.startup import check_served
 from wtd.actors.executor.stores import Keys, Stores
+from wtd.enforcement.agents import name_problem
 from wtd.messages import (
     EnforcerMessage,
     EventsMessage,
@@ -268,6 +269,10 @@ class Executor:
                     code=parsed.code, message=parsed.message, suggestions=list(parsed.suggestions)
                 ),
             )
+        agent = request.options.agent
+        problem = name_problem(agent) if agent else None
+        if problem is not None:
+            raise errors.InvalidArgument(f"--agent / WT_AGENT: {problem}")
         if not request.cwd or not os.path.isabs(request.cwd):
             # never resolved against the daemon's own folder
             raise errors.InvalidArgument(

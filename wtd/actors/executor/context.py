@@ -23,7 +23,7 @@ from wtd.actors.executor.healing import Healer
 from wtd.actors.executor.outcomes import blocked, label
 from wtd.actors.executor.settings import Settings
 from wtd.actors.executor.stores import Stores
-from wtd.enforcement.agents import Action
+from wtd.enforcement.agents import Action, rule_key
 from wtd.enforcement.chain import EnforcementContext, EnforcementResult
 from wtd.enforcement.consent import Operation
 from wtd.messages import (
@@ -142,7 +142,7 @@ class Context:
         return await self.workspaces.once(ws, request, run)
 
     def is_subagent(self, options: protocol.Options) -> bool:
-        rule = self.settings.agent_rules.get(options.agent) if options.agent else None
+        rule = self.settings.agent_rules.get(rule_key(options.agent)) if options.agent else None
         return options.subagent or (rule is not None and rule.subagent)
 
     async def enforce(
