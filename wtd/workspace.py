@@ -109,8 +109,11 @@ def _is_text(name: str) -> bool:
 
 
 def trackers_in(workspace: Path) -> list[str]:
-    """Names of the workspace's trackers (JSON or Markdown-only), newest change first."""
+    """Names of the workspace's trackers (JSON or Markdown-only): those with a JSON
+    (served) first, then the Markdown files not imported yet (a hand-written plan, or
+    a README or notes beside the views), each newest change first."""
     seen: dict[str, float] = {}
+    served: set[str] = set()
     for folder, suffix in (
         (workspace / ".ecw" / "plans", ".json"),
         (workspace / "docs" / "plans", ".md"),
@@ -126,7 +129,9 @@ def trackers_in(workspace: Path) -> list[str]:
             ):
                 mtime = entry.stat().st_mtime
                 seen[entry.stem] = max(seen.get(entry.stem, 0.0), mtime)
-    return sorted(seen, key=lambda n: (-seen[n], n))
+                if suffix == ".json":
+                    served.add(entry.stem)
+    return sorted(seen, key=lambda n: (n not in served, -seen[n], n))
 
 
 def resolve(tracker: str | None, cwd: Path) -> tuple[TrackerPaths, bool]:

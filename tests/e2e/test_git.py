@@ -296,6 +296,43 @@ def test_a_side_that_is_not_a_tracker_is_left_to_git_untouched(tmp_path: Path) -
     assert ours.read_bytes() == before
 
 
+def test_other_markdown_beside_the_views_merges_as_git_merges_text(
+    alice_and_bob: tuple[Clone, Clone],
+) -> None:
+    # docs/plans/*.md is wtd's view driver's: a README there is no view, and both
+    # sides' edits to different lines merge, as they do without the driver
+    alice, bob = alice_and_bob
+    readme = alice.path / "docs" / "plans" / "README.md"
+    readme.write_text("# Plans\n\nOne tracker per initiative.\n\nAsk Alice.\n")
+    alice.git("add", "-A")
+    alice.git("commit", "-qm", "readme")
+    alice.git("push", "-q")
+    bob.git("pull", "-q")
+    text = (alice.path / "docs" / "plans" / "README.md").read_text()
+    (alice.path / "docs" / "plans" / "README.md").write_text(text.replace("# Plans", "# Our plans"))
+    alice.git("commit", "-qam", "title")
+    alice.git("push", "-q")
+    bob_readme = bob.path / "docs" / "plans" / "README.md"
+    bob_readme.write_text(bob_readme.read_text().replace("Ask Alice.", "Ask Bob."))
+    bob.git("commit", "-qam", "contact")
+    bob.git("pull", "-q", "--no-rebase")
+    assert bob.status() == ""
+    assert bob_readme.read_text() == "# Our plans\n\nOne tracker per initiative.\n\nAsk Bob.\n"
+    bob.git("push", "-q")
+    # the same line both ways: git's conflict markers, as without the driver
+    bob_readme.write_text(bob_readme.read_text().replace("Ask Bob.", "Ask Carol."))
+    bob.git("commit", "-qam", "carol")
+    alice.git("pull", "-q", "--no-rebase")
+    alice_readme = alice.path / "docs" / "plans" / "README.md"
+    alice_readme.write_text(alice_readme.read_text().replace("Ask Bob.", "Ask Dan."))
+    alice.git("commit", "-qam", "dan")
+    alice.git("push", "-q")
+    pulled = bob.git("pull", "-q", "--no-rebase", check=False)
+    assert pulled.returncode != 0
+    merged = bob_readme.read_text()
+    assert "<<<<<<<" in merged and "Ask Carol." in merged and "Ask Dan." in merged
+
+
 # ------------------------------------------------------------------ setup and check
 
 

@@ -214,6 +214,24 @@ def test_tracker_by_bare_name_and_implicit(ws: Workspace) -> None:
     assert proc.stdout.splitlines()[0] == "Tracker: docs/plans/my-project.md"
 
 
+def test_a_readme_beside_the_views_is_not_taken_for_the_tracker(ws: Workspace) -> None:
+    # the implicit tracker is the newest served one; Markdown that was never imported
+    # (a README, notes) comes after, and `list trackers` says it is no tracker
+    readme = ws.root / "docs" / "plans" / "README.md"
+    readme.parent.mkdir(parents=True, exist_ok=True)
+    readme.write_text("# Plans\n\nOne file per initiative; see CONTRIBUTING.\n")
+    proc = ws.wtctl("progress", tracker=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Tracker: docs/plans/my-project.md" in proc.stdout
+    listed = ws.wtctl("list trackers", tracker=False)
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 3, listed.stdout
+    (readme_line,) = [line for line in lines if "README" in line]
+    assert "not a tracker" in readme_line
+    assert not (ws.root / ".ecw" / "plans" / "README.json").exists()
+
+
 def test_json_output_is_one_object_per_phrase(ws: Workspace) -> None:
     proc = ws.wtctl("--json", "show progress")
     assert proc.returncode == 0

@@ -134,9 +134,10 @@ def _rebuilt_view(
 
 def merge_view(base: Path, ours: Path, theirs: Path, path: str, err: TextIO) -> int:
     target = view_and_json(PurePosixPath(path))
-    if target is None:
-        _say(err, path, "not a tracker view (docs/plans/<name>.md): left to git as a conflict")
-        return 1
+    if target is None or not (Path.cwd() / target[1]).exists():
+        # another Markdown file where views live (a README, notes): merged as text,
+        # the way git merges it without this driver
+        return _text_merge(base, ours, theirs, path, err)
     name, json_path = target
     old = base.read_bytes()
     views: list[bytes | None] = [
@@ -164,6 +165,28 @@ def merge_view(base: Path, ours: Path, theirs: Path, path: str, err: TextIO) -> 
         )
         return 1
     return 0
+
+
+def _text_merge(base: Path, ours: Path, theirs: Path, path: str, err: TextIO) -> int:
+    """git's own line merge (``git merge-file``) of a file that is no tracker view:
+    the result in ``ours``, with conflict markers where the sides disagree (exit 1)."""
+    import subprocess
+
+    try:
+        labels = [f"-L{path} ({side})" for side in ("ours", "base", "theirs")]
+        done = subprocess.run(
+            ["git", "merge-file", *labels, str(ours), str(base), str(theirs)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _say(err, path, f"git merge-file failed ({exc}): left to git as a conflict")
+        return 1
+    if done.returncode < 0 or done.returncode > 127:
+        _say(err, path, f"git merge-file failed: {done.stderr.strip()}: left as a conflict")
+        return 1
+    return 0 if done.returncode == 0 else 1
 
 
 def _json_of(target: str, root: Path, cwd: Path) -> Path | None:

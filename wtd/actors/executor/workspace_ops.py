@@ -253,8 +253,13 @@ async def list_trackers(
         if outcome.ok:
             lines.append(f"  {name:<24} {outcome.progress}%")
             result.append({"name": name, "progress": outcome.progress})
+        elif outcome.error is not None and outcome.error.code == "not_understood":
+            # Markdown beside the views that is no plan (a README, notes): not an error
+            lines.append(f"  {name:<24} (not a tracker: no task in docs/plans/{name}.md)")
+            result.append({"name": name, "error": "not a tracker: no task found"})
         else:
             message = outcome.error.message if outcome.error else "unavailable"
+            message = message.splitlines()[0] if message else "unavailable"
             lines.append(f"  {name:<24} ⚠ {message}")
             result.append({"name": name, "error": message})
     return Outcome(ok=True, lines=lines, result=result)
