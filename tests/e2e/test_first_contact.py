@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,65 @@ def test_a_second_daemon_that_cannot_reach_the_owner_refuses_and_names_it(
     assert proc.returncode == 5
     assert str(ws.sock) in proc.stderr and "another wtd" in proc.stderr
     assert ws.json.read_bytes() == before
+
+
+def _changes_from_two_shells(ws: Workspace, env: dict[str, str], n: int) -> list[str]:
+    """``n`` tasks added from each shell at once; the names of those acknowledged."""
+    names = [f"From shell {k} #{i}" for i in range(n) for k in (1, 2)]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "wtctl"), "--tracker", str(ws.md), f"add task to phase 3: {name}"],
+            env=ws.env if name.startswith("From shell 1") else env,
+            cwd=ws.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in names
+    ]
+    return [name for name, p in zip(names, procs, strict=True) if p.wait(timeout=120) == 0]
+
+
+def test_a_removed_lock_file_lets_no_second_daemon_write_the_workspace(
+    ws: Workspace, second_shell: tuple[dict[str, str], Path]
+) -> None:
+    # git clean -X (or rm) removes .ecw/wtd.lock: a second shell's daemon took a new
+    # lock file and served the workspace beside the first, and acknowledged changes
+    # were lost (40 added, 34 kept)
+    env, _folder = second_shell
+    owner = _autostarted(ws)
+    (ws.root / ".ecw" / "wtd.lock").unlink()
+    before = ws.json.read_bytes()
+    refused = _wtctl(env, ws, "mark task 1.1 complete")
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    assert "lock file" in refused.stderr and "removed" in refused.stderr
+    assert ws.json.read_bytes() == before
+    # the owner makes its lock file again once it looks (a second at most, at a request)
+    lock = ws.root / ".ecw" / "wtd.lock"
+    deadline = time.monotonic() + 30
+    while not (lock.exists() and lock.read_text().strip()):
+        assert time.monotonic() < deadline, "the owner never made its lock file again"
+        ws.ok("show progress")
+    assert json.loads(lock.read_text()) == {"pid": owner, "socket": str(ws.sock)}
+    acknowledged = _changes_from_two_shells(ws, env, 10)
+    assert len(acknowledged) == 20  # the second shell is sent to the owner
+    names = {t["name"] for t in ws.data()["tasks"]}
+    assert set(acknowledged) <= names
+    assert not (ws.root / ".ecw" / "quarantine").exists()
+
+
+def test_changes_from_two_shells_just_after_the_lock_file_went_are_all_kept(
+    ws: Workspace, second_shell: tuple[dict[str, str], Path]
+) -> None:
+    env, _folder = second_shell
+    _autostarted(ws)
+    (ws.root / ".ecw" / "wtd.lock").unlink()
+    acknowledged = _changes_from_two_shells(ws, env, 10)
+    assert len(acknowledged) >= 10  # the first shell's; the second's are refused or sent
+    names = [t["name"] for t in ws.data()["tasks"]]
+    missing = [name for name in acknowledged if name not in names]
+    assert missing == []
+    assert len(names) == len(set(names))
+    assert not (ws.root / ".ecw" / "quarantine").exists()
 
 
 # ---------------------------------------------------------------- at most once

@@ -7,10 +7,18 @@ kernel when the daemon dies, however it dies) with ``{"pid", "socket"}`` in it; 
 other daemon answers requests for that workspace with ``OwnedElsewhere``, which wtctl
 follows to the owner's socket. Claiming also checks the workspace for symlinks once
 (``safepath.check_tree``). All of it is file I/O: call it from a worker thread.
+
+The lock file is an ignored file that ``git clean -X`` or a plain ``rm`` removes; a
+lock on a removed file excludes nobody. So the owner also holds a lock on the
+``.ecw`` folder itself (a second daemon is refused while it lives, whatever became of
+the file), and ``still_owned`` — asked at most once a second per workspace — makes
+the file again when it was removed, for others to find the owner's socket; when
+``.ecw`` itself was replaced, ownership is taken again or given up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -39,6 +47,16 @@ class OwnedElsewhere(WtdError):
 
     def __init__(self, workspace: Path, owner: dict[str, object]) -> None:
         pid, sock = owner.get("pid", "?"), owner.get("socket", "?")
+        if not owner:
+            super().__init__(
+                f"{workspace} is served by another wtd, whose lock file "
+                f"{workspace / '.ecw' / LOCK_NAME} was removed (git clean?); it makes it "
+                "again when it next serves a request there, so that wtctl can find it. "
+                "Try again, or stop that wtd first.",
+                suggestions=["try again in a second"],
+            )
+            self.owner = owner
+            return
         super().__init__(
             f"{workspace} is served by another wtd (pid {pid}) on {sock}; one daemon per "
             f"workspace keeps every change. Use that daemon: WTD_SOCKET={sock} (wtctl "
@@ -58,6 +76,32 @@ _SUGGESTIONS: Final = {
 }
 
 
+RECHECK: Final = 1.0  # seconds between two looks at a held lock (``still_owned``)
+
+
+class _Held:
+    """A workspace owned: its lock file and ``.ecw`` folder, both locked, kept open."""
+
+    __slots__ = ("checked", "dfd", "dir_id", "ecw", "fd", "file_id")
+
+    def __init__(self, ecw: Path, fd: int, dfd: int) -> None:
+        self.ecw = ecw
+        self.fd = fd
+        self.dfd = dfd
+        self.file_id = _ident(os.fstat(fd))
+        self.dir_id = _ident(os.fstat(dfd))
+        self.checked = time.monotonic()
+
+    def close(self) -> None:
+        for fd in (self.fd, self.dfd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _ident(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
+
+
 class Ownership:
     """The workspaces this daemon owns (claims from several worker threads are serialised:
     two first requests at once must not take each other for another daemon)."""
@@ -65,7 +109,8 @@ class Ownership:
     def __init__(self, socket: Path) -> None:
         self._lock = threading.Lock()
         self._socket = str(socket)
-        self._held: dict[Path, int] = {}  # real workspace path → lock fd (kept open)
+        self._held: dict[Path, _Held] = {}  # real workspace path → its locks
+        self._keys: dict[Path, Path] = {}  # workspace as requests spell it → real path
         self._checked: set[Path] = set()
 
     def claim(self, workspace: Path, *, create: bool) -> bool:
@@ -91,6 +136,7 @@ class Ownership:
     def _claim(self, workspace: Path, *, create: bool) -> bool:
         key = workspace.resolve()
         if key in self._held:
+            self._keys[workspace] = key
             return True
         ecw = workspace / ".ecw"
         if key not in self._checked:
@@ -119,32 +165,114 @@ class Ownership:
             except OSError:
                 return False  # no lock file and none can be made: nobody can write here
         try:
-            _lock_or_wait_for_a_stopping_owner(fd)
+            dfd = os.open(ecw, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            # the folder first (it stays when the file is removed), then the file (what
+            # a daemon that locks only the file holds)
+            _lock_or_wait_for_a_stopping_owner(dfd, fd)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             owner = _current_owner(fd)
             os.close(fd)
+            os.close(dfd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise OwnedElsewhere(workspace, owner) from None
             raise
         if writable:
-            body = json.dumps({"pid": os.getpid(), "socket": self._socket}).encode() + b"\n"
-            # written before it is cut to size: a reader never sees it empty
-            os.pwrite(fd, body.ljust(max(len(body), os.fstat(fd).st_size)), 0)
-            os.ftruncate(fd, len(body))
-        self._held[key] = fd
+            self._sign(fd)
+        self._held[key] = _Held(ecw, fd, dfd)
+        self._keys[workspace] = key
         log.info("serving workspace %s (lock %s)", workspace, path)
         return True
 
-    def release_all(self) -> None:
-        for fd in self._held.values():
+    def _sign(self, fd: int) -> None:
+        body = json.dumps({"pid": os.getpid(), "socket": self._socket}).encode() + b"\n"
+        # written before it is cut to size: a reader never sees it empty
+        os.pwrite(fd, body.ljust(max(len(body), os.fstat(fd).st_size)), 0)
+        os.ftruncate(fd, len(body))
+
+    def still_owned(self, workspace: Path) -> bool:
+        """Is ``workspace`` (claimed) still this daemon's? Looked at once a second at
+        most: a lock file removed is made again (signed by this daemon); a ``.ecw``
+        replaced (removed and made again, restored from a copy) is locked again, or —
+        another daemon took it meanwhile — given up (False: claim it again, which says
+        who owns it now)."""
+        key = self._keys.get(workspace)
+        held = self._held.get(key) if key is not None else None
+        if held is None:
+            return False
+        if time.monotonic() - held.checked < RECHECK:
+            return True
+        with self._lock:
+            try:
+                return self._recheck(key, held)  # type: ignore[arg-type]
+            except OSError as exc:
+                log.warning("could not look at the lock of %s: %s", workspace, exc)
+                return True
+            finally:
+                held.checked = time.monotonic()
+
+    def _recheck(self, key: Path, held: _Held) -> bool:
+        try:
+            dir_id = _ident(os.lstat(held.ecw))
+        except FileNotFoundError:
+            dir_id = None
+        if dir_id != held.dir_id:
+            log.warning("%s was replaced: taking its lock again", held.ecw)
+            self._give_up(key)
+            if dir_id is None:
+                return False  # nothing to serve until a request makes it again
+            try:
+                return self._claim(key, create=False)
+            except OwnedElsewhere:
+                return False
+        try:
+            file_id: tuple[int, int] | None = _ident(os.lstat(held.ecw / LOCK_NAME))
+        except FileNotFoundError:
+            file_id = None
+        if file_id != held.file_id:
+            self._make_lock_file_again(held)
+        return True
+
+    def _make_lock_file_again(self, held: _Held) -> None:
+        """The lock file was removed (or replaced): this daemon, which holds the
+        folder's lock, makes it again so that others find its socket."""
+        path = held.ecw / LOCK_NAME
+        try:
+            fd = safepath.open_file(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except (OSError, WtdError) as exc:
+            log.warning("could not make %s again: %s", path, exc)
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a daemon on its way to being refused holds it: next time
             os.close(fd)
+            return
+        self._sign(fd)
+        os.close(held.fd)
+        held.fd = fd
+        held.file_id = _ident(os.fstat(fd))
+        log.warning("the lock file %s was removed; made again", path)
+
+    def _give_up(self, key: Path) -> None:
+        held = self._held.pop(key, None)
+        if held is not None:
+            held.close()
+
+    def release_all(self) -> None:
+        for held in self._held.values():
+            held.close()
         self._held.clear()
+        self._keys.clear()
 
 
-def _lock_or_wait_for_a_stopping_owner(fd: int) -> None:
-    """Take the lock; when its owner is stopping (its socket already gone, the process
-    not yet), wait for it to go (up to STOPPING_WAIT) instead of sending clients to a
-    daemon that no longer answers."""
+def _lock_or_wait_for_a_stopping_owner(fd: int, owner_fd: int) -> None:
+    """Take the lock of ``fd``; when its owner is stopping (its socket, named in the
+    lock file ``owner_fd``, already gone, the process not yet), wait for it to go (up
+    to STOPPING_WAIT) instead of sending clients to a daemon that no longer answers."""
     deadline = time.monotonic() + STOPPING_WAIT
     while True:
         try:
@@ -153,7 +281,7 @@ def _lock_or_wait_for_a_stopping_owner(fd: int) -> None:
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise
-            sock = _read_owner(fd).get("socket")
+            sock = _read_owner(owner_fd).get("socket")
             stopping = isinstance(sock, str) and not os.path.exists(sock)
             if not stopping or time.monotonic() > deadline:
                 raise

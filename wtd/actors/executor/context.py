@@ -87,8 +87,14 @@ class Workspaces:
             await anyio.to_thread.run_sync(self.served.add, ws)
 
     def owns(self, ws: Path) -> bool:
-        """Is ``ws`` claimed already (``claim`` would do nothing)?"""
-        return ws in self._owned
+        """Is ``ws`` claimed already (``claim`` would do nothing)? Its lock is looked
+        at once a second at most (``Ownership.still_owned``)."""
+        if ws not in self._owned:
+            return False
+        if self.ownership.still_owned(ws):
+            return True
+        self._owned.discard(ws)  # claimed again at this request: it says who owns it
+        return False
 
     def release_all(self) -> None:
         """Nothing of this daemon writes a workspace now: another daemon may take them."""
