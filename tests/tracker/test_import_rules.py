@@ -333,6 +333,22 @@ def test_checkboxes_in_code_are_notes_not_tasks() -> None:
     assert t.extra["notes"] == ["```markdown", "- [ ] template", "```"]
 
 
+def test_checkboxes_in_an_html_comment_block_are_notes_not_tasks() -> None:
+    # GitHub hides them: a plan's commented-out items are not its tasks
+    t = tracker(
+        "# Sprint\n<!--\n- [ ] hidden\n  - [x] hidden too\n-->\n## Week 1\n"
+        "- [x] a <!-- owner: p -->\n<!-- - [ ] dropped idea\n- [ ] idea 2 -->\n- [ ] b\n"
+    )
+    assert tasks(t) == [("1.1", "a", "complete"), ("1.2", "b", "pending")]
+    assert t.extra["notes"] == ["<!--", "- [ ] hidden", "  - [x] hidden too", "-->"]
+    assert t.phases[0].extra["notes"] == ["<!-- - [ ] dropped idea", "- [ ] idea 2 -->"]
+
+
+def test_an_html_comment_never_closed_hides_nothing() -> None:
+    t = tracker("# Plan\n<!-- draft\n- [ ] a\n- [ ] b\n")
+    assert [x.title for x in t.tasks] == ["a", "b"]
+
+
 def test_plain_bullets_are_notes_not_tasks() -> None:
     t = tracker("**Deliverables**\n\n- billing/money.py\n\n**Steps**\n\n1. [ ] Move it\n")
     assert [x.title for x in t.tasks] == ["Move it"]

@@ -26,10 +26,11 @@ above any count of lines a file within the size limit can give."""
 
 class Doc:
     """A plan split into lines (``\\n``, ``\\r\\n`` or ``\\r``; a BOM dropped), with the
-    lines inside fenced code blocks and the YAML front matter marked.
+    lines inside fenced code blocks and HTML comments, and the YAML front matter marked.
 
     ``code[i]`` is 1 when line ``i`` (0-based) is a fence or inside one (CommonMark: an
-    unclosed fence runs to the end). ``front`` is the number of lines of the front
+    unclosed fence runs to the end), or a line of a ``<!--`` … ``-->`` comment block
+    (one never closed hides nothing). ``front`` is the number of lines of the front
     matter, both ``---`` lines included (0 when there is none).
     """
 
@@ -72,12 +73,20 @@ def _front_matter(lines: list[str]) -> int:
 def _fences(lines: list[str], start: int) -> bytearray:
     code = bytearray(len(lines))
     fence = ""  # the opening fence while inside a block
+    last_close = max((i for i in range(start, len(lines)) if "-->" in lines[i]), default=-1)
+    comment = False  # inside a ``<!--`` block (CommonMark's HTML block 2)
     for i in range(start, len(lines)):
         s = lines[i].lstrip(" \t")
-        if fence:
+        if comment:
+            code[i] = 1
+            comment = "-->" not in s
+        elif fence:
             code[i] = 1
             if s.startswith(fence) and not s.rstrip().lstrip(fence[0]):
                 fence = ""
+        elif s.startswith("<!--") and "-->" not in s[4:] and last_close > i:
+            code[i] = 1  # its items are hidden on GitHub: notes, never tasks
+            comment = True
         elif s[:3] in ("```", "~~~"):
             char = s[0]
             run = len(s) - len(s.lstrip(char))
