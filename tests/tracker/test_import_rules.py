@@ -199,6 +199,34 @@ def test_kiro_numbers_optional_items_and_details() -> None:
     assert t.tasks[1].extra["notes"] == ["- Carefully"]
 
 
+def test_kiro_subtasks_written_flush_with_their_task_are_its_subtasks() -> None:
+    # Kiro writes "- [ ] 2.1" under "- [ ] 2." at the same indentation as often as not
+    plan = """# Implementation Plan
+- [x] 1. Set up
+- [ ] 2. Backoff
+- [x] 2.1 Calculator
+  - _Requirements: 2.1_
+- [-] 2.2 History
+- [ ] 3. Dead letters
+  - [ ] 3.1 Move
+- [ ] 4.1 Orphan
+"""
+    t = tracker(plan)
+    assert [(x.id, x.title, x.extra["x_source_id"]) for x in t.tasks] == [
+        ("1.1", "Set up", "1"),
+        ("1.2", "Backoff", "2"),
+        ("1.3", "Dead letters", "3"),
+        ("1.4", "Orphan", "4.1"),
+    ]
+    subs = [(s.id, s.name, s.status, s.extra["x_source_id"]) for s in t.all_subtasks()]
+    assert subs == [
+        ("1.2.1", "Calculator", "complete", "2.1"),
+        ("1.2.2", "History", "in_progress", "2.2"),
+        ("1.3.1", "Move", "pending", "3.1"),
+    ]
+    assert t.all_subtasks()[0].extra["notes"] == ["- _Requirements: 2.1_"]
+
+
 def test_a_task_column_of_ids_takes_the_names_from_another_column() -> None:
     plan = "| Task | Title | Status |\n|---|---|---|\n| TASK-006 | Vault tokens | ✅ |\n"
     (task,) = tracker(plan).tasks

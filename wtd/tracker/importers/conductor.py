@@ -34,6 +34,7 @@ _TASK_CHECKPOINT: Final = re.compile(r"[ \t]*\[checkpoint:[ \t]*([0-9a-f]{7,40})
 class Conductor:
     phase_headings = True
     describe = True
+    numbered = False
     marks: dict[str, Status] = MARKS
 
     def item(self, box: syntax.Box) -> lists.Item | None:

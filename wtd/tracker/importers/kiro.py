@@ -32,6 +32,7 @@ _SUB: Final = re.compile(r"[ \t]++-[ \t]++\[[ xX~-]\](?:\\?\*)?+[ \t]++\d{1,9}+\
 class Kiro:
     phase_headings = True
     describe = False
+    numbered = True
     marks: dict[str, Status] = KIRO_MARKS
 
     def item(self, box: syntax.Box) -> lists.Item | None:

@@ -11,7 +11,8 @@ heading is its description. The engine does the rest, the same way for all:
   heading at its level or above closes it. Without phase headings (or for lists before
   them), the innermost heading that directly holds task checkboxes is their phase, and
   with none at all there is one implied phase.
-- A task checkbox is a task; one indented under a task is a sub-task of it.
+- A task checkbox is a task; one indented under a task is a sub-task of it (in Kiro,
+  also ``N.M`` written flush with the task ``N`` just above it).
 - A line indented under an item belongs to the item (its notes, the indentation taken
   off; blank lines in between do not detach it). Code blocks go with what they are
   indented under.
@@ -45,6 +46,7 @@ class Item:
 class Dialect(Protocol):
     phase_headings: bool  # the file's ``Phase N:`` headings are its phases
     describe: bool  # prose under a phase heading, before its tasks, is its description
+    numbered: bool  # ``N.M`` right under task ``N`` is its sub-task, however indented
     marks: dict[str, Status]
 
     def item(self, box: syntax.Box) -> Item | None:
@@ -61,6 +63,7 @@ class Plain:
 
     phase_headings = False
     describe = False
+    numbered = False
     marks: dict[str, Status] = MARKS
 
     def item(self, box: syntax.Box) -> Item | None:
@@ -262,8 +265,17 @@ class _Lists:
     def checkbox(self, n: int, box: syntax.Box, item: Item) -> None:
         build = self.build
         status = build.vocab.mark(box.mark)
-        if self.task is not None and box.indent > self.task_indent:
-            sub = build.subtask(n, self.task, item.name, status, wanted=item.wanted)
+        task = self.task
+        if task is not None and (
+            box.indent > self.task_indent
+            or (
+                self.dialect.numbered
+                and task.wanted
+                and item.wanted.startswith(task.wanted + ".")
+                and "." not in item.wanted[len(task.wanted) + 1 :]
+            )
+        ):
+            sub = build.subtask(n, task, item.name, status, wanted=item.wanted)
             sub.extra.update(item.extra)
             if box.optional:
                 sub.extra["x_optional"] = True

@@ -38,6 +38,7 @@ _LIMIT: Final = 1000  # characters of a line searched for IDs
 class Speckit:
     phase_headings = True
     describe = False
+    numbered = False
     marks: dict[str, Status] = MARKS
 
     def item(self, box: syntax.Box) -> lists.Item | None:
