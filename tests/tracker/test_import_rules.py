@@ -348,6 +348,56 @@ Some intro text.
     ]
 
 
+def test_a_roadmap_of_bullets_with_status_icons() -> None:
+    # "- ✅ Item" under phase headings: the README roadmap every other project keeps
+    plan = """# Roadmap
+❌ = cancelled · ✅ = done
+
+## Phase 1: Foundations ✅
+- ✅ Repo skeleton
+- ✔️ CI pipeline
+
+## Phase 2: Core features 🚧
+- ✅ User accounts
+- 🚧 Projects and boards
+  - ✅ Boards API
+  - ⬜ Drag and drop
+- Comments ⏳
+- ❌ File attachments
+- ⚠️ Needs a designer
+- Plain bullet, a note
+
+## Phase 3: Launch
+- [ ] Billing
+"""
+    t = tracker(plan)
+    assert [(p.name, p.status) for p in t.phases] == [
+        ("Foundations", "complete"),
+        ("Core features", "in_progress"),
+        ("Launch", "pending"),
+    ]
+    assert tasks(t) == [
+        ("1.1", "Repo skeleton", "complete"),
+        ("1.2", "CI pipeline", "complete"),
+        ("2.1", "User accounts", "complete"),
+        ("2.2", "Projects and boards", "in_progress"),
+        ("2.3", "Comments", "pending"),
+        ("2.4", "File attachments", "skipped"),
+        ("3.1", "Billing", "pending"),
+    ]
+    assert [(s.name, s.status) for s in t.all_subtasks()] == [
+        ("Boards API", "complete"),
+        ("Drag and drop", "pending"),
+    ]
+    assert t.phases[1].extra["notes"] == ["- ⚠️ Needs a designer", "- Plain bullet, a note"]
+
+
+def test_status_icon_bullets_without_phase_headings_are_not_tasks() -> None:
+    # a README's "- ✅ Zero dependencies" feature list is not a plan
+    with pytest.raises(NothingToImport):
+        tracker("# tool\n\n## Features\n\n- ✅ Fast\n- ✅ Typed\n")
+
+
 def test_without_headings_the_tasks_are_one_phase() -> None:
     t = tracker("- [ ] a\n- [x] b\n", title_hint="quick")
     assert [p.name for p in t.phases] == ["Tasks"]

@@ -35,6 +35,7 @@ class Conductor:
     phase_headings = True
     describe = True
     numbered = False
+    icons = False
     marks: dict[str, Status] = MARKS
 
     def item(self, box: syntax.Box) -> lists.Item | None:

@@ -33,6 +33,7 @@ class Kiro:
     phase_headings = True
     describe = False
     numbered = True
+    icons = False
     marks: dict[str, Status] = KIRO_MARKS
 
     def item(self, box: syntax.Box) -> lists.Item | None:

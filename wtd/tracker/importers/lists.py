@@ -11,7 +11,8 @@ heading is its description. The engine does the rest, the same way for all:
   heading at its level or above closes it. Without phase headings (or for lists before
   them), the innermost heading that directly holds task checkboxes is their phase, and
   with none at all there is one implied phase.
-- A task checkbox is a task; one indented under a task is a sub-task of it (in Kiro,
+- A task checkbox is a task (in a roadmap, so is a bullet with a status icon, ``- ✅ X``);
+  one indented under a task is a sub-task of it (in Kiro,
   also ``N.M`` written flush with the task ``N`` just above it).
 - A line indented under an item belongs to the item (its notes, the indentation taken
   off; blank lines in between do not detach it). Code blocks go with what they are
@@ -47,6 +48,7 @@ class Dialect(Protocol):
     phase_headings: bool  # the file's ``Phase N:`` headings are its phases
     describe: bool  # prose under a phase heading, before its tasks, is its description
     numbered: bool  # ``N.M`` right under task ``N`` is its sub-task, however indented
+    icons: bool  # a bullet with a status icon (``- ✅ X``) is a task, as a checkbox is
     marks: dict[str, Status]
 
     def item(self, box: syntax.Box) -> Item | None:
@@ -64,6 +66,7 @@ class Plain:
     phase_headings = False
     describe = False
     numbered = False
+    icons = False
     marks: dict[str, Status] = MARKS
 
     def item(self, box: syntax.Box) -> Item | None:
@@ -157,7 +160,7 @@ class _Lists:
         self.doc = doc
         self.build = build
         self.dialect = dialect
-        self.items: dict[int, Item] = {}  # task checkboxes by line index
+        self.items: dict[int, tuple[syntax.Box, Item]] = {}  # task checkboxes by line index
         self.holds: set[int] = set()  # headings that directly hold a task checkbox
         self._scan()
         self.section: PhaseB | None = None  # the phase whose section we are in
@@ -181,11 +184,13 @@ class _Lists:
                 last = i
                 continue
             box = doc.box(i)
+            if box is None and self.dialect.icons:
+                box = syntax.icon_bullet(line, self.build.vocab.icons)
             if box is None or not box.text.strip():
                 continue
             item = self.dialect.item(box)
             if item is not None:
-                self.items[i] = item
+                self.items[i] = (box, item)
                 if last >= 0:
                     self.holds.add(last)
 
@@ -203,11 +208,9 @@ class _Lists:
             if s[0] == "#" and (h := syntax.heading(s)) is not None:
                 self.heading(n, line, i, *h)
                 continue
-            item = self.items.get(i)
-            if item is not None:
-                box = doc.box(i)
-                assert box is not None
-                self.checkbox(n, box, item)
+            found = self.items.get(i)
+            if found is not None:
+                self.checkbox(n, *found)
                 continue
             if self.item is not None and syntax.indent(line) > self.item_indent:
                 self.dialect.prose(build, n, s)
@@ -264,7 +267,7 @@ class _Lists:
 
     def checkbox(self, n: int, box: syntax.Box, item: Item) -> None:
         build = self.build
-        status = build.vocab.mark(box.mark)
+        status = box.status or build.vocab.mark(box.mark)
         task = self.task
         if task is not None and (
             box.indent > self.task_indent

@@ -1,6 +1,7 @@
 """Phase-based roadmaps and agent ``task.md`` lists: ``## Phase N: X`` headings (any level,
 any common spelling: ``## Phase N — X``, ``## [Phase N: X](file.md)``,
-``#### Phase N: X (Week 3)``, ``## Phase 1 — X ✅``) over checkbox lists.
+``#### Phase N: X (Week 3)``, ``## Phase 1 — X ✅``) over checkbox lists, or over bullets
+with status icons (``- ✅ Done thing``, ``- 🚧 Current thing``, ``- Next thing ⏳``).
 
 The list engine reads them (see lists.py) as checklists whose phase headings are the
 phases, the headings below them groups. What this adds is the telltale: a roadmap has
@@ -14,6 +15,7 @@ from typing import Final
 
 from wtd.tracker.importers import lists, syntax
 from wtd.tracker.importers.build import Build
+from wtd.tracker.importers.statuses import ICONS
 
 NAME: Final = "roadmap"
 TELLTALE: Final = (
@@ -26,7 +28,8 @@ _TASK_PREFIX: Final = re.compile(r"Task[ \t]++\d{1,9}+(?:\.\d{1,9}+)*+:", re.IGN
 
 
 def detect(doc: syntax.Doc) -> int:
-    """2 points per checkbox when the file has phase headings or roadmap IDs, else 0."""
+    """2 points per checkbox (or bullet with a status icon, ``- ✅ X``) when the file has
+    phase headings or roadmap IDs, else 0."""
     boxes = 0
     marked = 0
     phases = 0
@@ -40,7 +43,7 @@ def detect(doc: syntax.Doc) -> int:
             if h is not None and syntax.phase_head(h[1]) is not None:
                 phases += 1
             continue
-        box = doc.box(i)
+        box = doc.box(i) or syntax.icon_bullet(line, ICONS)
         if box is not None:
             boxes += 1
             if _ID_COMMENT.search(box.text) or _TASK_PREFIX.match(box.text):
@@ -50,6 +53,7 @@ def detect(doc: syntax.Doc) -> int:
 
 class Roadmap(lists.Plain):
     phase_headings = True
+    icons = True
 
 
 def read(doc: syntax.Doc, build: Build) -> None:

@@ -39,6 +39,7 @@ class Speckit:
     phase_headings = True
     describe = False
     numbered = False
+    icons = False
     marks: dict[str, Status] = MARKS
 
     def item(self, box: syntax.Box) -> lists.Item | None:

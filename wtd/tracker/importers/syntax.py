@@ -230,12 +230,14 @@ def _trailing_status(rest: str) -> tuple[str, Status] | None:
 
 
 class Box(NamedTuple):
-    """A checkbox list item: ``- [x] text``, ``* [ ] text``, ``1. [X] text``, ``- [ ]* text``."""
+    """A checkbox list item: ``- [x] text``, ``* [ ] text``, ``1. [X] text``, ``- [ ]* text``;
+    or a bullet with a status icon (``- ✅ text``, ``- text 🚧``: ``icon_bullet``)."""
 
     indent: int
     mark: str
     optional: bool  # Kiro's ``[ ]*`` (also ``[ ]\\*``)
     text: str
+    status: Status | None = None  # what the icon of an icon bullet says
 
 
 _BOX: Final = re.compile(
@@ -256,6 +258,36 @@ _BULLET: Final = re.compile(r"[ \t]*+(?:[-*+]|\d{1,9}+[.)])(?:[ \t]|$)")
 def is_bullet(line: str) -> bool:
     """A list item (with or without a checkbox)."""
     return _BULLET.match(line) is not None
+
+
+_VS16: Final = "\ufe0f"
+
+
+def icon_bullet(line: str, icons: dict[str, Status]) -> Box | None:
+    """A bullet that begins or ends with an icon naming a status (``- ✅ Repo skeleton``,
+    ``- Comments ⏳``; ``icons``: the document's), as a Box whose ``status`` it is; None
+    for any other line (a ``- ⚠️ Risk`` names no status)."""
+    m = _BULLET.match(line)
+    if m is None:
+        return None
+    text = line[m.end() :].strip(" \t")
+    status: Status | None = None
+    for k in range(min(len(text), 3)):  # the icon, a variation selector, a space
+        if text[k] in icons:
+            status = icons[text[k]]
+            break
+        if text[k] != _VS16:
+            break
+    if status is None:
+        for k in range(len(text) - 1, max(len(text) - 3, 0) - 1, -1):
+            if text[k] in icons:
+                status = icons[text[k]]
+                break
+            if text[k] != _VS16:
+                break
+    if status is None or not strip_icons(text)[0].strip():
+        return None
+    return Box(indent(line), "", False, text, status)
 
 
 # ------------------------------------------------------------------ tables
