@@ -176,6 +176,27 @@ def test_speckit_markers_become_fields() -> None:
     assert (second.status, second.extra) == ("complete", {"x_source_id": "T002"})
 
 
+def test_speckits_phase_n_left_from_its_template_is_the_next_phase() -> None:
+    # spec-kit's template ends with "## Phase N: Polish & Cross-Cutting Concerns", and
+    # generated tasks.md files often keep the N
+    plan = (
+        "## Phase 1: Setup\n- [x] T001 Init\n## Phase 2: Core\n- [ ] T002 Build\n"
+        "## Phase N: Polish & Cross-Cutting Concerns\n- [ ] T003 [P] Docs in docs/x.md\n"
+    )
+    t = tracker(plan)
+    assert [(p.number, p.name) for p in t.phases] == [
+        (1, "Setup"),
+        (2, "Core"),
+        (3, "Polish & Cross-Cutting Concerns"),
+    ]
+    assert t.phases[2].extra == {"x_source_number": "N"}
+    assert [(x.id, x.extra["x_source_id"]) for x in t.tasks] == [
+        ("1.1", "T001"),
+        ("2.1", "T002"),
+        ("3.1", "T003"),
+    ]
+
+
 def test_kiro_numbers_optional_items_and_details() -> None:
     plan = """# Implementation Plan
 - [x] 1. Set up

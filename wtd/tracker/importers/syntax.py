@@ -151,7 +151,7 @@ class PhaseHead(NamedTuple):
 
 
 _PHASE: Final = re.compile(
-    r"\[?(?:Phase|Stage|Milestone)[ \t]++(\d{1,9}+(?:\.\d{1,9}+)?+)"
+    r"\[?(?:Phase|Stage|Milestone)[ \t]++(\d{1,9}+(?:\.\d{1,9}+)?+|(?-i:N)(?=[ \t]*+[:—–-]))"
     r"(?:[ \t]*+(?::|—|–|-)[ \t]*+|[ \t]*+$)",
     re.IGNORECASE,
 )
@@ -165,7 +165,8 @@ _DURATION: Final = re.compile(
 
 def phase_head(text: str) -> PhaseHead | None:
     """The phase a heading's text names (``Phase 2: X``, ``Phase 2 — X``, ``[Phase 2: X](url)``,
-    ``Phase 3: X (2-3 weeks)``, ``Phase 1: X [checkpoint: abc1234]``, ``Phase 1 — X ✅``)."""
+    ``Phase 3: X (2-3 weeks)``, ``Phase 1: X [checkpoint: abc1234]``, ``Phase 1 — X ✅``;
+    ``Phase N: X`` as a template left it, whose number is then "N")."""
     m = _PHASE.match(text)
     if m is None:
         return None
