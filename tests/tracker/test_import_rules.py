@@ -156,6 +156,15 @@ def test_phase_status_is_derived_from_its_tasks_otherwise(marks: str, status: st
         ("- [ ] <!-- id: 0 --> Write it", "Write it", "0", {}),
         ("- [x] Write it [0a1b2c3]", "Write it", None, {"x_commit": "0a1b2c3"}),
         ("- [x] Write it ✅", "Write it", None, {}),
+        # agents' plans lead with a bold title: the asterisks are not the name's
+        ("- [ ] **Migrate the table**", "Migrate the table", None, {}),
+        ("- [x] **Extract `Channel`** — move them", "Extract `Channel` — move them", None, {}),
+        ("- [ ] **Backend:** add it", "Backend: add it", None, {}),
+        ("- [ ] __Ship it__ ✅", "Ship it", None, {}),
+        ("- [ ] **Task 1.2:** Write it", "Write it", None, {}),
+        ("- [ ] Fix **all** bugs", "Fix **all** bugs", None, {}),
+        ("- [ ] **unclosed bold", "**unclosed bold", None, {}),
+        ("- [ ] __init__.py exports", "__init__.py exports", None, {}),
     ],
 )
 def test_leading_ids_and_markers_leave_the_name(

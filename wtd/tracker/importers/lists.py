@@ -81,8 +81,9 @@ _MAX_COMMENTS: Final = 8  # per item; more stay in the name (and the scan stays 
 
 def plain_item(text: str) -> Item:
     """A checkbox's text: ``<!-- id: N -->`` (leading or trailing, text after it a note),
-    ``<!-- sha: … -->``, a leading ``Task 1.1:`` / ``1.1:`` ID, status icons at the ends
-    and a trailing ``[sha]`` / ``(sha)`` taken off the name."""
+    ``<!-- sha: … -->``, the bold around a leading title, a leading ``Task 1.1:`` /
+    ``1.1:`` ID, status icons at the ends and a trailing ``[sha]`` / ``(sha)`` taken off
+    the name."""
     item = Item("")
     name = text
     start = name.find("<!--")
@@ -108,7 +109,7 @@ def plain_item(text: str) -> Item:
         else:
             name = before or after
         start = name.find("<!--")
-    wanted, rest = syntax.split_id(name.strip())
+    wanted, rest = syntax.split_id(unbold(name.strip()))
     if rest.strip():
         name = rest
         if wanted and not item.wanted:
@@ -121,6 +122,21 @@ def plain_item(text: str) -> Item:
         name, item.extra["x_commit"] = sha
     item.name = name.strip()
     return item
+
+
+def unbold(text: str) -> str:
+    """``text`` without the ``**`` (or ``__``) around its lead, the bold title agents
+    write (``**Add the registry** — map preferences`` → ``Add the registry — map
+    preferences``); emphasis later in the text is kept."""
+    mark = text[:2]
+    if mark not in ("**", "__"):
+        return text
+    end = text.find(mark, 2)
+    if end <= 2 or text[2] in " \t" or text[end - 1] in " \t":
+        return text
+    if mark == "__" and text[end + 2 : end + 3] not in ("", " ", "\t"):
+        return text  # ``__init__.py``: a name, not emphasis
+    return text[2:end] + text[end + 2 :]
 
 
 def trailing_sha(name: str, *, bare: bool = False) -> tuple[str, str] | None:
