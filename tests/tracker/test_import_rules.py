@@ -457,6 +457,14 @@ def test_an_html_comment_never_closed_hides_nothing() -> None:
     assert [x.title for x in t.tasks] == ["a", "b"]
 
 
+def test_a_code_block_flush_left_ends_the_item_above_it() -> None:
+    # as prose does: what follows the block is not the item's (GitHub closes the list)
+    t = tracker("- [x] a\n\n```\nmake\n```\n\n  - [ ] b\n    more\n- [ ] c\n")
+    assert tasks(t) == [("1.1", "a", "complete"), ("1.2", "b", "pending"), ("1.3", "c", "pending")]
+    assert not t.all_subtasks()
+    assert t.tasks[1].extra["notes"] == ["more"]
+
+
 def test_plain_bullets_are_notes_not_tasks() -> None:
     t = tracker("**Deliverables**\n\n- billing/money.py\n\n**Steps**\n\n1. [ ] Move it\n")
     assert [x.title for x in t.tasks] == ["Move it"]

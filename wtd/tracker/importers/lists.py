@@ -253,6 +253,8 @@ class _Lists:
             under = self.item is not None and syntax.indent(line) > self.item_indent
             self.code_to = self.item if under else self.section
             self.code_strip = under
+            if not under:  # a block flush left ends the list, as prose does
+                self.item = self.task = None
         self.build.note(n, line, self.code_to, strip=self.code_strip)
         if i + 1 >= len(self.doc) or not self.doc.code[i + 1]:
             self.code_to = None
