@@ -164,6 +164,42 @@ def test_a_task_is_found_by_the_id_its_plan_gave_it(fresh: Workspace, tmp_path: 
     assert missing.returncode == 1 and "T999 not found" in missing.stderr, missing.stderr
 
 
+def test_a_readme_roadmap_of_status_icon_bullets_is_imported_not_refused(
+    fresh: Workspace,
+) -> None:
+    # "## Phase 1: X" over "- ✅ Done thing" bullets: refused as "no task found" before
+    fresh.md.parent.mkdir(parents=True)
+    plan = fresh.md.with_name("roadmap.md")
+    shutil.copy(PLANS / "roadmap" / "emoji-status-roadmap.md", plan)
+    out = reply(fresh, "--tracker", str(plan), "show progress")
+    assert out["ok"], out
+    assert out["result"]["imported"]["tasks"] == 10
+    assert "Overall progress: 44%" in fresh.ok("--tracker", "roadmap", "show progress")
+    assert "Comments with @mentions" in fresh.ok("--tracker", "roadmap", "show phase 2")
+    fresh.ok("--tracker", "roadmap", "mark task 2.3 complete")
+    data = assert_valid(plan.parents[2] / ".ecw" / "plans" / "roadmap.json")
+    assert [t["status"] for t in data["tasks"] if t["id"] == "2.3"] == ["complete"]
+    assert "| 2.3 | Comments with @mentions | ✅ Complete |" in plan.read_text()
+
+
+def test_kiro_subtasks_written_flush_are_subtasks_end_to_end(
+    fresh: Workspace, tmp_path: Path
+) -> None:
+    spec = tmp_path / ".kiro" / "specs" / "webhook-retries" / "tasks.md"
+    spec.parent.mkdir(parents=True)
+    shutil.copy(PLANS / "kiro" / "webhook-retries-tasks.md", spec)
+    out = reply(fresh, f"import plan {spec}")
+    assert out["ok"], out
+    assert (out["result"]["tasks"], out["result"]["tracker"]) == (5, "webhook-retries")
+    listed = fresh.ok("--tracker", "webhook-retries", "list tasks")
+    assert "Write backoff calculator" not in listed, listed  # a sub-task, not a task
+    fresh.ok("--tracker", "webhook-retries", "check subtask 1.2.3")
+    data = assert_valid(fresh.root / ".ecw" / "plans" / "webhook-retries.json")
+    subs = {s["id"]: (s["name"], s["status"]) for s in data["subtasks"]}
+    assert subs["1.2.3"] == ("Write property tests for backoff bounds", "complete")
+    assert len(subs) == 7
+
+
 def test_import_plan_relative_to_the_callers_folder_as_a_name(ws: Workspace) -> None:
     (ws.root / "notes").mkdir()
     shutil.copy(KIRO, ws.root / "notes" / "limits.md")
