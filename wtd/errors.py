@@ -76,3 +76,10 @@ class LimitRefused(WtdError):
     """A file over the size or nesting limits: refused and left as it is (exit 1)."""
 
     code = "too_large"
+
+
+class BeingMerged(WtdError):
+    """git stopped a merge on a conflict in the tracker's JSON (its markers are in the
+    file): nothing is written over it until the merge is resolved (exit 5)."""
+
+    code = "being_merged"

@@ -85,6 +85,7 @@ EXIT_CODES: Final[dict[str, int]] = {
     "elsewhere": EXIT_UNAVAILABLE,
     "outcome_unknown": EXIT_UNAVAILABLE,
     "circuit_open": EXIT_UNAVAILABLE,
+    "being_merged": EXIT_UNAVAILABLE,
 }
 """Every error code a reply can carry and the exit status wtctl ends with (SPEC §4)."""
 

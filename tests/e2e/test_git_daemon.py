@@ -228,6 +228,69 @@ def test_the_same_field_changed_both_ways_is_a_git_conflict_with_wtd_running(
     bob.clean_after_git()
 
 
+def test_a_merge_stopped_on_markers_in_the_json_is_left_for_the_user_to_resolve(
+    tmp_path: Path,
+) -> None:
+    # without `wtctl git setup` git merges the JSON line by line and leaves markers:
+    # wtd took them for damage, quarantined the file and wrote its own state over it,
+    # so `git add` then committed ours and the other side's changes were gone
+    team = Team(tmp_path)
+    alice_clone = team.clone("alice", setup=False)
+    alice_clone.git("symbolic-ref", "HEAD", "refs/heads/main")
+    (alice_clone.path / JSON).parent.mkdir(parents=True)
+    (alice_clone.path / JSON).write_bytes(EXAMPLE.read_bytes())
+    members: list[Member] = []
+    try:
+        alice = Member(alice_clone, Path(tempfile.mkdtemp(prefix="wtd-git-a-", dir="/tmp")))
+        members.append(alice)
+        alice.wtctl("show progress")
+        alice_clone.git("add", JSON, VIEW)  # the tracker's files only (no .gitignore)
+        alice_clone.git("commit", "-qm", "the tracker, shared")
+        alice_clone.git("push", "-q", "-u", "origin", "main")
+        bob = Member(team.clone("bob", setup=False), Path(tempfile.mkdtemp(dir="/tmp")))
+        members.append(bob)
+        bob.wtctl("show progress")
+        alice.wtctl("mark task 2.3 complete")
+        alice.clone.git("commit", "-qam", "alice: 2.3 done")
+        alice.clone.git("push", "-q")
+        bob.wtctl("mark task 2.3 blocked")
+        bob.clone.git("commit", "-qam", "bob: 2.3 blocked")
+        pulled = bob.clone.git("pull", "--no-rebase", check=False)
+        assert pulled.returncode != 0 and "CONFLICT" in pulled.stdout + pulled.stderr
+        merged = (bob.clone.path / JSON).read_bytes()
+        assert b"<<<<<<<" in merged
+        shown = bob.clone.run(str(BIN / "wtctl"), "--tracker", VIEW, "show progress")
+        assert "conflict markers" in shown.stdout + shown.stderr  # told, not repaired
+        refused = bob.clone.run(
+            str(BIN / "wtctl"), "--tracker", VIEW, "mark task 3.1 complete", check=False
+        )
+        assert refused.returncode == 5 and "resolve" in refused.stderr, refused.stderr
+        synced = bob.clone.run(str(BIN / "wtctl"), "--tracker", VIEW, "sync", check=False)
+        assert synced.returncode == 5, synced.stdout + synced.stderr
+        assert (bob.clone.path / JSON).read_bytes() == merged  # git's file, markers and all
+        bob.stop()  # and a wtd started meanwhile opens nothing over it either
+        reopened = bob.clone.run(
+            str(BIN / "wtctl"), "--tracker", VIEW, "show progress", check=False
+        )
+        assert reopened.returncode == 5 and "resolve" in reopened.stderr, reopened.stderr
+        assert (bob.clone.path / JSON).read_bytes() == merged
+        assert "UU .ecw/plans/my-project.json" in bob.clone.status()
+        quarantine = bob.clone.path / ".ecw" / "quarantine"
+        assert not quarantine.exists() or not any(quarantine.rglob("*"))
+        bob.clone.git("checkout", "--theirs", JSON)  # resolved: alice's side
+        bob.clone.git("add", JSON)
+        bob.wtctl("show progress")  # wtd takes the resolved JSON and renders its view
+        bob.clone.git("add", VIEW)
+        bob.clone.git("commit", "-qm", "merged, theirs taken")
+        bob.clone.assert_consistent()
+        bob.wtctl("mark task 3.1 complete")  # served again, on the resolved file
+        assert _task(bob, "2.3")["status"] == "complete"
+        assert _task(bob, "3.1")["status"] == "complete"
+    finally:
+        for member in members:
+            member.stop()
+
+
 @pytest.mark.parametrize("stamped", [-60, +60], ids=["a minute ago", "a minute ahead"])
 def test_an_index_lock_left_by_a_git_that_stopped_is_told_and_not_waited_for_again(
     tmp_path: Path, stamped: int

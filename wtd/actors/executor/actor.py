@@ -55,9 +55,13 @@ log = logging.getLogger("wtd.executor")
 ANSWERED_KEPT = 10_000  # replies remembered for retried request ids (in memory)
 # Replies that settle nothing: a retry of their id must be carried out, not answered.
 # (exit 5: try again later or elsewhere; "internal": wtd's own failure)
-_UNSETTLED = frozenset({"internal", "outcome_unknown", "elsewhere", "circuit_open", "unavailable"})
+_UNSETTLED = frozenset(
+    {"internal", "outcome_unknown", "elsewhere", "circuit_open", "unavailable", "being_merged"}
+)
 # Error codes that are not faults of wtd's: health does not count them as failures.
-_NOT_FAULTS = frozenset({"not_found", "not_understood", "elsewhere", "unsafe_path", "too_large"})
+_NOT_FAULTS = frozenset(
+    {"not_found", "not_understood", "elsewhere", "unsafe_path", "too_large", "being_merged"}
+)
 _USER_EXITS = frozenset({2, 3, 4})  # invalid input, consent questions, denials: not faults
 _READS: tuple[type, ...] = (phrases.ParseError, *commands.QUERY_TYPES)
 

@@ -135,6 +135,7 @@ class Edited(msgspec.Struct, kw_only=True):
 class Broken(msgspec.Struct, kw_only=True):
     reason: str
     data: bytes
+    stamp: atomic.Stamp | None = None  # of the file read (None: none could be read)
 
 
 class Healed(msgspec.Struct, kw_only=True):

@@ -65,9 +65,9 @@ def read_json_edit(files: WritePath) -> Edited | Broken | None:
             edited = model.decode(data, max_bytes=files.max_bytes, max_depth=files.max_depth)
         return Edited(tracker=edited, data=data, stamp=stamp)
     except model.TrackerError as exc:
-        return Broken(reason=str(exc), data=data)
+        return Broken(reason=str(exc), data=data, stamp=stamp)
     except RecursionError:
-        return Broken(reason="the edited JSON nests too deep", data=data)
+        return Broken(reason="the edited JSON nests too deep", data=data, stamp=stamp)
 
 
 def adopt_json(
@@ -80,6 +80,17 @@ def adopt_json(
     if found is None:
         return None
     if isinstance(found, Broken):
+        if gitrepo.merging(files.paths.workspace) and found.stamp is not None:
+            # git's markers of a conflict it stopped on: the user's to resolve, not
+            # damage to repair (that would drop the other side's changes)
+            files.held_by_merge = found.stamp
+            line = (
+                f"⚠ {files.paths.json.name} holds git's conflict markers (a merge is "
+                "stopped on it): left as it is; changes wait until it is resolved"
+            )
+            log.warning("%s: %s", files.label, line)
+            files.tell(line)
+            return Healed(lines=[line])
         healing = repair_from_memory(files, found.data, found.reason)
         log.warning("%s: hand-edited JSON unusable (%s): %s", files.label, found.reason, healing)
         lines = [f"✓ Issue: {found.reason}", *healing[1:]]

@@ -133,7 +133,19 @@ def decode_found(files: WritePath, data: bytes) -> tuple[model.Tracker, bool]:
             f"Refused: {files.rel(paths.json)}: {exc} ([storage] max_file_bytes, "
             "max_depth); the file was left as it is"
         ) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, model.TrackerError) as exc:
+        if gitrepo.merging(paths.workspace):  # git's conflict markers, not damage
+            raise errors.BeingMerged(
+                f"git stopped a merge on a conflict in {files.rel(paths.json)}: resolve it "
+                "(edit the file, or take one side with git checkout --ours/--theirs), git "
+                "add it, then try again; wtd takes the merged file",
+                suggestions=[f"git status; then edit {files.rel(paths.json)}"],
+            ) from None
+        if isinstance(exc, model.TrackerError):
+            raise Fault(
+                f"{files.rel(paths.json)} is not a valid tracker: {exc}",
+                files.symptom("store.open", "TrackerError", str(exc)),
+            ) from exc
         raise Fault(
             f"{files.rel(paths.json)} is not valid JSON: {exc}",
             files.symptom("store.open", "DecodeError", str(exc)),
@@ -144,11 +156,6 @@ def decode_found(files: WritePath, data: bytes) -> tuple[model.Tracker, bool]:
             f"([storage] max_depth = {files.max_depth})",
             files.symptom("store.open", "TrackerError", "nested too deep"),
         ) from None
-    except model.TrackerError as exc:
-        raise Fault(
-            f"{files.rel(paths.json)} is not a valid tracker: {exc}",
-            files.symptom("store.open", "TrackerError", str(exc)),
-        ) from exc
     return tracker, isinstance(raw, dict) and "schema_version" not in raw
 
 

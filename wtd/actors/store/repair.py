@@ -219,7 +219,8 @@ def sync(files: WritePath) -> Outcome:
 
 def repair_from_memory(files: WritePath, on_disk: bytes, why: str = "") -> list[str]:
     """The SSOT on disk differs from wtd's state (``why``: how, when known): keep it
-    aside and rewrite it."""
+    aside and rewrite it — unless it is git's, stopped on a conflict (BeingMerged)."""
+    files.refuse_over_a_merge()
     name = files.paths.json.name
     kept = ""
     if on_disk:

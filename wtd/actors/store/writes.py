@@ -37,7 +37,7 @@ from wtd.actors.store.base import (
 )
 from wtd.healing.analysis import Symptom
 from wtd.messages import Outcome
-from wtd.storage import atomic, safepath, timeline
+from wtd.storage import atomic, gitrepo, safepath, timeline
 from wtd.storage import failpoints as fp
 from wtd.storage.backups import Backups, keep_copy
 from wtd.storage.failpoints import Failpoints
@@ -155,6 +155,8 @@ class WritePath:
         self.view_base: model.Tracker | None = None  # the tracker the view on disk shows
         self.pending_view_merge = False  # a view edited offline, merged after opening
         self.adopted_offline = False  # the JSON was edited while wtd was not running
+        # the JSON as git left it, stopped on a conflict (markers in it): not written over
+        self.held_by_merge: atomic.Stamp | None = None
         self.offline_base: model.Tracker | None = None  # the state a view edited offline shows
         self.incomplete: tuple[atomic.Stamp, float] | None = None  # a view mid-save, since
         self.imported: dict[str, object] | None = None  # counts told to the next caller
@@ -193,6 +195,22 @@ class WritePath:
         """Before a write: no file or folder wtd is about to touch is a symlink (SPEC §2)."""
         for path in (self.paths.json, self.paths.markdown, self.paths.journal):
             safepath.check(path)
+
+    def refuse_over_a_merge(self) -> None:
+        """BeingMerged while the JSON is the one git left with conflict markers, git
+        still stopped on it: writing wtd's state over it would drop the other side's
+        changes (and the markers git's user resolves)."""
+        held = self.held_by_merge
+        if held is None:
+            return
+        if stamp_of(self.paths.json) == held and gitrepo.merging(self.paths.workspace):
+            raise errors.BeingMerged(
+                f"git stopped a merge on a conflict in {self.paths.json.name}: resolve "
+                "it (edit the file, or take one side with git checkout --ours/--theirs), "
+                "git add it, then try again; wtd takes the merged file",
+                suggestions=[f"git status; then edit {self.rel(self.paths.json)}"],
+            )
+        self.held_by_merge = None
 
     @property
     def label(self) -> str:
@@ -237,6 +255,7 @@ class WritePath:
         """
         assert self.journal is not None
         self.guard()
+        self.refuse_over_a_merge()
         notes: list[str] = []
         data = self.encode(new)
         after, view = self.digest_and_render(new, data)
