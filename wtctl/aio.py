@@ -89,6 +89,7 @@ async def _open_once(path: str) -> _Stream:
 async def _open(path: str, *, autostart: bool) -> _Stream:
     """Connect and shake hands, starting a daemon first if nobody answers."""
     reason = "no answer"
+    failed: str | None = None  # why the last wtd started did not serve
     for _attempt in range(AUTOSTART_ATTEMPTS):
         try:
             return await _open_once(path)
@@ -96,9 +97,10 @@ async def _open(path: str, *, autostart: bool) -> _Stream:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             if not autostart:
                 raise Unavailable(f"no wtd is answering on {path} ({reason})") from None
-        failed = await asyncio.to_thread(start_daemon, path)
-        if failed is not None:
-            raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
+        # (one that lost a start race to another wtd exits too: connect again first)
+        failed = await asyncio.to_thread(start_daemon, path) or failed
+    if failed is not None:
+        raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
     raise Unavailable(
         f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
     )

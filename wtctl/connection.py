@@ -129,6 +129,7 @@ def connect(path: str, *, autostart: bool, first: dict[str, Any] | None = None) 
     connection's next frame (``Connection.receive``). A retry sends it again, with
     its id: wtd applies it at most once.
     """
+    failed: str | None = None  # why the last wtd started did not serve
     for _attempt in range(AUTOSTART_ATTEMPTS):
         try:
             return _connect_once(path, first)
@@ -139,9 +140,10 @@ def connect(path: str, *, autostart: bool, first: dict[str, Any] | None = None) 
         # imported only when nobody answers: most calls find wtd running
         from wtctl.autostart import log_path, start_daemon
 
-        failed = start_daemon(path)
-        if failed is not None:
-            raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
+        # (one that lost a start race to another wtd exits too: connect again first)
+        failed = start_daemon(path) or failed
+    if failed is not None:
+        raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
     raise Unavailable(
         f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
     )
