@@ -228,6 +228,35 @@ def test_the_same_field_changed_both_ways_is_a_git_conflict_with_wtd_running(
     bob.clean_after_git()
 
 
+@pytest.mark.parametrize("running", [True, False], ids=["wtd running", "wtd stopped"])
+def test_a_stash_pop_brings_the_stashed_changes_back(
+    team_running: tuple[Member, Member], running: bool
+) -> None:
+    # git stash, then git stash pop: the popped JSON, an older state of wtd's that git
+    # put back (not in its index), was taken for the save of an older copy (running)
+    # or for a file a crash left behind (stopped): the stashed change was gone
+    alice, _bob = team_running
+    alice.wtctl("start task 2.3")
+    alice.wtctl("rename task 3.1 to Notes for the release")
+    alice.clone.git("stash")
+    alice.quiet()
+    assert _task(alice, "2.3")["status"] == "pending"
+    if not running:
+        alice.stop()
+    alice.clone.git("stash", "pop")
+    alice.wtctl("show progress")  # (starts wtd when it was stopped)
+    assert _task(alice, "2.3")["status"] == "in_progress"
+    assert _task(alice, "3.1")["name"] == "Notes for the release"
+    alice.quiet()
+    alice.clone.assert_consistent()
+    assert _task(alice, "2.3")["status"] == "in_progress"
+    for kept in ("conflicts", "quarantine"):
+        folder = alice.clone.path / ".ecw" / kept
+        assert not folder.exists() or not any(folder.rglob("*")), list(folder.rglob("*"))
+    alice.wtctl("mark task 2.3 complete")  # and goes on from there
+    assert _task(alice, "2.3")["status"] == "complete"
+
+
 def test_a_merge_stopped_on_markers_in_the_json_is_left_for_the_user_to_resolve(
     tmp_path: Path,
 ) -> None:

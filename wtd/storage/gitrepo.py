@@ -61,6 +61,21 @@ def head_moved_after(workspace: Path, moment_ns: int) -> bool:
         return False
 
 
+def index_written_after(workspace: Path, moment_ns: int, within_ns: int | None = None) -> bool:
+    """Did git write its index at or after ``moment_ns`` (within ``within_ns`` of it)?
+    git writes the index after the working tree files of a checkout, reset, merge,
+    pull or ``stash pop``, so a file whose write the index follows is git's — which an
+    editor's save or an agent's write is not. False without git."""
+    repo = git_dir(workspace)
+    if repo is None:
+        return False
+    try:
+        written = os.stat(repo / "index").st_mtime_ns
+    except OSError:
+        return False
+    return written >= moment_ns and (within_ns is None or written - moment_ns <= within_ns)
+
+
 def index_lock(repo: Path) -> tuple[int, int] | None:
     """git's ``index.lock`` in ``repo`` as (inode, mtime in ns), None when there is none.
     git holds it while it writes the working tree (a checkout, merge, pull, rebase

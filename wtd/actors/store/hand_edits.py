@@ -41,6 +41,8 @@ from wtd.tracker import merge_json as fields
 
 log = logging.getLogger("wtd.store")
 
+GIT_WROTE_WITHIN = 5_000_000_000  # ns: git writes its index right after the files
+
 
 def read_json_edit(files: WritePath) -> Edited | Broken | None:
     """The JSON on disk, when it is not what wtd last wrote (None: it is)."""
@@ -99,9 +101,17 @@ def adopt_json(
         return Healed(lines=lines)
     base = files.loaded
     workspace = files.paths.workspace
-    if gitrepo.in_index(workspace, files.paths.json, found.data) or gitrepo.merging(workspace):
+    if (
+        gitrepo.in_index(workspace, files.paths.json, found.data)
+        or gitrepo.merging(workspace)
+        or (
+            found.stamp is not None
+            and gitrepo.index_written_after(workspace, found.stamp[0], GIT_WROTE_WITHIN)
+        )
+    ):
         # (stopped on a conflict, the file is the merge wtd's driver made, not in the
-        # index yet: git's all the same)
+        # index yet; or a stash pop, which puts back a file git's index does not hold:
+        # git's all the same)
         return take_gits(files, found, base)
     change, conflicts, stale, fitted, said = merge_json(files, found, base)
     if stamp_of(files.paths.json) != found.stamp:

@@ -103,7 +103,11 @@ def open_tracker(files: WritePath) -> None:
         stamp is not None
         and journalled is not None
         and stamp[0] > journalled[0]
-        and gitrepo.head_moved_after(paths.workspace, journalled[0])
+        and (
+            gitrepo.head_moved_after(paths.workspace, journalled[0])
+            # a stash pop, a checkout of one file: git wrote its index after the file
+            or gitrepo.index_written_after(paths.workspace, stamp[0])
+        )
     )
     adopt(files, tracker, on_disk, stamp, data, written_later=later)
     if is_v1:
@@ -302,7 +306,10 @@ def adopt(
         and written_later
         and not read_only
         and any(not timeline.is_checkpoint(r) for r in todo)
-        and gitrepo.in_index(files.paths.workspace, files.paths.json, data)
+        and (
+            gitrepo.in_index(files.paths.workspace, files.paths.json, data)
+            or (stamp is not None and gitrepo.index_written_after(files.paths.workspace, stamp[0]))
+        )
     )
     if went_back:
         log.info(
