@@ -437,6 +437,8 @@ def test_a_subagent_command_mentioning_wtd_must_be_one_plain_wtctl_call(
         ("wtctl git setup", "wtctl git"),
         ("wtctl git render my-project", "wtctl git"),
         ("wtctl mcp", "wtctl mcp"),
+        ('wtctl "import plan docs/plans/race.md as 07-new"', "import a plan"),
+        ("wtctl import plan .kiro/specs/x/tasks.md", "import a plan"),
         ("wtctl board --port 0", "wtctl board"),
     ],
 )

@@ -130,10 +130,12 @@ CONSENT_PHRASES: Final[tuple[str, ...]] = (CONSENT_ANSWER, GRANT_BLANKET, REVOKE
 
 UNDO: Final = r"undo(?: (?:the )?last change)?"
 RESTORE_TRACKER: Final = r"restore tracker(?: (?P<name>\S+))?"
-SUBAGENT_BARRED: Final[tuple[str, ...]] = (UNDO, RESTORE_TRACKER)
+IMPORT_PLAN: Final = r"import plan(?: .*)?"
+SUBAGENT_BARRED: Final[tuple[str, ...]] = (UNDO, RESTORE_TRACKER, IMPORT_PLAN)
 """Phrases a subagent may not send although they are not guarded: undoing (wtd refuses
 a subagent's undo of a guarded change; the hook cannot tell which change an undo
-reverts) and restoring a deleted tracker (the undo of a guarded ``delete tracker``)."""
+reverts), restoring a deleted tracker (the undo of a guarded ``delete tracker``) and
+importing a plan (it creates a tracker, as ``create initiative`` does)."""
 
 
 def compile_phrase(pattern: str) -> re.Pattern[str]:

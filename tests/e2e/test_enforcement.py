@@ -310,3 +310,14 @@ def test_agent_names_match_their_config_table_whatever_their_case(
         assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "claim" not in json.dumps(ws.task("2.3"))
     ws.ok("--agent", "Builder", "claim task 2.3")  # a name with capitals is fine
+
+
+def test_a_subagent_may_not_import_a_plan_which_creates_a_tracker(ws: Workspace) -> None:
+    plan = ws.root / "launch.md"
+    plan.write_text("# Launch\n\n## Phase 1: Prepare\n\n- [ ] Write the notes\n")
+    proc = ws.wtctl("--subagent", f"import plan {plan} as 07-launch")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "create trackers" in proc.stderr
+    assert not (ws.root / ".ecw" / "plans" / "07-launch.json").exists()
+    ws.ok(f"import plan {plan} as 07-launch")  # the user may
+    assert (ws.root / ".ecw" / "plans" / "07-launch.json").exists()

@@ -376,6 +376,7 @@ UNDO_WHAT = "undo: an undo can reverse a guarded change (set a task's status aga
 RESTORE_WHAT = (
     "restore a tracker: restoring a deleted tracker undoes a guarded change (delete tracker)"
 )
+IMPORT_WHAT = "import a plan: it creates a tracker, as create initiative does"
 BARRED_WHAT = "send this phrase (wtd.vocabulary.SUBAGENT_BARRED)"
 _compiled: list[tuple[re.Pattern[str], str]] = []
 
@@ -387,7 +388,11 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
 
         _compiled.extend((v.compile_phrase(p), _KIND_WHAT[k]) for p, k in v.GUARDED_PHRASES)
         _compiled.extend((v.compile_phrase(p), CONSENT_WHAT) for p in v.CONSENT_PHRASES)
-        barred = {v.UNDO: UNDO_WHAT, getattr(v, "RESTORE_TRACKER", None): RESTORE_WHAT}
+        barred = {
+            v.UNDO: UNDO_WHAT,
+            getattr(v, "RESTORE_TRACKER", None): RESTORE_WHAT,
+            getattr(v, "IMPORT_PLAN", None): IMPORT_WHAT,
+        }
         _compiled.extend(
             (v.compile_phrase(p), barred.get(p, BARRED_WHAT)) for p in v.SUBAGENT_BARRED
         )

@@ -59,7 +59,7 @@ SUBAGENT_DENIED: Final[frozenset[str]] = frozenset(
 
 _WHAT: Final[dict[str, str]] = {
     "change": "change the tracker",
-    "create_initiative": "create initiatives",
+    "create_initiative": "create trackers (an initiative, or an imported plan)",
     "delete_tracker": "delete trackers",
     "bulk_change": "change many tasks at once",
     "take_over_claim": "take over another agent's claim",

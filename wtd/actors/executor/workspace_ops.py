@@ -98,7 +98,12 @@ async def import_plan(
     async def carry_out() -> Outcome:
         return await _import_plan(ctx, command, ws, request)
 
-    return await ctx.once(ws, request, lambda: ctx.guarded(ws, command, request, carry_out))
+    # it creates a tracker: what subagents (and agents denied create_initiative) may not
+    return await ctx.once(
+        ws,
+        request,
+        lambda: ctx.guarded(ws, command, request, carry_out, action="create_initiative"),
+    )
 
 
 def _prepare(ctx: Context, command: commands.ImportPlan, cwd: Path, ws: Path) -> Prepared:
