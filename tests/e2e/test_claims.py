@@ -79,6 +79,39 @@ def test_another_agents_claim_cannot_be_taken_or_released(ws: Workspace) -> None
     assert _claim(ws, "3.1") is None and ws.task("3.1")["status"] == "pending"
 
 
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "mark task 2.3 complete",
+        "mark task 2.3 pending",
+        "delete task 2.3",
+        "move task 2.3 to phase 3",
+    ],
+)
+def test_another_agent_may_not_complete_reopen_move_or_delete_a_claimed_task(
+    ws: Workspace, phrase: str
+) -> None:
+    # completing or reopening a held task ends or empties the claim: taking it, which
+    # SPEC §12 keeps from other agents (it said rc 0, and the holder's claim just went)
+    ws.ok("--agent", "a2", "claim task 2.3")
+    before = ws.json.read_bytes()
+    for caller in (["--agent", "a3"], ["--subagent"], ["--agent", "a3", "--subagent"]):
+        proc = ws.wtctl(*caller, phrase)
+        assert proc.returncode == 4, proc.stdout + proc.stderr
+        assert "claimed by a2" in proc.stderr
+    assert ws.json.read_bytes() == before
+    ws.ok("--agent", "a3", 'attach evidence to task 2.3: manual_note "reviewed by a3"')  # may add
+    ws.ok("--agent", "a2", "mark task 2.3 complete")  # the holder may
+    assert ws.task("2.3")["status"] == "complete"
+
+
+def test_the_user_may_change_a_claimed_task(ws: Workspace) -> None:
+    ws.ok("--agent", "a2", "claim task 2.3")
+    ws.ok("mark task 2.3 complete")
+    assert ws.task("2.3")["status"] == "complete"
+    assert "x_claim" not in json.dumps(ws.task("2.3"))
+
+
 def test_the_user_takes_an_agents_claim_over_only_with_consent(ws: Workspace) -> None:
     """SPEC §12: the user can take over or give back an agent's live claim, with
     consent — asked each time (``always`` is not kept for it); ``no`` changes nothing."""

@@ -83,6 +83,7 @@ from wtd.storage import failpoints as fp
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, JournalRecord
 from wtd.tracker import claims, commands, model, ops, queries
+from wtd.tracker.ops.claims import check_holder
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
@@ -703,6 +704,7 @@ class Store:
             request=req,
         )
         try:
+            check_holder(base, change, at, req.actor)  # new requests only (not replays)
             applied = ops.apply(base, change, at=at, actor=req.actor)
         except errors.WtdError as exc:
             item.outcome = self.files.error(exc)

@@ -212,6 +212,40 @@ def touched_task(change: c.Change) -> str | None:
     return None
 
 
+def _is_agent(actor: str) -> bool:
+    """An agent's or a subagent's change (``agent:NAME``, ``subagent[:NAME]``), not the
+    user's, a hand edit's, git's or wtd's own."""
+    return actor.startswith(("agent:", "subagent"))
+
+
+def check_holder(tracker: Tracker, change: c.Change, at: str, actor: str) -> None:
+    """Denied when an agent that does not hold a live claim on a task would change its
+    status, move it or delete it (SPEC §12: another agent cannot take or release a live
+    claim, and completing, reopening or deleting a held task does either). The user may
+    (the claim ends or stays as the change leaves it); so may the holder. Checked for
+    new requests only, never on replay: the journal holds what was decided then."""
+    match change:
+        case c.SetTaskStatus(task_id=task_id) | c.MoveTask(task_id=task_id):
+            pass
+        case c.DeleteTask(task_id=task_id):
+            pass
+        case _:
+            return
+    if not _is_agent(actor):
+        return
+    try:
+        task = tracker.tasks[find_task(tracker, task_id)]
+    except errors.NotFound:
+        return  # the change itself says so
+    held = cl.live(task, at) if task.extra else None
+    if held is None or held.by == cl.holder_of(actor):
+        return
+    raise errors.Denied(
+        f"{_held(task, held)}; only {held.by} (or the user) may change its status, move "
+        f"or delete it. Claim another task (claim next), or ask {held.by} to release it"
+    )
+
+
 def renewed(applied: Applied, change: c.Change, at: str, actor: str) -> Applied:
     """``applied`` with the claim on the task it changed brought up to date: renewed
     when the holder made the change (SPEC §12), cleared when the task settled."""
