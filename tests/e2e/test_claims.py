@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from typing import Any
@@ -160,6 +161,21 @@ def test_the_daemon_gives_an_expired_lease_back_without_a_request(ws: Workspace)
     ws.start_daemon({"WT_CLAIM_TTL": str(ttl)})
     task_id = _json(ws.wtctl("--agent", "alice", "--json", "claim next"))["result"]["id"]
     deadline = time.monotonic() + 10  # the timer fires at the lease's end; the disk shows it
+    while _claim(ws, task_id) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _claim(ws, task_id) is None and ws.task(task_id)["status"] == "pending"
+
+
+def test_a_lease_ends_without_a_request_after_a_crash_too(ws: Workspace) -> None:
+    # a wtd started after a crash gave claimed tasks back only once a request opened
+    # their workspace: it now opens, at start, the trackers of its workspaces that
+    # record claims
+    ws.start_daemon({"WT_CLAIM_TTL": "1"})
+    task_id = _json(ws.wtctl("--agent", "alice", "--json", "claim next"))["result"]["id"]
+    ws.kill_daemon(signal.SIGKILL)
+    assert _claim(ws, task_id) is not None
+    ws.start_daemon()
+    deadline = time.monotonic() + 15  # the lease's end, then the disk shows it
     while _claim(ws, task_id) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _claim(ws, task_id) is None and ws.task(task_id)["status"] == "pending"

@@ -9,8 +9,10 @@ every tracker of the workspaces it served (``wtd.storage.served``): it reads the
 digest the journal's newest record leads to (from the journal's tail: nothing is
 opened, claimed or written) and compares the JSON with it, and the view's Recovery
 Checksum. Only a tracker whose files lag is opened — claimed and opened as a request
-would, which rewrites them. What opening found to tell (changes recovered, a view
-kept aside) is still told to the first request; a tracker that cannot be opened
+would, which rewrites them — or one that records claims: its Store gives each task
+back when its lease ends, with no request needed (SPEC §12), also after a crash.
+What opening found to tell (changes recovered, a view kept aside) is still told to
+the first request; a tracker that cannot be opened
 is left for that request, which heals it and says so. Requests are served
 meanwhile. A wtd started with failpoints (``WT_FAILPOINTS``, fault injection for
 tests) does not check: the faults must hit the requests a test aims them at.
@@ -65,14 +67,16 @@ async def _check(ctx: Context, served: Served, ws: Path) -> int:
     except errors.WtdError as exc:  # served by another wtd now (it checks), or unsafe
         log.info("%s: not checked at start: %s", ws, exc.message)
         return 0
-    for name in names:
+    for name, why in names:
         outcome = await ctx.stores.call(workspace.for_workspace(ws, name), _open)
-        if outcome.ok:
+        if outcome.ok and why == _CLAIMS:
+            log.info("%s: it records claims; opened at start to end their leases", outcome.tracker)
+        elif outcome.ok:
             log.info("%s: its files were behind its journal; rewritten at start", outcome.tracker)
         else:  # left for the first request, which heals it and says what it found
             why = outcome.error.message if outcome.error is not None else "failed"
             log.warning("%s/%s: not opened at start: %s", ws, name, why)
-    return len(names)
+    return sum(1 for _, why in names if why == _BEHIND)
 
 
 def _open(reply_to: MemoryObjectSendStream[Outcome]) -> Apply:
@@ -80,28 +84,35 @@ def _open(reply_to: MemoryObjectSendStream[Outcome]) -> Apply:
     return Apply(rid=rid, command=commands.Open(), actor=SYSTEM, reply_to=reply_to)
 
 
-def _lagging(ws: Path) -> list[str] | None:
-    """The trackers of ``ws`` whose files are not what its journal leads to; None
-    if ``ws`` is gone."""
+_BEHIND = "behind"
+_CLAIMS = "claims"
+
+
+def _lagging(ws: Path) -> list[tuple[str, str]] | None:
+    """The trackers of ``ws`` to open now, each with why: its files are not what its
+    journal leads to, or it records claims; None if ``ws`` is gone."""
     if not (ws / ".ecw").is_dir():
         return None
-    return [
-        name for name in workspace.trackers_in(ws) if _behind(workspace.for_workspace(ws, name))
+    found = [
+        (name, _why_open(workspace.for_workspace(ws, name))) for name in workspace.trackers_in(ws)
     ]
+    return [(name, why) for name, why in found if why is not None]
 
 
-def _behind(paths: TrackerPaths) -> bool:
+def _why_open(paths: TrackerPaths) -> str | None:
     last = journal.last_content(paths.journal)
     if last is None or last == DELETED:  # nothing journalled, or only its opening can tell
-        return False
+        return None
     try:
         data = safepath.read_bytes(paths.json, model.MAX_BYTES)
         view = safepath.read_bytes(paths.markdown, model.MAX_BYTES)
     except FileNotFoundError:
-        return True
+        return _BEHIND
     except (OSError, errors.WtdError):  # unreadable here: its first request says why
-        return False
+        return None
     if model.checksum_as(data, last) != last:
-        return True
+        return _BEHIND
     shown = CHECKSUM.findall(view.decode("utf-8", errors="replace"))
-    return not shown or shown[-1] != last
+    if not shown or shown[-1] != last:
+        return _BEHIND
+    return _CLAIMS if b'"x_claim"' in data else None
