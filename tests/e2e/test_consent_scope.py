@@ -130,6 +130,19 @@ def test_a_subagent_may_not_undo_a_guarded_change(ws: Workspace) -> None:
     assert statuses(ws, 2) != ["complete"] * len(statuses(ws, 2))
 
 
+def test_a_subagent_may_undo_its_own_change_that_touched_two_tasks(ws: Workspace) -> None:
+    # deleting a task another one depends on changes both: the subagent was allowed
+    # the change and then refused its undo as "a guarded change"
+    ws.ok("task 2.3 depends on 2.2")
+    ws.ok("--subagent", "--agent", "cleaner", "delete task 2.2")
+    undone = ws.wtctl("--subagent", "--agent", "cleaner", "undo")
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert ws.task("2.2")["name"] and "2.2" in ws.task("2.3")["dependencies"]
+    ws.ok("--subagent", "--agent", "cleaner", "delete task 2.2")
+    other = ws.wtctl("--subagent", "--agent", "other", "undo")  # another's: still guarded
+    assert other.returncode == 4, other.stdout + other.stderr
+
+
 def test_questions_denials_and_not_found_are_not_failures(ws: Workspace) -> None:
     for _ in range(3):
         assert ws.wtctl("delete tracker").returncode == 3

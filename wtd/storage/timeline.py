@@ -175,6 +175,14 @@ def guarded(record: JournalRecord) -> bool:
     return inverse is not None and len(inverse.tasks_put) + len(inverse.tasks_remove) >= 2
 
 
+def bulk(record: JournalRecord) -> bool:
+    """Was this a bulk phrase (``mark phase N S``: guarded by consent, SPEC §7)?"""
+    try:
+        return isinstance(change_of(record), commands.SetPhaseTasks)
+    except msgspec.DecodeError:
+        return True  # cannot tell: treat it as guarded
+
+
 def op_name(record: JournalRecord) -> str:
     try:
         return str(msgspec.json.decode(record.op).get("cmd", "change"))

@@ -54,7 +54,9 @@ def undo_change(files: WritePath, req: Apply) -> Pending | Outcome:
     if target is None:
         return files.error(errors.InvalidArgument("Nothing to undo"))
     undo = req.command
-    if isinstance(undo, commands.Undo) and undo.by_subagent and timeline.guarded(target):
+    own = target.actor == req.actor and not timeline.bulk(target)  # its own change back
+    by_subagent = isinstance(undo, commands.Undo) and undo.by_subagent
+    if by_subagent and timeline.guarded(target) and not own:
         return files.error(
             errors.Denied(
                 f"Denied: subagents may not undo a guarded change (#{target.seq}: "
