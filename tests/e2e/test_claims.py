@@ -216,6 +216,40 @@ def test_a_retried_claim_gets_the_first_reply_again(ws: Workspace) -> None:
     assert claimed == ["3.1"]
 
 
+def test_a_claim_retried_on_a_wtd_with_another_lease_is_answered_not_refused(
+    ws: Workspace,
+) -> None:
+    # the lease is the daemon's (config, $WT_CLAIM_TTL): a retry answered after a
+    # restart with another lease is the same claim (it was refused as "already used
+    # for another change" although it had been applied: SPEC §6's "a reported failure
+    # means not applied" broken)
+    message = {
+        "type": "command",
+        "id": "claim-retry-2",
+        "phrase": "claim next",
+        "cwd": str(ws.root),
+        "tracker": str(ws.md),
+        "options": {"agent": "alice"},
+    }
+    ws.start_daemon({"WT_CLAIM_TTL": "600"})
+    client = Client(ws.sock, timeout=60)
+    try:
+        first = client._roundtrip(message)
+    finally:
+        client.close()
+    ws.kill_daemon(signal.SIGKILL)
+    ws.start_daemon({"WT_CLAIM_TTL": "900"})
+    client = Client(ws.sock, timeout=60)
+    try:
+        again = client._roundtrip(message)
+    finally:
+        client.close()
+    assert first["ok"] and again["ok"], again
+    assert again["result"]["id"] == first["result"]["id"]
+    claimed = [t["id"] for t in ws.data()["tasks"] if "x_claim" in t]
+    assert claimed == [first["result"]["id"]]
+
+
 def test_a_hand_edit_of_the_view_keeps_claims(ws: Workspace, schema: Any) -> None:
     ws.start_daemon()
     ws.ok("--agent", "alice", "claim task 3.1")

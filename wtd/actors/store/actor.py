@@ -220,6 +220,24 @@ def _settle(future: asyncio.Future[T], result: T, exc: BaseException | None) -> 
         future.set_result(result)
 
 
+def _same_change(record: JournalRecord, command: commands.Command) -> bool:
+    """Is ``command`` the change ``record`` journalled (a retry of it)? A claim's lease
+    is the daemon's (its config), not the caller's: a retry answered by a wtd started
+    with another lease is the same claim."""
+    if bytes(record.op) == cmd_encoder.encode(command):
+        return True
+    if not hasattr(command, "lease"):
+        return False
+    try:
+        done = timeline.change_of(record)
+    except msgspec.DecodeError:
+        return False
+    if type(done) is not type(command):
+        return False
+    unleased = [msgspec.structs.replace(c, lease=0.0) for c in (done, command)]
+    return bool(unleased[0] == unleased[1])
+
+
 def _none_coming() -> int:
     return 0
 
@@ -664,7 +682,7 @@ class Store:
         record = self.files.known_request(req.rid)
         if (
             record is not None
-            and bytes(record.op) != cmd_encoder.encode(req.command)
+            and not _same_change(record, req.command)
             and not timeline.is_damaged(record)  # which change it was is lost
         ):
             return self.files.error(
