@@ -227,6 +227,14 @@ def test_relative_paths_resolve_against_the_payload_cwd(ws: Path, hook_run: Run)
         # a merge driver run by hand writes its %A operand directly (git runs it in a merge)
         "wtctl git merge-json /tmp/o.json .ecw/plans/my-project.json /tmp/t.json x.json",
         "cd .ecw && wtctl git merge-json /tmp/o.json plans/my-project.json /tmp/t.json x",
+        "curl -o .ecw/plans/my-project.json https://example.com/t.json",
+        "curl -s --output=.ecw/plans/my-project.json https://example.com/t.json",
+        "wget -q -O .ecw/plans/my-project.json https://example.com/t.json",
+        "wget -P .ecw/plans https://example.com/my-project.json",
+        "sudo -u root cp /tmp/x.json .ecw/plans/my-project.json",
+        "busybox cp /tmp/x.json .ecw/plans/my-project.json",
+        "git -C .ecw checkout -- plans/my-project.json",
+        "git mv docs/plans/my-project.md docs/plans/new.md",
     ],
 )
 def test_bash_writing_protected_paths_is_blocked(
@@ -242,6 +250,10 @@ def test_bash_writing_protected_paths_is_blocked(
     "command",
     [
         "cat .ecw/plans/my-project.json",
+        "curl -o /tmp/t.json https://example.com/t.json",
+        "wget -O - https://example.com/t.json",
+        "sudo -u root cat .ecw/plans/my-project.json",
+        "git -C docs status",
         "tar -cf /tmp/state.tar -C .ecw plans",
         "tar -tf /tmp/a.tar -C .ecw",
         "jq '.phases' .ecw/plans/my-project.json > /tmp/phases.json",

@@ -16,7 +16,18 @@ from wtctl.hook.paths import (
 _WRAPPERS = frozenset(
     {"sudo", "doas", "env", "command", "builtin", "exec", "nohup", "time", "nice", "ionice"}
     | {"timeout", "stdbuf", "xargs", "then", "do", "else", "if", "while", "until", "!", "{"}
+    | {"busybox"}  # busybox cp …: the applet is the program
 )
+# a wrapper's options that take the next word as their value (sudo -u root cp …)
+_WRAPPER_VALUES = {
+    "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"}),
+    "doas": frozenset({"-u", "-C"}),
+    "nice": frozenset({"-n"}),
+    "ionice": frozenset({"-c", "-n", "-p", "-P", "-u"}),
+    "timeout": frozenset({"-s", "-k", "--signal", "--kill-after"}),
+    "xargs": frozenset({"-I", "-n", "-P", "-d", "-a", "-E", "-L", "-s", "-i"}),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+}
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 INTERPRETERS = re.compile(r"(python[0-9.]*|pypy[0-9.]*|node|ruby|perl|php|deno|bun)")
 SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh"})
@@ -52,7 +63,7 @@ FIND_LISTED = 2_000  # entries of a protected folder a `find … -delete` is mat
 WRITERS = (
     frozenset({"tee", "sponge", "cp", "install", "ln", "rsync", "mv", "touch", "mkdir"})
     | frozenset({"truncate", "rm", "rmdir", "unlink", "shred", "chmod", "chown", "chgrp"})
-    | frozenset({"dd", "git", "tar", "bsdtar", "gtar", "unzip", "wtctl"})
+    | frozenset({"dd", "git", "tar", "bsdtar", "gtar", "unzip", "wtctl", "curl", "wget"})
     | _IN_PLACE
     | _AWKS
     | EDITORS
@@ -74,7 +85,9 @@ def command_words(simple: Simple) -> tuple[list[str], dict[str, str]]:
             wrapper = os.path.basename(word)
             k += 1
             while k < len(words) and words[k].startswith("-"):
-                if wrapper == "env" and words[k] in ("-u", "--unset") and k + 1 < len(words):
+                if words[k] in _WRAPPER_VALUES.get(wrapper, ()) and k + 1 < len(words):
+                    k += 1  # its value
+                elif wrapper == "env" and words[k] in ("-u", "--unset") and k + 1 < len(words):
                     assigned[words[k + 1]] = ""
                     k += 1
                 elif words[k].startswith("--unset="):
@@ -199,11 +212,35 @@ def program_writes(words: list[str], cwd: str) -> tuple[list[str], list[str]]:
         if args[:1] == ["git"] and args[1:2] in (["merge-json"], ["merge-view"]):
             return [], args[3:4]
         return [], []
+    if name == "curl":
+        return _downloads(args, ("-o", "--output"), ("--output-dir",)), []
+    if name == "wget":
+        return _downloads(args, ("-O", "--output-document"), ("-P", "--directory-prefix")), []
     if name == "git" and args:
         sub = _positional(args, takes_value=frozenset({"-C", "-c"}))
+        there = [args[k + 1] for k, a in enumerate(args[:-1]) if a == "-C"]
+        if there:  # its operands are relative to the folder -C names
+            sub = sub[:1] + [os.path.join(*there, f) for f in sub[1:]]
+        if sub and sub[0] == "mv" and len(sub) >= 3:
+            return sub[-1:], sub[1:-1]  # the last operand is made
         if sub and sub[0] in ("rm", "mv", "checkout", "restore", "clean"):
             return [], sub[1:]
     return [], []
+
+
+def _downloads(args: list[str], files: tuple[str, ...], folders: tuple[str, ...]) -> list[str]:
+    """The files (and folders) a download writes: ``-o FILE``, ``--output=FILE``,
+    ``-oFILE``; a folder option's value stands for whatever lands in it."""
+    out: list[str] = []
+    for k, a in enumerate(args):
+        for option in (*files, *folders):
+            if a == option and k + 1 < len(args):
+                out.append(args[k + 1])
+            elif option.startswith("--") and a.startswith(option + "="):
+                out.append(a.partition("=")[2])
+            elif not option.startswith("--") and a.startswith(option) and len(a) > len(option):
+                out.append(a[len(option) :])
+    return out
 
 
 def _extracts(args: list[str]) -> bool:
