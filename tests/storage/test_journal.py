@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -72,6 +73,34 @@ def test_group_commit_writes_a_batch(tmp_path: Path) -> None:
     with Journal.open(path) as journal:
         journal.append([rec(1), rec(2), rec(3)])
     assert len(path.read_bytes().splitlines()) == 3
+
+
+def test_a_disk_filling_up_mid_append_is_told_as_full_not_as_an_io_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a write cut short by a full disk said "I/O error: check the disk (dmesg)"
+    path = tmp_path / "j.wal"
+    with Journal.open(path) as journal:
+        journal.append([rec(1)])
+        before = path.read_bytes()
+        real_write = os.write
+        calls: list[int] = []
+
+        def filling(fd: int, data: bytes | memoryview) -> int:
+            calls.append(len(data))
+            if len(calls) == 1:
+                return real_write(fd, bytes(data)[:10])  # what fit
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr("wtd.storage.journal.os.write", filling)
+        with pytest.raises(OSError) as info:
+            journal.append([rec(2)])
+        monkeypatch.setattr("wtd.storage.journal.os.write", real_write)
+        assert info.value.errno == errno.ENOSPC
+        assert path.read_bytes() == before  # cut back: nothing of the record is left
+        journal.append([rec(2)])
+    with Journal.open(path) as journal:
+        assert [r.seq for r in journal.records()] == [1, 2]
 
 
 def test_line_format_is_crc_space_json(tmp_path: Path) -> None:

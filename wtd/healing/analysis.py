@@ -79,7 +79,10 @@ _VALIDATION = frozenset(
 )
 
 _ADVICE = {
-    "ENOSPC": "free some disk space on the file system that holds the workspace, then rerun",
+    "ENOSPC": (
+        "free some disk space on the file system that holds the workspace (or inodes, "
+        "when df -h shows space left: df -i), then rerun"
+    ),
     "EDQUOT": "your disk quota is exhausted: free some space, then rerun",
     "EACCES": "check the permissions of the tracker files and .ecw/ (ls -l), then rerun",
     "EPERM": "check the permissions of the tracker files and .ecw/ (ls -l), then rerun",

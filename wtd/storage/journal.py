@@ -628,9 +628,15 @@ class Journal:
                     payload = corrupted(payload) + b"\n"
                 written = os.write(self._fd, payload)
                 if written != len(payload):
-                    raise OSError(
-                        errno.EIO, f"short write ({written} of {len(payload)} bytes)", self._path
-                    )
+                    # the rest, once more: a disk that filled up meanwhile says so now
+                    # (ENOSPC, EDQUOT), which tells the user what to do
+                    rest = os.write(self._fd, memoryview(payload)[written:])
+                    if written + rest != len(payload):
+                        raise OSError(
+                            errno.EIO,
+                            f"short write ({written + rest} of {len(payload)} bytes)",
+                            self._path,
+                        )
                 _datasync(self._fd)
             except BaseException:
                 self._cut_back(start)
