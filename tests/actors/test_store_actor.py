@@ -60,6 +60,9 @@ class MemoryFiles:
         self.tracker: model.Tracker | None = None
         self.deleted = False
         self.view_dirty = False
+        self.view_writes = 0  # tries of bring_view_up_to_date
+        self.view_fails = 0  # how many of them fail (the disk full)
+        self.view_written = threading.Event()
         self.pending_view_merge = False
         self.incomplete: tuple[tuple[int, int, int], float] | None = None
         self.unsettled: float | None = None
@@ -134,6 +137,10 @@ class MemoryFiles:
 
     def bring_view_up_to_date(self) -> None:
         self._io()
+        self.view_writes += 1
+        if self.view_writes >= self.view_fails:  # written at last
+            self.view_dirty = False
+            self.view_written.set()
 
     def end_checkpoint(self, job: CheckpointJob) -> None:
         self._io()
@@ -358,6 +365,24 @@ async def test_a_change_that_never_comes_holds_a_batch_no_longer_than_the_limit(
         (reply,) = await _receive_all(answers, 1)
         send.close()
     assert reply.ok and files.batches == [["r1"]]
+
+
+@pytest.mark.anyio
+async def test_a_view_left_unwritten_is_written_again_without_a_request(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a full disk left the view behind the JSON: it stayed so on an idle tracker until
+    # some request came, and agents reading the view saw stale statuses meanwhile
+    monkeypatch.setattr("wtd.actors.store.actor.VIEW_RETRY", 0.01)
+    send, recv = anyio.create_memory_object_stream[Outcome](1)
+    harness.files.view_fails = 3  # the disk is full for the first tries
+    harness.inbox.send_nowait(harness.rename("r1", "one", send))
+    (reply,) = await _receive_all(recv, 1)
+    assert reply.ok
+    harness.files.view_dirty = True  # the commit could not write it
+    harness.inbox.send_nowait(Probe(reply_to=anyio.create_memory_object_stream[str](1)[0]))
+    assert await anyio.to_thread.run_sync(harness.files.view_written.wait, TIMEOUT)
+    assert harness.files.view_writes >= 3 and not harness.files.view_dirty
 
 
 @pytest.mark.anyio

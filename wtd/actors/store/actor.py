@@ -87,6 +87,9 @@ from wtd.tracker.ops.claims import check_holder
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
+
+VIEW_RETRY = 1.0  # seconds: a view left unwritten (disk full, read-only) is tried again
+VIEW_RETRY_MAX = 30.0
 EXPIRY_RETRY = 1.0  # seconds before expired claims are given back again after a fault
 GIT_WAIT = 10.0  # seconds a change or a hand edit waits for git to release index.lock
 
@@ -283,6 +286,7 @@ class Store:
         self._job_done = anyio.Event()
         self._worker = Worker(f"wtd-store:{paths.name}")
         self._stale_lock: tuple[int, int] | None = None  # git's index.lock, left behind
+        self._view_retry = VIEW_RETRY  # seconds until the view left unwritten is tried again
 
     @property
     def label(self) -> str:
@@ -396,17 +400,24 @@ class Store:
         last checkpoint are made durable once the inbox is quiet for ``SETTLE_IDLE``;
         while a view sits half-saved, waiting ends when its grace period does, to
         render it anew if still so; while a claim is recorded, waiting ends when the
-        first lease does, to give that task back. With none of these, it waits
-        without a timer."""
+        first lease does, to give that task back; while the view could not be written
+        (a full disk, a read-only one), it is tried again after ``VIEW_RETRY`` seconds,
+        twice as long each time it fails, up to ``VIEW_RETRY_MAX``. With none of these,
+        it waits without a timer."""
         while True:
             incomplete, unsettled = self.files.incomplete, self.files.unsettled
             expiry = self._expiry if self.files.tracker is not None else None
-            if incomplete is None and unsettled is None and expiry is None:
+            dirty = self.files.view_dirty and self.files.tracker is not None
+            if not dirty:
+                self._view_retry = VIEW_RETRY
+            if incomplete is None and unsettled is None and expiry is None and not dirty:
                 try:
                     return await self._inbox.receive()
                 except anyio.EndOfStream:
                     return None
             wait = SETTLE_IDLE if unsettled is not None else float("inf")
+            if dirty:
+                wait = min(wait, self._view_retry)
             if incomplete is not None:
                 grace = max(0.0, incomplete[1] + INCOMPLETE_GRACE - time.monotonic()) + 0.01
                 wait = min(wait, grace)
@@ -417,7 +428,10 @@ class Store:
                     return await self._inbox.receive()
                 except anyio.EndOfStream:
                     return None
-            if expiry is not None and expiry <= now():
+            if dirty and self.files.view_dirty:
+                self._view_retry = min(self._view_retry * 2, VIEW_RETRY_MAX)
+                await self._handle([])  # the view written again (and anything else due)
+            elif expiry is not None and expiry <= now():
                 await self._handle([])  # the expiry alone
             if unsettled is not None:
                 await self._end_checkpoint(wait=True)
