@@ -142,8 +142,25 @@ def activated_socket() -> socket.socket | None:
     return sock
 
 
+def raise_file_limit() -> None:
+    """Open files up to the hard limit: wtd holds a few per workspace it serves and one
+    per client connected, and a soft limit of 1024 (or a shell's ulimit -n) ran out
+    long before the machine's did (EMFILE on every request). Never lowered."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, OSError, ValueError) as exc:  # kept as it is: wtd works within it
+        log.info("open files limit not raised: %s", exc)
+
+
 def serve(*, config: Config, socket_path: Path | None, ready_fd: int | None) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
+    raise_file_limit()
     failpoints = _failpoints()
     listen = activated_socket()
     lock_fd: int | None = None

@@ -83,3 +83,10 @@ class BeingMerged(WtdError):
     file): nothing is written over it until the merge is resolved (exit 5)."""
 
     code = "being_merged"
+
+
+class Exhausted(WtdError):
+    """The machine ran out of something wtd needs (open files, memory, disk): nothing
+    was done; trying again once it is freed may work (exit 5)."""
+
+    code = "unavailable"

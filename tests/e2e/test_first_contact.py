@@ -545,6 +545,83 @@ def test_connections_past_the_cap_are_told_busy(ws: Workspace) -> None:
     assert "Overall progress" in ws.ok("show progress")
 
 
+def _start_with_limit(ws: Workspace, soft: int, hard: int) -> subprocess.Popen[bytes]:
+    import resource
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    read_fd, write_fd = os.pipe()
+    log = open(ws.sock.parent / "wtd.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(BIN / "wtd"), "--socket", str(ws.sock), "--ready-fd", str(write_fd)],
+        env=ws.env,
+        stdout=log,
+        stderr=log,
+        pass_fds=(write_fd,),
+        preexec_fn=low_limit,
+    )
+    log.close()
+    os.close(write_fd)
+    assert os.read(read_fd, 1) == b"1"
+    os.close(read_fd)
+    return proc
+
+
+def _open_limit(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    raise AssertionError("no open files limit")
+
+
+def test_wtd_raises_its_open_files_limit_to_the_hard_one(ws: Workspace) -> None:
+    proc = _start_with_limit(ws, 64, 4096)
+    try:
+        assert _open_limit(proc.pid) == 4096
+        assert "Overall progress" in ws.ok("show progress")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_workspaces_removed_do_not_keep_wtd_s_files_open(
+    ws: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # each workspace held its lock (and .ecw) open for the daemon's life, deleted or
+    # not: temporary workspaces ran wtd out of files, and every request then failed
+    # with "Internal error (OSError)"
+    proc = _start_with_limit(ws, 40, 40)
+    try:
+        ws.ok("show progress")
+        for k in range(12):
+            root = tmp_path_factory.mktemp(f"tmpws{k}")
+            (root / ".ecw" / "plans").mkdir(parents=True)
+            (root / ".ecw" / "plans" / "t.json").write_bytes(ws.json.read_bytes())
+            done = subprocess.run(
+                [str(BIN / "wtctl"), "--tracker", str(root / "docs/plans/t.md"), "progress"],
+                env=ws.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode in (0, 5), done.stdout + done.stderr
+            if done.returncode == 5:  # out of files: said so, never an internal error
+                assert "Internal error" not in done.stderr
+                assert "too many files open" in done.stderr or "open files" in done.stderr
+            shutil.rmtree(root)
+        held = [
+            os.readlink(f"/proc/{proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proc.pid}/fd")
+        ]
+        gone = [h for h in held if h.endswith(("wtd.lock (deleted)", ".ecw (deleted)"))]
+        # only the last workspace's: it is let go when the next new one is served
+        assert len({h.partition("/.ecw")[0] for h in gone}) <= 1, gone
+        assert "Overall progress" in ws.ok("show progress")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_a_flood_to_the_fd_limit_leaves_wtd_serving(ws: Workspace) -> None:
     import resource
 

@@ -138,6 +138,7 @@ class Ownership:
         if key in self._held:
             self._keys[workspace] = key
             return True
+        self._sweep()
         ecw = workspace / ".ecw"
         if key not in self._checked:
             safepath.check_tree(ecw)
@@ -256,6 +257,21 @@ class Ownership:
         held.fd = fd
         held.file_id = _ident(os.fstat(fd))
         log.warning("the lock file %s was removed; made again", path)
+
+    def _sweep(self) -> None:
+        """Let go of the workspaces that are gone (their ``.ecw`` removed: a temporary
+        workspace, a clone deleted): each held two open files for the daemon's life,
+        until wtd ran out of them. Done when a new workspace is claimed."""
+        for key, held in list(self._held.items()):
+            try:
+                os.lstat(held.ecw)
+            except FileNotFoundError:
+                log.info("%s is gone: its lock let go", held.ecw)
+                self._give_up(key)
+            except OSError:
+                continue
+        if len(self._keys) > 4 * len(self._held) + 64:
+            self._keys = {w: k for w, k in self._keys.items() if k in self._held}
 
     def _give_up(self, key: Path) -> None:
         held = self._held.pop(key, None)

@@ -8,6 +8,7 @@ request ends as one wire Reply, and its outcome is reported to the Monitor.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -64,6 +65,13 @@ _NOT_FAULTS = frozenset(
 )
 _USER_EXITS = frozenset({2, 3, 4})  # invalid input, consent questions, denials: not faults
 _READS: tuple[type, ...] = (phrases.ParseError, *commands.QUERY_TYPES)
+_OS_ADVICE = {
+    errno.EMFILE: "wtd has too many files open: raise its limit (LimitNOFILE= in its systemd "
+    "unit, ulimit -n where it is started), or restart it",
+    errno.ENFILE: "the system has too many files open: close some programs, then try again",
+    errno.ENOMEM: "the machine is out of memory: close some programs, then try again",
+    errno.ENOSPC: "free some disk space (or inodes: df -i), then try again",
+}
 
 InFlight = set[MemoryObjectSendStream[protocol.Reply]]
 
@@ -208,6 +216,14 @@ class Executor:
             outcome = msgspec.structs.replace(failure(exc), result={"owner": exc.owner})
         except errors.WtdError as exc:
             outcome = failure(exc)
+        except OSError as exc:  # the machine's limits (EMFILE, ENOMEM...): said as such
+            log.warning("request %s failed: %s", request.id, exc)
+            outcome = failure(
+                errors.Exhausted(
+                    f"wtd could not carry this out: {exc.strerror or exc}; nothing was changed",
+                    suggestions=[_OS_ADVICE.get(exc.errno or 0, "try again shortly")],
+                )
+            )
         except Exception as exc:  # the boundary: log with an id the user can quote
             error_id = f"E{int(time.time() * 1000) % 10**8:08d}"
             log.exception("request %s failed unexpectedly (error id %s)", request.id, error_id)
