@@ -40,6 +40,17 @@ class ConnectionLost(Exception):
     """The daemon went away before answering."""
 
 
+class OutcomeUnknown(Unavailable):
+    """The request went out, and no answer came back (exit code 5): whether a change
+    was applied is not known."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"no answer from wtd after the request was sent ({reason}): whether it was "
+            "carried out is not known; see `wtctl history` before you run a change again"
+        )
+
+
 class Unsendable(Exception):
     """A request that cannot be sent as it is (exit code 2: nothing was sent)."""
 
@@ -184,18 +195,24 @@ class Session:
         return reply  # its message names the owner's socket
 
     def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        lost: str | None = None  # why the last connection went: the request may be applied
         for attempt in range(RETRIES_AFTER_LOSS + 1):
             try:
                 if self.conn is None:
                     self.conn = connect(self.path, autostart=self.autostart, first=message)
                     return self.conn.receive()
                 return self.conn.request(message)
-            except ConnectionLost:
+            except ConnectionLost as exc:
+                lost = str(exc) or "the connection was lost"
                 if self.conn is not None:
                     self.conn.close()
                     self.conn = None
                 if attempt == RETRIES_AFTER_LOSS:
+                    raise OutcomeUnknown(lost) from None
+            except Unavailable as exc:
+                if lost is None or isinstance(exc, OutcomeUnknown):
                     raise
+                raise OutcomeUnknown(f"{lost}; then {exc}") from None
         raise AssertionError("unreachable")
 
     def close(self) -> None:

@@ -112,7 +112,8 @@ def unavailable(exc: Exception, *, as_json: bool, out: TextIO, err: TextIO) -> i
     """Say that no daemon answers (exit 5)."""
     message = f"wtd unavailable: {exc}"
     if as_json:
-        write_json(out, error=wire.error_info(wire.UNAVAILABLE, message))
+        code = wire.OUTCOME_UNKNOWN if type(exc).__name__ == "OutcomeUnknown" else wire.UNAVAILABLE
+        write_json(out, error=wire.error_info(code, message))
     else:
         print(message, file=err)
     return wire.EXIT_UNAVAILABLE

@@ -49,6 +49,22 @@ def test_crash_between_journal_and_json_is_replayed_once(ws: Workspace) -> None:
     assert "Exactly once" in ws.md.read_text()
 
 
+def test_no_answer_after_the_request_went_out_is_told_as_not_known(ws: Workspace) -> None:
+    # it said "wtd unavailable: timed out", which reads as "not applied": the change
+    # was applied once wtd got to it, and a script that ran it again made it twice
+    ws.ok("show progress")
+    ws.kill_daemon()
+    ws.start_daemon({"WT_FAILPOINTS": "store.write=1*delay(2500)"})
+    ws.env["WTCTL_TIMEOUT"] = "0.4"
+    proc = ws.wtctl("add task to phase 3: Slow to write")
+    del ws.env["WTCTL_TIMEOUT"]
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "not known" in proc.stderr and "history" in proc.stderr
+    assert "Slow to write" in ws.ok("history")  # (answered once the write is done)
+    names = [t.get("name") for t in ws.data()["tasks"]]
+    assert names.count("Slow to write") == 1
+
+
 def test_failed_write_is_reported_and_never_appears(ws: Workspace) -> None:
     ws.ok("show progress")
     ws.kill_daemon()
