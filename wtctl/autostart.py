@@ -24,11 +24,18 @@ def start_daemon(path: str) -> str | None:
     Returns why it could not start — the last line it logged, e.g. a mistake in the
     config file — when it exited with an error instead; None otherwise."""
     folder = os.path.dirname(path) or "."
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        log = open(log_path(path), "ab")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        return (
+            f"its folder {folder} cannot be written ({exc.strerror or exc}): point "
+            "XDG_RUNTIME_DIR or WTD_SOCKET at a folder you can write"
+        )
     read_fd, write_fd = os.pipe()
     said = b""
     try:
-        with open(log_path(path), "ab") as log:
+        with log:
             start = log.tell()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "wtd", "--socket", path, "--ready-fd", str(write_fd)],

@@ -545,6 +545,21 @@ def test_connections_past_the_cap_are_told_busy(ws: Workspace) -> None:
     assert "Overall progress" in ws.ok("show progress")
 
 
+def test_a_socket_folder_that_cannot_be_made_is_told_not_a_traceback(ws: Workspace) -> None:
+    blocker = ws.sock.parent / "a-file"
+    blocker.write_text("")
+    env = {**ws.env, "WTD_SOCKET": str(blocker / "wtd.sock")}
+    proc = subprocess.run(
+        [str(BIN / "wtctl"), "--tracker", str(ws.md), "progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "cannot be written" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def _start_with_limit(ws: Workspace, soft: int, hard: int) -> subprocess.Popen[bytes]:
     import resource
 
