@@ -14,7 +14,7 @@ these Structs are the authority and ``tests/test_wire.py`` checks the two agree.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 
+MAX_REQUEST_ID: Final = 256  # characters of a request id
+
+
 class _Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
     pass
 
@@ -79,7 +82,8 @@ class Request(_Msg, tag=wire.REQUEST, frozen=True):
     Tagged ``"command"`` on the wire (``wire.REQUEST``); named ``Request`` so it is not
     taken for a tracker command (``wtd.tracker.commands.Command``)."""
 
-    id: str
+    # journalled with the change it names, and kept per workspace: bounded
+    id: Annotated[str, msgspec.Meta(max_length=MAX_REQUEST_ID)]
     phrase: str
     cwd: str
     tracker: str | None = None

@@ -311,6 +311,18 @@ def test_retried_delete_and_restore_get_their_first_replies(ws: Workspace) -> No
     assert retried_delete["ok"] and ws.json.exists()
 
 
+def test_a_request_id_too_long_to_journal_is_refused(ws: Workspace) -> None:
+    _autostarted(ws)
+    before = ws.json.read_bytes()
+    s = _connect(ws)
+    _send(s, _command(ws, "x" * 100_000, "add task to phase 3: Long id"))
+    reply = _recv(s)
+    s.close()
+    assert reply["type"] == "protocol_error" and reply["code"] == "bad_request", reply
+    assert ws.json.read_bytes() == before
+    assert "Overall progress" in ws.ok("show progress")
+
+
 def test_a_relative_or_empty_working_folder_is_refused(ws: Workspace) -> None:
     _autostarted(ws)
     for cwd in ("", "project", "."):
