@@ -71,6 +71,7 @@ def test_circuit_opens_refuses_writes_serves_reads_and_closes_after_a_probe(
     refused = ws.wtctl("add task to phase 3: While open")
     assert refused.returncode == 5
     assert refused.stderr.startswith("⚠ Circuit OPEN: Operations paused (retry in ")
+    assert "reset circuit" in refused.stderr and "health" in refused.stderr  # what to do
     read = ws.wtctl("--show-health", "--verbose", "show progress")
     assert read.returncode == 0 and "Overall progress: 44%" in read.stdout
     assert "Health: CRITICAL" in read.stdout

@@ -47,7 +47,12 @@ _BEFORE_RID_CHECK = OPEN_POINTS
 
 
 def circuit_open(breaker: CircuitBreaker) -> errors.WtdError:
-    return errors.CircuitOpen(f"⚠ Circuit OPEN: Operations paused (retry in {breaker.retry_in()}s)")
+    return errors.CircuitOpen(
+        f"⚠ Circuit OPEN: Operations paused (retry in {breaker.retry_in()}s)",
+        suggestions=[
+            'wtctl "health" says what kept failing; once it is fixed, wtctl "reset circuit"'
+        ],
+    )
 
 
 class StoreCalls(Protocol):
