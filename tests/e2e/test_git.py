@@ -345,11 +345,35 @@ def test_setup_outside_a_repository_says_so_and_writes_nothing(tmp_path: Path) -
     assert list(folder.iterdir()) == []
 
 
+def test_a_monorepos_nested_workspaces_merge_with_the_drivers_and_stay_ignored(
+    team: Team,
+) -> None:
+    # setup wrote patterns anchored at the top folder: a package's tracker below it was
+    # merged line by line, its journal showed as untracked, and `git check` said ready
+    clone = team.clone("alice", setup=False)
+    nested = clone.path / "pkg" / "api"
+    (nested / ".ecw" / "plans").mkdir(parents=True)
+    (nested / ".ecw" / "plans" / "q.json").write_bytes(EXAMPLE.read_bytes())
+    (clone.path / ".gitattributes").write_text(".ecw/plans/*.json merge=wtd-json\n")
+    clone.git("add", "-A")
+    clone.git("commit", "-qm", "a package's tracker")
+    told = clone.wtctl("git", "check", check=False)
+    assert told.returncode == 1 and "pkg/api/.ecw/plans/q.json" in told.stderr, told.stderr
+    clone.wtctl("git", "setup")
+    q = "pkg/api/.ecw/plans/q.json"
+    view = "pkg/api/docs/plans/q.md"
+    attributes = clone.git("check-attr", "merge", "--", q, view).stdout.splitlines()
+    assert attributes == [f"{q}: merge: wtd-json", f"{view}: merge: wtd-view"]
+    ignored = clone.git("check-ignore", "pkg/api/.ecw/journal/q.wal", "pkg/api/.ecw/wtd.lock")
+    assert ignored.stdout.split() == ["pkg/api/.ecw/journal/q.wal", "pkg/api/.ecw/wtd.lock"]
+    assert clone.wtctl("git", "check").returncode == 0
+
+
 def test_setup_twice_changes_nothing_the_second_time(team: Team) -> None:
     clone = team.clone("alice", setup=False)
     (clone.path / ".gitignore").write_text("node_modules/\n.ecw/journal/")  # no final newline
     first = clone.wtctl("git", "setup").stdout
-    assert "added to .gitattributes: .ecw/plans/*.json merge=wtd-json" in first
+    assert "added to .gitattributes: **/.ecw/plans/*.json merge=wtd-json" in first
     assert "merge.wtd-json.driver" in first
 
     def state() -> tuple[bytes, bytes, str]:
@@ -361,8 +385,8 @@ def test_setup_twice_changes_nothing_the_second_time(team: Team) -> None:
         )
 
     before = state()
-    assert before[1].startswith(b"node_modules/\n.ecw/journal/\n")
-    assert before[1].count(b".ecw/journal/") == 1
+    assert before[1].startswith(b"node_modules/\n.ecw/journal/\n")  # the user's, kept
+    assert before[1].splitlines().count(b"**/.ecw/journal/") == 1
     assert "already set up, nothing changed" in clone.wtctl("git", "setup").stdout
     assert state() == before
     ignored = clone.git("check-ignore", ".ecw/journal/x.wal", ".ecw/consent-state.json").stdout

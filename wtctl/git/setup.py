@@ -19,24 +19,29 @@ import sys
 from pathlib import Path
 from typing import Final
 
+# "**/": the workspace at the top of the repository and any below it (a monorepo's
+# packages each with their .ecw/ and docs/plans/)
 ATTRIBUTES: Final = (
-    (".ecw/plans/*.json", ("merge=wtd-json",)),
-    ("docs/plans/*.md", ("merge=wtd-view", "linguist-generated=true")),
+    ("**/.ecw/plans/*.json", ("merge=wtd-json",)),
+    ("**/docs/plans/*.md", ("merge=wtd-view", "linguist-generated=true")),
 )
 ATTRIBUTES_HEADER: Final = "# wtd: trackers merge field by field, their views are rendered"
-IGNORED: Final = (
-    ".ecw/journal/",
-    ".ecw/backups/",
-    ".ecw/quarantine/",
-    ".ecw/conflicts/",
-    ".ecw/trash/",
-    ".ecw/imported/",
-    ".ecw/knowledge.json",
-    ".ecw/consent-state.json",
-    ".ecw/audit.log",
-    ".ecw/wtd.lock",
-    ".ecw/plans/.*.tmp",
-    "docs/plans/.*.tmp",
+IGNORED: Final = tuple(
+    "**/" + name
+    for name in (
+        ".ecw/journal/",
+        ".ecw/backups/",
+        ".ecw/quarantine/",
+        ".ecw/conflicts/",
+        ".ecw/trash/",
+        ".ecw/imported/",
+        ".ecw/knowledge.json",
+        ".ecw/consent-state.json",
+        ".ecw/audit.log",
+        ".ecw/wtd.lock",
+        ".ecw/plans/.*.tmp",
+        "docs/plans/.*.tmp",
+    )
 )
 IGNORED_HEADER: Final = "# wtd's own state (journal, backups, consent, locks), never shared"
 DRIVERS: Final = {
@@ -158,7 +163,11 @@ def problems(root: Path, named: list[str] | None = None) -> list[str]:
             "trackers are merged line by line: .gitattributes does not name wtd's merge "
             "drivers; run `wtctl git setup` (then commit .gitattributes and .gitignore)"
         ]
-    out: list[str] = []
+    out: list[str] = [
+        f"{path} is merged line by line (its .gitattributes line names the top folder "
+        "only): run `wtctl git setup` again (then commit .gitattributes and .gitignore)"
+        for path in _trackers_without_driver(root)
+    ]
     for driver in named:
         command = _config(root, f"merge.{driver}.driver")
         if command is None:
@@ -179,6 +188,27 @@ def problems(root: Path, named: list[str] | None = None) -> list[str]:
                 "run `wtctl git setup` to register this install's Python instead"
             )
     return out
+
+
+def _trackers_without_driver(root: Path) -> list[str]:
+    """The tracker JSONs git knows in the repository (a monorepo's below the top too)
+    whose merge attribute is not wtd's driver."""
+    listed = git(root, "ls-files", "-z")
+    if listed.returncode != 0:
+        return []
+    found = [
+        p
+        for p in listed.stdout.split("\0")
+        if p.endswith(".json") and "/.ecw/plans/" in "/" + p and p.count("/.ecw/") <= 1
+    ][:200]
+    if not found:
+        return []
+    done = git(root, "check-attr", "merge", "--", *found)
+    return [
+        line.rsplit(": merge: ", 1)[0]
+        for line in done.stdout.splitlines()
+        if not line.endswith(": wtd-json")
+    ]
 
 
 def driver_missing(root: Path) -> bool:
