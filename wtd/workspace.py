@@ -90,13 +90,15 @@ def _exists(path: str) -> bool:
 
 
 def _workspace_of_file(path: Path, marker: tuple[str, str]) -> Path:
-    found = find_workspace(path.parent)
-    if found is not None:
-        return found
-    parent = path.parent
-    if (parent.parent.name, parent.name) == marker:
-        return parent.parent.parent
-    return parent
+    """The workspace of a tracker file named by its path: the nearest folder holding
+    ``.ecw/`` or ``.git`` — unless the file sits in ``docs/plans/`` (``.ecw/plans/``)
+    of a folder below that one: a package of a monorepo, named by its own layout."""
+    parent = Path(os.path.normpath(path.parent))  # (--tracker ../docs/plans/x.md)
+    layout = parent.parent.parent if (parent.parent.name, parent.name) == marker else None
+    found = find_workspace(parent)
+    if layout is not None and (found is None or found in layout.parents):
+        return layout
+    return found if found is not None else parent
 
 
 def _is_text(name: str) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.e2e.conftest import Workspace
+from tests.e2e.conftest import BIN, Workspace
 from tests.test_launcher import (
     NEVER_ON_THE_ONE_SHOT_PATH,
     SHOW_MODULES,
@@ -230,6 +232,38 @@ def test_a_readme_beside_the_views_is_not_taken_for_the_tracker(ws: Workspace) -
     (readme_line,) = [line for line in lines if "README" in line]
     assert "not a tracker" in readme_line
     assert not (ws.root / ".ecw" / "plans" / "README.json").exists()
+
+
+def test_a_packages_tracker_in_a_monorepo_is_found_by_its_path(tmp_path: Path) -> None:
+    # the workspace was the nearest folder with .git (the monorepo's top): "No tracker
+    # 'q' in /mono" for pkg/docs/plans/q.md, which names its own workspace, pkg
+    mono = tmp_path / "mono"
+    (mono / ".git").mkdir(parents=True)
+    plans = mono / "pkg" / "api" / "docs" / "plans"
+    plans.mkdir(parents=True)
+    (plans / "q.md").write_text("# Q\n\n## Phase 1: Build\n\n- [ ] Write it\n- [x] Plan it\n")
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "XDG_STATE_HOME": str(run / "state")}
+    env.pop("WTD_SOCKET", None)
+    try:
+        for cwd, given in ((mono, "pkg/api/docs/plans/q.md"), (plans.parent, "../docs/plans/q.md")):
+            proc = subprocess.run(
+                [str(BIN / "wtctl"), "--tracker", given, "show progress"],
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "Overall progress: 50%" in proc.stdout
+        assert (mono / "pkg" / "api" / ".ecw" / "plans" / "q.json").exists()
+        assert not (mono / ".ecw").exists()
+    finally:
+        pid_file = run / "wtd" / "wtd.sock.lock"
+        if pid_file.exists() and pid_file.read_text().strip():
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
 
 
 def test_json_output_is_one_object_per_phrase(ws: Workspace) -> None:
