@@ -95,6 +95,8 @@ def _workspace_of_file(path: Path, marker: tuple[str, str]) -> Path:
     of a folder below that one: a package of a monorepo, named by its own layout."""
     parent = Path(os.path.normpath(path.parent))  # (--tracker ../docs/plans/x.md)
     layout = parent.parent.parent if (parent.parent.name, parent.name) == marker else None
+    if layout is not None and _is_dir(os.path.join(layout, ".ecw")):
+        return layout  # served already (one stat, where the walk up took five)
     found = find_workspace(parent)
     if layout is not None and (found is None or found in layout.parents):
         return layout

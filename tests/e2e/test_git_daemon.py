@@ -257,6 +257,32 @@ def test_a_stash_pop_brings_the_stashed_changes_back(
     assert _task(alice, "2.3")["status"] == "complete"
 
 
+@pytest.mark.parametrize("running", [True, False], ids=["wtd running", "wtd stopped"])
+def test_a_stale_copy_written_back_before_any_git_command_is_not_taken_for_git_s(
+    team_running: tuple[Member, Member], running: bool
+) -> None:
+    # git's index written after a file is not enough: an agent's stale copy of the
+    # JSON, then any `git add`, was taken as git's and dropped acknowledged changes
+    alice, _bob = team_running
+    json_path = alice.clone.path / JSON
+    alice.wtctl("rename task 3.2 to Read by the agent")  # (not git's: never committed)
+    alice.quiet()
+    stale = json_path.read_bytes()
+    alice.wtctl("start task 2.3")
+    alice.wtctl("rename task 3.1 to Kept after the stale write")
+    alice.quiet()
+    if not running:
+        alice.stop()
+    json_path.write_bytes(stale)
+    (alice.clone.path / "notes.txt").write_text("unrelated\n")
+    alice.clone.git("add", "notes.txt")  # git writes its index just after
+    alice.wtctl("show progress")
+    alice.quiet()
+    assert _task(alice, "2.3")["status"] == "in_progress"
+    assert _task(alice, "3.1")["name"] == "Kept after the stale write"
+    assert "Took git's version" not in alice.wtctl("history")
+
+
 def test_a_merge_stopped_on_markers_in_the_json_is_left_for_the_user_to_resolve(
     tmp_path: Path,
 ) -> None:

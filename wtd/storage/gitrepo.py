@@ -61,19 +61,44 @@ def head_moved_after(workspace: Path, moment_ns: int) -> bool:
         return False
 
 
-def index_written_after(workspace: Path, moment_ns: int, within_ns: int | None = None) -> bool:
-    """Did git write its index at or after ``moment_ns`` (within ``within_ns`` of it)?
-    git writes the index after the working tree files of a checkout, reset, merge,
-    pull or ``stash pop``, so a file whose write the index follows is git's — which an
-    editor's save or an agent's write is not. False without git."""
+GIT_WROTE_WITHIN: Final = 5_000_000_000  # ns: git writes its index right after the files
+
+
+def put_back_by_git(workspace: Path, data: bytes, written_ns: int) -> bool:
+    """Did ``git stash pop`` write this file, though git's index does not hold it? All
+    of: right after the file (within ``GIT_WROTE_WITHIN``) git wrote its index and
+    dropped the stash entry (its reflog, ``logs/refs/stash``, rewritten or removed:
+    the folder ``logs/refs`` changes), and the bytes are a version git keeps (a blob of
+    its object store). An editor's save or an agent's copy of an older JSON — even
+    followed by some git command — is not. False without git."""
     repo = git_dir(workspace)
     if repo is None:
         return False
     try:
-        written = os.stat(repo / "index").st_mtime_ns
+        index = os.stat(repo / "index").st_mtime_ns
+        stash_log = os.stat(repo / "logs" / "refs").st_mtime_ns
     except OSError:
         return False
-    return written >= moment_ns and (within_ns is None or written - moment_ns <= within_ns)
+    window = range(written_ns, written_ns + GIT_WROTE_WITHIN + 1)
+    if index not in window or stash_log not in window:
+        return False
+    return has_blob(workspace, data)
+
+
+def has_blob(workspace: Path, data: bytes) -> bool:
+    """Does the repository's object store hold a file of exactly ``data``?"""
+    if shutil.which("git") is None:
+        return False
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(workspace), "cat-file", "-e", blob_id(data)],
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
 
 
 def index_lock(repo: Path) -> tuple[int, int] | None:

@@ -41,8 +41,6 @@ from wtd.tracker import merge_json as fields
 
 log = logging.getLogger("wtd.store")
 
-GIT_WROTE_WITHIN = 5_000_000_000  # ns: git writes its index right after the files
-
 
 def read_json_edit(files: WritePath) -> Edited | Broken | None:
     """The JSON on disk, when it is not what wtd last wrote (None: it is)."""
@@ -106,7 +104,7 @@ def adopt_json(
         or gitrepo.merging(workspace)
         or (
             found.stamp is not None
-            and gitrepo.index_written_after(workspace, found.stamp[0], GIT_WROTE_WITHIN)
+            and gitrepo.put_back_by_git(workspace, found.data, found.stamp[0])
         )
     ):
         # (stopped on a conflict, the file is the merge wtd's driver made, not in the

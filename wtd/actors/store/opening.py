@@ -105,8 +105,8 @@ def open_tracker(files: WritePath) -> None:
         and stamp[0] > journalled[0]
         and (
             gitrepo.head_moved_after(paths.workspace, journalled[0])
-            # a stash pop, a checkout of one file: git wrote its index after the file
-            or gitrepo.index_written_after(paths.workspace, stamp[0])
+            # a stash pop, a checkout of one file: a version of git's, then its index
+            or gitrepo.put_back_by_git(paths.workspace, data, stamp[0])
         )
     )
     adopt(files, tracker, on_disk, stamp, data, written_later=later)
@@ -308,7 +308,9 @@ def adopt(
         and any(not timeline.is_checkpoint(r) for r in todo)
         and (
             gitrepo.in_index(files.paths.workspace, files.paths.json, data)
-            or (stamp is not None and gitrepo.index_written_after(files.paths.workspace, stamp[0]))
+            or (
+                stamp is not None and gitrepo.put_back_by_git(files.paths.workspace, data, stamp[0])
+            )
         )
     )
     if went_back:
