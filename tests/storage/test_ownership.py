@@ -49,3 +49,37 @@ def test_a_lock_that_cannot_be_opened_for_want_of_descriptors_is_a_clear_refusal
     assert "Too many open files" in said["error"] and "nothing was changed" in said["error"]
     assert any("LimitNOFILE" in line for line in said["suggestions"])
     assert not (ws / ".ecw" / "wtd.lock").exists()
+
+
+def test_a_look_at_held_locks_never_waits_for_a_claim_in_progress(tmp_path: Path) -> None:
+    # still_owned runs on the event loop: a claim in a worker thread may wait seconds
+    # for a stopping owner while it holds the lock, and every request stalled behind it
+    import threading
+
+    from wtd.storage import ownership as own
+
+    mine = own.Ownership(tmp_path / "wtd.sock")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    assert mine.claim(ws, create=True)
+    for held in mine._held.values():
+        held.checked = 0.0  # due for a look
+    with mine._lock:  # a claim in progress elsewhere
+        done = threading.Event()
+        result: list[bool] = []
+
+        def look() -> None:
+            result.append(mine.still_owned(ws))
+            done.set()
+
+        worker = threading.Thread(target=look)
+        worker.start()
+        assert done.wait(5), "still_owned waited for the claim in progress"
+    worker.join()
+    assert result == [True]
+    (ws / ".ecw" / "wtd.lock").unlink()
+    for held in mine._held.values():
+        held.checked = 0.0
+    assert mine.still_owned(ws)
+    assert json.loads((ws / ".ecw" / "wtd.lock").read_text())["pid"] > 0  # made again
+    mine.release_all()

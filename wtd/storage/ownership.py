@@ -51,9 +51,9 @@ class OwnedElsewhere(WtdError):
             super().__init__(
                 f"{workspace} is served by another wtd, whose lock file "
                 f"{workspace / '.ecw' / LOCK_NAME} was removed (git clean?); it makes it "
-                "again when it next serves a request there, so that wtctl can find it. "
-                "Try again, or stop that wtd first.",
-                suggestions=["try again in a second"],
+                "again when it next serves a request there. Use that wtd (run wtctl in "
+                "the shell that started it), or stop it first.",
+                suggestions=["wtctl daemon (in the other shell) says which wtd it is"],
             )
             self.owner = owner
             return
@@ -176,7 +176,7 @@ class Ownership:
             _lock_or_wait_for_a_stopping_owner(dfd, fd)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            owner = _current_owner(fd)
+            owner = _current_owner(fd) or _holder_of(dfd)
             os.close(fd)
             os.close(dfd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
@@ -207,14 +207,18 @@ class Ownership:
             return False
         if time.monotonic() - held.checked < RECHECK:
             return True
-        with self._lock:
-            try:
-                return self._recheck(key, held)  # type: ignore[arg-type]
-            except OSError as exc:
-                log.warning("could not look at the lock of %s: %s", workspace, exc)
-                return True
-            finally:
-                held.checked = time.monotonic()
+        # (on the event loop: never wait for a claim in progress, which may wait seconds
+        # for a stopping owner; looked at next time instead)
+        if not self._lock.acquire(blocking=False):
+            return True
+        try:
+            return self._recheck(key, held)  # type: ignore[arg-type]
+        except OSError as exc:
+            log.warning("could not look at the lock of %s: %s", workspace, exc)
+            return True
+        finally:
+            held.checked = time.monotonic()
+            self._lock.release()
 
     def _recheck(self, key: Path, held: _Held) -> bool:
         try:
@@ -222,14 +226,10 @@ class Ownership:
         except FileNotFoundError:
             dir_id = None
         if dir_id != held.dir_id:
-            log.warning("%s was replaced: taking its lock again", held.ecw)
+            # claimed again by the request (in a worker thread), which says who owns it
+            log.warning("%s was replaced: its lock is taken again", held.ecw)
             self._give_up(key)
-            if dir_id is None:
-                return False  # nothing to serve until a request makes it again
-            try:
-                return self._claim(key, create=False)
-            except OwnedElsewhere:
-                return False
+            return False
         try:
             file_id: tuple[int, int] | None = _ident(os.lstat(held.ecw / LOCK_NAME))
         except FileNotFoundError:
@@ -315,6 +315,38 @@ def _current_owner(fd: int) -> dict[str, object]:
             return owner
         time.sleep(0.005)
     return owner
+
+
+def _holder_of(dfd: int) -> dict[str, object]:
+    """The daemon holding the lock of the ``.ecw`` folder open as ``dfd``, found from
+    the kernel's list of locks when its lock file says nothing (removed, made again
+    empty): its pid, and the socket its command line names. {} when not found (not
+    Linux, or a daemon started by systemd, whose socket is passed to it)."""
+    try:
+        st = os.fstat(dfd)
+        wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        with open("/proc/locks") as f:
+            pids = [
+                int(fields[4])
+                for fields in (line.split() for line in f)
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted
+            ]
+    except (OSError, ValueError):
+        return {}
+    for pid in pids:
+        if pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        for k, arg in enumerate(argv[:-1]):
+            if arg == "--socket":
+                return {"pid": pid, "socket": argv[k + 1]}
+            if arg.startswith("--socket="):
+                return {"pid": pid, "socket": arg.partition("=")[2]}
+    return {}
 
 
 def _alive(pid: int) -> bool:

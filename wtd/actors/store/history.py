@@ -54,7 +54,8 @@ def undo_change(files: WritePath, req: Apply) -> Pending | Outcome:
     if target is None:
         return files.error(errors.InvalidArgument("Nothing to undo"))
     undo = req.command
-    own = target.actor == req.actor and not timeline.bulk(target)  # its own change back
+    # its own change back: a named subagent's (unnamed ones all stand as "subagent")
+    own = target.actor == req.actor and ":" in req.actor and not timeline.bulk(target)
     by_subagent = isinstance(undo, commands.Undo) and undo.by_subagent
     if by_subagent and timeline.guarded(target) and not own:
         return files.error(
