@@ -184,6 +184,31 @@ def test_marking_complete_updates_overall_and_phase_progress(example: Tracker) -
     assert applied.changed
 
 
+def _phase_status(tracker: Tracker, number: int) -> str:
+    phase = tracker.phase(number)
+    assert phase is not None
+    return phase.status
+
+
+def test_a_phase_status_follows_its_tasks_where_it_contradicted_them(example: Tracker) -> None:
+    # "Phase 3: Release — 100% (2/2) ⏳ Pending" after completing each task by hand
+    tracker = example
+    assert _phase_status(tracker, 3) == "pending"
+    tracker = run(tracker, c.SetTaskStatus(task_id="3.1", status="in_progress", given="x")).tracker
+    assert _phase_status(tracker, 3) == "in_progress"  # started
+    for task_id in ("3.1", "3.2"):
+        change = c.SetTaskStatus(task_id=task_id, status="complete", given="complete")
+        tracker = run(tracker, change).tracker
+    assert _phase_status(tracker, 3) == "complete"  # (3.3 is skipped: not counted)
+    reopened = c.SetTaskStatus(task_id="3.2", status="pending", given="pending")
+    tracker = run(tracker, reopened).tracker
+    assert _phase_status(tracker, 3) == "in_progress"  # one is complete still
+    # a status set by hand that does not contradict the tasks stays
+    blocked = run(tracker, c.SetPhaseStatus(number=3, status="blocked", given="blocked")).tracker
+    again = c.SetTaskStatus(task_id="3.2", status="complete", given="complete")
+    assert _phase_status(run(blocked, again).tracker, 3) == "blocked"
+
+
 def test_skipped_tasks_leave_the_divisor(example: Tracker) -> None:
     applied = run(example, c.SetTaskStatus(task_id="3.1", status="skipped", given="skipped"))
     assert overall(applied.tracker) == 50  # 4 of 8 counted

@@ -95,11 +95,41 @@ def finish(
 
 
 def put(tracker: Tracker, i: int, new: Task, at: str) -> Tracker:
-    """The tracker with ``tasks[i]`` replaced by ``new`` (same id, same place)."""
+    """The tracker with ``tasks[i]`` replaced by ``new`` (same id, same place); its
+    phase's status follows its tasks where it said otherwise (``phase_status``)."""
     old = tracker.tasks[i]
     counts = shift(shift(counts_of(tracker.tasks), old, -1), new, 1)
     pos = facts_of(tracker.tasks).pos if new.id == old.id else None
-    return finish(tracker, at, tasks=splice(tracker.tasks, i, new), counts=counts, pos=pos)
+    phases = tracker.phases
+    touched = {old.phase, new.phase}
+    if any(p.number in touched for p in phases):
+        fixed = [p if p.number not in touched else _with_status(p, counts, new) for p in phases]
+        if any(a is not b for a, b in zip(fixed, phases, strict=True)):
+            phases = tuple(fixed)
+    return finish(
+        tracker, at, tasks=splice(tracker.tasks, i, new), counts=counts, pos=pos, phases=phases
+    )
+
+
+def phase_status(status: str, done: int, counted: int, started: bool) -> str:
+    """A phase's status as its tasks leave it, where it contradicted them: complete once
+    every counted task is, in progress once one is started or complete (and no longer
+    complete when one is reopened), pending when none is any more. A status set by
+    hand that does not contradict them (blocked, skipped) is kept."""
+    if status in ("pending", "in_progress") and counted and done == counted:
+        return "complete"
+    if status == "pending" and (started or done):
+        return "in_progress"
+    if status == "complete" and done < counted:
+        return "in_progress" if (started or done) else "pending"
+    return status
+
+
+def _with_status(phase: Phase, counts: Counts, changed: Task) -> Phase:
+    done, counted = counts.get(phase.number, (0, 0))
+    started = changed.phase == phase.number and changed.status == "in_progress"
+    status = phase_status(phase.status, done, counted, started)
+    return phase if status == phase.status else replace(phase, status=status)
 
 
 def correct_progress(tracker: Tracker, at: str) -> Applied:
