@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Final
 
 from wtd.tracker.render import (
     note_key,
@@ -27,6 +28,10 @@ from wtd.tracker.view.model import (
 )
 from wtd.tracker.view.syntax import SUB_ID, owner_of
 
+# header lines a view shows of the JSON's own bookkeeping: a view rendered from another
+# state of the JSON (a pull, a stash pop) differs in them without anyone editing them
+_DERIVED_HEADER: Final = frozenset({"Progress", "Updated", "Created", "Source"})
+
 
 def diff_views(base: View, edited: View) -> list[Edit]:
     """The hand edits that turn ``base`` (the last rendered view) into ``edited``.
@@ -46,6 +51,8 @@ def diff_views(base: View, edited: View) -> list[Edit]:
         lost.append(_semantic(f"# Work Tracker: {edited.title}", "title edits are not synced"))
     if edited.meta != base.meta:
         for key, value in sorted(set(edited.meta) - set(base.meta)):
+            if key in _DERIVED_HEADER:  # wtd writes these from the JSON: nothing to tell
+                continue
             lost.append(_semantic(f"> **{key}:** {value}", "header edits are not synced"))
 
     for phase in edited.phases:
