@@ -164,6 +164,17 @@ def test_a_task_is_found_by_the_id_its_plan_gave_it(fresh: Workspace, tmp_path: 
     assert missing.returncode == 1 and "T999 not found" in missing.stderr, missing.stderr
 
 
+def test_a_cursor_todo_is_found_by_its_slug_id(fresh: Workspace, tmp_path: Path) -> None:
+    # Cursor's todos are named outbox-table, backfill-job…: "Invalid task ID format"
+    plan = tmp_path / "search-reindex.plan.md"
+    shutil.copy(PLANS / "cursor" / "search-reindex.plan.md", plan)
+    assert reply(fresh, f"import plan {plan} as reindex")["ok"]
+    shown = fresh.ok("--tracker", "reindex", "show task outbox-table")
+    assert "search_outbox" in shown, shown
+    missing = fresh.wtctl("--tracker", "reindex", "show task outbox-tabel", tracker=False)
+    assert missing.returncode == 1 and "not found" in missing.stderr, missing.stderr
+
+
 def test_a_readme_roadmap_of_status_icon_bullets_is_imported_not_refused(
     fresh: Workspace,
 ) -> None:

@@ -27,8 +27,9 @@ TEXT_MAX: Final = 4000  # reasons and evidence texts
 INPUT_MAX: Final = 10_000
 
 _TASK_ID = re.compile(r"[0-9]+\.[0-9]+")
-# an imported plan's own ID (spec-kit's T003, a sheet's TASK-12), found by ops.find_task
-_SOURCE_ID = re.compile(r"[A-Za-z]{1,12}-?[0-9]{1,9}")
+# an imported plan's own ID (spec-kit's T003, a sheet's TASK-12, Cursor's dual-write or
+# setup_db), found by ops.find_task
+_SOURCE_ID = re.compile(r"[A-Za-z]{1,12}-?[0-9]{1,9}|[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+){1,8}")
 _SUBTASK_ID = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 _NUMBER = re.compile(r"[+-]?[0-9]+")
 # Trailing whitespace and punctuation, matched at the start of the reversed text: a
