@@ -26,7 +26,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 import msgspec.inspect as mi
@@ -65,17 +65,8 @@ DenyKind = Literal[
     "consent",
     "skip_consent",
 ]
-LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-DENY_KINDS: Final = (
-    "change",
-    "admin",
-    "create_initiative",
-    "delete_tracker",
-    "bulk_change",
-    "restore_tracker",
-    "consent",
-    "skip_consent",
-)
+LOG_LEVELS: Final = get_args(LogLevel)
+DENY_KINDS: Final[tuple[str, ...]] = get_args(DenyKind)
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -300,6 +302,22 @@ class Coming:
         return self.n
 
 
+@asynccontextmanager
+async def _gathering(
+    tmp_path: Path, coming: Coming
+) -> AsyncIterator[tuple[MemoryFiles, Harness, MemoryObjectSendStream[Outcome], Any]]:
+    """A Store told ``coming``; its files, a harness, and where its replies go."""
+    files = MemoryFiles(_paths(tmp_path))
+    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
+    replies, answers = anyio.create_memory_object_stream[Outcome](2)
+    harness = Harness(files, send, threading.get_ident())
+    store = Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files), coming=coming)
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.run)
+        yield files, harness, replies, answers
+        send.close()
+
+
 @pytest.mark.anyio
 async def test_a_batch_waits_for_the_changes_on_their_way_and_commits_them_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -307,23 +325,17 @@ async def test_a_batch_waits_for_the_changes_on_their_way_and_commits_them_toget
     # group commit: a change posted while another is being parsed and enforced shares
     # its batch (one journal fsync, one rewrite) instead of committing alone first
     monkeypatch.setattr("wtd.actors.store.actor.GATHER_MAX", 60.0)
-    files, coming = MemoryFiles(_paths(tmp_path)), Coming()
-    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
-    replies, answers = anyio.create_memory_object_stream[Outcome](2)
-    harness = Harness(files, send, threading.get_ident())
-    store = Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files), coming=coming)
-    async with anyio.create_task_group() as tg:
-        await tg.start(store.run)
+    coming = Coming()
+    async with _gathering(tmp_path, coming) as (files, harness, replies, answers):
         coming.n = 2  # two changes on their way: the first arrives
         coming.n -= 1
-        send.send_nowait(harness.rename("r1", "one", replies.clone()))
+        harness.inbox.send_nowait(harness.rename("r1", "one", replies.clone()))
         for _ in range(5):  # the second is still being enforced: the Store waits
             await anyio.lowlevel.checkpoint()
         assert files.batches == []
         coming.n -= 1
-        send.send_nowait(harness.rename("r2", "two", replies.clone()))
+        harness.inbox.send_nowait(harness.rename("r2", "two", replies.clone()))
         got = await _receive_all(answers, 2)
-        send.close()
     assert all(reply.ok for reply in got)
     assert files.batches == [["r1", "r2"]]
 
@@ -333,16 +345,9 @@ async def test_a_lone_change_is_committed_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("wtd.actors.store.actor.GATHER_MAX", 60.0)
-    files, coming = MemoryFiles(_paths(tmp_path)), Coming()
-    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
-    replies, answers = anyio.create_memory_object_stream[Outcome](1)
-    harness = Harness(files, send, threading.get_ident())
-    store = Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files), coming=coming)
-    async with anyio.create_task_group() as tg:
-        await tg.start(store.run)
-        send.send_nowait(harness.rename("r1", "one", replies))  # nothing else coming
+    async with _gathering(tmp_path, Coming()) as (files, harness, replies, answers):
+        harness.inbox.send_nowait(harness.rename("r1", "one", replies))  # nothing coming
         (reply,) = await _receive_all(answers, 1)  # (within TIMEOUT, far below 60 s)
-        send.close()
     assert reply.ok and files.batches == [["r1"]]
 
 
@@ -353,17 +358,11 @@ async def test_a_change_that_never_comes_holds_a_batch_no_longer_than_the_limit(
     # one refused on its way (or slow to enforce) is counted until its request ends:
     # the batch goes without it once GATHER_MAX is over
     monkeypatch.setattr("wtd.actors.store.actor.GATHER_MAX", 0.05)
-    files, coming = MemoryFiles(_paths(tmp_path)), Coming()
+    coming = Coming()
     coming.n = 1
-    send, recv = anyio.create_memory_object_stream[StoreMessage](16)
-    replies, answers = anyio.create_memory_object_stream[Outcome](1)
-    harness = Harness(files, send, threading.get_ident())
-    store = Store(files.paths, recv, failpoints=Failpoints(), files=_is_files(files), coming=coming)
-    async with anyio.create_task_group() as tg:
-        await tg.start(store.run)
-        send.send_nowait(harness.rename("r1", "one", replies))
+    async with _gathering(tmp_path, coming) as (files, harness, replies, answers):
+        harness.inbox.send_nowait(harness.rename("r1", "one", replies))
         (reply,) = await _receive_all(answers, 1)
-        send.close()
     assert reply.ok and files.batches == [["r1"]]
 
 

@@ -650,25 +650,7 @@ def test_workspaces_removed_do_not_keep_wtd_s_files_open(
 
 
 def test_a_flood_to_the_fd_limit_leaves_wtd_serving(ws: Workspace) -> None:
-    import resource
-
-    def low_limit() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
-
-    read_fd, write_fd = os.pipe()
-    log = open(ws.sock.parent / "wtd.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [str(BIN / "wtd"), "--socket", str(ws.sock), "--ready-fd", str(write_fd)],
-        env=ws.env,
-        stdout=log,
-        stderr=log,
-        pass_fds=(write_fd,),
-        preexec_fn=low_limit,
-    )
-    log.close()
-    os.close(write_fd)
-    assert os.read(read_fd, 1) == b"1"
-    os.close(read_fd)
+    proc = _start_with_limit(ws, 48, 48)
     try:
         ws.ok("show progress")  # the tracker's files are open too
         flood = []

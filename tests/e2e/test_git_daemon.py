@@ -14,6 +14,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,10 +59,12 @@ class Member:
             assert not folder.exists() or not any(folder.rglob("*")), list(folder.rglob("*"))
 
 
-@pytest.fixture
-def team_running(tmp_path: Path) -> Iterator[tuple[Member, Member]]:
+@contextmanager
+def _running_team(tmp_path: Path, *, setup: bool = True) -> Iterator[tuple[Member, Member]]:
+    """Alice shares the tracker, Bob clones it; each with a wtd running. Without
+    ``setup``, no `wtctl git setup`: only the tracker's two files are committed."""
     team = Team(tmp_path)
-    alice_clone = team.clone("alice")
+    alice_clone = team.clone("alice", setup=setup)
     alice_clone.git("symbolic-ref", "HEAD", "refs/heads/main")
     (alice_clone.path / JSON).parent.mkdir(parents=True)
     (alice_clone.path / JSON).write_bytes(EXAMPLE.read_bytes())
@@ -71,16 +74,26 @@ def team_running(tmp_path: Path) -> Iterator[tuple[Member, Member]]:
         members.append(alice)
         alice.wtctl("show progress")  # wtd autostarted: it renders the view
         alice.quiet()
-        alice_clone.git("add", "-A")
+        if setup:
+            alice_clone.git("add", "-A")
+        else:  # (no .gitignore: the tracker's files only)
+            alice_clone.git("add", JSON, VIEW)
         alice_clone.git("commit", "-qm", "the tracker, shared")
         alice_clone.git("push", "-q", "-u", "origin", "main")
-        bob = Member(team.clone("bob"), Path(tempfile.mkdtemp(prefix="wtd-git-b-", dir="/tmp")))
+        bob_clone = team.clone("bob", setup=setup)
+        bob = Member(bob_clone, Path(tempfile.mkdtemp(prefix="wtd-git-b-", dir="/tmp")))
         members.append(bob)
         bob.wtctl("show progress")
         yield alice, bob
     finally:
         for member in members:
             member.stop()
+
+
+@pytest.fixture
+def team_running(tmp_path: Path) -> Iterator[tuple[Member, Member]]:
+    with _running_team(tmp_path) as members:
+        yield members
 
 
 def _task(member: Member, task_id: str) -> dict[str, object]:
@@ -289,22 +302,7 @@ def test_a_merge_stopped_on_markers_in_the_json_is_left_for_the_user_to_resolve(
     # without `wtctl git setup` git merges the JSON line by line and leaves markers:
     # wtd took them for damage, quarantined the file and wrote its own state over it,
     # so `git add` then committed ours and the other side's changes were gone
-    team = Team(tmp_path)
-    alice_clone = team.clone("alice", setup=False)
-    alice_clone.git("symbolic-ref", "HEAD", "refs/heads/main")
-    (alice_clone.path / JSON).parent.mkdir(parents=True)
-    (alice_clone.path / JSON).write_bytes(EXAMPLE.read_bytes())
-    members: list[Member] = []
-    try:
-        alice = Member(alice_clone, Path(tempfile.mkdtemp(prefix="wtd-git-a-", dir="/tmp")))
-        members.append(alice)
-        alice.wtctl("show progress")
-        alice_clone.git("add", JSON, VIEW)  # the tracker's files only (no .gitignore)
-        alice_clone.git("commit", "-qm", "the tracker, shared")
-        alice_clone.git("push", "-q", "-u", "origin", "main")
-        bob = Member(team.clone("bob", setup=False), Path(tempfile.mkdtemp(dir="/tmp")))
-        members.append(bob)
-        bob.wtctl("show progress")
+    with _running_team(tmp_path, setup=False) as (alice, bob):
         alice.wtctl("mark task 2.3 complete")
         alice.clone.git("commit", "-qam", "alice: 2.3 done")
         alice.clone.git("push", "-q")
@@ -341,9 +339,6 @@ def test_a_merge_stopped_on_markers_in_the_json_is_left_for_the_user_to_resolve(
         bob.wtctl("mark task 3.1 complete")  # served again, on the resolved file
         assert _task(bob, "2.3")["status"] == "complete"
         assert _task(bob, "3.1")["status"] == "complete"
-    finally:
-        for member in members:
-            member.stop()
 
 
 @pytest.mark.parametrize("stamped", [-60, +60], ids=["a minute ago", "a minute ahead"])
