@@ -22,6 +22,8 @@ from typing import Final, Literal
 
 import msgspec
 
+from wtd.config import DENY_KINDS
+
 Action = Literal[
     "read",
     "change",
@@ -39,19 +41,9 @@ breakers), one of the guarded ``OperationKind``s, ``restore_tracker`` (bringing
 back a deleted tracker: the undo of a guarded change) or ``consent`` (answering or
 changing consent)."""
 
-DENIABLE: Final[frozenset[str]] = frozenset(
-    {
-        "change",
-        "admin",
-        "create_initiative",
-        "delete_tracker",
-        "bulk_change",
-        "restore_tracker",
-        "consent",
-        "skip_consent",
-    }
-)
-"""Names allowed in ``AgentRule.deny``; ``change`` denies every change, guarded or not."""
+DENIABLE: Final[frozenset[str]] = frozenset(DENY_KINDS)
+"""Names allowed in ``AgentRule.deny`` (the config's ``deny`` kinds); ``change`` denies
+every change, guarded or not."""
 
 SUBAGENT_DENIED: Final[frozenset[str]] = frozenset(
     {"create_initiative", "delete_tracker", "bulk_change", "restore_tracker", "consent"}
