@@ -269,6 +269,42 @@ def test_a_phase_deleted_on_one_side_stays_while_the_other_changed_its_tasks(
     assert [t.id for t in merged.tasks if t.phase == 3] == ["3.1"]
 
 
+@pytest.mark.parametrize("mover", ["ours", "theirs"])
+def test_a_task_moved_on_one_side_takes_the_other_sides_changes_once(
+    base: Tracker, validate: Validate, mover: str
+) -> None:
+    # a move gives the task a new id: the merge kept it twice (moved, and changed
+    # under its old id), counted it twice, and took the move for a deletion
+    moved = apply(base, c.MoveTask(task_id="2.4", phase=3))
+    new_id = next(t.id for t in moved.tasks if t.name == task(base, "2.4").name)
+    changed = apply(
+        base,
+        status("2.4", "in_progress"),
+        c.SetVerification(task_id="2.4", text="checked twice"),
+    )
+    result = merge(base, moved, changed) if mover == "ours" else merge(base, changed, moved)
+    merged = checked(result, validate)
+    assert result.clean, result.lines()
+    same_name = [t for t in merged.tasks if t.name == task(base, "2.4").name]
+    assert [t.id for t in same_name] == [new_id]
+    assert same_name[0].phase == 3 and same_name[0].status == "in_progress"
+    assert same_name[0].verification == "checked twice"
+
+
+def test_a_sub_task_checked_on_the_other_side_follows_its_moved_task(
+    base: Tracker, validate: Validate
+) -> None:
+    moved = apply(base, c.MoveTask(task_id="2.2", phase=3))
+    new_id = next(t.id for t in moved.tasks if t.name == task(base, "2.2").name)
+    checked_sub = apply(base, c.SetSubtaskChecked(subtask_id="2.2.2", checked=True))
+    result = merge(base, moved, checked_sub)
+    merged = checked(result, validate)
+    assert result.clean, result.lines()
+    subs = {s.id: s.done for s in merged.all_subtasks() if s.task_id == new_id}
+    assert subs.get(f"{new_id}.2") is True, subs
+    assert not [s for s in merged.all_subtasks() if s.task_id == "2.2"]
+
+
 # ------------------------------------------------------------------ added on both sides
 
 

@@ -9,7 +9,7 @@ from msgspec import UNSET, UnsetType
 from msgspec.structs import replace
 
 from wtd.tracker import model
-from wtd.tracker.merge_json.renumber import renumber
+from wtd.tracker.merge_json.renumber import follow_moves, renumber
 from wtd.tracker.merge_json.values import (
     Conflict,
     MergeResult,
@@ -111,6 +111,7 @@ class _Merge:
     def run(self) -> MergeResult:
         base, ours, theirs = self.base, self.ours, self.theirs
         if not self.two_way:
+            base, ours, theirs = follow_moves(base, ours, theirs)
             theirs, self.renumbered = renumber(base, ours, theirs)
         phases, gone_phases = self.phases(base, ours, theirs)
         tasks, gone, kept_by = self.tasks(base, ours, theirs)

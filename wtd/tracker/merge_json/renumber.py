@@ -10,9 +10,10 @@ follow it (ids and ``task_id``), and so do the dependencies theirs gave on it.
 
 from __future__ import annotations
 
+import msgspec
 from msgspec.structs import replace
 
-from wtd.tracker.merge_json.values import Renumbered, by_key, number
+from wtd.tracker.merge_json.values import Renumbered, by_key, grouped, number
 from wtd.tracker.model import Phase, Subtask, Task, Tracker
 
 Moves = dict[str, tuple[str, int]]  # old task id → (new id, new phase)
@@ -32,6 +33,68 @@ def renumber(base: Tracker, ours: Tracker, theirs: Tracker) -> tuple[Tracker, li
     if subs is not theirs.all_subtasks():
         theirs = replace(theirs, subtasks=subs)
     return theirs, said
+
+
+def follow_moves(base: Tracker, ours: Tracker, theirs: Tracker) -> tuple[Tracker, Tracker, Tracker]:
+    """A task one side moved to another phase (``move task``: a new id and phase, all
+    else as it was) is moved the same way in the base and on the other side, which
+    still has it under its old id: the other side's changes to it are then merged into
+    it, instead of the merge keeping the task twice (the moved one, and the other
+    side's changed one) and taking the move for a deletion."""
+    for mover in ("ours", "theirs"):
+        side, other = (ours, theirs) if mover == "ours" else (theirs, ours)
+        moves = _moves_on(base, side, other)
+        if not moves:
+            continue
+        base = _moved(base, moves)
+        other = _moved(other, moves)
+        ours, theirs = (side, other) if mover == "ours" else (other, side)
+    return base, ours, theirs
+
+
+def _moves_on(base: Tracker, side: Tracker, other: Tracker) -> Moves:
+    """The tasks ``side`` moved that ``other`` changed (one it left as it was needs
+    nothing: the move is taken as any one-sided change is)."""
+    side_ids = {t.id for t in side.tasks}
+    base_ids = {t.id for t in base.tasks}
+    others = by_key(other.tasks, lambda t: t.id)
+    base_subs, other_subs = grouped(base.all_subtasks()), grouped(other.all_subtasks())
+    gone = [
+        t
+        for t in base.tasks
+        if t.id not in side_ids
+        and t.id in others
+        and (others[t.id] != t or other_subs.get(t.id) != base_subs.get(t.id))
+    ]
+    other_ids = set(others)
+    added = [t for t in side.tasks if t.id not in base_ids and t.id not in other_ids]
+    if not gone or not added:
+        return {}
+    keyed: dict[bytes, list[Task]] = {}
+    for task in added:
+        keyed.setdefault(_as_moved(task), []).append(task)
+    moves: Moves = {}
+    for task in gone:
+        found = keyed.get(_as_moved(task), [])
+        if len(found) == 1 and found[0].phase != task.phase:  # one, unambiguous
+            moves[task.id] = (found[0].id, found[0].phase)
+    return moves
+
+
+def _as_moved(task: Task) -> bytes:
+    """``task`` without what a move changes (its id and phase)."""
+    return msgspec.json.encode(replace(task, id="", phase=0))
+
+
+def _moved(tracker: Tracker, moves: Moves) -> Tracker:
+    tasks = tuple(
+        replace(t, id=moves[t.id][0], phase=moves[t.id][1]) if t.id in moves else t
+        for t in tracker.tasks
+    )
+    subs = tracker.all_subtasks()
+    if any(s.task_id in moves for s in subs):
+        return replace(tracker, tasks=tasks, subtasks=tuple(_moved_subtask(s, moves) for s in subs))
+    return replace(tracker, tasks=tasks)
 
 
 def _top_numbers(*trackers: Tracker) -> dict[str, int]:
