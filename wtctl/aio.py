@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from wtctl.autostart import log_path, start_daemon
+from wtctl.autostart import not_started, start_daemon
 from wtctl.connection import (
     AUTOSTART_ATTEMPTS,
     HANDSHAKE_TIMEOUT,
@@ -99,11 +99,7 @@ async def _open(path: str, *, autostart: bool) -> _Stream:
                 raise Unavailable(f"no wtd is answering on {path} ({reason})") from None
         # (one that lost a start race to another wtd exits too: connect again first)
         failed = await asyncio.to_thread(start_daemon, path) or failed
-    if failed is not None:
-        raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
-    raise Unavailable(
-        f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
-    )
+    raise Unavailable(not_started(path, reason, failed))
 
 
 class Client:

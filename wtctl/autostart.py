@@ -75,3 +75,17 @@ def _last_words(log: str, start: int) -> str | None:
     lines = [line.strip() for line in tail.decode("utf-8", "replace").splitlines()]
     found = [line for line in lines if line]
     return found[-1][:500] if found else None
+
+
+def not_started(path: str, reason: str, failed: str | None) -> str:
+    """What to tell when no wtd answers at ``path`` after starting one (``failed``:
+    why the last one started exited, if it did)."""
+    if failed is None:
+        return f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
+    if "is already serving" in failed:  # one holds the socket and does not answer
+        return (
+            f"the wtd that holds {path} does not answer ({reason}): it may be stopped "
+            f"(Ctrl-Z, SIGSTOP: resume it with kill -CONT) or stuck (stop it; see "
+            f"{log_path(path)}) — {failed.removeprefix('wtd: ')}"
+        )
+    return f"wtd could not start: {failed} (see {log_path(path)})"

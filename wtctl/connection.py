@@ -149,15 +149,11 @@ def connect(path: str, *, autostart: bool, first: dict[str, Any] | None = None) 
             if not autostart:
                 raise Unavailable(f"no wtd is answering on {path} ({reason})") from None
         # imported only when nobody answers: most calls find wtd running
-        from wtctl.autostart import log_path, start_daemon
+        from wtctl.autostart import not_started, start_daemon
 
         # (one that lost a start race to another wtd exits too: connect again first)
         failed = start_daemon(path) or failed
-    if failed is not None:
-        raise Unavailable(f"wtd could not start: {failed} (see {log_path(path)})")
-    raise Unavailable(
-        f"wtd was started but does not answer on {path} ({reason}); see {log_path(path)}"
-    )
+    raise Unavailable(not_started(path, reason, failed))
 
 
 class Session:
