@@ -296,6 +296,37 @@ def test_a_stale_copy_written_back_before_any_git_command_is_not_taken_for_git_s
     assert "Took git's version" not in alice.wtctl("history")
 
 
+@pytest.mark.parametrize("running", [True, False], ids=["wtd running", "wtd stopped"])
+def test_a_committed_copy_written_back_by_an_agent_is_not_taken_for_git_s(
+    team_running: tuple[Member, Member], running: bool
+) -> None:
+    # running: the bytes are git's version (its index holds them) but git did not
+    # write them (no index write follows): it was taken for a checkout. Stopped: git
+    # wrote its index and stash reflog right after — a `git stash push` of another
+    # file, not a pop. Either way acknowledged changes were dropped
+    alice, _bob = team_running
+    json_path = alice.clone.path / JSON
+    (alice.clone.path / "notes.txt").write_text("one\n")
+    alice.wtctl("rename task 3.2 to Committed then copied")
+    alice.quiet()
+    alice.clone.git("add", "-A")
+    alice.clone.git("commit", "-qm", "a version the agent copies")
+    stale = json_path.read_bytes()
+    alice.wtctl("start task 2.3")
+    alice.wtctl("rename task 3.1 to Kept after the stale write")
+    alice.quiet()
+    if not running:
+        alice.stop()
+    json_path.write_bytes(stale)
+    if not running:
+        (alice.clone.path / "notes.txt").write_text("two\n")
+        alice.clone.git("stash", "push", "-q", "--", "notes.txt")
+    alice.wtctl("show progress")
+    alice.quiet()
+    assert _task(alice, "2.3")["status"] == "in_progress"
+    assert _task(alice, "3.1")["name"] == "Kept after the stale write"
+
+
 def test_a_merge_stopped_on_markers_in_the_json_is_left_for_the_user_to_resolve(
     tmp_path: Path,
 ) -> None:

@@ -64,6 +64,20 @@ def head_moved_after(workspace: Path, moment_ns: int) -> bool:
 GIT_WROTE_WITHIN: Final = 5_000_000_000  # ns: git writes its index right after the files
 
 
+def index_follows(workspace: Path, written_ns: int) -> bool:
+    """Did git write its index right after a file written at ``written_ns`` (within
+    ``GIT_WROTE_WITHIN``)? git does after the working tree's files of a checkout,
+    reset, merge, pull or stash; an editor or an agent writing a file does not."""
+    repo = git_dir(workspace)
+    if repo is None:
+        return False
+    try:
+        index = os.stat(repo / "index").st_mtime_ns
+    except OSError:
+        return False
+    return written_ns <= index <= written_ns + GIT_WROTE_WITHIN
+
+
 def put_back_by_git(workspace: Path, data: bytes, written_ns: int) -> bool:
     """Did ``git stash pop`` write this file, though git's index does not hold it? All
     of: right after the file (within ``GIT_WROTE_WITHIN``) git wrote its index and
@@ -80,9 +94,28 @@ def put_back_by_git(workspace: Path, data: bytes, written_ns: int) -> bool:
     except OSError:
         return False
     window = range(written_ns, written_ns + GIT_WROTE_WITHIN + 1)
-    if index not in window or stash_log not in window:
+    if index not in window or stash_log not in window or _stash_pushed(repo, written_ns):
         return False
     return has_blob(workspace, data)
+
+
+def _stash_pushed(repo: Path, written_ns: int) -> bool:
+    """Was the stash reflog's change a new entry (``git stash push``: its newest line is
+    as recent as the file), not an entry dropped (``pop``: the reflog rewritten with
+    only older entries, or removed with the last one)?"""
+    try:
+        with open(repo / "logs" / "refs" / "stash", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False  # removed: the last entry was dropped
+    if not lines:
+        return False
+    head = lines[-1].split(b"\t", 1)[0].split()
+    try:
+        newest = int(head[-2]) * 1_000_000_000  # "<old> <new> <who> <email> <time> <tz>"
+    except (IndexError, ValueError):
+        return True  # cannot tell: not taken for a pop
+    return newest >= written_ns - 2_000_000_000
 
 
 def has_blob(workspace: Path, data: bytes) -> bool:

@@ -100,7 +100,13 @@ def adopt_json(
     base = files.loaded
     workspace = files.paths.workspace
     if (
-        gitrepo.in_index(workspace, files.paths.json, found.data)
+        (
+            # git's version, and git wrote it (its index follows): an agent writing back
+            # the committed copy is a save of an older copy, not a checkout
+            gitrepo.in_index(workspace, files.paths.json, found.data)
+            and found.stamp is not None
+            and gitrepo.index_follows(workspace, found.stamp[0])
+        )
         or gitrepo.merging(workspace)
         or (
             found.stamp is not None
