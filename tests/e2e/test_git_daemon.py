@@ -9,6 +9,7 @@ the view is the rendering of the JSON, history says git, nothing went to
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import tempfile
@@ -294,6 +295,27 @@ def test_a_stale_copy_written_back_before_any_git_command_is_not_taken_for_git_s
     assert _task(alice, "2.3")["status"] == "in_progress"
     assert _task(alice, "3.1")["name"] == "Kept after the stale write"
     assert "Took git's version" not in alice.wtctl("history")
+
+
+def test_git_s_json_in_another_layout_is_written_back_as_git_has_it(
+    team_running: tuple[Member, Member],
+) -> None:
+    # a committed JSON in another layout (hand-formatted, compact) was re-encoded in
+    # wtd's after a `git stash`: the tree was dirty and `git stash pop` was refused
+    alice, _bob = team_running
+    json_path = alice.clone.path / JSON
+    compact = json.dumps(json.loads(json_path.read_bytes()), separators=(",", ":"))
+    json_path.write_text(compact + "\n")
+    alice.wtctl("show progress")  # same content, another layout: nothing to take
+    alice.clone.git("commit", "-qam", "the JSON, compact")
+    alice.wtctl("complete task 3.1")
+    alice.clone.git("stash", "-q")
+    alice.wtctl("show progress")
+    assert alice.clone.status() == "", alice.clone.status()
+    assert json_path.read_text() == compact + "\n"
+    alice.clone.git("stash", "pop", "-q")
+    alice.wtctl("show progress")
+    assert _task(alice, "3.1")["status"] == "complete"
 
 
 @pytest.mark.parametrize("running", [True, False], ids=["wtd running", "wtd stopped"])

@@ -122,6 +122,7 @@ class Pending(msgspec.Struct, kw_only=True):
     request: Apply | None = None  # None for the daemon's own changes
     tracker: model.Tracker | None = None  # the state after it; None when it failed or was a no-op
     undo: bytes | None = None  # the encoded Patch that reverts it
+    verbatim: bytes | None = None  # the JSON to write as it is (git's bytes, its layout)
 
 
 class Edited(msgspec.Struct, kw_only=True):

@@ -139,6 +139,10 @@ def adopt_json(
         return Healed(lines=lines)
     if patch.is_empty(change) and not conflicts:  # same content, other formatting
         files.json.stamp = found.stamp
+        # kept as it is; the view names these bytes' checksum (committed together,
+        # a later checkout of both leaves the working tree clean)
+        files.json.digest = digest(found.data)
+        files.view_dirty = True
         return None
 
     actor = HAND_EDIT
@@ -176,6 +180,9 @@ def take_gits(files: WritePath, found: Edited, base: model.Tracker) -> Pending |
     target, fitted = model.fit_schema(found.tracker)
     if model.stale_progress(target) is not None:
         target = model.with_derived_progress(target)
+    # nothing adapted: git's very bytes are written back, in whatever layout git has
+    # them (re-encoded in wtd's, a checkout left the working tree dirty)
+    verbatim = found.data if target is found.tracker else None
     name = files.paths.json.name
     change = patch.diff(target, base, reason=f"git's version of {name}")
     files.json.stamp = found.stamp
@@ -194,6 +201,7 @@ def take_gits(files: WritePath, found: Edited, base: model.Tracker) -> Pending |
         outcome=Outcome(ok=True, lines=summary, tracker=files.label),
         tracker=target,
         undo=inverse(base, target, GIT, at),
+        verbatim=verbatim,
     )
 
 

@@ -257,7 +257,8 @@ class WritePath:
         self.guard()
         self.refuse_over_a_merge()
         notes: list[str] = []
-        data = self.encode(new)
+        verbatim = applied[-1].verbatim if len(applied) == 1 else None
+        data = verbatim if verbatim is not None else self.encode(new)
         after, view = self.digest_and_render(new, data)
         first_seq = self.journal.last_seq + 1
         records = [
