@@ -90,3 +90,9 @@ class Exhausted(WtdError):
     was done; trying again once it is freed may work (exit 5)."""
 
     code = "unavailable"
+
+
+class Unavailable(WtdError):
+    """Not carried out now, for a reason that passes (exit 5): nothing was changed."""
+
+    code = "unavailable"

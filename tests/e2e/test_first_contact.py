@@ -269,6 +269,27 @@ def test_changes_from_two_shells_just_after_the_lock_file_went_are_all_kept(
     assert not (ws.root / ".ecw" / "quarantine").exists()
 
 
+def test_an_ecw_replaced_by_a_copy_is_never_written_by_two_daemons(
+    ws: Workspace, second_shell: tuple[dict[str, str], Path]
+) -> None:
+    # the old owner kept writing through its Store for up to a second while a second
+    # shell's daemon locked the copy and served it: acknowledged changes were lost
+    env, _folder = second_shell
+    _autostarted(ws)
+    assert _wtctl(env, ws, "show progress").returncode == 0  # its own daemon runs too
+    ecw = ws.root / ".ecw"
+    copy = ws.root / "ecw-copy"
+    shutil.copytree(ecw, copy, symlinks=True)
+    shutil.rmtree(ecw)
+    copy.rename(ecw)
+    acknowledged = _changes_from_two_shells(ws, env, 6)
+    names = [t["name"] for t in ws.data()["tasks"]]
+    missing = [name for name in acknowledged if name not in names]
+    assert missing == [], (missing, acknowledged)
+    assert len(names) == len(set(names))
+    assert "Overall progress" in ws.ok("show progress")
+
+
 # ---------------------------------------------------------------- at most once
 
 

@@ -195,6 +195,20 @@ class Ownership:
         os.pwrite(fd, body.ljust(max(len(body), os.fstat(fd).st_size)), 0)
         os.ftruncate(fd, len(body))
 
+    def holds(self, workspace: Path) -> bool:
+        """Is the ``.ecw`` of ``workspace`` still the folder this daemon locked (one
+        lstat: asked before every batch of writes)? False once it was replaced — by a
+        copy, say, which another daemon may lock and serve — or removed; True for a
+        workspace not claimed through this registry (nothing to compare)."""
+        key = self._keys.get(workspace)
+        held = self._held.get(key) if key is not None else None
+        if held is None:
+            return key is None
+        try:
+            return _ident(os.lstat(held.ecw)) == held.dir_id
+        except OSError:
+            return False
+
     def still_owned(self, workspace: Path) -> bool:
         """Is ``workspace`` (claimed) still this daemon's? Looked at once a second at
         most: a lock file removed is made again (signed by this daemon); a ``.ecw``
@@ -204,6 +218,10 @@ class Ownership:
         key = self._keys.get(workspace)
         held = self._held.get(key) if key is not None else None
         if held is None:
+            return False
+        if not self.holds(workspace):  # (every time: a copy put in place is served at once)
+            with self._lock:
+                self._give_up(key)  # type: ignore[arg-type]
             return False
         if time.monotonic() - held.checked < RECHECK:
             return True

@@ -154,6 +154,7 @@ class Executor:
             events=self._events,
             watcher=self._watcher,
             intensity=self._store_intensity,
+            owned=self._workspaces.ownership.holds,
         )
         healer = Healer(
             stores,

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -96,8 +97,10 @@ class Stores:
         events: MemoryObjectSendStream[EventsMessage],
         watcher: MemoryObjectSendStream[WatcherMessage],
         intensity: RestartIntensity,
+        owned: Callable[[Path], bool] | None = None,
     ) -> None:
         self._tg = tg
+        self._owned = owned  # is the workspace's .ecw still the one this daemon locked?
         self.key = key
         self._settings = settings
         self._fp = failpoints
@@ -195,6 +198,7 @@ class Stores:
                 max_bytes=settings.max_file_bytes,
                 max_depth=settings.max_depth,
                 coming=lambda: self._coming.get(key, 0),
+                owned=None if self._owned is None else partial(self._owned, paths.workspace),
             )
             self._tg.start_soon(self._run_store, store, key, send, recv)
             await post(self._watcher, Watch(paths=paths, store=send))

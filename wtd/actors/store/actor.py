@@ -245,6 +245,10 @@ def _none_coming() -> int:
     return 0
 
 
+def _always() -> bool:
+    return True
+
+
 class Store:
     """Owns one tracker: batches its requests and answers them; ``files`` does the I/O."""
 
@@ -264,9 +268,11 @@ class Store:
         max_depth: int = 100,
         files: Files | None = None,
         coming: Callable[[], int] | None = None,
+        owned: Callable[[], bool] | None = None,
     ) -> None:
         self.paths = paths
         self._coming = coming or _none_coming
+        self._owned = owned or _always  # the workspace's .ecw, still the one locked
         self._label = str(paths.markdown.relative_to(paths.workspace))
         self._events = events
         self._inbox = inbox
@@ -332,6 +338,27 @@ class Store:
                     await self._in_thread(self._close)
                 finally:
                     self._worker.stop()
+
+    async def _refuse_replaced(self, batch: list[StoreMessage]) -> None:
+        outcome = self.files.error(
+            errors.Unavailable(
+                f"{self.paths.workspace / '.ecw'} was replaced while wtd served it: nothing "
+                "was written; run the command again (the workspace is claimed afresh)"
+            )
+        )
+        for msg in batch:
+            match msg:
+                case Apply(reply_to=reply_to) | Repair(reply_to=reply_to):
+                    await answer(reply_to, outcome)
+                case Probe(reply_to=reply_to):
+                    await answer(reply_to, f"store:{self.paths.name}")
+                case FileChanged():
+                    pass
+        if self.files.tracker is not None:  # its files are read afresh if served again
+            if self._job is not None:
+                await self._job_done.wait()
+                self._job = None
+            await self._in_thread(self.files.restart)
 
     async def _gather(self, batch: list[StoreMessage]) -> None:
         """Group commit: add to ``batch`` the changes on their way to this Store (the
@@ -442,6 +469,12 @@ class Store:
     # ------------------------------------------------------------ batches
 
     async def _handle(self, batch: list[StoreMessage]) -> None:
+        if not self._owned():
+            # .ecw was replaced (a copy put in place, removed and made again): another
+            # daemon may lock the new one and serve it, so nothing is written here;
+            # asked again, the request is claimed afresh (and sent to that daemon)
+            await self._refuse_replaced(batch)
+            return
         if self.files.tracker is not None and self.files.must_reopen():
             # The workspace was replaced under wtd (deleted and cloned again, restored
             # from a copy): its files are read afresh, never merged with the state of
