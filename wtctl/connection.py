@@ -24,8 +24,19 @@ if TYPE_CHECKING:
 PROTOCOL_VERSION = wire.PROTOCOL_VERSION
 MAX_FRAME = wire.MAX_FRAME  # requests only: replies have no size limit (SPEC §4)
 HANDSHAKE_TIMEOUT = 10.0
+
+
 # Longer than the daemon's own reply deadline (120 s), so the daemon decides first.
-REPLY_TIMEOUT = float(os.environ.get("WTCTL_TIMEOUT") or 150.0)
+def _seconds(name: str, default: float) -> float:
+    """``$name`` as seconds (over 0); ``default`` when unset or not a number."""
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+REPLY_TIMEOUT = _seconds("WTCTL_TIMEOUT", 150.0)
 AUTOSTART_ATTEMPTS = 3
 RETRIES_AFTER_LOSS = 2
 OWNER_RETRIES = (0.1, 0.3, 0.6)

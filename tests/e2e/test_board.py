@@ -269,3 +269,23 @@ def test_a_tracker_created_or_deleted_shows_on_the_board(ws: Workspace) -> None:
     finally:
         running.proc.send_signal(signal.SIGINT)
         running.proc.communicate(timeout=20)
+
+
+def test_a_port_in_use_is_said_without_a_traceback(ws: Workspace) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [str(BIN / "wtctl"), "board", "--port", str(port)],
+            cwd=ws.root,
+            env=ws.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"cannot listen on port {port}" in proc.stderr and "--port" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -368,3 +368,9 @@ def test_a_one_shot_call_imports_neither_json_nor_re_enum_or_struct(
     assert ws.task("2.2")["status"] == "complete"
     code, out, modules = call("--json", "show progress")  # --json prints with json
     assert code == 0 and json.loads(out.split("\n", 1)[0])["ok"] is True
+
+
+def test_a_timeout_that_is_no_number_is_not_a_traceback(ws: Workspace) -> None:
+    ws.env["WTCTL_TIMEOUT"] = "abc"
+    proc = ws.wtctl("show progress")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr

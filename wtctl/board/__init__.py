@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import secrets
 import signal
@@ -88,6 +89,11 @@ def main(argv: list[str]) -> int:
         return asyncio.run(_run(socket_path(args), args.autostart, workspace, only, port))
     except KeyboardInterrupt:
         return 0
+    except OSError as exc:  # the port taken, no permission for it: said, no traceback
+        print(f"wtctl board: cannot listen on port {port}: {exc.strerror or exc}", file=sys.stderr)
+        if exc.errno == errno.EADDRINUSE:
+            print("  (another program uses it: choose another with --port N)", file=sys.stderr)
+        return wire.EXIT_FAILED
 
 
 async def _run(path: str, autostart: bool, workspace: str, only: str | None, port: int) -> int:
