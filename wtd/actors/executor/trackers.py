@@ -76,6 +76,13 @@ async def on_tracker(
             outcome = msgspec.structs.replace(
                 outcome, lines=[f"Tracker: {outcome.tracker}", *outcome.lines]
             )
+        elif implicit and outcome.error is not None and outcome.tracker:
+            # which tracker it was, when none was named (the newest may not be the
+            # one the caller thinks of: a new initiative becomes the newest)
+            said = msgspec.structs.replace(
+                outcome.error, message=f"{outcome.error.message} (tracker {outcome.tracker})"
+            )
+            outcome = msgspec.structs.replace(outcome, error=said)
         return outcome
 
     change = isinstance(command, commands.CHANGE_TYPES)
