@@ -83,3 +83,17 @@ def test_a_look_at_held_locks_never_waits_for_a_claim_in_progress(tmp_path: Path
     assert mine.still_owned(ws)
     assert json.loads((ws / ".ecw" / "wtd.lock").read_text())["pid"] > 0  # made again
     mine.release_all()
+
+
+def test_a_folder_where_the_lock_file_goes_is_told_with_what_to_do(tmp_path: Path) -> None:
+    from wtd.errors import StorageFailure
+    from wtd.storage.ownership import Ownership
+
+    (tmp_path / ".ecw" / "wtd.lock").mkdir(parents=True)
+    try:
+        Ownership(tmp_path / "wtd.sock").claim(tmp_path, create=True)
+    except StorageFailure as exc:
+        assert "Is a directory" in exc.message
+        assert exc.suggestions == ["remove the folder .ecw/wtd.lock (wtd's lock is a file it makes)"]
+    else:
+        raise AssertionError("claimed a workspace whose lock file is a folder")

@@ -73,6 +73,7 @@ _SUGGESTIONS: Final = {
     ],
     errno.ENFILE: ["the system has too many files open: try again shortly"],
     errno.ENOSPC: ["free some disk space, then try again"],
+    errno.EISDIR: [f"remove the folder .ecw/{LOCK_NAME} (wtd's lock is a file it makes)"],
 }
 
 
