@@ -94,6 +94,8 @@ def test_a_folder_where_the_lock_file_goes_is_told_with_what_to_do(tmp_path: Pat
         Ownership(tmp_path / "wtd.sock").claim(tmp_path, create=True)
     except StorageFailure as exc:
         assert "Is a directory" in exc.message
-        assert exc.suggestions == ["remove the folder .ecw/wtd.lock (wtd's lock is a file it makes)"]
+        assert exc.suggestions == [
+            "remove the folder .ecw/wtd.lock (wtd's lock is a file it makes)"
+        ]
     else:
         raise AssertionError("claimed a workspace whose lock file is a folder")
