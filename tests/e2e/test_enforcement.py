@@ -207,6 +207,9 @@ def test_trackers_outside_the_served_workspaces_are_refused(
     proc = ws.wtctl("show progress")
     assert proc.returncode == 4
     assert "not a workspace this daemon serves" in proc.stderr
+    # nothing is made in a workspace this daemon does not serve (its lock, a log)
+    assert not (ws.root / ".ecw" / "wtd.lock").exists()
+    assert not (ws.root / ".ecw" / "audit.log").exists()
 
 
 def test_the_agent_tables_the_readme_documents_start_wtd_and_apply(

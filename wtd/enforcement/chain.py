@@ -168,7 +168,8 @@ class FourLevelEnforcer:
             refused = self.hook.check(operation, context)
             if refused is not None:
                 basis, reason = refused
-                self.consent.record(key, "denied", basis, agent=context.agent)
+                if basis != "outside_workspace":  # (a workspace not served gets no log)
+                    self.consent.record(key, "denied", basis, agent=context.agent)
                 return EnforcementResult(
                     allowed=False,
                     level="hard",

@@ -127,6 +127,11 @@ class Workspaces:
         return outcome
 
 
+def _inside(ws: Path, roots: tuple[Path, ...]) -> bool:
+    real = ws.resolve()
+    return any(real.is_relative_to(root.resolve()) for root in roots)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Context:
     settings: Settings
@@ -140,6 +145,9 @@ class Context:
     """Carry out a request again from the start (a consent answer's approved request)."""
 
     async def claim(self, ws: Path, *, create: bool) -> None:
+        served = self.settings.workspaces
+        if served is not None and not await anyio.to_thread.run_sync(_inside, ws, served):
+            return  # not this daemon's ([daemon] workspaces): nothing made there; refused
         await self.workspaces.claim(ws, create=create)
 
     async def once(
