@@ -85,14 +85,8 @@ class BeingMerged(WtdError):
     code = "being_merged"
 
 
-class Exhausted(WtdError):
-    """The machine ran out of something wtd needs (open files, memory, disk): nothing
-    was done; trying again once it is freed may work (exit 5)."""
-
-    code = "unavailable"
-
-
 class Unavailable(WtdError):
-    """Not carried out now, for a reason that passes (exit 5): nothing was changed."""
+    """Not carried out now, for a reason that passes (exit 5): nothing was changed — the
+    workspace replaced under wtd, the machine out of files, memory or disk."""
 
     code = "unavailable"

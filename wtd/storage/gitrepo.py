@@ -86,17 +86,15 @@ def put_back_by_git(workspace: Path, data: bytes, written_ns: int) -> bool:
     its object store). An editor's save or an agent's copy of an older JSON — even
     followed by some git command — is not. False without git."""
     repo = git_dir(workspace)
-    if repo is None:
+    if repo is None or not index_follows(workspace, written_ns):
         return False
     try:
-        index = os.stat(repo / "index").st_mtime_ns
         stash_log = os.stat(repo / "logs" / "refs").st_mtime_ns
     except OSError:
         return False
-    window = range(written_ns, written_ns + GIT_WROTE_WITHIN + 1)
-    if index not in window or stash_log not in window or _stash_pushed(repo, written_ns):
+    if not written_ns <= stash_log <= written_ns + GIT_WROTE_WITHIN:
         return False
-    return has_blob(workspace, data)
+    return not _stash_pushed(repo, written_ns) and has_blob(workspace, data)
 
 
 def _stash_pushed(repo: Path, written_ns: int) -> bool:

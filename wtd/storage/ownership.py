@@ -12,8 +12,9 @@ The lock file is an ignored file that ``git clean -X`` or a plain ``rm`` removes
 lock on a removed file excludes nobody. So the owner also holds a lock on the
 ``.ecw`` folder itself (a second daemon is refused while it lives, whatever became of
 the file), and ``still_owned`` — asked at most once a second per workspace — makes
-the file again when it was removed, for others to find the owner's socket; when
-``.ecw`` itself was replaced, ownership is taken again or given up.
+the file again when it was removed, for others to find the owner's socket. ``holds``
+— asked before every batch of writes and at every request — compares ``.ecw`` with
+the folder locked: a replaced one is given up and claimed afresh.
 """
 
 from __future__ import annotations
@@ -221,6 +222,8 @@ class Ownership:
         if held is None:
             return False
         if not self.holds(workspace):  # (every time: a copy put in place is served at once)
+            # claimed again by the request (in a worker thread), which says who owns it
+            log.warning("%s was replaced or removed: its lock is taken again", held.ecw)
             with self._lock:
                 self._give_up(key)  # type: ignore[arg-type]
             return False
@@ -231,31 +234,22 @@ class Ownership:
         if not self._lock.acquire(blocking=False):
             return True
         try:
-            return self._recheck(key, held)  # type: ignore[arg-type]
+            self._recheck(held)
         except OSError as exc:
             log.warning("could not look at the lock of %s: %s", workspace, exc)
-            return True
         finally:
             held.checked = time.monotonic()
             self._lock.release()
+        return True
 
-    def _recheck(self, key: Path, held: _Held) -> bool:
-        try:
-            dir_id = _ident(os.lstat(held.ecw))
-        except FileNotFoundError:
-            dir_id = None
-        if dir_id != held.dir_id:
-            # claimed again by the request (in a worker thread), which says who owns it
-            log.warning("%s was replaced: its lock is taken again", held.ecw)
-            self._give_up(key)
-            return False
+    def _recheck(self, held: _Held) -> None:
+        """The lock file, once a second (``.ecw`` itself: ``holds``, every time)."""
         try:
             file_id: tuple[int, int] | None = _ident(os.lstat(held.ecw / LOCK_NAME))
         except FileNotFoundError:
             file_id = None
         if file_id != held.file_id:
             self._make_lock_file_again(held)
-        return True
 
     def _make_lock_file_again(self, held: _Held) -> None:
         """The lock file was removed (or replaced): this daemon, which holds the

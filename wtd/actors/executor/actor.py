@@ -220,7 +220,7 @@ class Executor:
         except OSError as exc:  # the machine's limits (EMFILE, ENOMEM...): said as such
             log.warning("request %s failed: %s", request.id, exc)
             outcome = failure(
-                errors.Exhausted(
+                errors.Unavailable(
                     f"wtd could not carry this out: {exc.strerror or exc}; nothing was changed",
                     suggestions=[_OS_ADVICE.get(exc.errno or 0, "try again shortly")],
                 )
