@@ -76,6 +76,8 @@ class MemoryFiles:
         self.threads: set[int] = set()
         self.fail_open: BaseException | None = None
         self.fail_commit: errors.WtdError | None = None
+        self.on_loop = False  # what commit_on_loop says (a small tracker, a fast disk)
+        self.commit_threads: list[int] = []
 
     def _io(self) -> None:
         self.threads.add(threading.get_ident())
@@ -106,6 +108,9 @@ class MemoryFiles:
     def tell(self, line: str) -> None:
         pass
 
+    def commit_on_loop(self) -> bool:
+        return self.on_loop
+
     def begin_checkpoint(self) -> CheckpointJob | None:
         if self.unsettled is None:
             return None
@@ -128,7 +133,9 @@ class MemoryFiles:
         self.tracker = model.decode(EXAMPLE.read_bytes())
 
     def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]:
-        self._io()
+        self.commit_threads.append(threading.get_ident())
+        if not self.on_loop:
+            self._io()
         if self.fail_commit is not None:
             raise self.fail_commit
         self.batches.append([p.rid for p in applied])
@@ -477,6 +484,25 @@ async def test_the_files_are_never_touched_from_the_event_loop(harness: Harness)
     assert (await harness.ask(commands.ShowHistory(), rid="h")).ok
     assert harness.files.threads  # the fake was called…
     assert harness.loop not in harness.files.threads  # …never in the loop's thread
+    assert harness.files.commit_threads and harness.loop not in harness.files.commit_threads
+
+
+@pytest.mark.anyio
+async def test_a_commit_the_files_say_is_cheap_runs_on_the_loop_and_nothing_else(
+    harness: Harness,
+) -> None:
+    """A small tracker on a fast disk: the commit is cheaper than a hand-off to the
+    Store's thread; every other call still goes there."""
+    harness.files.on_loop = True
+    send, recv = anyio.create_memory_object_stream[Outcome](2)
+    harness.inbox.send_nowait(harness.rename("r1", "one", send.clone()))
+    harness.inbox.send_nowait(harness.rename("r2", "two", send.clone()))
+    assert all(o.ok for o in await _receive_all(recv, 2))
+    assert (await harness.ask(commands.Sync())).ok
+    assert harness.files.commit_threads and set(harness.files.commit_threads) == {harness.loop}
+    assert harness.files.threads and harness.loop not in harness.files.threads
+    assert harness.files.tracker is not None
+    assert [t.name for t in harness.files.tracker.tasks if t.id == "1.1"] == ["two"]
 
 
 @pytest.mark.anyio

@@ -272,3 +272,31 @@ async def test_a_view_saved_unreadable_is_moved_aside_and_rendered_anew(
     await running.ask(commands.ShowProgress())
     assert b"by wtctl" in view.read_bytes()  # the view is wtd's again, and up to date
     assert text in kept_views(running)  # the save, moved aside whole
+
+
+@pytest.mark.anyio
+async def test_a_commit_runs_on_the_loop_only_while_the_tracker_is_small_and_the_disk_fast(
+    running: Running,
+) -> None:
+    """Handing a commit to the Store's thread costs more than a small one on a fast
+    disk; a slow fsync seen recently, a big JSON or a simulated slow disk keep it
+    there, so a slow commit never holds up the other workspaces' clients."""
+    files = running.files
+    assert (await running.ask(commands.RenameTask(task_id="1.1", name="a"))).ok
+    journal = files.journal
+    assert journal is not None and journal.sync_peak is not None
+    journal.sync_peak = 0.0005  # a fast disk (tmpfs, an SSD)
+    assert files.commit_on_loop()
+    journal.sync_peak = 0.050  # the last fsync took 50 ms: the thread, for a while
+    assert not files.commit_on_loop()
+    assert (await running.ask(commands.RenameTask(task_id="1.1", name="b"))).ok
+    # each fast fsync since wears the slow one down (×0.8 each), never at once
+    assert 0.050 * 0.8 >= journal.sync_peak >= 0.050 * 0.8 * 0.8 * 0.8
+    journal.sync_peak = 0.0005
+    files.json = FileState(digest=files.json.digest, stamp=(1, 3 * 2**20, 1))  # 3 MiB
+    assert not files.commit_on_loop()
+    files.json = FileState(digest=files.json.digest, stamp=(1, 2**20, 1))
+    assert files.commit_on_loop()
+    files.fp = Failpoints.parse("store.write=1+2*delay(10)")
+    assert not files.commit_on_loop()
+    assert running.data()["tasks"][0]["name"] == "b"

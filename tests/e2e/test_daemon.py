@@ -65,6 +65,31 @@ def test_no_answer_after_the_request_went_out_is_told_as_not_known(ws: Workspace
     assert names.count("Slow to write") == 1
 
 
+def test_a_slow_commit_in_one_workspace_does_not_hold_up_another(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # A commit on a fast disk runs on the event loop (cheaper than a hand-off to the
+    # Store's thread); a slow one must keep the thread, or every other workspace's
+    # clients wait for that disk. The second append is slowed down after a fast one.
+    ws.ok("show progress")  # the stale progress corrected: the next start appends nothing
+    other = tmp_path / "other"
+    (other / ".ecw" / "plans").mkdir(parents=True)
+    (other / ".ecw" / "plans" / "notes.json").write_bytes(ws.json.read_bytes())
+    ws.kill_daemon()
+    ws.start_daemon({"WT_FAILPOINTS": "journal.append=1+1*delay(6000)"})
+    ws.ok("mark task 2.2 complete")  # the first append: fast
+    ws.env["WTCTL_TIMEOUT"] = "0.5"
+    slow = ws.wtctl("mark task 2.3 complete")  # the second: its commit takes 6 s
+    assert slow.returncode == 5 and "not known" in slow.stderr, slow.stdout + slow.stderr
+    ws.env["WTCTL_TIMEOUT"] = "3"
+    proc = ws.wtctl("--tracker", str(other / "docs/plans/notes.md"), "show progress", tracker=False)
+    del ws.env["WTCTL_TIMEOUT"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr + ws.log()
+    assert "Overall progress" in proc.stdout
+    assert "Complete" in ws.ok("show task 2.3")  # (answered once the commit is done)
+    assert ws.task("2.3")["status"] == "complete"
+
+
 def test_failed_write_is_reported_and_never_appears(ws: Workspace) -> None:
     ws.ok("show progress")
     ws.kill_daemon()

@@ -113,6 +113,10 @@ class Failpoints:
     def rules(self) -> Mapping[str, Rule]:
         return dict(self._rules)
 
+    def delays(self, *points: str) -> bool:
+        """Is a ``delay`` set at any of ``points`` (a slow disk, simulated)?"""
+        return any(rule.action == "delay" for point, rule in self._rules.items() if point in points)
+
     def hits(self, point: str) -> int:
         """How many times ``point`` was hit (always 0 while disabled)."""
         with self._lock:

@@ -20,6 +20,7 @@ import errno
 import os
 import re
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ DEFAULT_KEEP_SEGMENTS: Final = 3
 DEFAULT_RID_CAPACITY: Final = 10_000
 
 _datasync = os.fdatasync if hasattr(os, "fdatasync") else os.fsync
+SYNC_DECAY: Final = 0.8
+"""``sync_peak`` keeps a slow fsync in mind for a while: it decays by this at each append."""
 
 
 class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -492,6 +495,9 @@ class Journal:
         self.torn: list[Glimpse] = []
         """The headers still readable in that torn tail, of records after the last
         good one: one append's records (what was torn is the last write)."""
+        self.sync_peak: float | None = None
+        """Seconds the slowest recent append took to fsync (the last one's, or an older,
+        slower one's decayed by ``SYNC_DECAY`` per append since); None before the first."""
         for record in history:
             self._remember(record)
 
@@ -637,10 +643,14 @@ class Journal:
                             f"short write ({written + rest} of {len(payload)} bytes)",
                             self._path,
                         )
+                began = time.monotonic()
                 _datasync(self._fd)
+                took = time.monotonic() - began
             except BaseException:
                 self._cut_back(start)
                 raise
+            peak = self.sync_peak
+            self.sync_peak = took if peak is None else max(took, peak * SYNC_DECAY)
             self._undo = (start, self._last_seq, self._last_after, records)
             self._size = start + len(payload)
             for record in records:
