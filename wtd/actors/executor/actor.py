@@ -236,18 +236,16 @@ class Executor:
         duration_ms = (time.perf_counter() - start) * 1000
         code = outcome.error.code if outcome.error else None
         exit_code = errors.exit_code(code) if code else 0
-        await post(
-            self._monitor,
-            OperationFinished(
-                ok=outcome.ok,
-                duration_ms=duration_ms,
-                # faults only: not user mistakes, questions, denials or "not found"
-                counted=exit_code not in _USER_EXITS and code not in _NOT_FAULTS,
-                error_code=code,
-            ),
+        finished = OperationFinished(
+            ok=outcome.ok,
+            duration_ms=duration_ms,
+            # faults only: not user mistakes, questions, denials or "not found"
+            counted=exit_code not in _USER_EXITS and code not in _NOT_FAULTS,
+            error_code=code,
         )
         report: HealthReport | None = None
-        if request.options.show_health:
+        if request.options.show_health:  # the report counts this request
+            await post(self._monitor, finished)
             report = await health(ctx)
         reply = protocol.Reply(
             id=request.id,
@@ -274,6 +272,8 @@ class Executor:
                 self._answered.popitem(last=False)
         in_flight.discard(msg.reply_to)
         await answer(msg.reply_to, reply)
+        if report is None:  # after the answer: the Monitor's turn does not delay it
+            await post(self._monitor, finished)
 
     async def _outcome(
         self,
