@@ -7,6 +7,7 @@ Pure: no I/O. ``normalize`` accepts anything a person or agent is likely to type
 from __future__ import annotations
 
 import difflib
+import functools
 from typing import Final, Literal
 
 Status = Literal["pending", "in_progress", "complete", "blocked", "skipped", "superseded"]
@@ -128,7 +129,9 @@ def suggest(text: str, limit: int = 3) -> list[str]:
     return difflib.get_close_matches(_clean(text), words, n=limit, cutoff=0.5)
 
 
+@functools.lru_cache(maxsize=256)
 def cell(status: str) -> str:
-    """The Markdown status cell: icon + Title Case label (e.g. ``✅ Complete``)."""
+    """The Markdown status cell: icon + Title Case label (e.g. ``✅ Complete``). Cached:
+    each view shows every phase's, and statuses are few."""
     canon = normalize(status) or "pending"
     return f"{ICONS[canon]} {LABELS[canon]}"
