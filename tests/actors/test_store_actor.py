@@ -108,7 +108,7 @@ class MemoryFiles:
     def tell(self, line: str) -> None:
         pass
 
-    def commit_on_loop(self) -> bool:
+    def commit_on_loop(self, new: model.Tracker) -> bool:
         return self.on_loop
 
     def begin_checkpoint(self) -> CheckpointJob | None:

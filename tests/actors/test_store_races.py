@@ -5,21 +5,27 @@ the file, is never lost. The save is landed through seams of ``TrackerFiles``
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd.actors.store import Store, TrackerFiles
 from wtd.actors.store.base import Broken, Edited, FileState, Healed, Pending, SavedAgain
+from wtd.actors.store.writes import ON_LOOP_GROWTH
 from wtd.messages import Apply, FileChanged, Outcome, StoreMessage
 from wtd.storage import atomic
+from wtd.storage import journal as journal_mod
 from wtd.storage.failpoints import Failpoints
 from wtd.tracker import commands
 from wtd.workspace import TrackerPaths
@@ -276,27 +282,104 @@ async def test_a_view_saved_unreadable_is_moved_aside_and_rendered_anew(
 
 @pytest.mark.anyio
 async def test_a_commit_runs_on_the_loop_only_while_the_tracker_is_small_and_the_disk_fast(
-    running: Running,
+    running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Handing a commit to the Store's thread costs more than a small one on a fast
-    disk; a slow fsync seen recently, a big JSON or a simulated slow disk keep it
-    there, so a slow commit never holds up the other workspaces' clients."""
+    disk; a big JSON, a big growth at once or a simulated slow disk keep it there."""
+    monkeypatch.setattr(journal_mod, "_slow_at", {})
     files = running.files
     assert (await running.ask(commands.RenameTask(task_id="1.1", name="a"))).ok
-    journal = files.journal
-    assert journal is not None and journal.sync_peak is not None
-    journal.sync_peak = 0.0005  # a fast disk (tmpfs, an SSD)
-    assert files.commit_on_loop()
-    journal.sync_peak = 0.050  # the last fsync took 50 ms: the thread, for a while
-    assert not files.commit_on_loop()
-    assert (await running.ask(commands.RenameTask(task_id="1.1", name="b"))).ok
-    # each fast fsync since wears the slow one down (×0.8 each), never at once
-    assert 0.050 * 0.8 >= journal.sync_peak >= 0.050 * 0.8 * 0.8 * 0.8
-    journal.sync_peak = 0.0005
-    files.json = FileState(digest=files.json.digest, stamp=(1, 3 * 2**20, 1))  # 3 MiB
-    assert not files.commit_on_loop()
-    files.json = FileState(digest=files.json.digest, stamp=(1, 2**20, 1))
-    assert files.commit_on_loop()
+    assert files.tracker is not None and files.json.stamp is not None
+    small = files.tracker
+    assert files.commit_on_loop(small)
+    mtime, size, ino = files.json.stamp
+    files.json = FileState(digest=files.json.digest, stamp=(mtime, 3 * 2**20, ino))  # 3 MiB
+    assert not files.commit_on_loop(small)
+    files.json = FileState(digest=files.json.digest, stamp=(mtime, size, ino))
+    assert files.commit_on_loop(small)
+    extra = tuple(
+        msgspec.structs.replace(small.tasks[0], id=f"9.{n}") for n in range(ON_LOOP_GROWTH + 1)
+    )
+    grown = msgspec.structs.replace(small, tasks=small.tasks + extra)
+    assert not files.commit_on_loop(grown)  # an undo bringing back a big state, say
     files.fp = Failpoints.parse("store.write=1+2*delay(10)")
-    assert not files.commit_on_loop()
-    assert running.data()["tasks"][0]["name"] == "b"
+    assert not files.commit_on_loop(small)
+    assert running.data()["tasks"][0]["name"] == "a"
+
+
+@pytest.mark.anyio
+async def test_after_an_append_that_stalled_the_commits_go_to_the_thread(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one append that finds the disk stalling holds up the loop; the ones after
+    it run in the Store's thread (for ``SLOW_HOLD``), so they hold up only their own
+    tracker's clients. A failed append that was slow counts too."""
+    monkeypatch.setattr(journal_mod, "_slow_at", {})
+    real = journal_mod._datasync
+    where: list[str] = []
+    slow = {"on": False, "fail": False}
+
+    def datasync(fd: int) -> None:
+        where.append(threading.current_thread().name)
+        if slow["on"]:
+            time.sleep(journal_mod.SLOW_APPEND * 2)
+        if slow["fail"]:
+            raise OSError(errno.EIO, "I/O error")
+        real(fd)
+
+    monkeypatch.setattr(journal_mod, "_datasync", datasync)
+    assert (await running.ask(commands.RenameTask(task_id="1.1", name="a"))).ok
+    assert where[-1] == "MainThread"  # a fast disk: on the loop
+    slow["on"] = True
+    for name in ("b", "c", "d"):
+        assert (await running.ask(commands.RenameTask(task_id="1.1", name=name))).ok
+    assert where[-3] == "MainThread" and where[-2:] == [f"wtd-store:{running.paths.name}"] * 2
+    assert running.files.journal is not None and running.files.journal.disk_slow()
+    slow["on"] = False
+    assert (await running.ask(commands.RenameTask(task_id="1.1", name="e"))).ok
+    assert where[-1].startswith("wtd-store")  # still held off: the disk was slow lately
+    journal_mod._slow_at.clear()  # (as when SLOW_HOLD has passed)
+    assert (await running.ask(commands.RenameTask(task_id="1.1", name="f"))).ok
+    assert where[-1] == "MainThread"
+    slow["on"] = slow["fail"] = True  # slow, then failed: counted all the same
+    assert not (await running.ask(commands.RenameTask(task_id="1.1", name="g"))).ok
+    assert running.files.journal.disk_slow()
+    assert running.data()["tasks"][0]["name"] == "f"
+
+
+def test_a_slow_append_of_one_journal_holds_off_every_journal_on_that_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_mod, "_slow_at", {})
+    first = journal_mod.Journal.open(tmp_path / "a.wal")
+    second = journal_mod.Journal.open(tmp_path / "b.wal")
+    try:
+        assert first.disk_slow() and second.disk_slow()  # not timed yet: not known
+        first.append([_record(1)])
+        second.append([_record(1)])
+        assert not first.disk_slow() and not second.disk_slow()
+        real = journal_mod._datasync
+
+        def stalls(fd: int) -> None:
+            time.sleep(journal_mod.SLOW_APPEND * 2)
+            real(fd)
+
+        monkeypatch.setattr(journal_mod, "_datasync", stalls)
+        first.append([_record(2)])
+        assert first.disk_slow() and second.disk_slow()
+    finally:
+        first.close()
+        second.close()
+
+
+def _record(seq: int) -> journal_mod.JournalRecord:
+    return journal_mod.JournalRecord(
+        seq=seq,
+        rid=f"r{seq}",
+        at="2026-12-01T00:00:00Z",
+        actor="t",
+        before="",
+        after="",
+        op=msgspec.Raw(b"{}"),
+        reply=msgspec.Raw(b"{}"),
+    )

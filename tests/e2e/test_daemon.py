@@ -69,8 +69,8 @@ def test_a_slow_commit_in_one_workspace_does_not_hold_up_another(
     ws: Workspace, tmp_path: Path
 ) -> None:
     # A commit on a fast disk runs on the event loop (cheaper than a hand-off to the
-    # Store's thread); a slow one must keep the thread, or every other workspace's
-    # clients wait for that disk. The second append is slowed down after a fast one.
+    # Store's thread); on a disk made slow (a failpoint's delay, from the second append
+    # on) it must keep the thread, or every other workspace's clients wait for it.
     ws.ok("show progress")  # the stale progress corrected: the next start appends nothing
     other = tmp_path / "other"
     (other / ".ecw" / "plans").mkdir(parents=True)

@@ -41,8 +41,13 @@ DEFAULT_KEEP_SEGMENTS: Final = 3
 DEFAULT_RID_CAPACITY: Final = 10_000
 
 _datasync = os.fdatasync if hasattr(os, "fdatasync") else os.fsync
-SYNC_DECAY: Final = 0.8
-"""``sync_peak`` keeps a slow fsync in mind for a while: it decays by this at each append."""
+SLOW_APPEND: Final = 0.010
+"""Seconds an append (write and fsync) may take before its disk counts as slow."""
+SLOW_HOLD: Final = 60.0
+"""Seconds a disk counts as slow after its last slow append (``disk_slow``)."""
+# device → monotonic time of the last slow append of any journal there: one tracker's
+# stall tells the others on that disk
+_slow_at: dict[int, float] = {}
 
 
 class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -495,9 +500,7 @@ class Journal:
         self.torn: list[Glimpse] = []
         """The headers still readable in that torn tail, of records after the last
         good one: one append's records (what was torn is the last write)."""
-        self.sync_peak: float | None = None
-        """Seconds the slowest recent append took to fsync (the last one's, or an older,
-        slower one's decayed by ``SYNC_DECAY`` per append since); None before the first."""
+        self._timed = False  # an append of this journal was timed (``disk_slow``)
         for record in history:
             self._remember(record)
 
@@ -628,6 +631,7 @@ class Journal:
             if records[0].seq != expected:
                 raise ValueError(f"journal {self._path}: seq {records[0].seq}, expected {expected}")
             start = self._size
+            began = time.monotonic()
             try:
                 if self._failpoints is not None and self._failpoints.hit(APPEND_POINT) == CORRUPT:
                     # Its own line, so records appended after it reveal the damage.
@@ -643,18 +647,31 @@ class Journal:
                             f"short write ({written + rest} of {len(payload)} bytes)",
                             self._path,
                         )
-                began = time.monotonic()
                 _datasync(self._fd)
-                took = time.monotonic() - began
             except BaseException:
                 self._cut_back(start)
                 raise
-            peak = self.sync_peak
-            self.sync_peak = took if peak is None else max(took, peak * SYNC_DECAY)
+            finally:
+                self._time_append(began)
             self._undo = (start, self._last_seq, self._last_after, records)
             self._size = start + len(payload)
             for record in records:
                 self._remember(record)
+
+    def _time_append(self, began: float) -> None:
+        now = time.monotonic()
+        if now - began > SLOW_APPEND and self._ident is not None:  # (failed ones too)
+            _slow_at[self._ident[0]] = now
+        self._timed = True
+
+    def disk_slow(self) -> bool:
+        """Is this journal's disk slow: an append to it (of any journal) took over
+        ``SLOW_APPEND`` within the last ``SLOW_HOLD`` seconds — or is it not known yet
+        (no append of this journal timed)? A failpoint's delay counts, as a slow disk."""
+        if not self._timed or self._ident is None:
+            return True
+        at = _slow_at.get(self._ident[0])
+        return at is not None and time.monotonic() - at < SLOW_HOLD
 
     def replaced(self) -> bool:
         """Is the file at the journal's path no longer the one open here (deleted, or

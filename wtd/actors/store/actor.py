@@ -14,7 +14,9 @@ while something is claimed (an idle daemon with no claims has no timer at all).
 
 This module is the loop side only: it batches the inbox, stages changes in memory,
 answers, and publishes events. Everything that touches a file is a ``TrackerFiles``
-call made through ``Store._in_thread`` (a worker thread), never on the event loop.
+call made through ``Store._in_thread`` (a worker thread) — but the commit of a small
+tracker on a fast disk, which is cheaper made on the event loop than handed over
+(``WritePath.commit_on_loop``).
 
 Faults are not handled here: a failed operation comes back with a ``Symptom`` and
 the Executor runs the MAPE-K loop (retry, repair, escalate). Repair itself is done
@@ -129,7 +131,7 @@ class Files(Protocol):
     def close(self) -> None: ...
     def open(self) -> None: ...
     def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]: ...
-    def commit_on_loop(self) -> bool: ...
+    def commit_on_loop(self, new: model.Tracker) -> bool: ...
     def bring_view_up_to_date(self) -> None: ...
     def settle(self) -> None: ...
     def end_checkpoint(self, job: CheckpointJob) -> None: ...
@@ -535,7 +537,7 @@ class Store:
                         if isinstance(undo, Outcome):
                             await answer(msg.reply_to, undo)
                         else:
-                            await self._commit([undo])
+                            await self._commit([undo], may_loop=False)
                 case Apply(command=commands.Open()):
                     pending = await self._commit(pending)
                     if await self._opened(msg):  # what opening found waits for a caller
@@ -797,10 +799,11 @@ class Store:
                 return item.tracker
         return self.files.tracker
 
-    async def _commit(self, pending: list[Pending]) -> list[Pending]:
+    async def _commit(self, pending: list[Pending], *, may_loop: bool = True) -> list[Pending]:
         """Make the staged changes durable, then answer each asker in order (a failed
         commit answers every change of the batch with the fault). Returns a new,
-        empty batch."""
+        empty batch. ``may_loop=False``: in the thread whatever its size (an undo,
+        which may bring back a state of any size)."""
         if not pending:
             return []
         new = self._staged_tracker(pending)
@@ -809,7 +812,9 @@ class Store:
             await self._unchanged_but_shown(pending)
         if applied:
             try:
-                if self.files.commit_on_loop():  # small and fast: cheaper than a hand-off
+                # small and on a fast disk: cheaper than a hand-off to the thread (not
+                # while a checkpoint fsyncs the files: the journal's fsync waits for it)
+                if may_loop and self._job is None and self.files.commit_on_loop(new):
                     healing, notes = self.files.commit(new, applied)
                 else:
                     healing, notes = await self._in_thread(self.files.commit, new, applied)

@@ -3,7 +3,8 @@ view, its journal, its backups and the copies kept in quarantine or conflicts.
 
 Every method is synchronous and blocking, and is called from a worker thread
 (``Store._in_thread``), never from the event loop — but for ``files_moved`` (two
-stats) and the memory-only methods. One call runs at a time, so the state it keeps
+stats), the memory-only methods, and ``commit`` when ``commit_on_loop`` says it is
+small and the disk fast. One call runs at a time, so the state it keeps
 needs no lock. Between calls the actor loop may read that state (the tracker in
 memory, the notes for the next reply) but never changes a file.
 """

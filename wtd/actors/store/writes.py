@@ -5,8 +5,9 @@ what it last wrote of each file) and writes it: a batch goes to the journal, the
 the JSON, then the view (SPEC §6). The journal's fsync is the durability point: the
 files are replaced atomically (every reader sees them before the reply) without
 fsync, and ``settle`` checkpoints them later, off the reply path (fsync, backup,
-journal rotation). It is synchronous and always runs in a worker thread;
-``TrackerFiles`` (files.py) adds the operations the actor asks for.
+journal rotation). It is synchronous and runs in a worker thread (a small commit on
+a fast disk on the event loop: ``commit_on_loop``); ``TrackerFiles`` (files.py) adds
+the operations the actor asks for.
 """
 
 from __future__ import annotations
@@ -53,12 +54,15 @@ DIGEST_PLACEHOLDER = "\x00" * model.CHECKSUM_HEX  # as long as a digest; NUL is 
 # A commit this small, on a disk this fast, runs on the event loop (``commit_on_loop``):
 # handing it to the Store's thread costs more than it saves — two thread wake-ups, and
 # the GIL passed back and forth at each of its ~20 system calls while the loop serves
-# other clients (8 clients on 1k tasks: 1,800 → 2,700 changes/s). The loop is then
-# held for the commit (≈ 1 ms at 1k tasks, ≈ 3 ms at 10k); bigger trackers, a disk
-# whose recent fsyncs were slow, and a simulated slow disk keep the thread, so a slow
-# commit never holds up other workspaces' clients.
+# other clients (8 clients on 1k tasks: 1,800 → 2,600 changes/s; 8 workspaces with a
+# client each: 545 → 665). The loop is then held for the commit (≈ 1 ms at 1k tasks,
+# ≈ 3 ms at 10k). A bigger tracker, one growing by more than ``ON_LOOP_GROWTH`` items
+# at once, a disk that was slow lately (``Journal.disk_slow``: for a minute after an
+# append took over 10 ms, on any tracker of that disk) and a simulated slow disk keep
+# the thread. So the one append that finds a disk stalling holds up the daemon; the
+# next ones hold up their own tracker's clients only.
 ON_LOOP_MAX_BYTES = 2 * 2**20  # the JSON's size (≈ 13k tasks)
-ON_LOOP_MAX_SYNC = 0.002  # seconds: the slowest recent journal fsync (``Journal.sync_peak``)
+ON_LOOP_GROWTH = 256  # tasks and sub-tasks added by one commit
 _COMMIT_POINTS = (fp.JOURNAL_APPEND, fp.STORE_WRITE, fp.RENDER_WRITE)
 _HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wtd-digest")
 
@@ -128,7 +132,7 @@ class CheckpointJob:
 
 
 class WritePath:
-    """One tracker's state and its durable writes (synchronous: a worker thread's)."""
+    """One tracker's state and its durable writes (synchronous: see the module)."""
 
     def __init__(
         self,
@@ -312,15 +316,18 @@ class WritePath:
         notes.extend(self.write_view(data=view))
         return healing, notes
 
-    def commit_on_loop(self) -> bool:
-        """May the next commit run on the event loop (see ``ON_LOOP_MAX_BYTES``)? Only
-        once a journal fsync was measured fast."""
-        journal, stamp = self.journal, self.json.stamp
-        if journal is None or stamp is None or journal.sync_peak is None:
+    def commit_on_loop(self, new: model.Tracker) -> bool:
+        """May the commit of ``new`` run on the event loop (see ``ON_LOOP_MAX_BYTES``)?"""
+        journal, stamp, last = self.journal, self.json.stamp, self.tracker
+        if journal is None or stamp is None or last is None or journal.disk_slow():
             return False
+        grows = len(new.tasks) + len(new.all_subtasks()) - len(last.tasks)
+        grows -= len(last.all_subtasks())
         return (
-            journal.sync_peak <= ON_LOOP_MAX_SYNC
-            and stamp[1] <= ON_LOOP_MAX_BYTES
+            stamp[1] <= ON_LOOP_MAX_BYTES
+            and grows <= ON_LOOP_GROWTH
+            # no wait for the shared hashing threads (see digest_and_render)
+            and (stamp[1] < PARALLEL_DIGEST or self.encoder.knows_pieces())
             and not self.fp.delays(*_COMMIT_POINTS)
         )
 
