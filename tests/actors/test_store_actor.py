@@ -424,6 +424,26 @@ async def test_a_failed_commit_answers_every_change_of_the_batch_with_the_fault(
 
 
 @pytest.mark.anyio
+async def test_a_change_already_so_on_top_of_a_failed_commit_fails_with_it(
+    harness: Harness,
+) -> None:
+    """A change that changes nothing promises that the JSON on disk shows it (SPEC
+    §6). Staged after a change of its batch, it is "already so" only in that batch:
+    when the batch's commit fails, it fails too (torture: 'uncheck subtask' acked
+    while the JSON on disk was a hand-saved file wtd could not write over, EMFILE)."""
+    symptom = Symptom(point=fp.STORE_WRITE, error="EMFILE", message="Too many open files")
+    harness.files.fail_commit = Fault("Change not applied: too many open files", symptom)
+    send, recv = anyio.create_memory_object_stream[Outcome](3)
+    harness.inbox.send_nowait(harness.rename("r0", "Create repository and packaging", send.clone()))
+    harness.inbox.send_nowait(harness.rename("r1", "one", send.clone()))
+    harness.inbox.send_nowait(harness.rename("r2", "one", send.clone()))  # so after r1
+    replies = await _receive_all(recv, 3)
+    assert [reply.ok for reply in replies] == [True, False, False], replies
+    assert replies[2].symptom == symptom
+    assert harness.files.batches == []
+
+
+@pytest.mark.anyio
 async def test_a_failed_open_is_answered_with_a_fault_the_executor_can_repair(
     harness: Harness,
 ) -> None:

@@ -383,3 +383,37 @@ def _record(seq: int) -> journal_mod.JournalRecord:
         op=msgspec.Raw(b"{}"),
         reply=msgspec.Raw(b"{}"),
     )
+
+
+@pytest.mark.anyio
+async def test_a_retry_answered_from_the_journal_over_a_json_wtd_cannot_rewrite_is_asked_again(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retried request is answered with its first reply, whose success promises the
+    JSON on disk shows the change (SPEC §6). Over a file saved by someone else that
+    wtd cannot write over now (EMFILE), it is neither a success nor a failure (it was
+    applied): "unavailable", ask again — and asked again later, the first reply."""
+
+    async def retry() -> Outcome:
+        send, recv = anyio.create_memory_object_stream[Outcome](1)
+        command = commands.RenameTask(task_id="1.1", name="retried")
+        await running.inbox.send(Apply(rid="once", command=command, actor="t", reply_to=send))
+        with anyio.fail_after(TIMEOUT):
+            return await recv.receive()
+
+    assert (await retry()).ok
+    real = running.files.replace
+
+    def emfile(*args: Any, **kwargs: Any) -> atomic.Stamp:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(running.files, "replace", emfile)
+    garbage = b"\xb8 not a tracker"
+    running.paths.json.write_bytes(garbage)
+    again = await retry()
+    assert not again.ok and again.error is not None and again.error.code == "unavailable"
+    assert running.paths.json.read_bytes() == garbage
+    monkeypatch.setattr(running.files, "replace", real)
+    last = await retry()
+    assert last.ok
+    assert running.data()["tasks"][0]["name"] == "retried"

@@ -740,7 +740,18 @@ class Store:
             )
         if record is not None and record.reply is not None:
             log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
-            return self._as_now(outcome_decoder.decode(record.reply))
+            first = outcome_decoder.decode(record.reply)
+            if first.ok and self.files.files_moved()[0]:
+                # its success promises the JSON on disk shows it (SPEC §6), and that
+                # file is someone else's save wtd could not take over at the start of
+                # this batch: not a failure (it was applied), an answer to ask for again
+                return self.files.error(
+                    errors.Unavailable(
+                        f"request {req.rid} was applied, but {self.paths.json.name} on disk "
+                        "is not wtd's and could not be rewritten yet; ask again shortly"
+                    )
+                )
+            return self._as_now(first)
         if any(p.rid == req.rid for p in pending):
             return self.files.error(
                 errors.InvalidArgument(f"request id {req.rid} repeated in one batch")
@@ -808,6 +819,10 @@ class Store:
             return []
         new = self._staged_tracker(pending)
         applied = [p for p in pending if p.tracker is not None]
+        # changes already so: before the first change of the batch, against the state
+        # committed (they hold if the JSON on disk is wtd's); after it, against the
+        # batch's (they hold only if its commit does)
+        first = next((i for i, p in enumerate(pending) if p.tracker is not None), len(pending))
         if not applied and self.files.tracker is not None:
             await self._unchanged_but_shown(pending)
         if applied:
@@ -820,8 +835,11 @@ class Store:
                     healing, notes = await self._in_thread(self.files.commit, new, applied)
             except errors.WtdError as exc:
                 failure = self.files.error(exc)
-                for p in applied:
-                    p.outcome = failure
+                for p in pending[first:]:
+                    if p.tracker is not None or p.outcome.ok:
+                        p.outcome = failure
+                if first and self.files.tracker is not None:
+                    await self._unchanged_but_shown(pending[:first])
             else:
                 for p in applied:
                     p.outcome = msgspec.structs.replace(
