@@ -45,6 +45,8 @@ class Events:
         match msg:
             case Publish(event=event):
                 self._seq += 1
+                if not self._subscribers:
+                    return  # nobody listens: no clock read, no copy (it came with every change)
                 stamped = msgspec.structs.replace(
                     event,
                     seq=self._seq,
