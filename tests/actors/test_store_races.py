@@ -417,3 +417,38 @@ async def test_a_retry_answered_from_the_journal_over_a_json_wtd_cannot_rewrite_
     last = await retry()
     assert last.ok
     assert running.data()["tasks"][0]["name"] == "retried"
+
+
+@pytest.mark.anyio
+async def test_an_undo_retried_over_a_json_wtd_cannot_rewrite_is_asked_again(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same promise for a retried undo (answered from the journal by another
+    path): not its first success while the JSON on disk is a save wtd cannot write
+    over; once it can, the first reply, and the file shows the undo."""
+
+    async def undo() -> Outcome:
+        send, recv = anyio.create_memory_object_stream[Outcome](1)
+        await running.inbox.send(
+            Apply(rid="undo-once", command=commands.Undo(), actor="t", reply_to=send)
+        )
+        with anyio.fail_after(TIMEOUT):
+            return await recv.receive()
+
+    before = running.data()["tasks"][0]["name"]
+    assert (await running.ask(commands.RenameTask(task_id="1.1", name="renamed"))).ok
+    assert (await undo()).ok
+    real = running.files.replace
+
+    def emfile(*args: Any, **kwargs: Any) -> atomic.Stamp:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(running.files, "replace", emfile)
+    garbage = b"\xb8 not a tracker"
+    running.paths.json.write_bytes(garbage)
+    again = await undo()
+    assert not again.ok and again.error is not None and again.error.code == "unavailable"
+    assert running.paths.json.read_bytes() == garbage
+    monkeypatch.setattr(running.files, "replace", real)
+    assert (await undo()).ok
+    assert running.data()["tasks"][0]["name"] == before

@@ -684,7 +684,11 @@ class Store:
         if record is None or record.reply is None:
             return False
         log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
-        outcome = self._as_now(outcome_decoder.decode(record.reply))
+        first = outcome_decoder.decode(record.reply)
+        if finish is None and (unshown := self._unshown(req.rid, first)) is not None:
+            await answer(req.reply_to, unshown)
+            return True
+        outcome = self._as_now(first)
         if finish is not None:
             try:
                 await self._in_thread(finish, outcome)
@@ -741,22 +745,27 @@ class Store:
         if record is not None and record.reply is not None:
             log.info("request %s already applied (seq %d); answering again", req.rid, record.seq)
             first = outcome_decoder.decode(record.reply)
-            if first.ok and self.files.files_moved()[0]:
-                # its success promises the JSON on disk shows it (SPEC §6), and that
-                # file is someone else's save wtd could not take over at the start of
-                # this batch: not a failure (it was applied), an answer to ask for again
-                return self.files.error(
-                    errors.Unavailable(
-                        f"request {req.rid} was applied, but {self.paths.json.name} on disk "
-                        "is not wtd's and could not be rewritten yet; ask again shortly"
-                    )
-                )
-            return self._as_now(first)
+            unshown = self._unshown(req.rid, first)
+            return unshown if unshown is not None else self._as_now(first)
         if any(p.rid == req.rid for p in pending):
             return self.files.error(
                 errors.InvalidArgument(f"request id {req.rid} repeated in one batch")
             )
         return None
+
+    def _unshown(self, rid: str, first: Outcome) -> Outcome | None:
+        """What a retry of ``rid`` is told instead of its first reply, ``first``, when
+        that success would be a promise the JSON on disk does not keep (SPEC §6): the
+        file is someone else's save wtd could not take over at the start of this batch.
+        Not a failure (it was applied): an answer to ask for again."""
+        if not first.ok or self.files.tracker is None or not self.files.files_moved()[0]:
+            return None
+        return self.files.error(
+            errors.Unavailable(
+                f"request {rid} was applied, but {self.paths.json.name} on disk "
+                "is not wtd's and could not be rewritten yet; ask again shortly"
+            )
+        )
 
     def _as_now(self, outcome: Outcome) -> Outcome:
         """A first reply answered again says what is true now: a view that a crash
