@@ -22,7 +22,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd.actors.store import Store, TrackerFiles
 from wtd.actors.store.base import Broken, Edited, FileState, Healed, Pending, SavedAgain
-from wtd.actors.store.writes import ON_LOOP_GROWTH
+from wtd.actors.store.writes import ON_LOOP_ITEMS
 from wtd.messages import Apply, FileChanged, Outcome, StoreMessage
 from wtd.storage import atomic
 from wtd.storage import journal as journal_mod
@@ -298,10 +298,16 @@ async def test_a_commit_runs_on_the_loop_only_while_the_tracker_is_small_and_the
     files.json = FileState(digest=files.json.digest, stamp=(mtime, size, ino))
     assert files.commit_on_loop(small)
     extra = tuple(
-        msgspec.structs.replace(small.tasks[0], id=f"9.{n}") for n in range(ON_LOOP_GROWTH + 1)
+        msgspec.structs.replace(small.tasks[0], id=f"9.{n}") for n in range(ON_LOOP_ITEMS + 1)
     )
     grown = msgspec.structs.replace(small, tasks=small.tasks + extra)
     assert not files.commit_on_loop(grown)  # an undo bringing back a big state, say
+    files.tracker = grown  # as big, now: a change of one task runs on the loop ...
+    one = msgspec.structs.replace(grown.tasks[-1], name="one")
+    assert files.commit_on_loop(msgspec.structs.replace(grown, tasks=grown.tasks[:-1] + (one,)))
+    every = tuple(msgspec.structs.replace(t, name=f"{t.name}!") for t in grown.tasks)
+    assert not files.commit_on_loop(msgspec.structs.replace(grown, tasks=every))  # ... not all
+    files.tracker = small
     files.fp = Failpoints.parse("store.write=1+2*delay(10)")
     assert not files.commit_on_loop(small)
     assert running.data()["tasks"][0]["name"] == "a"
@@ -345,6 +351,37 @@ async def test_after_an_append_that_stalled_the_commits_go_to_the_thread(
     assert not (await running.ask(commands.RenameTask(task_id="1.1", name="g"))).ok
     assert running.files.journal.disk_slow()
     assert running.data()["tasks"][0]["name"] == "f"
+
+
+@pytest.mark.anyio
+async def test_a_slow_replace_of_the_json_sends_the_commits_to_the_thread(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the journal's fsync is quick but replacing a tracker file is not (a
+    network file system flushes it at close, the kernel throttles a writer), the
+    disk counts as slow all the same: the commits after the slow one run in the
+    Store's thread, holding up only their own tracker's clients."""
+    monkeypatch.setattr(journal_mod, "_slow_at", {})
+    real = atomic.atomic_write
+    where: list[str] = []
+    slow = {"on": False}
+
+    def replace(path: Path, *args: Any, **kwargs: Any) -> atomic.Stamp:
+        if path == running.paths.json:
+            where.append(threading.current_thread().name)
+            if slow["on"]:
+                time.sleep(journal_mod.SLOW_APPEND * 2)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "atomic_write", replace)
+    assert (await running.ask(commands.RenameTask(task_id="1.1", name="a"))).ok
+    assert where[-1] == "MainThread"  # quick: on the loop
+    slow["on"] = True
+    for name in ("b", "c"):
+        assert (await running.ask(commands.RenameTask(task_id="1.1", name=name))).ok
+    assert where[-2:] == ["MainThread", f"wtd-store:{running.paths.name}"]
+    assert running.files.journal is not None and running.files.journal.disk_slow()
+    assert running.data()["tasks"][0]["name"] == "c"
 
 
 def test_a_slow_append_of_one_journal_holds_off_every_journal_on_that_disk(

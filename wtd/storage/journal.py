@@ -42,11 +42,12 @@ DEFAULT_RID_CAPACITY: Final = 10_000
 
 _datasync = os.fdatasync if hasattr(os, "fdatasync") else os.fsync
 SLOW_APPEND: Final = 0.010
-"""Seconds an append (write and fsync) may take before its disk counts as slow."""
+"""Seconds an append (write and fsync), or a replace of a tracker file on the commit
+path (``slow_write``), may take before its disk counts as slow."""
 SLOW_HOLD: Final = 60.0
-"""Seconds a disk counts as slow after its last slow append (``disk_slow``)."""
-# device → monotonic time of the last slow append of any journal there: one tracker's
-# stall tells the others on that disk
+"""Seconds a disk counts as slow after its last slow append or write (``disk_slow``)."""
+# device → monotonic time of the last slow append of any journal there (or slow write
+# of its tracker's files): one tracker's stall tells the others on that disk
 _slow_at: dict[int, float] = {}
 
 
@@ -663,6 +664,16 @@ class Journal:
         if now - began > SLOW_APPEND and self._ident is not None:  # (failed ones too)
             _slow_at[self._ident[0]] = now
         self._timed = True
+
+    def slow_write(self, began: float) -> None:
+        """A tracker file of this journal was replaced on the commit path, from
+        ``began`` (``time.monotonic``) until now: over ``SLOW_APPEND``, its disk counts
+        as slow too. Writing a file without a fsync can stall where the append does
+        not: a network file system flushes it at close, the kernel throttles a writer
+        of many dirty pages."""
+        now = time.monotonic()
+        if now - began > SLOW_APPEND and self._ident is not None:
+            _slow_at[self._ident[0]] = now
 
     def disk_slow(self) -> bool:
         """Is this journal's disk slow: an append to it (of any journal) took over

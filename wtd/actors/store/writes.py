@@ -44,6 +44,7 @@ from wtd.storage.backups import Backups, keep_copy
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
 from wtd.tracker import commands, model, ops, render
+from wtd.tracker.model.structs import same_run, same_tail
 from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
@@ -56,15 +57,26 @@ DIGEST_PLACEHOLDER = "\x00" * model.CHECKSUM_HEX  # as long as a digest; NUL is 
 # the GIL passed back and forth at each of its ~20 system calls while the loop serves
 # other clients (8 clients on 1k tasks: 1,800 → 2,600 changes/s; 8 workspaces with a
 # client each: 545 → 665). The loop is then held for the commit (≈ 1 ms at 1k tasks,
-# ≈ 3 ms at 10k). A bigger tracker, one growing by more than ``ON_LOOP_GROWTH`` items
-# at once, a disk that was slow lately (``Journal.disk_slow``: for a minute after an
-# append took over 10 ms, on any tracker of that disk) and a simulated slow disk keep
-# the thread. So the one append that finds a disk stalling holds up the daemon; the
-# next ones hold up their own tracker's clients only.
+# ≈ 3 ms at 10k). A bigger tracker, a commit making more than ``ON_LOOP_ITEMS`` items
+# anew (every task of a big phase set at once, a file taken over from git or an
+# editor, an undo of such a change: each re-encodes and re-renders what it touched),
+# a disk that was slow lately (``Journal.disk_slow``: for a minute after an append or a
+# tracker file's replace took over 10 ms, on any tracker of that disk) and a simulated
+# slow disk keep the thread. So the one write that finds a disk stalling holds up the
+# daemon; the next ones hold up their own tracker's clients only.
 ON_LOOP_MAX_BYTES = 2 * 2**20  # the JSON's size (≈ 13k tasks)
-ON_LOOP_GROWTH = 256  # tasks and sub-tasks added by one commit
+ON_LOOP_ITEMS = 256  # tasks and sub-tasks one commit makes anew (changed, added, moved)
 _COMMIT_POINTS = (fp.JOURNAL_APPEND, fp.STORE_WRITE, fp.RENDER_WRITE)
 _HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wtd-digest")
+
+
+def _made_anew(old: tuple[object, ...], new: tuple[object, ...]) -> int:
+    """How many items of ``new`` lie between the run it shares with ``old`` from the
+    front and the one from the back (the very objects: C speed, or from the splices
+    that made it): what a commit of ``new`` encodes and renders afresh, at most."""
+    head = same_run(old, 0, new, 0)
+    tail = min(same_tail(old, new), min(len(old), len(new)) - head)
+    return len(new) - head - tail
 
 
 def stamp_of(path: os.PathLike[str]) -> atomic.Stamp | None:
@@ -188,15 +200,21 @@ class WritePath:
         """Every file wtd writes is replaced through here (``atomic.atomic_write``):
         ``point`` names its failpoint; ``before_replace`` is the last look at the
         file before it is replaced (a test's seam for a save landing just then).
-        ``durable=False``: a tracker file the journal can rebuild, left for ``settle``."""
-        stamp = atomic.atomic_write(
-            path,
-            data,
-            failpoints=self.fp if point is not None else None,
-            point=point,
-            before_replace=before_replace,
-            durable=durable,
-        )
+        ``durable=False``: a tracker file the journal can rebuild, left for ``settle``
+        (the commit path: a slow one counts as a slow disk, ``Journal.slow_write``)."""
+        began = time.monotonic()
+        try:
+            stamp = atomic.atomic_write(
+                path,
+                data,
+                failpoints=self.fp if point is not None else None,
+                point=point,
+                before_replace=before_replace,
+                durable=durable,
+            )
+        finally:
+            if not durable and self.journal is not None:
+                self.journal.slow_write(began)
         if not durable and self.unsettled is None:
             self.unsettled = time.monotonic()
         return stamp
@@ -321,11 +339,12 @@ class WritePath:
         journal, stamp, last = self.journal, self.json.stamp, self.tracker
         if journal is None or stamp is None or last is None or journal.disk_slow():
             return False
-        grows = len(new.tasks) + len(new.all_subtasks()) - len(last.tasks)
-        grows -= len(last.all_subtasks())
+        if stamp[1] > ON_LOOP_MAX_BYTES:
+            return False
+        made = _made_anew(last.tasks, new.tasks)
+        made += _made_anew(last.all_subtasks(), new.all_subtasks())
         return (
-            stamp[1] <= ON_LOOP_MAX_BYTES
-            and grows <= ON_LOOP_GROWTH
+            made <= ON_LOOP_ITEMS
             # no wait for the shared hashing threads (see digest_and_render)
             and (stamp[1] < PARALLEL_DIGEST or self.encoder.knows_pieces())
             and not self.fp.delays(*_COMMIT_POINTS)
