@@ -55,8 +55,9 @@ DIGEST_PLACEHOLDER = "\x00" * model.CHECKSUM_HEX  # as long as a digest; NUL is 
 # A commit this small, on a disk this fast, runs on the event loop (``commit_on_loop``):
 # handing it to the Store's thread costs more than it saves — two thread wake-ups, and
 # the GIL passed back and forth at each of its ~20 system calls while the loop serves
-# other clients (8 clients on 1k tasks: 1,800 → 2,600 changes/s; 8 workspaces with a
-# client each: 545 → 665). The loop is then held for the commit (≈ 1 ms at 1k tasks,
+# other clients (8 clients on 1k tasks, bench's driver, interleaved with 64b1d40,
+# which also told the Monitor before each reply: 804–854 → 977–1,050 changes/s; 8
+# workspaces with a client each: 545 → 665). The loop is then held for the commit (≈ 1 ms at 1k tasks,
 # ≈ 3 ms at 10k). A bigger tracker, a commit making more than ``ON_LOOP_ITEMS`` items
 # anew (every task of a big phase set at once, a file taken over from git or an
 # editor, an undo of such a change: each re-encodes and re-renders what it touched),
