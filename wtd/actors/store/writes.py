@@ -57,14 +57,14 @@ DIGEST_PLACEHOLDER = "\x00" * model.CHECKSUM_HEX  # as long as a digest; NUL is 
 # the GIL passed back and forth at each of its ~20 system calls while the loop serves
 # other clients (8 clients on 1k tasks, bench's driver, interleaved with 64b1d40,
 # which also told the Monitor before each reply: 804–854 → 977–1,050 changes/s; 8
-# workspaces with a client each: 545 → 665). The loop is then held for the commit (≈ 1 ms at 1k tasks,
-# ≈ 3 ms at 10k). A bigger tracker, a commit making more than ``ON_LOOP_ITEMS`` items
-# anew (every task of a big phase set at once, a file taken over from git or an
-# editor, an undo of such a change: each re-encodes and re-renders what it touched),
-# a disk that was slow lately (``Journal.disk_slow``: for a minute after an append or a
-# tracker file's replace took over 10 ms, on any tracker of that disk) and a simulated
-# slow disk keep the thread. So the one write that finds a disk stalling holds up the
-# daemon; the next ones hold up their own tracker's clients only.
+# workspaces with a client each: 545 → 665). The loop is then held for the commit
+# (≈ 1 ms at 1k tasks, ≈ 3 ms at 10k). The thread keeps: a bigger tracker; a commit
+# making more than ``ON_LOOP_ITEMS`` items anew (every task of a big phase set at
+# once, a file taken over from git or an editor, an undo: each re-encodes and
+# re-renders what it touched); a disk that was slow lately (``Journal.disk_slow``: for
+# a minute after an append or a tracker file's replace took over 10 ms, on any tracker
+# of that disk); a simulated slow disk. So the one write that finds a disk stalling
+# holds up the daemon; the next ones hold up their own tracker's clients only.
 ON_LOOP_MAX_BYTES = 2 * 2**20  # the JSON's size (≈ 13k tasks)
 ON_LOOP_ITEMS = 256  # tasks and sub-tasks one commit makes anew (changed, added, moved)
 _COMMIT_POINTS = (fp.JOURNAL_APPEND, fp.STORE_WRITE, fp.RENDER_WRITE)
