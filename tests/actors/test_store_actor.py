@@ -132,7 +132,9 @@ class MemoryFiles:
             raise self.fail_open
         self.tracker = model.decode(EXAMPLE.read_bytes())
 
-    def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]:
+    def commit(
+        self, new: model.Tracker, applied: list[Pending], *, on_loop: bool = False
+    ) -> tuple[list[str], list[str]]:
         self.commit_threads.append(threading.get_ident())
         if not self.on_loop:
             self._io()

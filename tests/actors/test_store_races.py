@@ -22,7 +22,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from wtd.actors.store import Store, TrackerFiles
 from wtd.actors.store.base import Broken, Edited, FileState, Healed, Pending, SavedAgain
-from wtd.actors.store.writes import ON_LOOP_ITEMS
+from wtd.actors.store.writes import ON_LOOP_ITEMS, PREWRITE_MIN, Prewrite
 from wtd.messages import Apply, FileChanged, Outcome, StoreMessage
 from wtd.storage import atomic
 from wtd.storage import journal as journal_mod
@@ -108,6 +108,7 @@ class RacyFiles(TrackerFiles):
         point: str | None = None,
         before_replace: Callable[[], None] | None = None,
         durable: bool = True,
+        prewritten: Prewrite | None = None,
     ) -> atomic.Stamp:
         act = self.last_moment.get(path)
         if act is not None and before_replace is not None:
@@ -120,7 +121,12 @@ class RacyFiles(TrackerFiles):
 
             before_replace = act_then_check
         return super().replace(
-            path, data, point=point, before_replace=before_replace, durable=durable
+            path,
+            data,
+            point=point,
+            before_replace=before_replace,
+            durable=durable,
+            prewritten=prewritten,
         )
 
 
@@ -382,6 +388,55 @@ async def test_a_slow_replace_of_the_json_sends_the_commits_to_the_thread(
     assert where[-2:] == ["MainThread", f"wtd-store:{running.paths.name}"]
     assert running.files.journal is not None and running.files.journal.disk_slow()
     assert running.data()["tasks"][0]["name"] == "c"
+
+
+@pytest.mark.anyio
+async def test_a_big_commit_on_the_loop_has_its_files_written_in_a_thread_meanwhile(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON over 256 KiB, committed on the loop: its bytes and the view's are
+    written beside the files in a thread while the journal is fsync'd, and put in
+    place after it. A commit that stops short (the journal cannot be written) leaves
+    the files as they were and no temp file behind."""
+    monkeypatch.setattr(journal_mod, "_slow_at", {})
+    data = running.data()
+    data["tasks"] += [
+        {"id": f"1.{n}", "phase": 1, "name": f"Filler task {n}", "status": "pending"}
+        for n in range(100, 2600)
+    ]
+    editor_save(running.paths.json, data)
+    await running.json_changed()  # taken over (in the thread: 2,500 items made anew)
+    assert running.paths.json.stat().st_size > PREWRITE_MIN
+    real = atomic.prewrite
+    ahead: list[tuple[str, str]] = []
+
+    def prewrite(path: Path, data: bytes) -> atomic.Prewritten:
+        ahead.append((path.name, threading.current_thread().name))
+        return real(path, data)
+
+    monkeypatch.setattr(atomic, "prewrite", prewrite)
+
+    def temps() -> list[Path]:
+        folders = (running.paths.json.parent, running.paths.markdown.parent)
+        return [p for folder in folders for p in folder.glob(".*.tmp")]
+
+    assert (await running.ask(commands.RenameTask(task_id="1.2599", name="written ahead"))).ok
+    assert [name for name, _ in ahead] == ["my-project.json", "my-project.md"]
+    assert all(thread.startswith("wtd-prewrite") for _, thread in ahead)
+    assert running.data()["tasks"][-1]["name"] == "written ahead"
+    assert "written ahead" in running.paths.markdown.read_text()
+    assert not temps()
+
+    def fails(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(journal_mod, "_datasync", fails)
+    before = running.paths.json.read_bytes()
+    assert not (await running.ask(commands.RenameTask(task_id="1.2599", name="lost"))).ok
+    assert len(ahead) == 4  # written ahead, then dropped
+    assert running.paths.json.read_bytes() == before
+    assert "lost" not in running.paths.markdown.read_text()
+    assert not temps()
 
 
 def test_a_slow_append_of_one_journal_holds_off_every_journal_on_that_disk(

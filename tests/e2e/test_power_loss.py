@@ -88,10 +88,24 @@ def test_a_power_cut_that_leaves_the_view_behind_is_rendered_again(ws: Workspace
     _shows_every_change(ws)
 
 
+def _grow(ws: Workspace, tasks: int) -> None:
+    """``tasks`` more tasks in phase 1: a JSON of over 256 KiB, whose commits write
+    the files' bytes beside them in a thread while the journal is fsync'd."""
+    data = json.loads(ws.json.read_bytes())
+    data["tasks"] += [
+        {"id": f"1.{n}", "phase": 1, "name": f"Filler task number {n}", "status": "pending"}
+        for n in range(100, 100 + tasks)
+    ]
+    ws.json.write_text(json.dumps(data, indent=2))
+
+
+@pytest.mark.parametrize("tasks", [0, 2500])
 def test_a_power_cut_that_leaves_both_files_behind_loses_no_acknowledged_change(
-    ws: Workspace,
+    ws: Workspace, tasks: int
 ) -> None:
+    _grow(ws, tasks)
     ws.ok("show progress")
+    assert tasks == 0 or ws.json.stat().st_size > 256 * 1024
     view_kept = ws.md.read_bytes()
     kept = _acknowledged(ws)
     ws.kill_daemon(signal.SIGKILL)
@@ -101,6 +115,8 @@ def test_a_power_cut_that_leaves_both_files_behind_loses_no_acknowledged_change(
     _shows_every_change(ws)
     conflicts = ws.root / ".ecw" / "conflicts"
     assert not conflicts.exists() or not any(conflicts.rglob("*")), "an older view is no edit"
+    leftovers = [*ws.json.parent.glob(".*.tmp"), *ws.md.parent.glob(".*.tmp")]
+    assert not leftovers, leftovers
 
 
 def test_a_stopped_wtd_leaves_durable_files_that_match_the_journal(ws: Workspace) -> None:
@@ -235,3 +251,20 @@ def test_wtd_rewrites_a_served_trackers_files_when_it_starts_before_anyone_asks(
     )
     _shows_every_change(ws)
     assert "checked at start" in ws.log()
+
+
+def test_what_a_crash_left_mid_write_is_cleared_when_the_tracker_is_opened(
+    ws: Workspace,
+) -> None:
+    """A kill between a temp file's write and its rename leaves it beside the file
+    (a `git status` shows it); the next wtd clears wtd's own, nothing else."""
+    ws.ok("show progress")
+    ws.kill_daemon(signal.SIGKILL)
+    stale = [p.with_name(f".{p.name}.0123456789ab.tmp") for p in (ws.json, ws.md)]
+    for path in stale:
+        path.write_bytes(b'{"half a')
+    theirs = ws.json.with_name(".notes.tmp")
+    theirs.write_bytes(b"someone else's")
+    ws.ok("show progress")
+    assert not [p for p in stale if p.exists()]
+    assert theirs.read_bytes() == b"someone else's"

@@ -23,7 +23,7 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 from wtd.storage import safepath
 from wtd.storage.failpoints import CORRUPT, Failpoints, corrupted
@@ -176,6 +176,48 @@ def atomic_write(
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+class Prewritten(NamedTuple):
+    """A file's next bytes in a temp file beside it, not yet in its place."""
+
+    tmp: Path
+    stamp: Stamp
+
+
+def prewrite(path: Path, data: bytes) -> Prewritten:
+    """The first half of a non-durable ``atomic_write`` (no failpoints): ``data`` in a
+    new temp file beside ``path``, which a thread can write while the caller makes the
+    change durable; ``put_in_place`` is the second half. Raises with no temp left."""
+    safepath.check(path)
+    fd, tmp = _create_temp(path)
+    try:
+        try:
+            _keep_mode(fd, path)
+            write_all(fd, data)
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Prewritten(tmp, (st.st_mtime_ns, st.st_size, st.st_ino))
+
+
+def put_in_place(
+    written: Prewritten, path: Path, *, before_replace: Callable[[], None] | None = None
+) -> Stamp:
+    """The second half: ``written`` replaces ``path`` as ``atomic_write(durable=False)``
+    does (``before_replace`` first, a symlink refused); on any error its temp is gone."""
+    try:
+        if before_replace is not None:
+            before_replace()
+        safepath.check(path)
+        swap_in(written.tmp, path)
+    except BaseException:
+        written.tmp.unlink(missing_ok=True)
+        raise
+    return written.stamp
+
+
 def read_bytes(
     path: Path,
     *,
@@ -195,11 +237,13 @@ def temp_name(path: Path) -> str:
 
 
 def remove_stale_temps(path: Path) -> list[Path]:
-    """Delete the temp files a crashed ``atomic_write`` of ``path`` left behind."""
+    """Delete the temp files a crashed ``atomic_write`` (or ``prewrite``) of ``path``
+    left behind: only while nothing writes ``path`` (wtd, opening a tracker)."""
     removed: list[Path] = []
     for tmp in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
-        tmp.unlink(missing_ok=True)
-        removed.append(tmp)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed.append(tmp)
     return removed
 
 

@@ -103,9 +103,12 @@ class TrackerFiles(WritePath):
         self.close()
         self.reset()
 
-    def commit(self, new: model.Tracker, applied: list[Pending]) -> tuple[list[str], list[str]]:
-        """Make ``new`` durable (journal, JSON, view): (healing, notes) for the callers."""
-        return self.commit_batch(new, applied)
+    def commit(
+        self, new: model.Tracker, applied: list[Pending], *, on_loop: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """Make ``new`` durable (journal, JSON, view): (healing, notes) for the callers
+        (``on_loop``: see ``commit_batch``)."""
+        return self.commit_batch(new, applied, on_loop=on_loop)
 
     def bring_view_up_to_date(self) -> None:
         """Render and write the view a batch left behind (a failure is noted, not raised)."""

@@ -64,6 +64,8 @@ def open_tracker(files: WritePath) -> None:
     files.close()  # a journal opened alone (to answer a retry) is not left open twice
     journalled = stamp_of(paths.journal)  # before opening it (a torn tail is cut then)
     files.journal = files.open_journal()
+    for path in (paths.json, paths.markdown):  # what a crash left mid-write (never ours now)
+        atomic.remove_stale_temps(path)
     stamp = stamp_of(paths.json)  # before reading: a save landing later is seen as one
     try:
         data = atomic.read_bytes(
