@@ -101,12 +101,20 @@ os.execv(argv[0], argv)
 class Workspace:
     """A temp project with the example tracker, and a private socket folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, filler: int = 0) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="wtd-torture-"))
         self.root = self.base / "project"
         (self.root / ".ecw" / "plans").mkdir(parents=True)
         (self.root / "docs" / "plans").mkdir(parents=True)
         shutil.copy(EXAMPLE, self.root / ".ecw" / "plans" / "my-project.json")
+        if filler:  # in a phase of its own: the clients' phases stay as they are
+            tracker = json.loads(EXAMPLE.read_text())
+            tracker["tasks"] += [
+                {"id": f"9.{n}", "phase": 9, "name": f"Filler {n}", "status": "pending"}
+                for n in range(1, filler + 1)
+            ]
+            tracker["phases"].append({"number": 9, "name": "Filler", "status": "pending"})
+            (self.root / ".ecw" / "plans" / "my-project.json").write_text(json.dumps(tracker))
         self.sock_dir = Path(tempfile.mkdtemp(prefix="wtd-t-", dir="/tmp"))
         os.chmod(self.sock_dir, 0o700)
         self.sock = self.sock_dir / "wtd.sock"

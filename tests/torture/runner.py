@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from tests.torture.checks import Findings, check_tracker, check_usage, scan_log
 from tests.torture.clients import Client, QuietLock, RawClient, WtctlClient
-from tests.torture.daemon import EXAMPLE, START_AVOIDABLE, Keeper, Workspace
+from tests.torture.daemon import START_AVOIDABLE, Keeper, Workspace
 from tests.torture.edits import HandEditor
 from tests.torture.hangup import HangupClient
 from tests.torture.hostile import Hostile, Probe
@@ -78,15 +78,16 @@ class Options:
     workers: int
     quiet: bool
     avoid: frozenset[str] = frozenset()
+    filler: int = 0  # tasks added to the example tracker (--filler)
 
 
 class Torture:
     def __init__(self, opts: Options) -> None:
         self.opts = opts
         self.rng = random.Random(opts.seed)
-        self.ws = Workspace()
+        self.ws = Workspace(opts.filler)
         self.keeper = Keeper(self.ws, _seed(opts.seed, "keeper"), opts.avoid)
-        self.ledger = Ledger(json.loads(EXAMPLE.read_text()))
+        self.ledger = Ledger(json.loads(self.ws.json.read_text()))
         self.editor = HandEditor(self.rng.randrange(1 << 30), self.ws, self.ledger)
         self.quiet = QuietLock()
         self.stop = threading.Event()
@@ -344,7 +345,8 @@ class Torture:
             print(
                 f"reproduce: python -m tests.torture.runner --seconds {self.opts.seconds:g} "
                 f"--seed {self.opts.seed} --workers {self.opts.workers}"
-                + "".join(f" --avoid {a}" for a in sorted(self.opts.avoid)),
+                + "".join(f" --avoid {a}" for a in sorted(self.opts.avoid))
+                + (f" --filler {self.opts.filler}" if self.opts.filler else ""),
                 file=sys.stderr,
             )
         print(summary, flush=True)
@@ -404,6 +406,14 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--workers", type=int, default=6, help="legitimate clients")
     parser.add_argument("--quiet", action="store_true", help="only the summary line")
     parser.add_argument(
+        "--filler",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N more tasks in the tracker (2,500 make a JSON over 256 KiB: the commit "
+        "path's branch for big trackers)",
+    )
+    parser.add_argument(
         "--avoid",
         action="append",
         default=[],
@@ -415,7 +425,14 @@ def parse_args(argv: list[str] | None = None) -> Options:
     if unknown:
         parser.error(f"unknown ingredient(s) to avoid: {', '.join(sorted(unknown))}")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    return Options(args.seconds, seed, max(1, args.workers), args.quiet, frozenset(args.avoid))
+    return Options(
+        args.seconds,
+        seed,
+        max(1, args.workers),
+        args.quiet,
+        frozenset(args.avoid),
+        max(0, args.filler),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
