@@ -439,6 +439,25 @@ async def test_a_big_commit_on_the_loop_has_its_files_written_in_a_thread_meanwh
     assert not temps()
 
 
+def test_bytes_written_ahead_are_put_in_place_only_for_those_very_bytes(tmp_path: Path) -> None:
+    """A file written ahead is taken only by the write of the very bytes it holds;
+    asked for other bytes (equal ones too: they were not checked), it is dropped."""
+    target = tmp_path / ".ecw" / "plans" / "t.json"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"old")
+    data = b'{"new": 1}'
+    other = Prewrite(target, data)
+    assert other.take(bytes(bytearray(data))) is None
+    assert list(target.parent.glob(".*.tmp")) == []
+    ahead = Prewrite(target, data)
+    written = ahead.take(data)
+    assert written is not None and written.tmp.read_bytes() == data
+    ahead.drop()  # taken already: nothing more
+    assert written.tmp.exists()
+    assert atomic.put_in_place(written, target) == written.stamp
+    assert target.read_bytes() == data and list(target.parent.glob(".*.tmp")) == []
+
+
 def test_a_slow_append_of_one_journal_holds_off_every_journal_on_that_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -81,30 +81,36 @@ _PREWRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wtd-prewrite"
 
 class Prewrite:
     """A tracker file's next bytes being written beside it by ``_PREWRITER``: ``take``
-    them to put them in place (None if that failed: write them the usual way, which
-    says why), or ``drop`` them (a commit that stopped short). Either, once."""
+    them to put them in place, or ``drop`` them (a commit that stopped short). Either,
+    once."""
 
-    __slots__ = ("_future",)
+    __slots__ = ("_data", "_future")
 
     def __init__(self, path: Path, data: bytes) -> None:
+        self._data = data
         self._future: Future[atomic.Prewritten] | None = _PREWRITER.submit(
             atomic.prewrite, path, data
         )
 
-    def take(self) -> atomic.Prewritten | None:
+    def take(self, data: bytes | None = None) -> atomic.Prewritten | None:
+        """The temp file, if it holds these very ``data`` (None if its write failed:
+        write them the usual way, which says why; or if they are other bytes: it is
+        dropped)."""
         future, self._future = self._future, None
         if future is None:
             return None
         try:
-            return future.result()
+            written = future.result()
         except Exception:
             return None
-
-    def drop(self) -> None:
-        written = self.take()
-        if written is not None:
+        if data is not self._data:
             with contextlib.suppress(OSError):
                 written.tmp.unlink()
+            return None
+        return written
+
+    def drop(self) -> None:
+        self.take()
 
 
 def _made_anew(old: tuple[object, ...], new: tuple[object, ...]) -> int:
@@ -243,8 +249,8 @@ class WritePath:
         ``prewritten``: those bytes, already in a temp file (``Prewrite``)."""
         began = time.monotonic()
         try:
-            written = prewritten.take() if prewritten is not None else None
-            if written is not None and not durable and written.stamp[1] == len(data):
+            written = prewritten.take(data) if prewritten is not None else None
+            if written is not None and not durable:
                 stamp = atomic.put_in_place(written, path, before_replace=before_replace)
             else:
                 if written is not None:
