@@ -91,11 +91,24 @@ def test_crash_before_rename_leaves_the_old_file(tmp_path: Path) -> None:
 
 
 def test_remove_stale_temps_only_touches_that_files_temps(tmp_path: Path) -> None:
-    (tmp_path / ".t.json.abc.tmp").write_bytes(b"x")
-    (tmp_path / ".other.json.abc.tmp").write_bytes(b"x")
+    ours = ".t.json.0123456789ab.tmp"
+    # another file's, another tracker's (``t.json.json``), another tool's (wtctl git
+    # render names its temp with a pid)
+    theirs = [".other.json.0123456789ab.tmp", ".t.json.json.0123456789ab.tmp", ".t.json.4242.tmp"]
+    for name in (ours, *theirs):
+        (tmp_path / name).write_bytes(b"x")
     removed = remove_stale_temps(tmp_path / "t.json")
-    assert [p.name for p in removed] == [".t.json.abc.tmp"]
-    assert (tmp_path / ".other.json.abc.tmp").exists()
+    assert [p.name for p in removed] == [ours]
+    assert all((tmp_path / name).exists() for name in theirs)
+
+
+def test_remove_stale_temps_leaves_one_written_since_a_moment(tmp_path: Path) -> None:
+    old, new = tmp_path / ".t.json.0123456789ab.tmp", tmp_path / ".t.json.ba9876543210.tmp"
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    os.utime(old, (1_000_000, 1_000_000))
+    assert remove_stale_temps(tmp_path / "t.json", older_than=2_000_000) == [old]
+    assert new.exists()
 
 
 def test_fsync_dir_accepts_a_folder(tmp_path: Path) -> None:

@@ -236,12 +236,16 @@ def temp_name(path: Path) -> str:
     return f".{path.name}.{secrets.token_hex(6)}.tmp"
 
 
-def remove_stale_temps(path: Path) -> list[Path]:
+def remove_stale_temps(path: Path, *, older_than: float | None = None) -> list[Path]:
     """Delete the temp files a crashed ``atomic_write`` (or ``prewrite``) of ``path``
-    left behind: only while nothing writes ``path`` (wtd, opening a tracker)."""
+    left behind: exactly ``temp_name``'s (not another tracker's whose name goes on
+    with a dot, nor another tool's), with ``older_than`` (a ``time.time()``) only
+    those last written before it (not one being written now)."""
     removed: list[Path] = []
-    for tmp in path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"):
+    for tmp in path.parent.glob(f".{_glob_escape(path.name)}.{'[0-9a-f]' * 12}.tmp"):
         with contextlib.suppress(OSError):
+            if older_than is not None and tmp.lstat().st_mtime >= older_than:
+                continue
             tmp.unlink()
             removed.append(tmp)
     return removed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +42,10 @@ from wtd.storage.plans import import_lines, import_report, read_plan
 from wtd.tracker import commands, importers, model, ops, patch
 
 log = logging.getLogger("wtd.store")
+# About when this daemon started (its modules are loaded then): a temp file written
+# before it is what a crash left, one written since may be a write under way (an
+# initiative created, a plan imported, beside the Store)
+STARTED = time.time()
 
 
 def has_records(journal: Path) -> bool:
@@ -64,8 +69,8 @@ def open_tracker(files: WritePath) -> None:
     files.close()  # a journal opened alone (to answer a retry) is not left open twice
     journalled = stamp_of(paths.journal)  # before opening it (a torn tail is cut then)
     files.journal = files.open_journal()
-    for path in (paths.json, paths.markdown):  # what a crash left mid-write (never ours now)
-        atomic.remove_stale_temps(path)
+    for path in (paths.json, paths.markdown):  # what a crash left mid-write
+        atomic.remove_stale_temps(path, older_than=STARTED)
     stamp = stamp_of(paths.json)  # before reading: a save landing later is seen as one
     try:
         data = atomic.read_bytes(

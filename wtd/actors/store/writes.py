@@ -96,13 +96,15 @@ class Prewrite:
         """The temp file, if it holds these very ``data`` (None if its write failed:
         write them the usual way, which says why; or if they are other bytes: it is
         dropped)."""
-        future, self._future = self._future, None
+        future = self._future
         if future is None:
             return None
         try:
             written = future.result()
         except Exception:
+            self._future = None
             return None
+        self._future = None  # (not before: interrupted while waiting, drop waits again)
         if data is not self._data:
             with contextlib.suppress(OSError):
                 written.tmp.unlink()
