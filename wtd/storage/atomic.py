@@ -146,34 +146,8 @@ def atomic_write(
     symlinked folder on the way (or a link planted meanwhile) is ``UnsafePath``:
     the rename replaces a link at ``path`` itself, never what it points to.
     """
-    folder = path.parent
-    safepath.check(path)
-    fd, tmp = _create_temp(path)
-    try:
-        _keep_mode(fd, path)
-        if failpoints is not None and point is not None and failpoints.hit(point) == CORRUPT:
-            data = corrupted(data)
-        write_all(fd, data)
-        if durable:
-            os.fsync(fd)
-        st = os.fstat(fd)
-        os.close(fd)
-        fd = -1
-        if before_replace is not None:
-            before_replace()
-        safepath.check(path)
-        if durable:
-            os.replace(tmp, path)
-        else:
-            swap_in(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    if durable:
-        fsync_dir(folder)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    written = prewrite(path, data, failpoints=failpoints, point=point, durable=durable)
+    return put_in_place(written, path, before_replace=before_replace, durable=durable)
 
 
 class Prewritten(NamedTuple):
@@ -183,16 +157,27 @@ class Prewritten(NamedTuple):
     stamp: Stamp
 
 
-def prewrite(path: Path, data: bytes) -> Prewritten:
-    """The first half of a non-durable ``atomic_write`` (no failpoints): ``data`` in a
-    new temp file beside ``path``, which a thread can write while the caller makes the
+def prewrite(
+    path: Path,
+    data: bytes,
+    *,
+    failpoints: Failpoints | None = None,
+    point: str | None = None,
+    durable: bool = False,
+) -> Prewritten:
+    """The first half of ``atomic_write``: ``data`` in a new temp file beside ``path``
+    (fsync'd if ``durable``), which a thread can write while the caller makes the
     change durable; ``put_in_place`` is the second half. Raises with no temp left."""
     safepath.check(path)
     fd, tmp = _create_temp(path)
     try:
         try:
             _keep_mode(fd, path)
+            if failpoints is not None and point is not None and failpoints.hit(point) == CORRUPT:
+                data = corrupted(data)
             write_all(fd, data)
+            if durable:
+                os.fsync(fd)
             st = os.fstat(fd)
         finally:
             os.close(fd)
@@ -203,18 +188,28 @@ def prewrite(path: Path, data: bytes) -> Prewritten:
 
 
 def put_in_place(
-    written: Prewritten, path: Path, *, before_replace: Callable[[], None] | None = None
+    written: Prewritten,
+    path: Path,
+    *,
+    before_replace: Callable[[], None] | None = None,
+    durable: bool = False,
 ) -> Stamp:
-    """The second half: ``written`` replaces ``path`` as ``atomic_write(durable=False)``
-    does (``before_replace`` first, a symlink refused); on any error its temp is gone."""
+    """The second half: ``written`` replaces ``path`` (``before_replace`` first, a
+    symlink refused; swapped in, or renamed over it and its folder fsync'd if
+    ``durable``); on any error its temp is gone and ``path`` untouched."""
     try:
         if before_replace is not None:
             before_replace()
         safepath.check(path)
-        swap_in(written.tmp, path)
+        if durable:
+            os.replace(written.tmp, path)
+        else:
+            swap_in(written.tmp, path)
     except BaseException:
         written.tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        fsync_dir(path.parent)
     return written.stamp
 
 

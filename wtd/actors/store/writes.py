@@ -252,11 +252,11 @@ class WritePath:
         began = time.monotonic()
         try:
             written = prewritten.take(data) if prewritten is not None else None
-            if written is not None and not durable:
-                stamp = atomic.put_in_place(written, path, before_replace=before_replace)
+            if written is not None:
+                stamp = atomic.put_in_place(
+                    written, path, before_replace=before_replace, durable=durable
+                )
             else:
-                if written is not None:
-                    written.tmp.unlink(missing_ok=True)
                 stamp = atomic.atomic_write(
                     path,
                     data,
