@@ -106,6 +106,22 @@ def test_another_agent_may_not_complete_reopen_move_or_delete_a_claimed_task(
     assert ws.task("2.3")["status"] == "complete"
 
 
+@pytest.mark.parametrize("status", ["pending", "complete", "blocked"])
+def test_another_agent_may_not_change_a_claimed_task_through_a_bulk_change(
+    ws: Workspace, status: str
+) -> None:
+    # mark phase N S changes every task of the phase: with consent (--skip-consent, or
+    # a standing "always"), another agent reopened or completed a2's claimed task, rc 0
+    ws.ok("--agent", "a2", "claim task 2.3")
+    before = ws.json.read_bytes()
+    proc = ws.wtctl("--agent", "a3", "--skip-consent", f"mark phase 2 {status}")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "claimed by a2" in proc.stderr
+    assert ws.json.read_bytes() == before
+    ws.ok("--agent", "a2", "--skip-consent", "mark phase 2 blocked")  # the holder may
+    assert ws.task("2.3")["status"] == "blocked"
+
+
 def test_the_user_may_change_a_claimed_task(ws: Workspace) -> None:
     ws.ok("--agent", "a2", "claim task 2.3")
     ws.ok("mark task 2.3 complete")

@@ -229,6 +229,10 @@ def check_holder(tracker: Tracker, change: c.Change, at: str, actor: str) -> Non
             pass
         case c.DeleteTask(task_id=task_id):
             pass
+        case c.SetPhaseTasks(number=number, status=status):
+            if _is_agent(actor):
+                _check_bulk(tracker, number, status, at, actor)
+            return
         case _:
             return
     if not _is_agent(actor):
@@ -244,6 +248,23 @@ def check_holder(tracker: Tracker, change: c.Change, at: str, actor: str) -> Non
         f"{_held(task, held)}; only {held.by} (or the user) may change its status, move "
         f"or delete it. Claim another task (claim next), or ask {held.by} to release it"
     )
+
+
+def _check_bulk(tracker: Tracker, number: int, status: str, at: str, actor: str) -> None:
+    """A bulk change (``mark phase N S``) by an agent changes the status of every task
+    of the phase: denied when one it would change is held by another agent's live claim,
+    as the same change made task by task would be."""
+    me = cl.holder_of(actor)
+    for task in tracker.tasks:
+        if task.phase != number or task.status == status or not task.extra:
+            continue
+        held = cl.live(task, at)
+        if held is not None and held.by != me:
+            raise errors.Denied(
+                f"{_held(task, held)}; only {held.by} (or the user) may change its status, "
+                f"so phase {number}'s tasks cannot all be marked {status}. Change the "
+                f"others one by one, or ask {held.by} to release it"
+            )
 
 
 def renewed(applied: Applied, change: c.Change, at: str, actor: str) -> Applied:
