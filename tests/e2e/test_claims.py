@@ -122,6 +122,25 @@ def test_another_agent_may_not_change_a_claimed_task_through_a_bulk_change(
     assert ws.task("2.3")["status"] == "blocked"
 
 
+def test_another_agent_may_not_undo_a_claim_or_the_holders_change(ws: Workspace) -> None:
+    # undo by a3 reverted a2's claim (releasing it) or a2's change to its task, rc 0
+    ws.ok("--agent", "a2", "claim task 2.3")
+    before = ws.json.read_bytes()
+    proc = ws.wtctl("--agent", "a3", "undo")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "claimed by a2" in proc.stderr
+    assert ws.json.read_bytes() == before
+    ws.ok("--agent", "a2", "mark task 2.3 blocked")
+    before = ws.json.read_bytes()
+    proc = ws.wtctl("--agent", "a3", "undo")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert ws.json.read_bytes() == before
+    ws.ok("--agent", "a2", "undo")  # the holder may
+    assert ws.task("2.3")["status"] == "in_progress"
+    ws.ok("undo")  # so may the user: the claim goes with the change undone
+    assert _claim(ws, "2.3") is None
+
+
 def test_the_user_may_change_a_claimed_task(ws: Workspace) -> None:
     ws.ok("--agent", "a2", "claim task 2.3")
     ws.ok("mark task 2.3 complete")

@@ -23,6 +23,7 @@ from wtd.messages import Apply, Outcome
 from wtd.storage import timeline
 from wtd.storage.journal import CorruptJournal
 from wtd.tracker import commands, ops
+from wtd.tracker.ops.claims import check_patch_holder
 
 
 def journal_damaged(files: WritePath, exc: CorruptJournal) -> Outcome:
@@ -75,6 +76,10 @@ def undo_change(files: WritePath, req: Apply) -> Pending | Outcome:
     base = files.loaded
     at = now()
     applied = ops.apply(base, change, at=at, actor=req.actor)
+    try:
+        check_patch_holder(base, applied.tracker, at, req.actor)
+    except errors.Denied as exc:
+        return files.error(exc)
     outcome = Outcome(
         ok=True,
         lines=applied.lines,

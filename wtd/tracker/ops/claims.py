@@ -250,6 +250,37 @@ def check_holder(tracker: Tracker, change: c.Change, at: str, actor: str) -> Non
     )
 
 
+def check_patch_holder(before: Tracker, after: Tracker, at: str, actor: str) -> None:
+    """Denied when an agent's ``undo`` would change the status, the phase or the claim
+    of a task (or delete it) that another agent holds under a live claim: undoing that
+    agent's claim, or its last change to its task, takes or releases the claim as the
+    same change made directly would (SPEC §12)."""
+    if not _is_agent(actor):
+        return
+    me = cl.holder_of(actor)
+    held = {
+        t.id: (t, claim)
+        for t in before.tasks
+        if t.extra and (claim := cl.live(t, at)) is not None and claim.by != me
+    }
+    if not held:
+        return
+    now = {t.id: t for t in after.tasks if t.id in held}
+    for task_id, (task, claim) in held.items():
+        new = now.get(task_id)
+        if (
+            new is None
+            or new.status != task.status
+            or new.phase != task.phase
+            or cl.claim_of(new) != cl.claim_of(task)
+        ):
+            raise errors.Denied(
+                f"{_held(task, claim)}; only {claim.by} (or the user) may undo a change that "
+                f"changes its status, moves or deletes it, or takes its claim. Ask "
+                f"{claim.by} to release it"
+            )
+
+
 def _check_bulk(tracker: Tracker, number: int, status: str, at: str, actor: str) -> None:
     """A bulk change (``mark phase N S``) by an agent changes the status of every task
     of the phase: denied when one it would change is held by another agent's live claim,
