@@ -1184,3 +1184,40 @@ def test_hook_imports_only_the_stdlib_and_the_vocabulary() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.strip() == "[] ['wtd', 'wtd.vocabulary']", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("agent_type", "expected"),
+    [
+        ("Explore", "Explore"),
+        ("my-plugin:reviewer", "my-plugin:reviewer"),
+        ("user", "subagent-user"),
+        ("WTD", "subagent-WTD"),
+        ("code reviewer\n", "code reviewer"),
+        ("code\nreviewer", "code-reviewer"),
+        (" \u200b", "-"),
+        ("r" * 80, "r" * 64),
+    ],
+)
+def test_the_subagent_name_given_to_wtd_is_one_wtd_accepts(
+    ws: Path, hook_run: Run, agent_type: str, expected: str
+) -> None:
+    # an agent_type wtd refuses as a name (reserved, a control character, over 64
+    # characters) went into WT_AGENT as it was: every wtctl call the hook let through
+    # then failed with exit 2 ("--agent / WT_AGENT: ...")
+    command = allowed_input(hook_run(bash(ws, 'wtctl "show progress"', "a1", agent_type)))[
+        "command"
+    ]
+    words = shlex.split(command)
+    assert words[0] == "WT_SUBAGENT=1" and words[1] == f"WT_AGENT={expected}"
+    from wtd.enforcement.agents import name_problem
+
+    assert name_problem(expected) is None
+
+
+def test_the_hooks_copy_of_wtds_agent_name_rules_is_wtds() -> None:
+    from wtd.enforcement import agents
+
+    assert hook.AGENT_NAME_MAX == agents.MAX_NAME
+    assert hook.RESERVED_AGENT_NAMES == agents.RESERVED_NAMES
+    assert hook._UNNAMEABLE == agents._INVISIBLE

@@ -177,8 +177,29 @@ def subagent_of(payload: dict[str, Any]) -> str | None:
         return None
     agent_type = payload.get("agent_type")
     if isinstance(agent_type, str) and agent_type.strip():
-        return agent_type.strip()
-    return str(agent_id)
+        return _agent_name(agent_type.strip())
+    return _agent_name(str(agent_id))
+
+
+# wtd's rules for agent names (``wtd.enforcement.agents``, whose import would cost each
+# subagent call ~0.1 s: msgspec): a test keeps these equal to its own.
+AGENT_NAME_MAX = 64
+RESERVED_AGENT_NAMES = frozenset({"user", "subagent", "wtd", "git", "hand-edit"})
+_UNNAMEABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _agent_name(name: str) -> str:
+    """``name`` as wtd takes an agent name (``WT_AGENT``): kept when wtd would, else
+    with control and invisible characters made ``-``, cut to the length limit, and a
+    name wtd gives others (``user``, ``wtd``…) prefixed. The command the hook lets
+    through would otherwise fail on every call (exit 2: an invalid WT_AGENT)."""
+    import unicodedata
+
+    cleaned = "".join("-" if unicodedata.category(c) in _UNNAMEABLE else c for c in name)
+    cleaned = cleaned[:AGENT_NAME_MAX].strip()
+    if cleaned.casefold() in RESERVED_AGENT_NAMES:
+        cleaned = f"subagent-{cleaned}"
+    return cleaned or "subagent-unnamed"
 
 
 def _file_tool(tool: str, path: str, cwd: str, agent: str | None) -> str | None:
