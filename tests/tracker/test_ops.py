@@ -818,7 +818,37 @@ def test_marking_a_phase_gives_the_phase_that_status_too() -> None:
     assert next(p for p in done.phases if p.number == 2).status == "complete"
     again = run(done, c.SetPhaseTasks(number=2, status="complete", given="complete"))
     assert not again.changed
-    reopened = run(done, c.SetPhaseStatus(number=2, status="in_progress", given="in_progress"))
-    back = run(reopened.tracker, c.SetPhaseTasks(number=2, status="complete", given="complete"))
+    # a phase left in progress over complete tasks (a hand edit of the JSON)
+    phases = tuple(
+        msgspec.structs.replace(p, status="in_progress") if p.number == 2 else p
+        for p in done.phases
+    )
+    reopened = msgspec.structs.replace(done, phases=phases)
+    back = run(reopened, c.SetPhaseTasks(number=2, status="complete", given="complete"))
     assert back.changed and "already was" in back.lines[0]
     assert next(p for p in back.tracker.phases if p.number == 2).status == "complete"
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "why"),
+    [
+        (3, "complete", "2 of its 2 counted tasks are not complete"),
+        (2, "pending", "of its tasks are complete"),
+        (1, "in_progress", "all 3 of its counted tasks are complete"),
+    ],
+)
+def test_a_phase_status_its_tasks_contradict_is_refused_saying_why(
+    example: Tracker, number: int, status: str, why: str
+) -> None:
+    # README: a phase's status follows its tasks where it would contradict them; set
+    # by hand it was stored anyway ("Phase 3 ✅ Complete" at 0 %)
+    with pytest.raises(errors.InvalidArgument) as caught:
+        run(example, c.SetPhaseStatus(number=number, status=status, given=status))
+    assert why in caught.value.message
+    assert caught.value.suggestions == [f"list tasks in phase {number}"]
+
+
+def test_a_phase_status_its_tasks_do_not_contradict_is_kept(example: Tracker) -> None:
+    for number, status in [(3, "blocked"), (3, "in_progress"), (2, "skipped"), (1, "blocked")]:
+        applied = run(example, c.SetPhaseStatus(number=number, status=status, given=status))
+        assert next(p for p in applied.tracker.phases if p.number == number).status == status

@@ -6,12 +6,14 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from wtd import errors
 from wtd.tracker import commands as c
 from wtd.tracker import model, patch
 from wtd.tracker.model import Tracker
 from wtd.tracker.ops.common import Applied, checked_status, plural, said, splice
 from wtd.tracker.ops.lookup import find_phase, find_task
-from wtd.tracker.ops.progress import finish, put
+from wtd.tracker.ops.memo import counts_of
+from wtd.tracker.ops.progress import finish, phase_status, put
 
 
 def set_task_status(tracker: Tracker, ch: c.SetTaskStatus, at: str) -> Applied:
@@ -119,6 +121,7 @@ def set_phase_status(tracker: Tracker, ch: c.SetPhaseStatus, at: str) -> Applied
     if phase.status == status:
         lines, healing = said(f"Phase {phase.number} is already {status}.", ch.given, status)
         return Applied(tracker=tracker, lines=lines, healing=healing, result=result, changed=False)
+    _check_follows_tasks(tracker, phase.number, status)
     phases = splice(tracker.phases, i, replace(phase, status=status))
     lines, healing = said(f"Phase {phase.number} status updated to {status}", ch.given, status)
     return Applied(
@@ -127,4 +130,28 @@ def set_phase_status(tracker: Tracker, ch: c.SetPhaseStatus, at: str) -> Applied
         healing=healing,
         result=result,
         changed=True,
+    )
+
+
+def _check_follows_tasks(tracker: Tracker, number: int, status: str) -> None:
+    """A phase's status follows its tasks where it would contradict them (README): a
+    status set that they contradict would not be kept, so it is refused, saying why."""
+    done, counted = counts_of(tracker.tasks).get(number, (0, 0))
+    started = any(t.phase == number and t.status == "in_progress" for t in tracker.tasks)
+    follows = phase_status(status, done, counted, started)
+    if follows == status:
+        return
+    if status == "complete":
+        why = f"{counted - done} of its {counted} counted tasks are not complete"
+        how = f"complete them, or mark the whole phase (`mark phase {number} complete` asks first)"
+    elif status == "pending":
+        why = f"{done} of its tasks are complete" if done else "a task of it is in progress"
+        how = "reopen its tasks first"
+    else:
+        why = f"all {counted} of its counted tasks are complete"
+        how = "reopen one of its tasks first"
+    raise errors.InvalidArgument(
+        f"Phase {number} cannot be {status}: {why}, and a phase's status follows its "
+        f"tasks (it would be {follows}); {how}",
+        suggestions=[f"list tasks in phase {number}"],
     )
