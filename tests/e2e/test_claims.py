@@ -122,6 +122,17 @@ def test_another_agent_may_not_change_a_claimed_task_through_a_bulk_change(
     assert ws.task("2.3")["status"] == "blocked"
 
 
+def test_marking_a_whole_phase_complete_ends_the_claims_on_its_tasks(ws: Workspace) -> None:
+    # a task settled on its own loses its claim; settled by `mark phase N complete` it
+    # kept it until the lease ran out: "list claims" showed it, and another agent's
+    # release answered "Released task 2.3 (held by a2)"
+    ws.ok("--agent", "a2", "claim task 2.3")
+    ws.ok("--skip-consent", "mark phase 2 complete")
+    assert ws.task("2.3")["status"] == "complete"
+    assert "x_claim" not in ws.task("2.3")
+    assert "2.3" not in ws.ok("list claims").stdout
+
+
 def test_another_agent_may_not_undo_a_claim_or_the_holders_change(ws: Workspace) -> None:
     # undo by a3 reverted a2's claim (releasing it) or a2's change to its task, rc 0
     ws.ok("--agent", "a2", "claim task 2.3")

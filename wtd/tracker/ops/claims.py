@@ -301,6 +301,8 @@ def _check_bulk(tracker: Tracker, number: int, status: str, at: str, actor: str)
 def renewed(applied: Applied, change: c.Change, at: str, actor: str) -> Applied:
     """``applied`` with the claim on the task it changed brought up to date: renewed
     when the holder made the change (SPEC §12), cleared when the task settled."""
+    if isinstance(change, c.SetPhaseTasks) and applied.changed:
+        return _settled_in_bulk(applied, change.number, at)
     task_id = touched_task(change) if applied.changed else None
     if task_id is None:
         return applied
@@ -330,3 +332,20 @@ def renewed(applied: Applied, change: c.Change, at: str, actor: str) -> Applied:
         result=applied.result,
         changed=True,
     )
+
+
+def _settled_in_bulk(applied: Applied, number: int, at: str) -> Applied:
+    """``mark phase N complete`` (or skipped) settles every task of the phase: their
+    claims end with them, as a task settled on its own does."""
+    tracker = applied.tracker
+    for i, task in enumerate(tracker.tasks):
+        if (
+            task.phase == number
+            and task.extra
+            and task.status in st.SETTLED
+            and cl.claim_of(task) is not None
+        ):
+            tracker = put(tracker, i, cl.with_claim(task, None), at)
+    if tracker is applied.tracker:
+        return applied
+    return replace(applied, tracker=tracker)
