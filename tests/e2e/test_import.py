@@ -361,3 +361,24 @@ def test_a_json_found_at_opening_that_the_schema_cannot_hold_is_adapted(ws: Work
     assert adapted["phases"][2]["name"].endswith("…")
     assert adapted["phases"][2]["description"].startswith("…")
     assert "Adapted to the v2 schema" in ws.ok("history")
+
+
+def test_an_open_checkbox_led_by_a_status_icon_takes_the_icons_status(
+    fresh: Workspace, tmp_path: Path
+) -> None:
+    # `- [ ] 🚧 X` is open and under way: the icon was cut from the name and lost
+    plan = tmp_path / "launch.md"
+    plan.write_text(
+        "# Launch\n\n- [ ] 🚧 Build the page\n- [ ] Wait for legal ⛔\n"
+        "- [x] ⏳ Pick a date\n- [ ] ✅ Verify the release\n- [ ] Plain one\n"
+    )
+    out = reply(fresh, f"import plan {plan}")
+    assert out["ok"], out
+    data = assert_valid(fresh.root / ".ecw" / "plans" / "launch.json")
+    assert [(t["name"], t["status"]) for t in data["tasks"]] == [
+        ("Build the page", "in_progress"),
+        ("Wait for legal", "blocked"),
+        ("Pick a date", "complete"),  # the box is checked: done, whatever the icon
+        ("Verify the release", "pending"),  # ✅ on an open box is no proof of done
+        ("Plain one", "pending"),
+    ]

@@ -34,11 +34,12 @@ class Item:
     """What a task checkbox says, apart from its mark (``deps``: IDs of the tasks it
     depends on, read from its text, which keeps them)."""
 
-    __slots__ = ("deps", "extra", "name", "notes", "wanted")
+    __slots__ = ("deps", "extra", "icon", "name", "notes", "wanted")
 
     def __init__(self, name: str, wanted: str = "") -> None:
         self.name = name
         self.wanted = wanted
+        self.icon: Status | None = None  # the status an icon at either end of it names
         self.extra: dict[str, object] = {}
         self.notes: list[str] = []
         self.deps: list[str] = []
@@ -116,7 +117,7 @@ def plain_item(text: str) -> Item:
             item.wanted = wanted
         elif wanted:
             item.notes.append(f"ID in the text: {wanted}")
-    name, _ = strip_icons(name)
+    name, item.icon = strip_icons(name)
     sha = trailing_sha(name)
     if sha is not None:
         name, item.extra["x_commit"] = sha
@@ -286,6 +287,8 @@ class _Lists:
     def checkbox(self, n: int, box: syntax.Box, item: Item) -> None:
         build = self.build
         status = box.status or build.vocab.mark(box.mark)
+        if status == "pending" and item.icon not in (None, "pending", "complete"):
+            status = item.icon  # `- [ ] 🚧 X`: open, and the icon says how (not done: ✅)
         task = self.task
         if task is not None and (
             box.indent > self.task_indent
