@@ -382,3 +382,21 @@ def test_an_open_checkbox_led_by_a_status_icon_takes_the_icons_status(
         ("Verify the release", "pending"),  # ✅ on an open box is no proof of done
         ("Plain one", "pending"),
     ]
+
+
+def test_a_phase_of_pending_and_skipped_tasks_is_imported_pending(
+    fresh: Workspace, tmp_path: Path
+) -> None:
+    # nothing in phase 2 is started or complete: it showed 🔄 In Progress at 0%
+    plan = tmp_path / "moves.md"
+    plan.write_text(
+        "# Moves\n\n## Phase 1: Pack\n- [x] Boxes\n- [ ] Tape\n"
+        "## Phase 2: Drive\n- [ ] Rent a van\n- [-] Old idea: rail\n"
+        "## Phase 3: Settle\n- [x] Keys\n- [-] Party\n"
+    )
+    out = reply(fresh, f"import plan {plan}")
+    assert out["ok"], out
+    data = assert_valid(fresh.root / ".ecw" / "plans" / "moves.json")
+    assert [p["status"] for p in data["phases"]] == ["in_progress", "pending", "complete"]
+    shown = fresh.ok("--tracker", "moves", "show phase 2")
+    assert "Status: ⏳ Pending" in shown, shown

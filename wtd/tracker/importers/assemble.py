@@ -14,7 +14,8 @@ Everything that needs the whole file is done here, once it is known:
   names no task is kept as a note ("Depends on: X") when the file's text is not kept.
 - A phase whose status the file does not state takes it from its tasks: all complete,
   skipped or superseded → complete; any in progress → in progress; else any blocked →
-  blocked; some done, some not → in progress; else pending.
+  blocked; one complete → in progress; else pending (a skipped task starts nothing, as
+  for a phase of a live tracker).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def derived_status(tasks: list[TaskB]) -> Status:
         return "in_progress"
     if "blocked" in statuses:
         return "blocked"
-    if statuses & SETTLED:
+    if "complete" in statuses:
         return "in_progress"
     return "pending"
 
