@@ -400,3 +400,18 @@ def test_a_phase_of_pending_and_skipped_tasks_is_imported_pending(
     assert [p["status"] for p in data["phases"]] == ["in_progress", "pending", "complete"]
     shown = fresh.ok("--tracker", "moves", "show phase 2")
     assert "Status: ⏳ Pending" in shown, shown
+
+
+def test_import_plan_as_a_name_with_spaces_says_the_name_is_invalid(
+    fresh: Workspace, tmp_path: Path
+) -> None:
+    # it said "No plan at …/launch.md as My Launch: nothing was imported" (exit 1)
+    plan = tmp_path / "launch.md"
+    plan.write_text("# Launch\n\n- [ ] Build\n- [x] Plan\n")
+    proc = fresh.wtctl(f"import plan {plan} as My Launch", tracker=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Invalid tracker name: 'My Launch'" in proc.stderr, proc.stderr
+    assert f"import plan {plan} as my-launch" in proc.stderr, proc.stderr
+    assert not (fresh.root / ".ecw" / "plans").exists()
+    missing = fresh.wtctl(f"import plan {tmp_path / 'nope.md'} as My Launch", tracker=False)
+    assert missing.returncode == 1 and "No plan at" in missing.stderr, missing.stderr

@@ -130,6 +130,8 @@ def prepare(path: str, name: str | None, *, cwd: Path, ws: Path, max_bytes: int)
     """
     given = Path(path).expanduser()
     source = Path(os.path.normpath(given if given.is_absolute() else cwd / given))
+    if name is None:
+        _refuse_a_spaced_name(path, source, cwd)
     name = name or plan_name(source)
     paths = workspace.for_workspace(ws, name)
     if source in (paths.markdown, paths.json):
@@ -152,6 +154,24 @@ def prepare(path: str, name: str | None, *, cwd: Path, ws: Path, max_bytes: int)
         max_bytes=max_bytes,
     )
     return Prepared(source=source, paths=paths, result=result)
+
+
+def _refuse_a_spaced_name(path: str, source: Path, cwd: Path) -> None:
+    """``import plan x.md as My Plan``: the grammar takes a NAME without spaces, so the
+    whole text was read as the path. When no such file exists but the text before the
+    last " as " is a plan, the user named the tracker: say the name is not one (exit 2),
+    rather than "No plan at x.md as My Plan" (exit 1)."""
+    head, sep, tail = path.rpartition(" as ")
+    if not sep or not head.strip() or not tail.strip() or os.path.lexists(source):
+        return
+    given = Path(head.strip()).expanduser()
+    if not (given if given.is_absolute() else cwd / given).is_file():
+        return
+    raise errors.InvalidArgument(
+        f"Invalid tracker name: '{tail.strip()}' (letters, digits, '-' and '_', at most "
+        "100; it names .ecw/plans/NAME.json and docs/plans/NAME.md)",
+        suggestions=[f"import plan {head.strip()} as {slug(tail, 'plan')}"],
+    )
 
 
 def _named(ws: Path, name: str) -> TrackerPaths:
