@@ -415,3 +415,18 @@ def test_import_plan_as_a_name_with_spaces_says_the_name_is_invalid(
     assert not (fresh.root / ".ecw" / "plans").exists()
     missing = fresh.wtctl(f"import plan {tmp_path / 'nope.md'} as My Launch", tracker=False)
     assert missing.returncode == 1 and "No plan at" in missing.stderr, missing.stderr
+
+
+def test_a_plans_task_id_is_found_whatever_its_case(fresh: Workspace, tmp_path: Path) -> None:
+    # phrases are case-insensitive, but "mark task t002 complete" said "Task t002 not found"
+    plan = tmp_path / "specs" / "007-albums" / "tasks.md"
+    plan.parent.mkdir(parents=True)
+    plan.write_text(
+        "# Tasks: Albums\n\n## Phase 1: Setup\n\n"
+        "- [ ] T001 Create project structure\n- [ ] T002 [P] Configure linting\n"
+    )
+    assert reply(fresh, f"import plan {plan} as albums")["ok"]
+    done = fresh.ok("--tracker", "albums", "mark task t002 complete")
+    assert "Task 1.2 marked complete" in done, done
+    data = assert_valid(fresh.root / ".ecw" / "plans" / "albums.json")
+    assert [t["status"] for t in data["tasks"]] == ["pending", "complete"]

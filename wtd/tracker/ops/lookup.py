@@ -107,6 +107,15 @@ def find_task(tracker: Tracker, task_id: str) -> int:
                 return i
     if not _TRACKER_ID.fullmatch(task_id):  # the ID an imported plan gave it (T003)
         found = [i for i, t in enumerate(tasks) if t.extra and t.extra.get(SOURCE_ID) == task_id]
+        if not found:  # phrases are case-insensitive: t003 is the plan's T003
+            wanted = task_id.casefold()
+            found = [
+                i
+                for i, t in enumerate(tasks)
+                if t.extra
+                and isinstance(source := t.extra.get(SOURCE_ID), str)
+                and source.casefold() == wanted
+            ]
         if len(found) == 1:  # (two tasks from plans with the same ID: neither is meant)
             return found[0]
     raise task_not_found(tracker, task_id)
