@@ -430,3 +430,17 @@ def test_a_plans_task_id_is_found_whatever_its_case(fresh: Workspace, tmp_path: 
     assert "Task 1.2 marked complete" in done, done
     data = assert_valid(fresh.root / ".ecw" / "plans" / "albums.json")
     assert [t["status"] for t in data["tasks"]] == ["pending", "complete"]
+
+
+def test_a_plans_task_id_two_tasks_share_is_called_ambiguous_not_missing(
+    fresh: Workspace, tmp_path: Path
+) -> None:
+    # "Task T001 not found" while the view showed two tasks the plan called T001
+    plan = tmp_path / "dup.md"
+    plan.write_text("# P\n\n- [ ] T001 one\n- [ ] T001 two\n- [ ] T002 three\n")
+    assert reply(fresh, f"import plan {plan}")["ok"]
+    proc = fresh.wtctl("--tracker", "dup", "mark task T001 complete", tracker=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "T001 is ambiguous" in proc.stderr and "1.1, 1.2" in proc.stderr, proc.stderr
+    data = assert_valid(fresh.root / ".ecw" / "plans" / "dup.json")
+    assert [t["status"] for t in data["tasks"]] == ["pending"] * 3

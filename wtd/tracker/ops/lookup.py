@@ -118,6 +118,14 @@ def find_task(tracker: Tracker, task_id: str) -> int:
             ]
         if len(found) == 1:  # (two tasks from plans with the same ID: neither is meant)
             return found[0]
+        if found:
+            ids = [tasks[i].id for i in found]
+            raise errors.NotFound(
+                f"Task {task_id} is ambiguous: the plan gave that ID to {len(ids)} tasks "
+                f"({', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}); name one by its "
+                "tracker ID",
+                suggestions=ids[:5],
+            )
     raise task_not_found(tracker, task_id)
 
 
