@@ -427,3 +427,28 @@ def test_a_random_sample_of_mutations_is_reproducible() -> None:
         except NothingToImport:
             continue
         assert blank_free(text) <= accounted_lines(result), path.name
+
+
+@pytest.mark.parametrize(
+    ("text", "warned"),
+    [
+        # Kiro: its sub-task 1.2 is 1.1.2 here, its task 2. is 1.2 — an agent working
+        # from the plan's numbers changed the wrong task without a word
+        (
+            "- [ ] 1. Auth\n  - [ ] 1.1 Model\n  - [ ] 1.2 Hashing\n- [ ] 2. Login\n",
+            "its 1.1 is sub-task 1.1.1 here, while task 1.1 is another (the plan's 1)",
+        ),
+        # numbers that are the tracker's own: nothing to warn of
+        ("## Phase 1: A\n- [ ] 1.1 One\n- [ ] 1.2 Two\n", None),
+        ("- [ ] One\n- [ ] Two\n", None),
+    ],
+)
+def test_the_reply_warns_when_the_plans_numbers_name_other_items(
+    text: str, warned: str | None
+) -> None:
+    summary = import_plan(text, title_hint="p", source="p.md").summary
+    notes = [line for line in summary if "numbers are not the tracker's" in line]
+    if warned is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and warned in notes[0]

@@ -118,6 +118,7 @@ def _result(doc: Doc, build: Build, name: str, source: str) -> ImportResult:
         f"Imported {_plural(len(tracker.phases), 'phase')}, {_plural(len(tasks), 'task')} "
         f"({done} complete), {_plural(subs, 'sub-task')}{where} (format: {name})",
         *build.notices,
+        *_numbers_differ(build),
     ]
     if notes:
         summary.append(f"{_plural(notes, 'line')} kept as notes")
@@ -134,6 +135,32 @@ def _result(doc: Doc, build: Build, name: str, source: str) -> ImportResult:
         summary=summary,
         roles=bytes(build.roles),
     )
+
+
+def _numbers_differ(build: Build) -> list[str]:
+    """A warning when the plan's own numbers name other items in the tracker (a Kiro
+    plan's sub-task 1.2 is sub-task 1.1.2 here, while task 1.2 is its task 2.): an
+    agent working from the plan would change the wrong task without a word."""
+    tasks = {t.id: t for t in build.tasks}
+    clashes: list[tuple[str, str, str]] = []
+    for task in build.tasks:
+        items: list[tuple[str, str]] = [(task.wanted, task.id)]
+        items += [(sub.wanted, sub.id) for sub in task.subs]
+        for wanted, got in items:
+            other = tasks.get(wanted)
+            if wanted and wanted != got and other is not None:
+                clashes.append((wanted, got, other.wanted))
+    if not clashes:
+        return []
+    wanted, got, other = clashes[0]
+    kind = "task" if got in tasks else "sub-task"
+    theirs = f" (the plan's {other})" if other else ""
+    more = f" ({len(clashes)} such numbers)" if len(clashes) > 1 else ""
+    return [
+        f"Note: the plan's numbers are not the tracker's{more}: its {wanted} is {kind} "
+        f"{got} here, while task {wanted} is another{theirs}. Name tasks by the tracker's "
+        "IDs, as the view and `list tasks` show them"
+    ]
 
 
 def _refusal(source: str, doc: Doc) -> str:
