@@ -258,3 +258,28 @@ def test_a_page_too_far_behind_is_closed_so_that_it_reconnects() -> None:
         writer.close()
 
     _run(check)
+
+
+def test_the_board_shows_served_trackers_only_and_never_asks_a_plan_not_imported() -> None:
+    # asking a plan's progress imports it (writes its JSON and replaces the file with
+    # a view): the board, which writes nothing, took every name `list trackers` gave
+    class Listed(FakeSource):
+        async def ask(self, phrase: str, tracker: str | None = None) -> dict[str, Any]:
+            if phrase != "list trackers":
+                return await super().ask(phrase, tracker)
+            self.asked.append((phrase, tracker))
+            rows = [
+                {"name": "plan", "progress": 50},
+                {"name": "notes", "imported": False, "tasks": 2},
+                {"name": "README", "error": "not a tracker: no task found"},
+            ]
+            return {"type": "reply", "ok": True, "result": rows}
+
+    async def main() -> None:
+        source = Listed()
+        board = Board(source, TOKEN, page=b"<!doctype html>")
+        await board.refresh_all()
+        asked = {tracker for _, tracker in source.asked if tracker is not None}
+        assert asked == {"plan"}
+
+    asyncio.run(main())

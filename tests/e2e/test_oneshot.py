@@ -234,6 +234,30 @@ def test_a_readme_beside_the_views_is_not_taken_for_the_tracker(ws: Workspace) -
     assert not (ws.root / ".ecw" / "plans" / "README.json").exists()
 
 
+def test_list_trackers_shows_a_plan_not_imported_yet_and_writes_nothing(ws: Workspace) -> None:
+    # a read command imported every plan of docs/plans/: notes.json written, notes.md
+    # replaced by a rendered view, and a bare `progress` then took notes for the tracker
+    notes = ws.root / "docs" / "plans" / "notes.md"
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    text = "# Notes\n\n- [ ] ask Bob about the API\n- [x] book the room\n"
+    notes.write_text(text)
+    listed = ws.wtctl("--json", "list trackers", tracker=False)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)["result"]}
+    assert rows["notes"] == {"name": "notes", "imported": False, "tasks": 2}
+    assert "progress" in rows["my-project"]
+    assert notes.read_text() == text
+    assert not (ws.root / ".ecw" / "plans" / "notes.json").exists()
+    proc = ws.wtctl("progress", tracker=False)
+    assert "Tracker: docs/plans/my-project.md" in proc.stdout
+    # the first command that names it imports it, as before
+    named = ws.wtctl("--tracker", "notes", "show progress", tracker=False)
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert (ws.root / ".ecw" / "plans" / "notes.json").exists()
+    again = ws.wtctl("list trackers", tracker=False).stdout
+    assert "not imported" not in again and "notes" in again
+
+
 def test_a_packages_tracker_in_a_monorepo_is_found_by_its_path(tmp_path: Path) -> None:
     # the workspace was the nearest folder with .git (the monorepo's top): "No tracker
     # 'q' in /mono" for pkg/docs/plans/q.md, which names its own workspace, pkg

@@ -38,7 +38,15 @@ class Source:
         if self.only is not None:
             return [self.only]
         found = wire.result(await self.ask("list trackers"))
-        return [str(t["name"]) for t in found] if isinstance(found, list) else []
+        if not isinstance(found, list):
+            return []
+        # the trackers wtd serves: not a README beside the views, nor a plan not
+        # imported yet (asking its progress would import it: the board writes nothing)
+        return [
+            str(t["name"])
+            for t in found
+            if isinstance(t, dict) and "error" not in t and t.get("imported", True)
+        ]
 
     async def tracker(self, name: str) -> dict[str, Any]:
         """One tracker as the page draws it."""

@@ -8,6 +8,7 @@ enforced as a restore).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -22,8 +23,9 @@ from wtd.enforcement.agents import Action
 from wtd.enforcement.consent import Operation
 from wtd.messages import Outcome
 from wtd.storage import atomic, safepath, trash
-from wtd.storage.plans import Prepared, import_lines, import_report, prepare
+from wtd.storage.plans import Prepared, import_lines, import_report, prepare, read_plan
 from wtd.tracker import commands, model
+from wtd.tracker.importers import NothingToImport
 from wtd.workspace import TrackerPaths
 
 # ------------------------------------------------------------------ create initiative
@@ -254,6 +256,24 @@ async def list_trackers(
     result: list[dict[str, object]] = []
     for name in sorted(names):
         paths: TrackerPaths = workspace.for_workspace(ws, name)
+        if _never_imported(paths):
+            # a plan in docs/plans/ is imported by the first command that names it
+            # (README): listing it is no such command, so it is only looked at
+            found = await anyio.to_thread.run_sync(_plan_tasks, paths, ctx.settings.max_file_bytes)
+            if isinstance(found, int):
+                n = f"{found} task" if found == 1 else f"{found} tasks"
+                lines.append(
+                    f"  {name:<24} (a plan, not imported yet: {n}; the first command that "
+                    "names it imports it)"
+                )
+                result.append({"name": name, "imported": False, "tasks": found})
+            elif found is None:
+                lines.append(f"  {name:<24} (not a tracker: no task in docs/plans/{name}.md)")
+                result.append({"name": name, "error": "not a tracker: no task found"})
+            else:
+                lines.append(f"  {name:<24} ⚠ {found.message.splitlines()[0]}")
+                result.append({"name": name, "error": found.message.splitlines()[0]})
+            continue
         outcome = await ctx.healer.heal(paths, commands.ShowProgress(), request)
         if outcome.ok:
             lines.append(f"  {name:<24} {outcome.progress}%")
@@ -268,3 +288,29 @@ async def list_trackers(
             lines.append(f"  {name:<24} ⚠ {message}")
             result.append({"name": name, "error": message})
     return Outcome(ok=True, lines=lines, result=result)
+
+
+def _never_imported(paths: TrackerPaths) -> bool:
+    """A Markdown file in docs/plans/ with no JSON and no past (no journal records, no
+    backup): a plan wtd has not imported (or a README beside the views)."""
+    try:
+        journalled = os.stat(paths.journal).st_size > 0
+    except OSError:
+        journalled = False
+    return not (os.path.lexists(paths.json) or journalled or paths.backups.exists())
+
+
+def _plan_tasks(paths: TrackerPaths, max_bytes: int) -> int | errors.WtdError | None:
+    """How many tasks the plan ``paths.markdown`` would import as (None: none, it is
+    no plan; an error: it cannot be read or is over the size limit). Writes nothing."""
+    try:
+        data = safepath.read_bytes(paths.markdown, max_bytes)
+        return read_plan(
+            data, title_hint=paths.name, source=label(paths), max_bytes=max_bytes
+        ).tasks
+    except NothingToImport:
+        return None
+    except errors.WtdError as exc:
+        return exc
+    except OSError as exc:
+        return errors.StorageFailure(f"{label(paths)}: {exc.strerror or exc}")

@@ -147,9 +147,9 @@ def _numbers_differ(build: Build) -> list[str]:
         items: list[tuple[str, str]] = [(task.wanted, task.id)]
         items += [(sub.wanted, sub.id) for sub in task.subs]
         for wanted, got in items:
-            other = tasks.get(wanted)
-            if wanted and wanted != got and other is not None:
-                clashes.append((wanted, got, other.wanted))
+            named = tasks.get(wanted)
+            if wanted and wanted != got and named is not None:
+                clashes.append((wanted, got, named.wanted))
     if not clashes:
         return []
     wanted, got, other = clashes[0]
