@@ -415,3 +415,36 @@ def test_an_index_lock_left_by_a_git_that_stopped_is_told_and_not_waited_for_aga
     assert ws.log().count("has been there since") == 1  # and not waited for again
     assert ws.task("2.3")["status"] == "complete"
     ws.kill_daemon(signal.SIGTERM)
+
+
+def test_git_writing_again_while_wtd_takes_its_last_version_is_never_written_over(
+    tmp_path: Path,
+) -> None:
+    """Two git runs in a row (a checkout, then a fast-forward): the second lands while
+    wtd is still writing back the first's JSON (slowed down here by a failpoint). git's
+    newer file is taken, never replaced by the older one and kept in quarantine."""
+    team = Team(tmp_path)
+    clone = team.clone("alice")
+    clone.git("symbolic-ref", "HEAD", "refs/heads/main")
+    (clone.path / JSON).parent.mkdir(parents=True)
+    (clone.path / JSON).write_bytes(EXAMPLE.read_bytes())
+    clone.env = {**clone.env, "WT_FAILPOINTS": "store.write=delay(400)"}
+    alice = Member(clone, Path(tempfile.mkdtemp(prefix="wtd-git-a-", dir="/tmp")))
+    try:
+        alice.wtctl("show progress")
+        alice.quiet()
+        clone.git("add", "-A")
+        clone.git("commit", "-qm", "the tracker, shared")
+        clone.git("checkout", "-q", "-b", "side")
+        alice.wtctl("mark task 2.3 complete")
+        alice.wtctl("add task to phase 2: Done on a branch")
+        clone.git("commit", "-qam", "side work")
+        clone.git("checkout", "-q", "main")
+        time.sleep(0.2)  # wtd has read main's JSON and is writing it back
+        clone.git("merge", "-q", "--ff-only", "side")
+        alice.clean_after_git()
+        assert _task(alice, "2.3")["status"] == "complete"
+        assert _task(alice, "2.5")["name"] == "Done on a branch"
+        assert "Done on a branch" in alice.wtctl("list tasks")
+    finally:
+        alice.stop()

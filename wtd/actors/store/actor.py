@@ -982,6 +982,11 @@ class Store:
                     await self._publish_lines("healed", taken.lines)
                 elif isinstance(taken, Pending):
                     await self._commit([taken])
+                    if not taken.outcome.ok and self._moved("json"):
+                        # written again while it was committed (git, twice in a row):
+                        # nothing applied; the newer file is taken over instead
+                        await self._git_settled()
+                        continue
                     await self._publish(taken)
                 return
             # Saved again during every merge: the next commit keeps what it replaces.

@@ -50,6 +50,8 @@ from wtd.workspace import TrackerPaths
 
 log = logging.getLogger("wtd.store")
 
+GIT_LOCK_FRESH = 10.0  # s: an index.lock older than this was left by a git that stopped
+
 # JSON bytes from which the digest is computed beside the rendering (below: in turn)
 PARALLEL_DIGEST = 256 * 1024
 DIGEST_PLACEHOLDER = "\x00" * model.CHECKSUM_HEX  # as long as a digest; NUL is in no text
@@ -756,6 +758,14 @@ class WritePath:
         if model.checksum_as(data, self.json.digest) == self.json.digest:
             self.json.stamp = stamp
             return []
+        if stamp is not None and self.written_by_git(data, stamp):
+            # a checkout, pull or merge landed since wtd read the file (two git runs in
+            # a row): git's version is taken as it is, never written over
+            raise errors.Unavailable(
+                f"git wrote {self.paths.json.name} meanwhile (a checkout, pull or "
+                "merge): nothing changed; wtd takes git's version — run it again",
+                suggestions=["wtctl history"],
+            )
         where = keep_copy(
             data,
             self.paths.json.name,
@@ -766,6 +776,21 @@ class WritePath:
             f"⚠ {self.paths.json.name} was changed outside wtd; that copy is kept at "
             f"{self.rel(where)} and wtd's state was written over it"
         ]
+
+    def written_by_git(self, data: bytes, stamp: atomic.Stamp) -> bool:
+        """Is the JSON on disk (``data``, written at ``stamp``) one git is writing or
+        just wrote (its index lock held, or the bytes its index holds, the index
+        written right after), not a save of someone else's to keep aside?"""
+        workspace = self.paths.workspace
+        repo = gitrepo.git_dir(workspace)
+        if repo is None:
+            return False
+        lock = gitrepo.index_lock(repo)
+        if lock is not None and time.time() - lock[1] / 1e9 < GIT_LOCK_FRESH:
+            return True  # (one left by a git that stopped halfway is not git at work)
+        return gitrepo.in_index(workspace, self.paths.json, data) and gitrepo.index_follows(
+            workspace, stamp[0]
+        )
 
     def read_disk_json(self) -> bytes | None:
         try:
