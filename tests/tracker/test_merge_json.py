@@ -381,11 +381,13 @@ def test_a_phase_added_on_both_sides_is_renumbered_with_its_tasks(
 
 def test_without_a_base_the_same_ids_are_the_same_tasks(base: Tracker) -> None:
     ours = apply(base, status("2.3", "complete"))
-    theirs = apply(base, status("2.3", "blocked"), c.AddTask(phase=1, name="Theirs"))
+    # (a task added to a pending phase: adding one to a complete phase reopens it, and
+    # without a base that phase status differs from ours' too)
+    theirs = apply(base, status("2.3", "blocked"), c.AddTask(phase=3, name="Theirs"))
     result = merge(None, ours, theirs)
     assert not result.renumbered
     assert [(x.entity, x.field) for x in result.conflicts] == [("task 2.3", "status")]
-    assert task(result.tracker, "1.4").name == "Theirs"
+    assert task(result.tracker, "3.4").name == "Theirs"
 
 
 # ------------------------------------------------------------------ laws

@@ -209,6 +209,26 @@ def test_a_phase_status_follows_its_tasks_where_it_contradicted_them(example: Tr
     assert _phase_status(run(blocked, again).tracker, 3) == "blocked"
 
 
+def test_a_phase_status_follows_its_tasks_when_a_task_is_added_moved_or_deleted(
+    example: Tracker,
+) -> None:
+    # "Phase 1: Foundations — 75% (3/4) ✅ Complete" after adding a task to it
+    assert _phase_status(example, 1) == "complete"
+    added = run(example, c.AddTask(phase=1, name="One more")).tracker
+    assert _phase_status(added, 1) == "in_progress"
+    deleted = run(added, c.DeleteTask(task_id="1.4")).tracker
+    assert _phase_status(deleted, 1) == "complete"
+    moved_in = run(example, c.MoveTask(task_id="2.3", phase=1)).tracker  # a pending task
+    assert _phase_status(moved_in, 1) == "in_progress"
+    started = run(example, c.MoveTask(task_id="2.2", phase=3)).tracker  # one in progress
+    assert _phase_status(started, 3) == "in_progress"
+    # the phase it left: every task still counted there is complete
+    only_done = run(example, c.DeleteTask(task_id="2.4")).tracker
+    only_done = run(only_done, c.MoveTask(task_id="2.3", phase=3)).tracker
+    only_done = run(only_done, c.MoveTask(task_id="2.2", phase=3)).tracker
+    assert _phase_status(only_done, 2) == "complete"
+
+
 def test_skipped_tasks_leave_the_divisor(example: Tracker) -> None:
     applied = run(example, c.SetTaskStatus(task_id="3.1", status="skipped", given="skipped"))
     assert overall(applied.tracker) == 50  # 4 of 8 counted

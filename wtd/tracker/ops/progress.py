@@ -125,9 +125,24 @@ def phase_status(status: str, done: int, counted: int, started: bool) -> str:
     return status
 
 
-def _with_status(phase: Phase, counts: Counts, changed: Task) -> Phase:
+def following(
+    tracker: Tracker, counts: Counts, touched: set[int], changed: Task | None
+) -> tuple[Phase, ...]:
+    """The phases, those in ``touched`` with the status their tasks leave them
+    (``phase_status``) once a task is added, moved or deleted (``changed``: the task
+    added or moved; None for one deleted)."""
+    phases = tracker.phases
+    fixed = [p if p.number not in touched else _with_status(p, counts, changed) for p in phases]
+    if any(a is not b for a, b in zip(fixed, phases, strict=True)):
+        return tuple(fixed)
+    return phases
+
+
+def _with_status(phase: Phase, counts: Counts, changed: Task | None) -> Phase:
     done, counted = counts.get(phase.number, (0, 0))
-    started = changed.phase == phase.number and changed.status == "in_progress"
+    started = (
+        changed is not None and changed.phase == phase.number and changed.status == "in_progress"
+    )
     status = phase_status(phase.status, done, counted, started)
     return phase if status == phase.status else replace(phase, status=status)
 

@@ -22,7 +22,7 @@ from wtd.tracker.ops.common import (
 )
 from wtd.tracker.ops.lookup import find_phase, find_task, nearest_phases
 from wtd.tracker.ops.memo import counts_of
-from wtd.tracker.ops.progress import finish, put, shift
+from wtd.tracker.ops.progress import finish, following, put, shift
 
 
 def add_task(tracker: Tracker, ch: c.AddTask, at: str) -> Applied:
@@ -34,7 +34,13 @@ def add_task(tracker: Tracker, ch: c.AddTask, at: str) -> Applied:
     tasks = tracker.tasks[:i] + (new,) + tracker.tasks[i:]  # noqa: RUF005 - faster
     counts = shift(counts_of(tracker.tasks), new, 1)
     return Applied(
-        tracker=finish(tracker, at, tasks=tasks, counts=counts),
+        tracker=finish(
+            tracker,
+            at,
+            tasks=tasks,
+            counts=counts,
+            phases=following(tracker, counts, {ch.phase}, new),
+        ),
         lines=[f"Added task {task_id}: {name}"],
         healing=[],
         result={"task": task_id, "phase": ch.phase, "name": name, "status": "pending"},
@@ -87,7 +93,7 @@ def move_task(tracker: Tracker, ch: c.MoveTask, at: str) -> Applied:
     j = insert_at(others, ch.phase)
     tasks = (*others[:j], moved, *others[j:])
     counts = shift(shift(counts_of(tracker.tasks), task, -1), moved, 1)
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {"phases": following(tracker, counts, {task.phase, ch.phase}, moved)}
     moved_subs = 0
     if not isinstance(tracker.subtasks, UnsetType):
         subs: list[Subtask] = []
@@ -134,6 +140,7 @@ def delete_task(tracker: Tracker, ch: c.DeleteTask, at: str) -> Applied:
         dropped = len(tracker.subtasks) - len(subs)
         fields["subtasks"] = subs
     counts = shift(counts_of(tracker.tasks), task, -1)
+    fields["phases"] = following(tracker, counts, {task.phase}, None)
     line = f"Deleted task {task.id}: {task.title}"
     notes = []
     if dropped:
