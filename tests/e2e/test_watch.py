@@ -527,3 +527,40 @@ def test_a_status_typed_in_the_view_as_other_plans_write_it_is_taken(
     editor_save(ws.md, text.replace(row, "|".join(cells)))
     eventually(lambda: ws.task("3.1")["status"] == "in_progress", "the merge", ws.log)
     assert "Not understood" not in ws.ok("history")
+
+
+@pytest.mark.parametrize("second", ["on top of the first", "from the rendering"])
+def test_a_view_saved_twice_before_wtd_re_renders_it_keeps_the_later_save(
+    ws: Workspace, second: str
+) -> None:
+    """A script or an editor saving the view twice in a row: the second save lands
+    before wtd has re-rendered the view it merged the first from (slowed down here by
+    a failpoint), so both name the same checksum. Its change is taken — not a conflict
+    that keeps the first save's value — and a save made from the rendering (not from
+    the first save) still takes nothing back of the first."""
+    ws.start_daemon({"WT_FAILPOINTS": "render.write=delay(600)"})
+    ws.ok("sync")
+    rendered = ws.md.read_text()
+    row = "| 3.1 | Write release notes | ⏳ Pending |"
+    assert row in rendered
+    first = rendered.replace(row, "| 3.1 | Write release notes | 🔄 In Progress |")
+    editor_save(ws.md, first)
+    eventually(lambda: ws.task("3.1")["status"] == "in_progress", "the first save merged")
+    if second == "on top of the first":
+        done = "| 3.1 | Write release notes | ✅ Complete |"
+        editor_save(ws.md, first.replace("| 3.1 | Write release notes | 🔄 In Progress |", done))
+    else:
+        old = "| 2.3 | Watch files for hand edits |"
+        assert old in rendered
+        editor_save(ws.md, rendered.replace(old, "| 2.3 | Watch the files |"))
+    ws.ok("sync")
+    history = ws.ok("history")
+    assert "Conflict" not in history, history
+    if second == "on top of the first":
+        assert ws.task("3.1")["status"] == "complete"
+        eventually(
+            lambda: "| 3.1 | Write release notes | ✅ Complete |" in ws.md.read_text(), "view"
+        )
+    else:
+        assert ws.task("3.1")["status"] == "in_progress"
+        assert ws.task("2.3")["name"] == "Watch the files"

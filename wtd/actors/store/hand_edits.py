@@ -324,6 +324,21 @@ def merge_markdown(files: WritePath, text: bytes, stamp: atomic.Stamp | None) ->
     with gcpause.paused():
         edited = markdown.parse_view(decoded)
         edits = markdown.diff_views(markdown.view_of(base), edited)
+        chained = files.edited_view
+        if (
+            chained is not None
+            and rendered_from is not None
+            and chained[0] == rendered_from.group(1)
+            and chained[2] is not base
+        ):
+            # Saved again before wtd re-rendered the view it had merged (an editor, a
+            # script editing twice in a row): the same checksum, but the editor most
+            # likely read that edit, not the rendering — unless it has less of it.
+            # Then what it changed is what differs from that edit, merged against the
+            # state merging that edit left.
+            again = markdown.diff_views(chained[1], edited)
+            if len(again) <= len(edits):
+                base, edits = chained[2], again
     at = now()
     result = merge.merge(
         base, ours, [e for e in edits if not isinstance(e, markdown.Unmapped)], at=at
@@ -345,12 +360,16 @@ def merge_markdown(files: WritePath, text: bytes, stamp: atomic.Stamp | None) ->
     files.md = FileState(data=text, stamp=stamp)  # the edit itself: no copy
     files.offline_base = None
     if not result.changed and not result.conflicts and not unmapped:
+        if rendered_from is not None:
+            files.edited_view = (rendered_from.group(1), edited, ours)
         files.write_view(force=True)  # nothing to take over (e.g. only layout changed)
         return None
     change = msgspec.structs.replace(
         patch.diff(result.tracker, ours, reason=f"hand edit of {files.label}"), summary=lines
     )
     applied = ops.apply(ours, change, at=at, actor=HAND_EDIT)
+    if rendered_from is not None:
+        files.edited_view = (rendered_from.group(1), edited, applied.tracker)
     log.info("%s: %s", files.label, " / ".join(lines))
     return Pending(
         rid=f"hand-edit-{at}",

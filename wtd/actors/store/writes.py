@@ -44,7 +44,7 @@ from wtd.storage import failpoints as fp
 from wtd.storage.backups import Backups, keep_copy
 from wtd.storage.failpoints import Failpoints
 from wtd.storage.journal import CorruptJournal, Journal, JournalRecord
-from wtd.tracker import commands, model, ops, render
+from wtd.tracker import commands, markdown, model, ops, render
 from wtd.tracker.model.structs import same_run, same_tail
 from wtd.workspace import TrackerPaths
 
@@ -231,6 +231,9 @@ class WritePath:
         # the JSON as git left it, stopped on a conflict (markers in it): not written over
         self.held_by_merge: atomic.Stamp | None = None
         self.offline_base: model.Tracker | None = None  # the state a view edited offline shows
+        # the checksum a hand-edited view named, what it showed and the state merging
+        # it left: a view saved again before wtd re-rendered it names that checksum too
+        self.edited_view: tuple[str, markdown.View, model.Tracker] | None = None
         self.incomplete: tuple[atomic.Stamp, float] | None = None  # a view mid-save, since
         self.imported: dict[str, object] | None = None  # counts told to the next caller
         self.imported_view = ""  # the digest of the plan imported at opening (not an edit)
