@@ -180,6 +180,32 @@ def test_edits_to_different_tasks_merge_cleanly_on_pull(
     assert (bob.path / JSON).read_bytes() == model.encode(merged)
 
 
+def test_a_phase_completed_on_one_side_and_given_a_task_on_the_other_is_not_complete(
+    alice_and_bob: tuple[Clone, Clone],
+) -> None:
+    """Alice adds a task to phase 3 while Bob completes its last open tasks: the merged
+    phase has an open task, so it is not "Complete" at 67%."""
+    alice, bob = alice_and_bob
+    alice.change(c.AddTask(phase=3, name="Announce the release"))
+    alice.git("push", "-q")
+    bob.change(status("3.1", "complete"), status("3.2", "complete"))
+    assert bob.load().phase(3).status == "complete"  # type: ignore[union-attr]
+    bob.git("pull", "-q")
+    assert bob.status() == ""
+    merged = bob.assert_consistent()
+    phase = merged.phase(3)
+    assert phase is not None and phase.progress == 67
+    assert phase.status == "in_progress"
+    # a status set by hand over the very tasks it has stays as set
+    blocked = c.SetPhaseStatus(number=1, status="blocked", given="blocked")
+    alice.git("pull", "-q")
+    alice.change(blocked)
+    alice.git("push", "-q")
+    bob.change(c.RenameTask(task_id="1.1", name="Repository"))
+    bob.git("pull", "-q")
+    assert bob.assert_consistent().phase(1).status == "blocked"  # type: ignore[union-attr]
+
+
 def test_a_task_added_on_both_sides_keeps_both_and_renumbers_the_incoming_one(
     alice_and_bob: tuple[Clone, Clone],
 ) -> None:

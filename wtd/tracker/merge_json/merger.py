@@ -23,6 +23,7 @@ from wtd.tracker.merge_json.values import (
 )
 from wtd.tracker.model import Meta, Phase, Subtask, Task, Tracker
 from wtd.tracker.model.raw import struct_raw
+from wtd.tracker.ops.progress import phase_status
 
 E = TypeVar("E", Phase, Task, Subtask)
 Side = Literal["ours", "theirs"]
@@ -138,6 +139,7 @@ class _Merge:
             events=events,
             extra=self.fields("tracker", None if b is None else b.extra, ours.extra, theirs.extra),
         )
+        merged = _phases_following_their_tasks(merged, ours, theirs)
         fitted, adapted = model.fit_schema(model.with_derived_progress(merged))
         self.notes.extend(adapted)
         return MergeResult(
@@ -314,3 +316,40 @@ class _Merge:
                 self.notes.append(f"task {task.id}: dependency on deleted {dropped} dropped")
             out.append(task)
         return out
+
+
+def _tally(tracker: Tracker) -> dict[int, tuple[int, int, bool]]:
+    """Per phase: (complete, counted, one in progress) — what its status follows."""
+    done: dict[int, tuple[int, int, bool]] = {}
+    for t in tracker.tasks:
+        d, n, started = done.get(t.phase, (0, 0, False))
+        if t.status not in ("skipped", "superseded"):
+            n += 1
+            d += t.status == "complete"
+        done[t.phase] = (d, n, started or t.status == "in_progress")
+    return done
+
+
+def _phases_following_their_tasks(merged: Tracker, ours: Tracker, theirs: Tracker) -> Tracker:
+    """A phase whose status came from a side whose tasks the merge changed follows its
+    merged tasks where that status now contradicts them (``phase_status``): ours
+    completes the last open task of a phase while theirs adds one to it — not
+    "Complete" at 67%. A status a side set by hand over the same tasks is kept."""
+    now, sides = _tally(merged), (ours, theirs)
+    tallies = [_tally(side) for side in sides]
+    fixed: list[Phase] = []
+    for p in merged.phases:
+        here = now.get(p.number, (0, 0, False))
+        from_sides = [
+            tally.get(p.number, (0, 0, False))
+            for side, tally in zip(sides, tallies, strict=True)
+            if (q := side.phase(p.number)) is not None and q.status == p.status
+        ]
+        if not from_sides or here in from_sides:
+            fixed.append(p)
+            continue
+        status = phase_status(p.status, here[0], here[1], here[2])
+        fixed.append(p if status == p.status else replace(p, status=status))
+    if all(a is b for a, b in zip(fixed, merged.phases, strict=True)):
+        return merged
+    return replace(merged, phases=tuple(fixed))
