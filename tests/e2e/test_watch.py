@@ -564,3 +564,44 @@ def test_a_view_saved_twice_before_wtd_re_renders_it_keeps_the_later_save(
     else:
         assert ws.task("3.1")["status"] == "in_progress"
         assert ws.task("2.3")["name"] == "Watch the files"
+
+
+def test_a_hand_edit_made_again_after_undo_is_taken(ws: Workspace) -> None:
+    """A view edit undone brings back the checksum the edit named: a fresh rendering
+    of it, edited the same way again, is a new edit (not a second save of the first,
+    merged against the state the undone edit left — which took nothing)."""
+    ws.start_daemon()
+    ws.ok("sync")
+    rendered = ws.md.read_text()
+    row = "| 3.1 | Write release notes | ⏳ Pending |"
+    started = rendered.replace(row, "| 3.1 | Write release notes | 🔄 In Progress |")
+    editor_save(ws.md, started)
+    eventually(lambda: ws.task("3.1")["status"] == "in_progress", "the first edit merged")
+    ws.ok("undo")
+    assert ws.task("3.1")["status"] == "pending"
+    eventually(lambda: ws.md.read_text() == rendered, "the view rendered as before the edit")
+    editor_save(ws.md, started)  # the same edit, made again by hand
+    eventually(lambda: ws.task("3.1")["status"] == "in_progress", "the edit made again", ws.log)
+
+
+def test_a_second_save_from_the_rendering_takes_back_none_of_the_first(
+    ws: Workspace,
+) -> None:
+    """Two saves from the same rendering (two editors, two scripts) before wtd
+    re-renders: the second repeats one of the first's changes and lacks another. It
+    is not a save on top of the first: the change it lacks is kept."""
+    ws.start_daemon({"WT_FAILPOINTS": "render.write=delay(600)"})
+    ws.ok("sync")
+    rendered = ws.md.read_text()
+    row = "| 3.1 | Write release notes | ⏳ Pending |"
+    started = "| 3.1 | Write release notes | 🔄 In Progress |"
+    old = "| 2.3 | Watch files for hand edits |"
+    assert row in rendered and old in rendered
+    first = rendered.replace(row, started).replace(old, "| 2.3 | Watch the files |")
+    editor_save(ws.md, first)
+    eventually(lambda: ws.task("2.3")["name"] == "Watch the files", "the first save merged")
+    second = rendered.replace(row, started)  # from the rendering: 2.3 not renamed
+    editor_save(ws.md, second)
+    ws.ok("sync")
+    assert ws.task("3.1")["status"] == "in_progress"
+    assert ws.task("2.3")["name"] == "Watch the files", ws.ok("history")

@@ -329,15 +329,18 @@ def merge_markdown(files: WritePath, text: bytes, stamp: atomic.Stamp | None) ->
             chained is not None
             and rendered_from is not None
             and chained[0] == rendered_from.group(1)
+            and chained[0] != files.json.digest
             and chained[2] is not base
         ):
             # Saved again before wtd re-rendered the view it had merged (an editor, a
             # script editing twice in a row): the same checksum, but the editor most
             # likely read that edit, not the rendering — unless it has less of it.
             # Then what it changed is what differs from that edit, merged against the
-            # state merging that edit left.
+            # state merging that edit left. (Not when the JSON is at that checksum
+            # again — an undo, or that merge's commit failed: the view was rendered
+            # from it anew, or shows a change never made.)
             again = markdown.diff_views(chained[1], edited)
-            if len(again) <= len(edits):
+            if set(again) <= set(edits):  # it takes back nothing of that edit
                 base, edits = chained[2], again
     at = now()
     result = merge.merge(
