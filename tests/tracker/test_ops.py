@@ -872,3 +872,28 @@ def test_a_phase_status_its_tasks_do_not_contradict_is_kept(example: Tracker) ->
     for number, status in [(3, "blocked"), (3, "in_progress"), (2, "skipped"), (1, "blocked")]:
         applied = run(example, c.SetPhaseStatus(number=number, status=status, given=status))
         assert next(p for p in applied.tracker.phases if p.number == number).status == status
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        c.DeleteTask(task_id="3.2"),
+        c.MoveTask(task_id="3.2", phase=2),
+        c.SetTaskStatus(task_id="3.2", status="blocked", given="blocked"),
+    ],
+)
+def test_a_phase_with_a_task_in_progress_is_never_made_pending(change: c.Change) -> None:
+    # Phase 3 said complete over open tasks (a hand edit kept it): a change to another
+    # of its tasks made it pending, though 3.1 is in progress (README: in progress
+    # once one is started)
+    raw = example_raw()
+    for phase in raw["phases"]:
+        if phase["number"] == 3:
+            phase["status"] = "complete"
+    for task in raw["tasks"]:
+        if task["id"] == "3.1":
+            task["status"] = "in_progress"
+        elif task["id"] == "3.2":
+            task["status"] = "pending"
+    tracker = run(model.from_raw(raw), change).tracker
+    assert _phase_status(tracker, 3) == "in_progress"

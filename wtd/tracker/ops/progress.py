@@ -7,6 +7,7 @@ tasks tuple, so a change on a big tracker shifts the counts instead of recountin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from msgspec.structs import replace
@@ -101,14 +102,15 @@ def put(tracker: Tracker, i: int, new: Task, at: str) -> Tracker:
     counts = shift(shift(counts_of(tracker.tasks), old, -1), new, 1)
     pos = facts_of(tracker.tasks).pos if new.id == old.id else None
     phases = tracker.phases
+    tasks = splice(tracker.tasks, i, new)
     touched = {old.phase, new.phase}
     if any(p.number in touched for p in phases):
-        fixed = [p if p.number not in touched else _with_status(p, counts, new) for p in phases]
+        fixed = [
+            p if p.number not in touched else _with_status(p, counts, new, tasks) for p in phases
+        ]
         if any(a is not b for a, b in zip(fixed, phases, strict=True)):
             phases = tuple(fixed)
-    return finish(
-        tracker, at, tasks=splice(tracker.tasks, i, new), counts=counts, pos=pos, phases=phases
-    )
+    return finish(tracker, at, tasks=tasks, counts=counts, pos=pos, phases=phases)
 
 
 def phase_status(status: str, done: int, counted: int, started: bool) -> str:
@@ -126,24 +128,38 @@ def phase_status(status: str, done: int, counted: int, started: bool) -> str:
 
 
 def following(
-    tracker: Tracker, counts: Counts, touched: set[int], changed: Task | None
+    tracker: Tracker,
+    counts: Counts,
+    touched: set[int],
+    changed: Task | None,
+    tasks: Sequence[Task],
 ) -> tuple[Phase, ...]:
     """The phases, those in ``touched`` with the status their tasks leave them
     (``phase_status``) once a task is added, moved or deleted (``changed``: the task
-    added or moved; None for one deleted)."""
+    added or moved; None for one deleted; ``tasks``: the tasks after the change)."""
     phases = tracker.phases
-    fixed = [p if p.number not in touched else _with_status(p, counts, changed) for p in phases]
+    fixed = [
+        p if p.number not in touched else _with_status(p, counts, changed, tasks) for p in phases
+    ]
     if any(a is not b for a, b in zip(fixed, phases, strict=True)):
         return tuple(fixed)
     return phases
 
 
-def _with_status(phase: Phase, counts: Counts, changed: Task | None) -> Phase:
+def _with_status(
+    phase: Phase, counts: Counts, changed: Task | None, tasks: Sequence[Task]
+) -> Phase:
     done, counted = counts.get(phase.number, (0, 0))
     started = (
         changed is not None and changed.phase == phase.number and changed.status == "in_progress"
     )
     status = phase_status(phase.status, done, counted, started)
+    if status == "pending" and status != phase.status and counted:
+        # pending only when none of its tasks is started: another one than the task
+        # changed may be (looked for only then, a rare case: not on every change)
+        number = phase.number
+        started = any(t.phase == number and t.status == "in_progress" for t in tasks)
+        status = phase_status(phase.status, done, counted, started)
     return phase if status == phase.status else replace(phase, status=status)
 
 

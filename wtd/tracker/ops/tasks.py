@@ -39,7 +39,7 @@ def add_task(tracker: Tracker, ch: c.AddTask, at: str) -> Applied:
             at,
             tasks=tasks,
             counts=counts,
-            phases=following(tracker, counts, {ch.phase}, new),
+            phases=following(tracker, counts, {ch.phase}, new, tasks),
         ),
         lines=[f"Added task {task_id}: {name}"],
         healing=[],
@@ -93,7 +93,9 @@ def move_task(tracker: Tracker, ch: c.MoveTask, at: str) -> Applied:
     j = insert_at(others, ch.phase)
     tasks = (*others[:j], moved, *others[j:])
     counts = shift(shift(counts_of(tracker.tasks), task, -1), moved, 1)
-    fields: dict[str, Any] = {"phases": following(tracker, counts, {task.phase, ch.phase}, moved)}
+    fields: dict[str, Any] = {
+        "phases": following(tracker, counts, {task.phase, ch.phase}, moved, tasks)
+    }
     moved_subs = 0
     if not isinstance(tracker.subtasks, UnsetType):
         subs: list[Subtask] = []
@@ -140,7 +142,7 @@ def delete_task(tracker: Tracker, ch: c.DeleteTask, at: str) -> Applied:
         dropped = len(tracker.subtasks) - len(subs)
         fields["subtasks"] = subs
     counts = shift(counts_of(tracker.tasks), task, -1)
-    fields["phases"] = following(tracker, counts, {task.phase}, None)
+    fields["phases"] = following(tracker, counts, {task.phase}, None, tasks)
     line = f"Deleted task {task.id}: {task.title}"
     notes = []
     if dropped:
