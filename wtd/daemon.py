@@ -95,6 +95,20 @@ def name_owner(lock_fd: int) -> None:
     os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
 
 
+# sun_path holds 108 bytes on Linux, the terminating NUL included
+MAX_SOCKET_PATH = 107
+
+
+def check_length(sock_path: Path) -> None:
+    """Refuse a path too long for a Unix socket before anything is created for it."""
+    size = len(os.fsencode(sock_path))
+    if size > MAX_SOCKET_PATH:
+        raise DaemonError(
+            f"socket path {sock_path} is {size} bytes, over the {MAX_SOCKET_PATH} a Unix "
+            "socket's path may have; choose a shorter one (--socket or $WTD_SOCKET)"
+        )
+
+
 def bind(sock_path: Path) -> socket.socket:
     """Bind and listen on ``sock_path``, replacing a stale socket file."""
     if sock_path.exists() or sock_path.is_symlink():
@@ -166,6 +180,7 @@ def serve(*, config: Config, socket_path: Path | None, ready_fd: int | None) -> 
     if listen is None:
         chosen = socket_path or Path(config.daemon.socket or paths.default_socket())
         sock_path = chosen.absolute()
+        check_length(sock_path)
         secure_folder(sock_path.parent)
         lock_fd = claim_lock(sock_path)
         listen = bind(sock_path)

@@ -305,3 +305,20 @@ def test_wtctl_daemon_reports_whether_wtd_runs(ws: Workspace) -> None:
     assert f"socket: {ws.sock}" in up.stdout and "uptime:" in up.stdout
     doc = json.loads(ws.wtctl("daemon", "--json", tracker=False).stdout)
     assert doc["running"] is True and doc["pid"] == daemon.pid and doc["version"].startswith("wtd ")
+
+
+def test_a_socket_path_too_long_is_a_clear_error(ws: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / ("d" * 60)
+    folder.mkdir()
+    sock = folder / ("s" * 60 + ".sock")
+    proc = subprocess.run(
+        [str(BIN / "wtd"), "--socket", str(sock)],
+        env=ws.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "over the 107 a Unix socket's path may have" in proc.stderr
+    assert list(folder.iterdir()) == []  # no lock file left behind
