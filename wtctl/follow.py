@@ -72,7 +72,9 @@ class Follower:
     def answered(self, reply: dict[str, Any]) -> None:
         """A command got ``reply``: the daemon is there, and its lines are ours."""
         self._answered.set()
-        self._own.append(frozenset(wire.lines(reply)))
+        # an event's lines are the reply's healing lines and its lines (a status given
+        # in another spelling is told in healing lines alone)
+        self._own.append(frozenset([*wire.healing(reply), *wire.lines(reply)]))
 
     def release(self) -> None:
         """Show the events held while a command was in flight."""
