@@ -172,7 +172,7 @@ def raise_file_limit() -> None:
 
 
 def serve(*, config: Config, socket_path: Path | None, ready_fd: int | None) -> int:
-    """Run the daemon until SIGTERM/SIGINT. Returns the process exit code."""
+    """Run the daemon until SIGTERM/SIGINT/SIGHUP. Returns the process exit code."""
     raise_file_limit()
     failpoints = _failpoints()
     listen = activated_socket()
@@ -252,7 +252,9 @@ def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    # SIGHUP too (the terminal of a wtd run in the foreground closed): its default
+    # action killed wtd on the spot, leaving its socket behind and no checkpoint taken
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             log.info("received %s; stopping", signal.Signals(signum).name)
             notify("STOPPING=1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -322,3 +323,12 @@ def test_a_socket_path_too_long_is_a_clear_error(ws: Workspace, tmp_path: Path) 
     assert "Traceback" not in proc.stderr
     assert "over the 107 a Unix socket's path may have" in proc.stderr
     assert list(folder.iterdir()) == []  # no lock file left behind
+
+
+def test_sighup_stops_the_daemon_cleanly(ws: Workspace) -> None:
+    proc = ws.start_daemon()
+    assert "Overall progress" in ws.ok("show progress")
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=30) == 0
+    assert "received SIGHUP; stopping" in ws.log() and "wtd stopped" in ws.log()
+    assert not ws.sock.exists()  # no stale socket left behind
