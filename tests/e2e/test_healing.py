@@ -208,6 +208,21 @@ def test_retries_that_never_work_are_escalated_at_once(ws: Workspace) -> None:
     assert stored["patterns"]["store.write:EAGAIN"]["recoveries"]["RETRY"]["successes"] == 0
 
 
+def test_a_symptom_given_up_on_is_retried_again_by_a_new_daemon(ws: Workspace) -> None:
+    restart_with(ws, "store.write=eagain", WT_RETRY_MAX="2", WT_CIRCUIT_THRESHOLD="100")
+    for _ in range(4):  # three retry runs that never work: the fourth is escalated
+        assert ws.wtctl("mark task 2.3 done").returncode == 1
+    assert "retries never worked" in ws.ok("show knowledge")
+    # the storage is well again; one EAGAIN now is what retrying is for
+    ws.kill_daemon()
+    ws.start_daemon({**FAST, "WT_FAILPOINTS": "store.write=1*eagain"})
+    proc = ws.wtctl("mark task 2.3 done")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "✓ Attempt 2: Success" in proc.stdout
+    assert ws.task("2.3")["status"] == "complete"
+    assert "retries never worked" not in ws.ok("show knowledge")
+
+
 def test_an_actor_crash_is_survived_without_losing_the_request(ws: Workspace) -> None:
     ws.start_daemon({"WT_FAILPOINTS": "executor.receive=1*eacces"})
     proc = ws.wtctl("mark task 2.3 in progress")

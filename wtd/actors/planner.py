@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import assert_never
 
 import anyio
+import msgspec
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wtd.actors import answer, post, serve
-from wtd.healing.analysis import Diagnosis, RemediationPlanner
+from wtd.healing.analysis import (
+    Category,
+    Diagnosis,
+    RemediationPlan,
+    RemediationPlanner,
+    Strategy,
+)
 from wtd.healing.retry import RetryPolicy
 from wtd.messages import Advice, Consult, KnowledgeMessage, PlannerMessage, PlanRemedy, Probe
 
 log = logging.getLogger("wtd.planner")
+
+# Knowledge's "retrying never worked" is a judgement, not a law: a transient symptom
+# this daemon has not retried itself for PROBE_AFTER seconds (never, in a new run) is
+# retried once more — a probe, as a circuit's half-open — so a fault that has gone
+# since (the daemon restarted, the storage fixed) is retried again, and one success
+# lets retrying resume. Before, a symptom given up on was never retried again, in any
+# later run either: one burst of EAGAIN failed every later single EAGAIN for good.
+PROBE_AFTER = 60.0
 
 
 class _Advised:
@@ -40,6 +56,7 @@ class Planner:
         self._inbox = inbox
         self._knowledge = knowledge
         self._policy = policy
+        self._retried: dict[str, float] = {}  # symptom key → when this run last retried it
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -51,12 +68,31 @@ class Planner:
                 # learn from (and record) the first failure of a request
                 advice = await self._consult(diagnosis) if attempt == 1 else Advice(outcomes={})
                 plan = RemediationPlanner(self._policy, _Advised(advice)).plan(diagnosis)
+                if attempt == 1:
+                    plan = self._probed(plan)
                 log.info("%s → %s: %s", diagnosis.symptom.key, plan.strategy.value, plan.reason)
                 await answer(reply_to, plan)
             case Probe(reply_to=reply_to):
                 await answer(reply_to, self.name)
             case _:
                 assert_never(msg)
+
+    def _probed(self, plan: RemediationPlan) -> RemediationPlan:
+        """``plan``, or a retry instead when Knowledge gave up on the symptom but this
+        daemon has not tried it for PROBE_AFTER seconds."""
+        diagnosis = plan.diagnosis
+        key, now = diagnosis.symptom.key, time.monotonic()
+        if plan.strategy is Strategy.RETRY:
+            self._retried[key] = now
+        elif diagnosis.category is Category.TRANSIENT and plan.strategy is Strategy.ESCALATE:
+            last = self._retried.get(key)
+            if last is None or now - last >= PROBE_AFTER:
+                self._retried[key] = now
+                retry = RemediationPlanner(self._policy).plan(diagnosis)
+                return msgspec.structs.replace(
+                    retry, reason=f"{retry.reason} (retries never worked before: trying again)"
+                )
+        return plan
 
     async def _consult(self, diagnosis: Diagnosis) -> Advice:
         """Knowledge's advice; none if Knowledge failed on it (a plan is still made)."""
