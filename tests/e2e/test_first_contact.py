@@ -755,6 +755,27 @@ def test_reads_keep_working_on_a_read_only_file_system(ws: Workspace, mount_poin
     other.kill_daemon(signal.SIGTERM)
 
 
+def test_a_workspace_first_served_read_only_takes_changes_once_writable(
+    ws: Workspace, mount_point: Path
+) -> None:
+    # never served before: no .ecw/journal/ folder, no view, when the file system is
+    # read-only; remounted read-write, the same wtd takes changes again
+    project = mount_point / "project"
+    (project / ".ecw" / "plans").mkdir(parents=True)
+    shutil.copy(ws.json, project / ".ecw" / "plans" / "my-project.json")
+    other = Workspace(project, ws.sock.parent)
+    subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+    assert "reads only" in other.ok("show progress")
+    assert other.wtctl("mark task 3.1 complete").returncode in (1, 5)
+    subprocess.run(["mount", "-o", "remount,rw", str(mount_point)], check=True)
+    pid = other.daemon_pid()
+    other.ok("mark task 3.1 complete")
+    assert other.daemon_pid() == pid
+    assert _status(other, "3.1") == "complete"
+    assert "3.1" in other.md.read_text()
+    other.kill_daemon(signal.SIGTERM)
+
+
 def test_a_view_saved_slowly_in_place_is_merged_not_lost(ws: Workspace) -> None:
     """A writer that truncates the view, writes half, pauses, then writes the rest."""
     import time

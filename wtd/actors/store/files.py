@@ -64,8 +64,12 @@ class TrackerFiles(WritePath):
         if journal is None:
             return False
         if journal.read_only is not None:
+            # the folder the journal would be made in: .ecw/journal/ itself is missing
+            # when the workspace was first served read-only
             path = self.paths.journal
-            if not os.access(path if path.exists() else path.parent, os.W_OK):
+            while not path.exists() and path.parent != path:
+                path = path.parent
+            if not os.access(path, os.W_OK):
                 return False
             # (reopened every few seconds at most: where access(2) and open(2) disagree,
             # an AppArmor profile, some network file systems, the reopened journal is
