@@ -6,16 +6,39 @@ blocking client imports it then; the REPL's client calls it in a worker thread.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
+import stat
 import subprocess
 import sys
+from typing import BinaryIO
 
 AUTOSTART_TIMEOUT = 15.0
 
 
 def log_path(sock_path: str) -> str:
     return os.path.join(os.path.dirname(sock_path) or ".", "wtd.log")
+
+
+def _open_log(path: str) -> BinaryIO:
+    """``wtd.log`` for appending, never through a symlink, and only a regular file of
+    this user: the socket's folder may be shared or someone else's (wtd refuses such
+    a folder, but the log is opened before wtd starts), where a planted
+    ``wtd.log -> ~/.bashrc`` had wtd's output appended to the file it names."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):  # a symlink; a FIFO
+            raise OSError(exc.errno, f"{path} is not a regular file of yours") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_nlink != 1:
+        os.close(fd)
+        raise OSError(errno.EPERM, f"{path} is not a regular file of yours")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
 
 
 def start_daemon(path: str) -> str | None:
@@ -26,7 +49,7 @@ def start_daemon(path: str) -> str | None:
     folder = os.path.dirname(path) or "."
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        log = open(log_path(path), "ab")  # noqa: SIM115 - closed below
+        log = _open_log(log_path(path))
     except OSError as exc:
         return (
             f"its folder {folder} cannot be written ({exc.strerror or exc}): point "

@@ -332,3 +332,26 @@ def test_sighup_stops_the_daemon_cleanly(ws: Workspace) -> None:
     assert proc.wait(timeout=30) == 0
     assert "received SIGHUP; stopping" in ws.log() and "wtd stopped" in ws.log()
     assert not ws.sock.exists()  # no stale socket left behind
+
+
+def test_autostart_never_appends_its_log_through_a_planted_symlink(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (folder / "wtd.log").symlink_to(victim)
+    env = {**ws.env, "WTD_SOCKET": str(folder / "wtd.sock")}
+    try:
+        proc = subprocess.run(
+            [str(BIN / "wtctl"), "progress"], cwd=ws.root, env=env, capture_output=True, text=True
+        )
+    finally:  # a wtd started all the same is stopped
+        lock = folder / "wtd.sock.lock"
+        if lock.exists() and lock.read_text().strip():
+            os.kill(int(lock.read_text()), signal.SIGTERM)
+    assert proc.returncode == 5
+    assert "is not a regular file of yours" in proc.stderr and "Traceback" not in proc.stderr
+    assert victim.read_text() == "precious\n"
+    assert not (folder / "wtd.sock").exists()  # no wtd was started
