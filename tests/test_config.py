@@ -215,6 +215,14 @@ def test_agent_names_that_need_quotes_are_quoted(tmp_path: Path) -> None:
             "bad value -0.5 for 'max_delay' in [retry]: expected a number >= 0",
         ),
         (
+            "[retry]\ninitial_delay = inf\nmax_delay = inf",
+            "bad value inf for 'initial_delay' in [retry]: expected a number >= 0 and <= 1e+09",
+        ),
+        (
+            "[claims]\nlease = inf",
+            "bad value inf for 'lease' in [claims]: expected a number > 0 and <= 1e+09",
+        ),
+        (
             "[retry]\njitter = 1",
             "bad value 1 for 'jitter' in [retry]: expected true or false",
         ),

@@ -70,8 +70,11 @@ DENY_KINDS: Final[tuple[str, ...]] = get_args(DenyKind)
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
-PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+# finite: `inf` is valid TOML, and a delay, timeout or lease of inf was taken here and
+# then refused by the retry policy as wtd started (a traceback), or overflowed a date
+MAX_SECONDS: Final = 1e9
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)]
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0, le=MAX_SECONDS)]
 
 
 class ConfigError(Exception):
@@ -392,7 +395,7 @@ def _describe_type(info: mi.Type) -> str:
                 for op, value in ((">", info.gt), (">=", info.ge), ("<", info.lt), ("<=", info.le))
                 if value is not None
             ]
-            return " ".join([noun, *bounds])
+            return " ".join([noun, " and ".join(bounds)]) if bounds else noun
         case mi.StrType():
             return "a string"
         case mi.LiteralType():
