@@ -298,4 +298,4 @@ def _failpoints() -> Failpoints:
     try:
         return Failpoints.from_env()
     except ValueError as exc:
-        raise DaemonError(f"WT_FAILPOINTS: {exc}") from exc
+        raise DaemonError(str(exc)) from exc  # it names WT_FAILPOINTS already

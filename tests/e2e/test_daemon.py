@@ -355,3 +355,16 @@ def test_autostart_never_appends_its_log_through_a_planted_symlink(
     assert "is not a regular file of yours" in proc.stderr and "Traceback" not in proc.stderr
     assert victim.read_text() == "precious\n"
     assert not (folder / "wtd.sock").exists()  # no wtd was started
+
+
+def test_a_bad_failpoint_is_named_once(ws: Workspace) -> None:
+    proc = subprocess.run(
+        [str(BIN / "wtd"), "--socket", str(ws.sock)],
+        env={**ws.env, "WT_FAILPOINTS": "store.wirte=1*eagain"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("wtd: WT_FAILPOINTS: unknown failpoint 'store.wirte'")
+    assert proc.stderr.count("WT_FAILPOINTS") == 1
