@@ -174,8 +174,22 @@ class Session:
         self.path = path
         self.autostart = autostart
         self.conn: Connection | None = None
+        self._home = (path, autostart)  # this shell's own wtd, before any redirect
 
     def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._ask_owner(message)
+        except Unavailable:
+            if (self.path, self.autostart) == self._home:
+                raise
+        # The owner this session was sent to went away (killed, stopped): this shell's
+        # own wtd takes the workspace over (replaying the owner's journal) and settles
+        # the same request id — answered from the journal if the owner applied it.
+        self.close()
+        self.path, self.autostart = self._home
+        return self._ask_owner(message)
+
+    def _ask_owner(self, message: dict[str, Any]) -> dict[str, Any]:
         reply = self._ask(message)
         for pause in UNKNOWN_RETRIES:  # wtd failed mid-request: the same id settles it
             if wire.error_code(reply) != wire.OUTCOME_UNKNOWN:

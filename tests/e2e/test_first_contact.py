@@ -210,6 +210,37 @@ def test_a_second_daemon_that_cannot_reach_the_owner_refuses_and_names_it(
     assert ws.json.read_bytes() == before
 
 
+def test_a_session_sent_to_an_owner_that_dies_is_settled_by_its_own_wtd(
+    ws: Workspace, second_shell: tuple[dict[str, str], Path]
+) -> None:
+    # a wtctl sent to the owner kept to it: once the owner was killed, its next
+    # request ended with exit 5 "not known" (the owner's socket refused it), though
+    # its own wtd could take the workspace over and answer the same request id
+    env, folder = second_shell
+    _autostarted(ws)
+    batch = subprocess.Popen(
+        [str(BIN / "wtctl"), "--json", "--tracker", str(ws.md)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ws.root,
+    )
+    assert batch.stdin is not None and batch.stdout is not None
+    batch.stdin.write("mark task 1.1 pending\n")
+    batch.stdin.flush()
+    first = json.loads(batch.stdout.readline())
+    assert first["ok"], first
+    ws.kill_daemon()  # SIGKILL of the owner (waited for), the session still connected to it
+    out, err = batch.communicate("mark task 3.2 complete\n", timeout=60)
+    second = json.loads(out.splitlines()[0])
+    assert batch.returncode == 0 and second["ok"], out + err
+    assert _status(ws, "1.1") == "pending" and _status(ws, "3.2") == "complete"
+    lock = json.loads((ws.root / ".ecw" / "wtd.lock").read_text())
+    assert lock["socket"] == str(folder / "wtd.sock")  # the second shell's wtd took over
+
+
 def _changes_from_two_shells(ws: Workspace, env: dict[str, str], n: int) -> list[str]:
     """``n`` tasks added from each shell at once; the names of those acknowledged."""
     names = [f"From shell {k} #{i}" for i in range(n) for k in (1, 2)]
