@@ -896,3 +896,37 @@ def test_a_retry_whose_first_try_is_journalled_is_never_told_not_applied(
     assert settled["ok"], settled
     names = [t.get("name") for t in ws.data()["tasks"]]
     assert names.count("Journalled before the crash") == 1
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None, reason="a bind mount needs root"
+)
+def test_the_same_workspace_bind_mounted_elsewhere_is_told_not_served_by_another_wtd(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # the daemon serving the workspace refused its other path with "served by another
+    # wtd (pid N)", N being its own pid, and exit 5: nothing said what to do
+    alias = tmp_path / "alias"
+    alias.mkdir()
+    wtctl = BIN / "wtctl"
+    script = f"""
+        mount --bind {ws.root} {alias} || exit 99
+        {wtctl} --tracker {ws.md} "mark task 1.1 pending" >/dev/null || exit 98
+        {wtctl} --tracker {alias}/docs/plans/my-project.md "mark task 3.2 complete"
+        echo "rc=$?"
+        kill $(cat {ws.sock}.lock)
+    """
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=ws.env,
+        cwd=ws.root,
+        timeout=60,
+    )
+    if "rc=" not in proc.stdout and proc.returncode == 99:
+        pytest.skip(f"no bind mount here: {proc.stderr}")
+    assert "rc=2" in proc.stdout, proc.stdout + proc.stderr
+    assert "another wtd" not in proc.stderr
+    assert f"which this wtd already serves as {ws.root}" in proc.stderr
+    assert _status(ws, "1.1") == "pending" and _status(ws, "3.2") != "complete"

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Final
 
-from wtd.errors import StorageFailure, WtdError
+from wtd.errors import InvalidArgument, StorageFailure, WtdError
 from wtd.storage import safepath
 from wtd.storage.atomic import make_dirs
 
@@ -172,6 +172,17 @@ class Ownership:
         except BaseException:
             os.close(fd)
             raise
+        alias = self._held_as(_ident(os.fstat(dfd)))
+        if alias is not None:
+            # the same folder under another path (a bind mount): this daemon's own lock
+            # refused it, and the reply said another wtd — itself — served it
+            os.close(fd)
+            os.close(dfd)
+            raise InvalidArgument(
+                f"{workspace} is the workspace {alias} under another path (a bind mount?), "
+                f"which this wtd already serves as {alias}; use that path",
+                suggestions=[f"cd {alias}", f"wtctl --tracker {alias}/docs/plans/NAME.md …"],
+            )
         try:
             # the folder first (it stays when the file is removed), then the file (what
             # a daemon that locks only the file holds)
@@ -190,6 +201,23 @@ class Ownership:
         self._keys[workspace] = key
         log.info("serving workspace %s (lock %s)", workspace, path)
         return True
+
+    def _held_as(self, dir_id: tuple[int, int]) -> Path | None:
+        """The path this daemon holds the ``.ecw`` folder ``dir_id`` as, if it still is
+        there; held under a path that is now another folder (moved away, another made
+        in its place), it is given up, so that it is claimed afresh where it is now."""
+        for key, held in list(self._held.items()):
+            if held.dir_id != dir_id:
+                continue
+            try:
+                there = _ident(os.lstat(held.ecw)) == dir_id
+            except OSError:
+                there = False
+            if there:
+                return key
+            log.info("%s was moved: its lock let go, to be taken where it is now", held.ecw)
+            self._give_up(key)
+        return None
 
     def _sign(self, fd: int) -> None:
         body = json.dumps({"pid": os.getpid(), "socket": self._socket}).encode() + b"\n"
