@@ -8,6 +8,7 @@ import signal
 import socket
 import struct
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +369,42 @@ def test_a_bad_failpoint_is_named_once(ws: Workspace) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("wtd: WT_FAILPOINTS: unknown failpoint 'store.wirte'")
     assert proc.stderr.count("WT_FAILPOINTS") == 1
+
+
+def test_a_project_moved_while_a_change_is_written_is_not_made_again(ws: Workspace) -> None:
+    # the project folder renamed (mv) while wtd wrote a change: wtd made the old path
+    # again (every missing folder up to the workspace) and wrote the tracker there —
+    # an acknowledged change in a copy nobody uses, missing from the project moved
+    ws.ok("show progress")  # opened, the stale progress corrected
+    ws.kill_daemon()
+    ws.start_daemon({"WT_FAILPOINTS": "store.write=1*delay(1500)"})
+    moved = ws.root.with_name("moved")
+    proc = subprocess.Popen(
+        [str(BIN / "wtctl"), "--tracker", str(ws.md), "add task to phase 3: Written on the move"],
+        env=ws.env,
+        cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.7)  # the change is in the Store, its write delayed
+    ws.root.rename(moved)
+    out, err = proc.communicate(timeout=60)
+    assert not ws.root.exists(), sorted(str(p) for p in ws.root.rglob("*"))
+    names = [
+        t["name"] for t in json.loads((moved / ws.json.relative_to(ws.root)).read_text())["tasks"]
+    ]
+    if proc.returncode == 0:  # acknowledged: in the project, where it is now
+        assert "Written on the move" in names, out + err
+    else:  # a reported failure: never applied, not even once the project is opened again
+        assert proc.returncode == 1 and "workspace still exists" in err, out + err
+        history = subprocess.run(
+            [str(BIN / "wtctl"), "--tracker", str(moved / "docs/plans/my-project.md"), "history"],
+            env=ws.env,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert history.returncode == 0 and "Written on the move" not in history.stdout
+        assert "Written on the move" not in (moved / "docs/plans/my-project.md").read_text()

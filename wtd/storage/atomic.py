@@ -99,12 +99,24 @@ def fsync_file(path: Path) -> bool:
 def make_dirs(folder: Path) -> None:
     """Create ``folder`` and missing parents, each made durable in its parent.
 
-    Inside a workspace no existing component may be a symlink (``safepath``).
+    Inside a workspace no existing component may be a symlink (``safepath``), and the
+    workspace folder itself is never made: one that is gone (moved, renamed, removed
+    while served) raises FileNotFoundError. Made again, it took the changes written
+    after the move — acknowledged, and missing from the project where it now is.
     """
+    found = safepath.workspace_of(folder)
+    _make_dirs(folder, None if found is None else found[0])
+
+
+def _make_dirs(folder: Path, workspace: Path | None) -> None:
     safepath.check(folder)
     if folder.is_dir():
         return
-    make_dirs(folder.parent)
+    if folder == workspace:
+        raise FileNotFoundError(
+            errno.ENOENT, "the workspace folder is gone (moved or removed)", str(folder)
+        )
+    _make_dirs(folder.parent, workspace)
     try:
         folder.mkdir()
     except FileExistsError:
