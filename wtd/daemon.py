@@ -26,6 +26,7 @@ from wtd.actors.executor import Settings
 from wtd.config import Config
 from wtd.enforcement.agents import AgentRule, rule_key
 from wtd.healing.retry import RetryPolicy
+from wtd.storage import inotify
 from wtd.storage.failpoints import Failpoints
 from wtd.supervisor import ActorCrashLoop, Supervisor, notify
 
@@ -211,7 +212,7 @@ def serve(*, config: Config, socket_path: Path | None, ready_fd: int | None) -> 
         on_ready=ready,
     )
     try:
-        anyio.run(_run, supervisor)
+        anyio.run(_run, supervisor, sock_path if lock_fd is not None else None)
     except BaseExceptionGroup as group:
         crash = group.subgroup(ActorCrashLoop)
         if crash is None:
@@ -232,12 +233,60 @@ def serve(*, config: Config, socket_path: Path | None, ready_fd: int | None) -> 
     return 0
 
 
-async def _run(supervisor: Supervisor) -> None:
+async def _run(supervisor: Supervisor, own_socket: Path | None) -> None:
     asyncio.get_running_loop().set_exception_handler(_loop_exception)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signal, tg.cancel_scope)
+        if own_socket is not None:
+            tg.start_soon(_stop_when_socket_gone, own_socket, tg.cancel_scope)
         await supervisor.run()
         tg.cancel_scope.cancel()
+
+
+async def _stop_when_socket_gone(sock_path: Path, scope: anyio.CancelScope) -> None:
+    """Stop, as on SIGTERM, once the socket file this wtd made is removed or replaced
+    (systemd-tmpfiles cleaning /tmp/wtd-$UID, an rm): no client can reach it any more,
+    yet it held its lock and its workspaces, so every shell's wtctl was refused
+    ("another wtd is serving") until it was killed by hand. Stopped, it checkpoints and
+    lets its workspaces go; the next wtctl starts a wtd afresh. Watched with inotify:
+    no timer (without inotify, nothing is watched)."""
+    try:
+        mine = os.stat(sock_path)
+        watch = inotify.Inotify()
+    except OSError:
+        return
+    with watch:
+        try:
+            watch.add(str(sock_path.parent), _SOCKET_EVENTS)
+        except OSError:
+            return
+        while True:
+            await watch.events(step=0.0, debounce=0.0)
+            try:
+                now = os.stat(sock_path)
+            except FileNotFoundError:
+                now = None
+            except OSError:
+                continue
+            if now is None or (now.st_ino, now.st_dev) != (mine.st_ino, mine.st_dev):
+                log.warning(
+                    "%s was removed or replaced: stopping (no client can reach it)", sock_path
+                )
+                notify("STOPPING=1")
+                scope.cancel()
+                return
+
+
+_SOCKET_EVENTS = (
+    inotify.IN_DELETE
+    | inotify.IN_MOVED_FROM
+    | inotify.IN_CREATE
+    | inotify.IN_MOVED_TO
+    | inotify.IN_DELETE_SELF
+    | inotify.IN_MOVE_SELF
+    | inotify.IN_ONLYDIR
+    | inotify.IN_DONT_FOLLOW
+)
 
 
 def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

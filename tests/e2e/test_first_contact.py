@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BIN, Workspace
+from tests.e2e.conftest import BIN, Workspace, _wait_gone
 from tests.tracker.conftest import make_tracker
 from wtd.tracker import model
 
@@ -197,17 +197,23 @@ def test_a_second_shell_with_another_socket_is_served_by_the_workspace_owner(
     assert data["tasks"]  # and the JSON is whole
 
 
-def test_a_second_daemon_that_cannot_reach_the_owner_refuses_and_names_it(
+def test_an_owner_whose_socket_is_removed_stops_and_another_shell_takes_over(
     ws: Workspace, second_shell: tuple[dict[str, str], Path]
 ) -> None:
+    # the owner kept running and holding its lock with no socket (tmpfiles cleaning
+    # /tmp/wtd-$UID, an rm): every shell's wtctl was refused with exit 5 ("another
+    # wtd is serving") until someone killed it by hand
     env, _folder = second_shell
-    _autostarted(ws)
-    ws.sock.unlink()  # the owner still runs and holds the lock, but cannot be reached
-    before = ws.json.read_bytes()
-    proc = _wtctl(env, ws, "mark task 1.1 complete")
-    assert proc.returncode == 5
-    assert str(ws.sock) in proc.stderr and "another wtd" in proc.stderr
-    assert ws.json.read_bytes() == before
+    pid = _autostarted(ws)
+    ws.ok("mark task 1.1 pending")
+    ws.sock.unlink()
+    _wait_gone(pid)  # it stops by itself, cleanly
+    assert "was removed or replaced: stopping" in ws.log()
+    proc = _wtctl(env, ws, "mark task 3.1 complete")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _status(ws, "1.1") == "pending" and _status(ws, "3.1") == "complete"
+    again = ws.wtctl("mark task 3.2 complete")  # the first shell's wtctl too
+    assert again.returncode == 0, again.stdout + again.stderr
 
 
 def test_a_session_sent_to_an_owner_that_dies_is_settled_by_its_own_wtd(
