@@ -233,10 +233,15 @@ def test_ctrl_c_stops_the_board_quietly_with_pages_open(ws: Workspace) -> None:
         page.close()
 
 
-def _events_until(page: socket.socket, wanted: Callable[[dict[str, Any]], bool]) -> None:
-    """Read the page's event stream until the board's data passes ``wanted``."""
+def _events_until(
+    page: socket.socket, wanted: Callable[[dict[str, Any]], bool], within: float = 30.0
+) -> None:
+    """Read the page's event stream until the board's data passes ``wanted`` (the
+    keepalives would otherwise keep a test waiting for ever)."""
+    deadline = time.monotonic() + within
     buffer = b""
     while True:
+        assert time.monotonic() < deadline, f"the board's data did not change within {within} s"
         chunk = page.recv(65536)
         assert chunk, "the event stream ended"
         buffer += chunk
@@ -289,3 +294,30 @@ def test_a_port_in_use_is_said_without_a_traceback(ws: Workspace) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"cannot listen on port {port}" in proc.stderr and "--port" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_tracker_restored_shows_on_the_board_again(ws: Workspace) -> None:
+    """``restore tracker`` (and ``undo`` of a delete) is told to followers: the board
+    showed a restored tracker only after some other tracker's creation."""
+    ws.ok("show progress")
+    running = start_board(ws)
+    try:
+        host, port = running.base.removeprefix("http://").rstrip("/").split(":")
+        page = socket.create_connection((host, int(port)), timeout=20)
+        page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
+
+        def names(data: dict[str, Any]) -> set[str]:
+            return {t["name"] for t in data["trackers"]}
+
+        _events_until(page, lambda d: names(d) == {"my-project"})
+        for bring_back in (("restore tracker my-project",), ("--tracker", "my-project", "undo")):
+            proc = ws.wtctl("--skip-consent", "delete tracker")
+            assert proc.returncode == 0, proc.stderr
+            _events_until(page, lambda d: names(d) == set())
+            proc = ws.wtctl("--skip-consent", *bring_back, tracker=False)
+            assert proc.returncode == 0, proc.stderr
+            _events_until(page, lambda d: names(d) == {"my-project"})
+        page.close()
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.communicate(timeout=20)

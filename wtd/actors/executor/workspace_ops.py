@@ -179,7 +179,7 @@ async def restore_tracker(
     await ctx.claim(ws, create=True)
 
     async def carry_out() -> Outcome:
-        return await anyio.to_thread.run_sync(_restore, ws, command.name)
+        return await _restored(ctx, ws, command.name, request)
 
     return await ctx.once(
         ws,
@@ -199,7 +199,7 @@ async def undo(
 
     async def carry_out() -> Outcome:
         if _in_trash(paths):
-            return await anyio.to_thread.run_sync(_restore, paths.workspace, paths.name)
+            return await _restored(ctx, paths.workspace, paths.name, request)
         return await on_store(ctx, paths, command, request)
 
     async def enforced() -> Outcome:
@@ -217,6 +217,15 @@ def _in_trash(paths: TrackerPaths) -> bool:
     """Is the tracker deleted (its JSON gone, its files in the trash)? An ``undo`` then
     restores it: the undo of ``delete tracker``."""
     return not paths.json.exists() and bool(trash.entries(paths.state / "trash", paths.name))
+
+
+async def _restored(ctx: Context, ws: Path, name: str | None, request: protocol.Command) -> Outcome:
+    """The tracker brought back from the trash, and followers (the board, ``wtctl
+    events``) told: a restore journals no change of it, so nothing else tells them."""
+    outcome = await anyio.to_thread.run_sync(_restore, ws, name)
+    restored = workspace.for_workspace(ws, str(outcome.result["restored"]))
+    await ctx.healer.announce(restored, request, outcome)
+    return outcome
 
 
 def _restore(ws: Path, name: str | None) -> Outcome:
