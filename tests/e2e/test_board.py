@@ -321,3 +321,41 @@ def test_a_tracker_restored_shows_on_the_board_again(ws: Workspace) -> None:
     finally:
         running.proc.send_signal(signal.SIGINT)
         running.proc.communicate(timeout=20)
+
+
+def _status_until(page: socket.socket, live: bool, within: float = 30.0) -> None:
+    """Read the page's event stream until a ``status`` event says ``live``."""
+    deadline = time.monotonic() + within
+    buffer = b""
+    while True:
+        assert time.monotonic() < deadline, f"no status live={live} within {within} s"
+        chunk = page.recv(65536)
+        assert chunk, "the event stream ended"
+        buffer += chunk
+        while b"\n\n" in buffer:
+            event, buffer = buffer.split(b"\n\n", 1)
+            status = b"event: status\ndata: " in event
+            if status and json.loads(event.split(b"data: ", 1)[1])["live"] is live:
+                return
+
+
+def test_no_autostart_board_does_not_start_wtd_again_when_it_dies(ws: Workspace) -> None:
+    """``--no-autostart`` holds after wtd goes away too: the board waits for wtd (it
+    started it again itself before), and resumes once someone else starts it."""
+    ws.ok("show progress")
+    running = start_board(ws, "--no-autostart")
+    try:
+        host, port = running.base.removeprefix("http://").rstrip("/").split(":")
+        page = socket.create_connection((host, int(port)), timeout=20)
+        page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
+        ws.kill_daemon()
+        _status_until(page, live=False)
+        time.sleep(2.0)  # the board's first two tries to subscribe again (0.5 s, then 1 s)
+        with socket.socket(socket.AF_UNIX) as probe, pytest.raises(OSError):
+            probe.connect(str(ws.sock))  # nobody listens: wtd was not started again
+        ws.ok("show progress")  # wtctl starts wtd: the board subscribes again
+        _status_until(page, live=True)
+        page.close()
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.communicate(timeout=20)

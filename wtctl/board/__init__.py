@@ -108,7 +108,7 @@ async def _run(path: str, autostart: bool, workspace: str, only: str | None, por
     except aio.Unavailable as exc:
         print(f"wtd unavailable: {exc}", file=sys.stderr)
         return wire.EXIT_UNAVAILABLE
-    board = Board(Source(client, workspace, only), secrets.token_urlsafe(24))
+    board = Board(Source(client, workspace, only), secrets.token_urlsafe(24), autostart=autostart)
     try:
         await board.refresh_all()
         if only is not None and not board.trackers:

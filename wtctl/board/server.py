@@ -9,7 +9,8 @@ One subscription to wtd's event stream per board, whatever the number of pages:
 each event marks its tracker to be asked again; a refresher drains the marks (a
 burst of changes costs one round of questions) and pushes the result to every open
 page. If wtd goes away the pages are told (``status``) and the board subscribes
-again, starting wtd as ``wtctl`` would, then sends everything afresh.
+again, starting wtd as ``wtctl`` would (with ``--no-autostart``: waiting for it to
+be back), then sends everything afresh.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ def page_html() -> bytes:
 class Board:
     """The trackers as last asked, the pages watching, and what is to be asked again."""
 
-    def __init__(self, source: Source, token: str, page: bytes | None = None) -> None:
+    def __init__(
+        self, source: Source, token: str, page: bytes | None = None, *, autostart: bool = True
+    ) -> None:
         self.source = source
+        self.autostart = autostart  # False (--no-autostart): wait for wtd, never start it
         self.token = token
         self.page = page_html() if page is None else page
         self.trackers: dict[str, dict[str, Any]] = {}  # by name, in the board's order
@@ -120,7 +124,7 @@ class Board:
         for attempt in range(1_000_000):
             await asyncio.sleep(RESUBSCRIBE[min(attempt, len(RESUBSCRIBE) - 1)])
             with contextlib.suppress(aio.Unavailable, aio.ConnectionLost, OSError, TimeoutError):
-                return await aio.subscribe(path, self.source.workspace, autostart=True)
+                return await aio.subscribe(path, self.source.workspace, autostart=self.autostart)
         raise aio.Unavailable("wtd did not come back")
 
     def _set_live(self, live: bool) -> None:
