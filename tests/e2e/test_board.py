@@ -359,3 +359,30 @@ def test_no_autostart_board_does_not_start_wtd_again_when_it_dies(ws: Workspace)
     finally:
         running.proc.send_signal(signal.SIGINT)
         running.proc.communicate(timeout=20)
+
+
+def test_the_chart_of_a_tracker_without_changes_is_a_flat_line(
+    ws: Workspace, browser: Browser
+) -> None:
+    """No change journalled yet (a tracker just imported): one point, now. The area
+    under the line was a triangle and 'now' was written twice, over itself."""
+    ws.ok("show progress")
+    running = start_board(ws)
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    try:
+        opened = context.new_page()
+        opened.goto(running.url)
+        opened.wait_for_selector("svg.chart path.line", state="attached")
+        assert opened.locator("svg.chart circle").count() == 0  # no change in the history
+        labels = opened.locator("svg.chart text").all_text_contents()
+        assert labels.count("now") == 1, labels
+        area = opened.locator("svg.chart path.area").get_attribute("d") or ""
+        line = opened.locator("svg.chart path.line").get_attribute("d") or ""
+        left = re.match(r"M(-?[\d.]+),", line)
+        assert left is not None, line
+        # the area closes back at the line's left end: a rectangle, no diagonal
+        assert re.search(rf"H{float(left.group(1)):g}(\.0)? Z$", area), (line, area)
+    finally:
+        context.close()
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.communicate(timeout=20)
