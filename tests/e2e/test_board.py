@@ -348,6 +348,7 @@ def test_no_autostart_board_does_not_start_wtd_again_when_it_dies(ws: Workspace)
         host, port = running.base.removeprefix("http://").rstrip("/").split(":")
         page = socket.create_connection((host, int(port)), timeout=20)
         page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
+        _events_until(page, lambda data: bool(data["live"]))  # the page is one of its pages
         ws.kill_daemon()
         _status_until(page, live=False)
         time.sleep(2.0)  # the board's first two tries to subscribe again (0.5 s, then 1 s)
