@@ -3,6 +3,7 @@ real ``wtctl board`` process: the numbers, the chart, live updates, the token, a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -234,46 +235,61 @@ def test_ctrl_c_stops_the_board_quietly_with_pages_open(ws: Workspace) -> None:
 
 
 def _events_until(
-    page: socket.socket, wanted: Callable[[dict[str, Any]], bool], within: float = 30.0
+    page: socket.socket,
+    wanted: Callable[[dict[str, Any]], bool],
+    within: float = 30.0,
+    kind: str = "board",
 ) -> None:
-    """Read the page's event stream until the board's data passes ``wanted`` (the
-    keepalives would otherwise keep a test waiting for ever)."""
+    """Read the page's event stream until an event of ``kind`` (the board's data, or
+    ``status``) passes ``wanted`` (the keepalives would otherwise keep a test waiting
+    for ever)."""
     deadline = time.monotonic() + within
+    head = f"event: {kind}\ndata: ".encode()
     buffer = b""
     while True:
-        assert time.monotonic() < deadline, f"the board's data did not change within {within} s"
+        assert time.monotonic() < deadline, f"no {kind} event as wanted within {within} s"
         chunk = page.recv(65536)
         assert chunk, "the event stream ended"
         buffer += chunk
         while b"\n\n" in buffer:
             event, buffer = buffer.split(b"\n\n", 1)
-            if b"event: board\ndata: " in event:
-                data = json.loads(event.split(b"data: ", 1)[1])
-                if wanted(data):
-                    return
+            if head in event and wanted(json.loads(event.split(b"data: ", 1)[1])):
+                return
 
 
-def test_a_tracker_created_or_deleted_shows_on_the_board(ws: Workspace) -> None:
-    ws.ok("show progress")
-    running = start_board(ws)
+def _status_until(page: socket.socket, live: bool) -> None:
+    """Read the page's event stream until a ``status`` event says ``live``."""
+    _events_until(page, lambda data: data["live"] is live, kind="status")
+
+
+@contextlib.contextmanager
+def _event_stream(ws: Workspace, *args: str) -> Iterator[socket.socket]:
+    """A board (``wtctl board *args``) and one page's event stream of it, raw."""
+    running = start_board(ws, *args)
     try:
         host, port = running.base.removeprefix("http://").rstrip("/").split(":")
         page = socket.create_connection((host, int(port)), timeout=20)
         page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
-
-        def names(data: dict[str, Any]) -> set[str]:
-            return {t["name"] for t in data["trackers"]}
-
-        _events_until(page, lambda d: names(d) == {"my-project"})
-        ws.ok("--skip-consent", "create initiative 7 called Third")
-        _events_until(page, lambda d: "07-third" in names(d))
-        proc = ws.wtctl("--skip-consent", "--tracker", "07-third", "delete tracker", tracker=False)
-        assert proc.returncode == 0, proc.stderr
-        _events_until(page, lambda d: "07-third" not in names(d))
-        page.close()
+        with page:
+            yield page
     finally:
         running.proc.send_signal(signal.SIGINT)
         running.proc.communicate(timeout=20)
+
+
+def _names(data: dict[str, Any]) -> set[str]:
+    return {t["name"] for t in data["trackers"]}
+
+
+def test_a_tracker_created_or_deleted_shows_on_the_board(ws: Workspace) -> None:
+    ws.ok("show progress")
+    with _event_stream(ws) as page:
+        _events_until(page, lambda d: _names(d) == {"my-project"})
+        ws.ok("--skip-consent", "create initiative 7 called Third")
+        _events_until(page, lambda d: "07-third" in _names(d))
+        proc = ws.wtctl("--skip-consent", "--tracker", "07-third", "delete tracker", tracker=False)
+        assert proc.returncode == 0, proc.stderr
+        _events_until(page, lambda d: "07-third" not in _names(d))
 
 
 def test_a_port_in_use_is_said_without_a_traceback(ws: Workspace) -> None:
@@ -300,54 +316,22 @@ def test_a_tracker_restored_shows_on_the_board_again(ws: Workspace) -> None:
     """``restore tracker`` (and ``undo`` of a delete) is told to followers: the board
     showed a restored tracker only after some other tracker's creation."""
     ws.ok("show progress")
-    running = start_board(ws)
-    try:
-        host, port = running.base.removeprefix("http://").rstrip("/").split(":")
-        page = socket.create_connection((host, int(port)), timeout=20)
-        page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
-
-        def names(data: dict[str, Any]) -> set[str]:
-            return {t["name"] for t in data["trackers"]}
-
-        _events_until(page, lambda d: names(d) == {"my-project"})
+    with _event_stream(ws) as page:
+        _events_until(page, lambda d: _names(d) == {"my-project"})
         for bring_back in (("restore tracker my-project",), ("--tracker", "my-project", "undo")):
             proc = ws.wtctl("--skip-consent", "delete tracker")
             assert proc.returncode == 0, proc.stderr
-            _events_until(page, lambda d: names(d) == set())
+            _events_until(page, lambda d: _names(d) == set())
             proc = ws.wtctl("--skip-consent", *bring_back, tracker=False)
             assert proc.returncode == 0, proc.stderr
-            _events_until(page, lambda d: names(d) == {"my-project"})
-        page.close()
-    finally:
-        running.proc.send_signal(signal.SIGINT)
-        running.proc.communicate(timeout=20)
-
-
-def _status_until(page: socket.socket, live: bool, within: float = 30.0) -> None:
-    """Read the page's event stream until a ``status`` event says ``live``."""
-    deadline = time.monotonic() + within
-    buffer = b""
-    while True:
-        assert time.monotonic() < deadline, f"no status live={live} within {within} s"
-        chunk = page.recv(65536)
-        assert chunk, "the event stream ended"
-        buffer += chunk
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            status = b"event: status\ndata: " in event
-            if status and json.loads(event.split(b"data: ", 1)[1])["live"] is live:
-                return
+            _events_until(page, lambda d: _names(d) == {"my-project"})
 
 
 def test_no_autostart_board_does_not_start_wtd_again_when_it_dies(ws: Workspace) -> None:
     """``--no-autostart`` holds after wtd goes away too: the board waits for wtd (it
     started it again itself before), and resumes once someone else starts it."""
     ws.ok("show progress")
-    running = start_board(ws, "--no-autostart")
-    try:
-        host, port = running.base.removeprefix("http://").rstrip("/").split(":")
-        page = socket.create_connection((host, int(port)), timeout=20)
-        page.sendall(f"GET /events?token={running.token} HTTP/1.1\r\n\r\n".encode())
+    with _event_stream(ws, "--no-autostart") as page:
         _events_until(page, lambda data: bool(data["live"]))  # the page is one of its pages
         ws.kill_daemon()
         _status_until(page, live=False)
@@ -356,10 +340,6 @@ def test_no_autostart_board_does_not_start_wtd_again_when_it_dies(ws: Workspace)
             probe.connect(str(ws.sock))  # nobody listens: wtd was not started again
         ws.ok("show progress")  # wtctl starts wtd: the board subscribes again
         _status_until(page, live=True)
-        page.close()
-    finally:
-        running.proc.send_signal(signal.SIGINT)
-        running.proc.communicate(timeout=20)
 
 
 def test_the_chart_of_a_tracker_without_changes_is_a_flat_line(
